@@ -1,0 +1,496 @@
+package gan
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// critAct is a critic's hidden activation. Production critics are ReLU; the
+// others exist so the WGAN-GP double backward can be checked on an activation
+// whose second derivative is not zero, and actTanhNo2nd is a deliberately
+// wrong one (it drops f'', as gorgonia effectively does) that the gradient
+// check must reject.
+type critAct uint8
+
+const (
+	actReLU critAct = iota
+	actLeakyReLU
+	actTanh
+	actTanhNo2nd
+)
+
+const leakySlope = 0.2
+
+func (a critAct) f(z float64) float64 {
+	switch a {
+	case actReLU:
+		return max(z, 0)
+	case actLeakyReLU:
+		if z > 0 {
+			return z
+		}
+		return leakySlope * z
+	}
+	return math.Tanh(z)
+}
+
+func (a critAct) df(z float64) float64 {
+	switch a {
+	case actReLU:
+		if z > 0 {
+			return 1
+		}
+		return 0
+	case actLeakyReLU:
+		if z > 0 {
+			return 1
+		}
+		return leakySlope
+	}
+	t := math.Tanh(z)
+	return 1 - t*t
+}
+
+func (a critAct) d2f(z float64) float64 {
+	if a == actTanh {
+		t := math.Tanh(z)
+		return -2 * t * (1 - t*t)
+	}
+	return 0
+}
+
+// piecewiseLinear reports whether f'' is zero almost everywhere, which lets
+// the penalty's weight gradient skip the second-derivative path entirely.
+func (a critAct) piecewiseLinear() bool { return a == actReLU || a == actLeakyReLU }
+
+// critic is an MLP without output activation: (layers−1)×[Linear→act] then
+// Linear(1). Its WGAN-GP gradient is computed analytically; see lossGrad.
+type critic[T float] struct {
+	in, units int
+	act       critAct
+	hidden    []*linear[T]
+	out       *linear[T]
+
+	// scratch, reused across calls
+	x       []T   // rows [real; fake; x̂], later x̂ rows hold Ḡ₀
+	z, h    [][]T // per hidden layer: pre-activation and activation
+	dz      [][]T // per hidden layer: output-side gradients, rows as x
+	y, dout []T
+	v, ub   []T
+	gen     genScratch[T]
+	norms   []float64
+}
+
+// genScratch holds the buffers only the smooth-activation path needs.
+type genScratch[T float] struct {
+	v, u, gbar, zbar [][]T
+}
+
+func newCritic[T float](name string, in, units, layers int, act critAct) *critic[T] {
+	c := &critic[T]{in: in, units: units, act: act}
+	d := in
+	for i := 0; i < layers-1; i++ {
+		c.hidden = append(c.hidden, newLinear[T](name+".hidden"+itoa(i), d, units))
+		d = units
+	}
+	c.out = newLinear[T](name+".out", d, 1)
+	return c
+}
+
+func (c *critic[T]) params() []*param[T] {
+	var ps []*param[T]
+	for _, l := range c.hidden {
+		ps = append(ps, l.params()...)
+	}
+	return append(ps, c.out.params()...)
+}
+
+func (c *critic[T]) init(rng *rand.Rand) {
+	for _, l := range c.hidden {
+		l.initXavier(rng)
+	}
+	c.out.initXavier(rng)
+}
+
+func (c *critic[T]) width(k int) int { // width of H_k, H_0 being the input
+	if k == 0 {
+		return c.in
+	}
+	return c.hidden[k-1].out
+}
+
+// ensure sizes the scratch for n rows.
+func (c *critic[T]) ensure(n int) {
+	nl := len(c.hidden)
+	if len(c.z) != nl {
+		c.z, c.h, c.dz = make([][]T, nl), make([][]T, nl), make([][]T, nl)
+	}
+	c.x = grow(c.x, n*c.in)
+	for k := 0; k < nl; k++ {
+		w := c.hidden[k].out
+		c.z[k] = grow(c.z[k], n*w)
+		c.h[k] = grow(c.h[k], n*w)
+		c.dz[k] = grow(c.dz[k], n*w)
+	}
+	c.y = grow(c.y, n)
+	c.dout = grow(c.dout, n)
+}
+
+// hk returns H_k (k = 0 is the input rows).
+func (c *critic[T]) hk(k int) []T {
+	if k == 0 {
+		return c.x
+	}
+	return c.h[k-1]
+}
+
+// forward runs the n rows of c.x through the network into c.z, c.h, c.y.
+func (c *critic[T]) forward(n int) {
+	for k, l := range c.hidden {
+		l.forward(c.hk(k), n, c.z[k])
+		c.activate(c.z[k], c.h[k])
+	}
+	c.out.forward(c.hk(len(c.hidden)), n, c.y)
+}
+
+func (c *critic[T]) activate(z, h []T) {
+	if c.act == actReLU {
+		for i, v := range z {
+			h[i] = max(v, 0)
+		}
+		return
+	}
+	for i, v := range z {
+		h[i] = T(c.act.f(float64(v)))
+	}
+}
+
+// mulDeriv sets dst = g ⊙ f'(z).
+func (c *critic[T]) mulDeriv(dst, g, z []T) {
+	if c.act == actReLU {
+		for i, v := range z {
+			if v > 0 {
+				dst[i] = g[i]
+			} else {
+				dst[i] = 0
+			}
+		}
+		return
+	}
+	for i, v := range z {
+		dst[i] = g[i] * T(c.act.df(float64(v)))
+	}
+}
+
+// score returns the mean critic output over n rows of x.
+func (c *critic[T]) score(x []T, n int) float64 {
+	c.ensure(n)
+	copy(c.x, x[:n*c.in])
+	c.forward(n)
+	s := 0.0
+	for _, v := range c.y[:n] {
+		s += float64(v)
+	}
+	return s / float64(n)
+}
+
+// inputGrad returns mean D(x) over n rows and writes dx = scale·∂mean/∂x.
+// It touches no parameter gradient: the generator step only needs dx.
+func (c *critic[T]) inputGrad(x []T, n int, scale float64, dx []T) float64 {
+	mean := c.score(x, n)
+	nl := len(c.hidden)
+	s := T(scale / float64(n))
+	for r := 0; r < n; r++ {
+		c.dout[r] = s
+	}
+	// dH_L = dout·w_outᵀ, then back through the layers.
+	dh := c.dz[nl-1]
+	for r := 0; r < n; r++ {
+		row := dh[r*c.units : (r+1)*c.units]
+		for j := range row {
+			row[j] = c.dout[r] * c.out.W.w[j]
+		}
+	}
+	for k := nl; k >= 1; k-- {
+		c.mulDeriv(c.dz[k-1][:n*c.width(k)], c.dz[k-1][:n*c.width(k)], c.z[k-1])
+		l := c.hidden[k-1]
+		if k > 1 {
+			gemm(false, true, n, l.in, l.out, 1, c.dz[k-1], l.out, l.W.w, l.out, 0, c.dz[k-2], l.in)
+		} else {
+			gemm(false, true, n, l.in, l.out, 1, c.dz[0], l.out, l.W.w, l.out, 0, dx, l.in)
+		}
+	}
+	return mean
+}
+
+// dpParams turns on per-example clipping (DP-SGD) in lossGrad.
+type dpParams struct {
+	clip, noise float64
+	rng         *rand.Rand
+}
+
+// lossGrad evaluates the WGAN-GP critic loss
+//
+//	mean D(fake) − mean D(real) + λ·mean (‖∇ₓD(x̂)‖ − 1)²,  x̂ = real + α(fake − real)
+//
+// on b rows and adds its gradient to the parameters. It returns the
+// Wasserstein estimate mean D(real) − mean D(fake) and the penalty.
+//
+// The penalty's gradient needs the derivative of ∇ₓD with respect to the
+// weights. With z_k = H_{k−1}W_k + b_k, H_k = f(z_k) and D = H_L·w + c:
+// ∇ₓD = v₀ where v_L = w, u_k = v_k ⊙ f'(z_k), v_{k−1} = u_k W_kᵀ. Pushing the
+// penalty's gradient Ḡ₀ = ∂P/∂v₀ forward through that chain gives
+// ∂P/∂W_k ∋ Ḡ_{k−1}ᵀu_k, Ḡ_k = (Ḡ_{k−1}W_k) ⊙ f'(z_k), ∂P/∂w = ΣḠ_L, plus, for
+// curved f, a term (Ḡ_{k−1}W_k) ⊙ v_k ⊙ f''(z_k) that flows back through the
+// forward pass. For ReLU f'' = 0 a.e., so the penalty's weight gradient is
+// just more rows in the same gemm: the x̂ rows of H_{k−1} are replaced by
+// Ḡ_{k−1} and those of dZ_k by u_k, and dW_k = H_{k−1}ᵀ·dZ_k covers both.
+func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, dp *dpParams) (wdist, gp float64) {
+	n := 3 * b
+	c.ensure(n)
+	in := c.in
+	copy(c.x[:b*in], real[:b*in])
+	copy(c.x[b*in:2*b*in], fake[:b*in])
+	xh := c.x[2*b*in : 3*b*in]
+	for r := 0; r < b; r++ {
+		a := alpha[r]
+		for j := r * in; j < (r+1)*in; j++ {
+			xh[j] = real[j] + a*(fake[j]-real[j])
+		}
+	}
+	c.forward(n)
+	for r := 0; r < b; r++ {
+		wdist += float64(c.y[r]) - float64(c.y[b+r])
+	}
+	wdist /= float64(b)
+
+	nl := len(c.hidden)
+	curved := !c.act.piecewiseLinear()
+	if curved && dp != nil {
+		panic("gan: DP critic step needs a piecewise-linear activation")
+	}
+	// Input-gradient chain on the x̂ rows: u_k goes into the x̂ rows of dz[k].
+	c.v = grow(c.v, b*max(c.units, in))
+	if curved {
+		c.ensureGen(b)
+	}
+	v := c.v[:b*c.units]
+	for r := 0; r < b; r++ {
+		copy(v[r*c.units:(r+1)*c.units], c.out.W.w)
+	}
+	for k := nl; k >= 1; k-- {
+		w := c.width(k)
+		zx := c.z[k-1][2*b*w : 3*b*w]
+		ux := c.dz[k-1][2*b*w : 3*b*w]
+		if curved {
+			// the main backward below overwrites every row of dz
+			copy(c.gen.v[k], v)
+			ux = c.gen.u[k]
+		}
+		c.mulDeriv(ux, v[:b*w], zx)
+		l := c.hidden[k-1]
+		v = c.v[:b*l.in]
+		gemm(false, true, b, l.in, l.out, 1, ux, l.out, l.W.w, l.out, 0, v, l.in)
+	}
+	// v now holds g = ∇ₓD(x̂); Ḡ₀ = ∂P/∂g goes into the x̂ rows of H₀.
+	g0 := xh
+	if curved {
+		g0 = c.gen.gbar[0]
+	}
+	for r := 0; r < b; r++ {
+		g := v[r*in : (r+1)*in]
+		ss := 0.0
+		for _, e := range g {
+			ss += float64(e) * float64(e)
+		}
+		nrm := math.Sqrt(ss + 1e-8)
+		gp += (nrm - 1) * (nrm - 1)
+		s := T(lambda * 2 * (nrm - 1) / nrm / float64(b))
+		dst := g0[r*in : (r+1)*in]
+		for j, e := range g {
+			dst[j] = s * e
+		}
+	}
+	gp /= float64(b)
+
+	// Push Ḡ forward: Ḡ_k into the x̂ rows of H_k (or gen.gbar[k]).
+	c.ub = grow(c.ub, b*c.units)
+	for k := 1; k <= nl; k++ {
+		l := c.hidden[k-1]
+		w := l.out
+		prev := c.hk(k - 1)[2*b*l.in : 3*b*l.in]
+		next := c.h[k-1][2*b*w : 3*b*w]
+		if curved {
+			prev, next = c.gen.gbar[k-1], c.gen.gbar[k]
+		}
+		gemm(false, false, b, w, l.in, 1, prev, l.in, l.W.w, w, 0, c.ub, w)
+		zx := c.z[k-1][2*b*w : 3*b*w]
+		if curved {
+			zb := c.gen.zbar[k]
+			for i, z := range zx {
+				zb[i] = c.ub[i] * c.gen.v[k][i] * T(c.act.d2f(float64(z)))
+			}
+		}
+		c.mulDeriv(next, c.ub, zx)
+	}
+
+	// Main backward: output gradient per row.
+	for r := 0; r < b; r++ {
+		c.dout[r] = T(-1 / float64(b))
+		c.dout[b+r] = T(1 / float64(b))
+		c.dout[2*b+r] = 1 // x̂ rows: H_L holds Ḡ_L there, so w gets ΣḠ_L
+	}
+	mainRows := 2 * b
+	if curved {
+		// x̂ rows carry the f'' term back through the forward pass instead.
+		mainRows = n
+		for r := 0; r < b; r++ {
+			c.dout[2*b+r] = 0
+		}
+	}
+	dh := c.dz[nl-1]
+	for r := 0; r < mainRows; r++ {
+		row := dh[r*c.units : (r+1)*c.units]
+		for j := range row {
+			row[j] = c.dout[r] * c.out.W.w[j]
+		}
+	}
+	for k := nl; k >= 1; k-- {
+		w := c.width(k)
+		dzk := c.dz[k-1]
+		c.mulDeriv(dzk[:mainRows*w], dzk[:mainRows*w], c.z[k-1][:mainRows*w])
+		if curved {
+			for i, e := range c.gen.zbar[k] {
+				dzk[2*b*w+i] += e
+			}
+		}
+		if k > 1 {
+			l := c.hidden[k-1]
+			gemm(false, true, mainRows, l.in, l.out, 1, dzk, l.out, l.W.w, l.out, 0, c.dz[k-2], l.in)
+		}
+	}
+
+	if dp != nil {
+		c.clipRows(b, dp.clip)
+	}
+
+	// Weight gradients, one gemm per layer over all rows.
+	for k := 1; k <= nl; k++ {
+		l := c.hidden[k-1]
+		gemm(true, false, l.in, l.out, n, 1, c.hk(k-1), l.in, c.dz[k-1], l.out, 1, l.W.g, l.out)
+		colSumAdd(c.dz[k-1], mainRows, l.out, l.b.g)
+		if curved {
+			gemm(true, false, l.in, l.out, b, 1, c.gen.gbar[k-1], l.in, c.gen.u[k], l.out, 1, l.W.g, l.out)
+		}
+	}
+	gemm(true, false, c.units, 1, n, 1, c.hk(nl), c.units, c.dout, 1, 1, c.out.W.g, 1)
+	if curved {
+		colSumAdd(c.gen.gbar[nl], b, c.units, c.out.W.g)
+	}
+	for _, d := range c.dout[:mainRows] {
+		c.out.b.g[0] += d
+	}
+	if dp != nil && dp.noise > 0 {
+		s := dp.noise * dp.clip / float64(b)
+		for _, p := range c.params() {
+			for i := range p.g {
+				p.g[i] += T(s * dp.rng.NormFloat64())
+			}
+		}
+	}
+	return wdist, gp
+}
+
+func (c *critic[T]) ensureGen(b int) {
+	nl := len(c.hidden)
+	if len(c.gen.v) != nl+1 {
+		c.gen = genScratch[T]{v: make([][]T, nl+1), u: make([][]T, nl+1), gbar: make([][]T, nl+1), zbar: make([][]T, nl+1)}
+	}
+	for k := 0; k <= nl; k++ {
+		w := c.width(k)
+		c.gen.v[k] = grow(c.gen.v[k], b*w)
+		c.gen.gbar[k] = grow(c.gen.gbar[k], b*w)
+		c.gen.u[k] = grow(c.gen.u[k], b*w)
+		c.gen.zbar[k] = grow(c.gen.zbar[k], b*w)
+	}
+}
+
+// exampleNorms returns each example's gradient norm of its own loss
+// D(fake_i) − D(real_i) + λ(‖g_i‖−1)², read off the row factors of the
+// per-layer gemms: example i owns rows i, b+i, 2b+i, and the norm of
+// Σ_r a_r d_rᵀ is √Σ_{r,s}(a_r·a_s)(d_r·d_s). Row factors are of the batch
+// mean, hence the factor b.
+func (c *critic[T]) exampleNorms(b int) []float64 {
+	c.norms = append(c.norms[:0], make([]float64, b)...)
+	nl := len(c.hidden)
+	for r := 0; r < b; r++ {
+		rows := [3]int{r, b + r, 2*b + r}
+		ss := 0.0
+		for k := 1; k <= nl+1; k++ {
+			var a, d []T
+			var wi, wo int
+			if k <= nl {
+				a, d, wi, wo = c.hk(k-1), c.dz[k-1], c.width(k-1), c.width(k)
+			} else {
+				a, d, wi, wo = c.hk(nl), c.dout, c.units, 1
+			}
+			for i, ri := range rows {
+				ai, di := a[ri*wi:(ri+1)*wi], d[ri*wo:(ri+1)*wo]
+				for j, rj := range rows[i:] {
+					aj, dj := a[rj*wi:(rj+1)*wi], d[rj*wo:(rj+1)*wo]
+					t := dot(ai, aj) * dot(di, dj)
+					if j > 0 {
+						t *= 2
+					}
+					ss += t
+				}
+			}
+			// bias: only the real and fake rows feed it
+			bs := 0.0
+			for j := 0; j < wo; j++ {
+				e := float64(d[rows[0]*wo+j]) + float64(d[rows[1]*wo+j])
+				bs += e * e
+			}
+			ss += bs
+		}
+		c.norms[r] = math.Sqrt(ss) * float64(b)
+	}
+	return c.norms
+}
+
+// clipRows scales every row an example owns so its gradient norm is ≤ clip.
+func (c *critic[T]) clipRows(b int, clip float64) {
+	norms := c.exampleNorms(b)
+	nl := len(c.hidden)
+	for r, nrm := range norms {
+		if nrm <= clip {
+			continue
+		}
+		s := T(clip / nrm)
+		for _, ri := range [3]int{r, b + r, 2*b + r} {
+			for k := 1; k <= nl; k++ {
+				w := c.width(k)
+				row := c.dz[k-1][ri*w : (ri+1)*w]
+				for j := range row {
+					row[j] *= s
+				}
+			}
+			c.dout[ri] *= s
+		}
+	}
+}
+
+func dot[T float](a, b []T) float64 {
+	s := 0.0
+	for i, v := range a {
+		s += float64(v) * float64(b[i])
+	}
+	return s
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}

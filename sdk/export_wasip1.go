@@ -1,0 +1,49 @@
+//go:build wasip1
+
+package sdk
+
+import (
+	"unsafe"
+
+	"github.com/netshare/netshare/abi"
+)
+
+// The module's exports. Memory protocol: the host asks netshare_buffer for
+// a request buffer of at least size bytes, writes the request frame there,
+// then calls netshare_call, which returns ptr<<32|len of the response frame.
+// Both buffers stay valid until the next call; Go's collector does not move
+// objects, and the globals keep them alive.
+
+var (
+	dispatcher = NewDispatcher()
+	request    []byte
+	response   []byte
+)
+
+//go:wasmexport netshare_abi_version
+func exportVersion() uint32 { return abi.Version }
+
+//go:wasmexport netshare_buffer
+func exportBuffer(size uint32) uint32 {
+	if int(size) > cap(request) {
+		request = make([]byte, size)
+	}
+	request = request[:size]
+	if size == 0 {
+		return 0
+	}
+	return uint32(uintptr(unsafe.Pointer(&request[0])))
+}
+
+//go:wasmexport netshare_call
+func exportCall(op, handle, size uint32) uint64 {
+	if int(size) > len(request) {
+		response = abi.AppendError(response[:0], "request size exceeds the buffer netshare_buffer returned")
+	} else {
+		response = dispatcher.Call(abi.Op(op), handle, request[:size])
+	}
+	if len(response) == 0 {
+		return 0
+	}
+	return uint64(uintptr(unsafe.Pointer(&response[0])))<<32 | uint64(len(response))
+}
