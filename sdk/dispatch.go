@@ -16,6 +16,7 @@ type Dispatcher struct {
 	next      uint32
 	instances map[uint32]*instance
 	resp      []byte
+	body      []byte // scratch for response bodies, reused across calls
 }
 
 type instance struct {
@@ -101,10 +102,10 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 		}
 		if op == abi.OpDecode {
 			b, err := in.dec.Decode(body)
-			return nil, batchBytes(b), err
+			return nil, d.batchBytes(b), err
 		}
 		b, stats, err := in.dec.End()
-		return stats, batchBytes(b), err
+		return stats, d.batchBytes(b), err
 	case abi.OpEncode, abi.OpEncodeEnd:
 		if in.enc == nil {
 			return nil, nil, fmt.Errorf("%s: instance was opened to %s", op, in.mode)
@@ -136,7 +137,8 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 		if err != nil {
 			return nil, nil, err
 		}
-		return nil, abi.AppendMatrix(nil, m), nil
+		d.body = abi.AppendMatrix(d.body[:0], m)
+		return nil, d.body, nil
 	case abi.OpFitEnd:
 		state, err := in.fe.FitEnd()
 		return nil, state, err
@@ -155,7 +157,7 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 		if err := b.Check(); err != nil {
 			return nil, nil, fmt.Errorf("decode produced a bad batch: %w", err)
 		}
-		return nil, batchBytes(b), nil
+		return nil, d.batchBytes(b), nil
 	case abi.OpScore:
 		s, err := in.met.Score()
 		return s, nil, err
@@ -205,11 +207,12 @@ func (d *Dispatcher) open(req abi.OpenRequest) (uint32, error) {
 	return d.next, nil
 }
 
-func batchBytes(b *abi.Batch) []byte {
+func (d *Dispatcher) batchBytes(b *abi.Batch) []byte {
 	if b == nil {
-		return abi.AppendBatch(nil, &abi.Batch{})
+		b = &abi.Batch{}
 	}
-	return abi.AppendBatch(nil, b)
+	d.body = abi.AppendBatch(d.body[:0], b)
+	return d.body
 }
 
 // trimStack keeps the frames that are not the sdk's or the runtime's, so a

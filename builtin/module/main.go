@@ -6,7 +6,9 @@ package main
 import (
 	"github.com/netshare/netshare/sdk"
 
-	_ "github.com/netshare/netshare/builtin/encoder/identity"
+	_ "github.com/netshare/netshare/builtin/encoder/all"
+	_ "github.com/netshare/netshare/builtin/format/all"
+	_ "github.com/netshare/netshare/builtin/metric/all"
 )
 
 func init() { sdk.SetModule("builtin") }

@@ -1,0 +1,7 @@
+// Package all registers every builtin encoder. Each encoder lives in its own
+// folder beside this one; add one import line here for a new one.
+package all
+
+import (
+	_ "github.com/netshare/netshare/builtin/encoder/identity"
+)

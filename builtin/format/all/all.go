@@ -1,0 +1,5 @@
+// Package all registers every builtin format. Each format lives in its own
+// folder beside this one; add one import line here for a new one.
+package all
+
+import ()

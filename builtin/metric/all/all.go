@@ -1,0 +1,9 @@
+// Package all registers every builtin metric. Each metric lives in its own
+// folder beside this one; add one import line here for a new one.
+package all
+
+import (
+	_ "github.com/netshare/netshare/builtin/metric/emd"
+	_ "github.com/netshare/netshare/builtin/metric/flowsize"
+	_ "github.com/netshare/netshare/builtin/metric/jsd"
+)
