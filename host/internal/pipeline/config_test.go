@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+[input]
+paths = ["trace.pcap"]
+`
+
+func TestParseMinimalUsesDefaults(t *testing.T) {
+	c, err := Parse("p.toml", ".", []byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if c.Flows.Chunks != d.Flows.Chunks || c.Model.BatchSize != 100 || c.Model.LearningRate != 1e-4 || c.Privacy.Delta != 1e-5 {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+	if strings.Join(c.Flows.Key, ",") != "srcip,dstip,srcport,dstport,proto" {
+		t.Fatalf("flow key %v", c.Flows.Key)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       string
+	}{
+		{"unknown top key", "sed = 3\n" + minimal, `p.toml:1: unknown key "sed" in top level (did you mean "seed"?)`},
+		{"unknown section key", minimal + "[model]\nbatch_sise = 10\n", `p.toml:5: unknown key "batch_sise" in [model] (did you mean "batch_size"?)`},
+		{"unknown section", minimal + "[modle]\nsteps = 1\n", `p.toml:4: unknown key "modle" in top level (did you mean "model"?)`},
+		{"unknown field key", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"feature\"\nencodr = \"x\"\n", `p.toml:7: unknown key "encodr" in [fields] (did you mean "encoder"?)`},
+		{"wrong type", minimal + "[model]\nsteps = \"many\"\n", `p.toml:5: key model.steps: incompatible types`},
+		{"bad duration", minimal + "[plugins]\ncall_timeout = \"soon\"\n", `p.toml:5`},
+		{"syntax", minimal + "[model\n", `expected '.' or ']' to end table name`},
+		{"missing paths", "[input]\nformat = \"pcap\"\n", `[input] paths is required`},
+		{"bad chunks", minimal + "[flows]\nchunks = 0\n", `p.toml:5: flows.chunks: 0, want ≥ 1`},
+		{"bad role", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"both\"\nencoder = \"x\"\n", `[[fields]] #1 (ttl): role "both"`},
+		{"missing encoder", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"feature\"\n", `[[fields]] #1 (ttl): encoder is required`},
+		{"privacy without budget", minimal + "[privacy]\nenabled = true\n", `privacy.epsilon: set a target epsilon`},
+		{"bad pin", minimal + "[[plugins.module]]\npath = \"x.wasm\"\nsha256 = \"abc\"\n", `sha256 "abc" is not 64 hex digits`},
+		{"model validation", minimal + "[model]\nbatch_size = -1\n", `batch_size = -1, want > 0`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("p.toml", ".", []byte(tt.text), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant it to contain %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	c, err := Parse("p.toml", ".", []byte(minimal+"[model]\nsteps = 10\n"), []string{
+		"model.steps=42", "flows.chunks=3", "output.format=netflow-csv", "plugins.call_timeout=5s", "input.paths=[\"a\",\"b\"]",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model.Steps != 42 || c.Flows.Chunks != 3 || c.Output.Format != "netflow-csv" || c.Plugins.CallTimeout.Duration != 5*time.Second || len(c.Input.Paths) != 2 {
+		t.Fatalf("overrides not applied: steps %d chunks %d format %q timeout %v paths %v", c.Model.Steps, c.Flows.Chunks, c.Output.Format, c.Plugins.CallTimeout, c.Input.Paths)
+	}
+	for _, o := range []string{"model.stepz=1", "nokey", "input.paths.x=1"} {
+		if _, err := Parse("p.toml", ".", []byte(minimal), []string{o}); err == nil {
+			t.Errorf("--set %s accepted", o)
+		}
+	}
+}
+
+func TestKeysDocumented(t *testing.T) {
+	keys := Keys()
+	for _, want := range []string{"seed", "input.paths", "flows.chunks", "fields.encoder", "model.batch_size", "model.steps", "privacy.epsilon", "output.format", "metrics.name", "plugins.module.sha256", "plugins.call_timeout"} {
+		found := false
+		for _, k := range keys {
+			found = found || k == want
+		}
+		if !found {
+			t.Errorf("Keys() lacks %s", want)
+		}
+	}
+}
