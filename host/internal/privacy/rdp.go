@@ -58,7 +58,11 @@ func GaussianRDP(sigma, alpha float64) (float64, error) {
 // mechanism with noise multiplier sigma. It is exact (up to floating point)
 // for every order above 1: the binomial expansion for integer orders and
 // the two-series expansion for fractional ones (Mironov, Talwar, Zhang 2019,
-// §3.3), both summed in log space.
+// §3.3), both summed in log space. Where the fractional series would need
+// more than 200,000 terms (q near ½, σ of tens or more, α near 1: RDP
+// there is tiny and such orders never attain the optimum), it returns the
+// exact value at ⌈α⌉ instead, a valid upper bound since RDP does not
+// decrease with the order.
 //
 // Special cases: q = 0 gives 0; q = 1 gives the plain Gaussian α/(2σ²);
 // sigma = 0 with q > 0 gives +Inf.
@@ -79,17 +83,17 @@ func SampledGaussianRDP(q, sigma, alpha float64) (float64, error) {
 	case q == 1:
 		return alpha / (2 * sigma * sigma), nil
 	}
-	var logA float64
-	var err error
 	if alpha == math.Floor(alpha) {
-		logA = logAInt(q, sigma, int(alpha))
-	} else {
-		logA, err = logAFrac(q, sigma, alpha)
-		if err != nil {
-			return 0, err
-		}
+		return logAInt(q, sigma, int(alpha)) / (alpha - 1), nil
 	}
-	return logA / (alpha - 1), nil
+	if logA, ok := logAFrac(q, sigma, alpha); ok {
+		return logA / (alpha - 1), nil
+	}
+	// The series converges too slowly (q near ½ with very large σ, where
+	// the RDP is tiny anyway). RDP does not decrease with the order, so the
+	// next integer order's exact value is a valid upper bound.
+	up := math.Ceil(alpha)
+	return logAInt(q, sigma, int(up)) / (up - 1), nil
 }
 
 // SampledGaussianRDPs returns the RDP of steps steps of the sampled Gaussian
@@ -134,10 +138,10 @@ func logAInt(q, sigma float64, alpha int) float64 {
 	return logSumExp(terms)
 }
 
-// maxFracTerms bounds the series for fractional orders. Its terms decay at
-// least polynomially; the bound is only reached for parameters far outside
-// anything DP-SGD uses, and is reported as an error rather than a wrong value.
-const maxFracTerms = 1_000_000
+// maxFracTerms bounds the series for fractional orders. Past the order its
+// terms decay polynomially, so with q near ½ and a very large σ it can need
+// millions of terms; SampledGaussianRDP then falls back to an upper bound.
+const maxFracTerms = 200_000
 
 // logAFrac returns log A_α for fractional α as the sum of two convergent
 // series (Mironov, Talwar, Zhang 2019, §3.3): with z0 = σ² log(1/q − 1) + ½,
@@ -146,18 +150,28 @@ const maxFracTerms = 1_000_000
 //	    + Σ_i C(α,i) q^{α−i} (1−q)^i e^{((α−i)²−(α−i))/(2σ²)} ½ erfc((z0−(α−i))/(√2σ)).
 //
 // The binomial coefficients change sign once i exceeds α, so the terms are
-// accumulated as signed log magnitudes.
-func logAFrac(q, sigma, alpha float64) (float64, error) {
+// accumulated as signed log magnitudes. It reports false when the series
+// has not converged within maxFracTerms terms or sums to a non-positive
+// value (which only rounding could cause).
+func logAFrac(q, sigma, alpha float64) (float64, bool) {
 	logQ, log1Q := math.Log(q), math.Log1p(-q)
 	twoVar := 2 * sigma * sigma
 	z0 := sigma*sigma*(math.Log(1/q-1)) + 0.5
 	rt2s := math.Sqrt2 * sigma
 	var a0, a1 signedLog
 	a0.l, a1.l = math.Inf(-1), math.Inf(-1)
+	// log|C(α,i)| and its sign, updated term to term:
+	// C(α,i+1) = C(α,i)·(α−i)/(i+1). α is not an integer, so α−i ≠ 0.
+	lc, sign := 0.0, 1.0
 	for i := 0; i < maxFracTerms; i++ {
 		fi := float64(i)
 		j := alpha - fi
-		lc, sign := logAbsBinom(alpha, fi)
+		if i > 0 {
+			lc += math.Log(math.Abs(j+1)) - math.Log(fi)
+			if j+1 < 0 {
+				sign = -sign
+			}
+		}
 		t0 := lc + fi*logQ + j*log1Q + (fi*fi-fi)/twoVar + math.Log(0.5) + logErfc((fi-z0)/rt2s)
 		t1 := lc + j*logQ + fi*log1Q + (j*j-j)/twoVar + math.Log(0.5) + logErfc((z0-j)/rt2s)
 		a0 = a0.add(sign, t0)
@@ -166,17 +180,13 @@ func logAFrac(q, sigma, alpha float64) (float64, error) {
 		// negligible next to the running sums (A_α ≥ 1, so log A_α ≥ 0).
 		if fi > alpha && math.Max(t0, t1) < math.Max(0, math.Max(a0.l, a1.l))-40 {
 			s := a0.add(a1.s, a1.l)
-			if s.s <= 0 {
-				return 0, fmt.Errorf("privacy: fractional order %v (q=%v, σ=%v): series sum is not positive", alpha, q, sigma)
-			}
-			return s.l, nil
+			return s.l, s.s > 0
 		}
 	}
-	return 0, fmt.Errorf("privacy: fractional order %v (q=%v, σ=%v): series did not converge in %d terms", alpha, q, sigma, maxFracTerms)
+	return 0, false
 }
 
-// signedLog is s·e^l with s in {−1, 0, +1}; the zero value is 0 only once l
-// is set to −Inf, which logAFrac does.
+// signedLog is s·e^l with s in {−1, 0, +1}; s = 0 (the zero value) is 0.
 type signedLog struct {
 	s float64
 	l float64
@@ -232,20 +242,6 @@ func logBinomInt(n, k int) float64 {
 	b, _ := math.Lgamma(float64(k) + 1)
 	c, _ := math.Lgamma(float64(n-k) + 1)
 	return a - b - c
-}
-
-// logAbsBinom returns log|C(α, k)| and the sign of C(α, k) for real α > 1
-// and integer k ≥ 0, via Γ(α+1) / (Γ(k+1) Γ(α−k+1)). A pole of Γ(α−k+1)
-// (α integer, k > α) gives a zero coefficient.
-func logAbsBinom(alpha, k float64) (float64, float64) {
-	z := alpha - k + 1
-	if z <= 0 && z == math.Floor(z) {
-		return math.Inf(-1), 0
-	}
-	a, sa := math.Lgamma(alpha + 1)
-	b, _ := math.Lgamma(k + 1)
-	c, sc := math.Lgamma(z)
-	return a - b - c, float64(sa * sc)
 }
 
 // logErfc returns log(erfc(x)) without underflow for large x. Below 25
