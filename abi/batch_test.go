@@ -162,3 +162,22 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func TestTakeAndSlice(t *testing.T) {
+	b := sampleBatch()
+	before := AppendBatch(nil, b)
+	got := b.Take([]int32{2, 0, 2})
+	if string(AppendBatch(nil, b)) != string(before) {
+		t.Fatal("Take changed its source")
+	}
+	if got.Len() != 3 || got.Column("proto").U8[0] != 1 || got.Column("proto").U8[1] != 6 || got.Column("type").String(2) != "background" {
+		t.Fatalf("Take: %+v", got.Columns)
+	}
+	s := b.Slice(1, 3)
+	if s.Len() != 2 || s.Column("srcport").U16[0] != 53 {
+		t.Fatalf("Slice: %+v", s.Columns)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

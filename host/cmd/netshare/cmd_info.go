@@ -13,6 +13,7 @@ import (
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/plugin"
+	pipelinerun "github.com/netshare/netshare/host/internal/run"
 )
 
 func init() {
@@ -91,21 +92,7 @@ func runPlugins(args []string, stdout, stderr io.Writer) error {
 }
 
 // pluginOptions turns a pipeline's [plugins] section into runtime options.
-func pluginOptions(cfg *pipeline.Config) plugin.Options {
-	p := cfg.Plugins
-	opts := plugin.Options{
-		CacheDir: p.CacheDir,
-		Limits:   plugin.Limits{MemoryMiB: p.MemoryMiB, CallTimeout: p.CallTimeout.Duration},
-	}
-	for _, m := range p.Modules {
-		opts.Extra = append(opts.Extra, plugin.ModuleSpec{
-			Path:   cfg.Resolve(m.Path),
-			SHA256: m.SHA256,
-			Limits: plugin.Limits{MemoryMiB: m.MemoryMiB, CallTimeout: m.CallTimeout.Duration},
-		})
-	}
-	return opts
-}
+func pluginOptions(cfg *pipeline.Config) plugin.Options { return pipelinerun.PluginOptions(cfg) }
 
 func runValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("validate", stderr)

@@ -77,15 +77,16 @@ type Flows struct {
 // Field is one column and how the GAN sees it.
 type Field struct {
 	Name    string         `toml:"name"`
-	Role    string         `toml:"role"` // "attribute" or "feature"
+	Role    string         `toml:"role"` // "attribute", "feature" or "time"
 	Encoder string         `toml:"encoder"`
 	Params  map[string]any `toml:"params"`
 }
 
 // Roles of a field.
 const (
-	RoleAttribute = "attribute"
-	RoleFeature   = "feature"
+	RoleAttribute = "attribute" // one value per flow
+	RoleFeature   = "feature"   // one value per record
+	RoleTime      = "time"      // the timestamp: flow start (attribute) and interarrival (feature)
 )
 
 // Model is the GAN's hyper-parameters plus the training budget.
@@ -432,8 +433,8 @@ func (c *Config) check(name string, text []byte) error {
 			errs = append(errs, fmt.Errorf("%s: %s: field %q appears twice", name, at, f.Name))
 		}
 		seen[f.Name] = true
-		if f.Role != RoleAttribute && f.Role != RoleFeature {
-			errs = append(errs, fmt.Errorf("%s: %s (%s): role %q, want %q or %q", name, at, f.Name, f.Role, RoleAttribute, RoleFeature))
+		if f.Role != RoleAttribute && f.Role != RoleFeature && f.Role != RoleTime {
+			errs = append(errs, fmt.Errorf("%s: %s (%s): role %q, want %q, %q or %q", name, at, f.Name, f.Role, RoleAttribute, RoleFeature, RoleTime))
 		}
 		if f.Encoder == "" {
 			errs = append(errs, fmt.Errorf("%s: %s (%s): encoder is required", name, at, f.Name))

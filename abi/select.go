@@ -1,0 +1,45 @@
+package abi
+
+// Take returns a new batch holding rows[i] of b as its row i, in that
+// order (rows may repeat). String columns keep b's dictionary. b is left
+// unchanged.
+func (b *Batch) Take(rows []int32) *Batch {
+	out := &Batch{Columns: make([]Column, len(b.Columns))}
+	for i := range b.Columns {
+		c := &b.Columns[i]
+		o := Column{Name: c.Name, Type: c.Type}
+		switch c.Type {
+		case TypeU8:
+			o.U8 = gather(c.U8, rows)
+		case TypeU16:
+			o.U16 = gather(c.U16, rows)
+		case TypeU32, TypeIPv4:
+			o.U32 = gather(c.U32, rows)
+		case TypeI64, TypeTime:
+			o.I64 = gather(c.I64, rows)
+		case TypeF64:
+			o.F64 = gather(c.F64, rows)
+		case TypeString:
+			o.Dict, o.Codes = c.Dict, gather(c.Codes, rows)
+		}
+		out.Columns[i] = o
+	}
+	return out
+}
+
+// Slice returns rows [lo, hi) of b as a new batch sharing no storage with b.
+func (b *Batch) Slice(lo, hi int) *Batch {
+	rows := make([]int32, hi-lo)
+	for i := range rows {
+		rows[i] = int32(lo + i)
+	}
+	return b.Take(rows)
+}
+
+func gather[T any](src []T, rows []int32) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = src[r]
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/report"
+	"github.com/netshare/netshare/host/internal/score"
+	"github.com/netshare/netshare/host/internal/trace"
+)
+
+// outputPath is the synthetic trace's path and format.
+func (r *runner) outputPath() (path, format string, params map[string]any) {
+	o := r.cfg.Output
+	name := o.Path
+	if name == "" {
+		name = "synthetic"
+	}
+	format, params = o.Format, o.Params
+	if format == "" {
+		if f, p, ok := trace.FormatForPath(name); ok {
+			format = f
+			if params == nil {
+				params = p
+			}
+		} else {
+			format = r.inFmt
+		}
+	}
+	if filepath.Ext(name) == "" {
+		name += map[string]string{"pcap": ".pcap", "netflow-csv": ".csv", "zeek-conn": ".log"}[format]
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(r.dir, "output", name)
+	}
+	return name, format, params
+}
+
+func (r *runner) output(ctx context.Context) (bool, error) {
+	path, format, params := r.outputPath()
+	if format == "" {
+		return false, fmt.Errorf("no output format: set output.format")
+	}
+	key := newKey("output").str("generate", r.keys["generate"]).str("path", path).str("format", format).json("params", params).sum()
+	r.res.Output = path
+	if r.stages.fresh("output", key, path) {
+		return true, nil
+	}
+	r.stages.forget("output")
+	if err := trace.Write(ctx, r.host, path, r.synthetic, trace.WriteOptions{Format: format, Params: params, Seed: r.cfg.Seed}); err != nil {
+		return false, err
+	}
+	return false, r.stages.done("output", key)
+}
+
+func (r *runner) score(ctx context.Context) (bool, error) {
+	key := newKey("score").str("generate", r.keys["generate"]).str("read", r.keys["read"]).json("metrics", r.cfg.Metrics).sum()
+	path := filepath.Join(r.dir, "metrics.json")
+	r.res.Metrics = path
+	if r.stages.fresh("score", key, path) {
+		f, err := report.ReadMetricsFile(path)
+		if err != nil {
+			return false, err
+		}
+		r.res.Scores = f.Metrics
+		return true, nil
+	}
+	r.stages.forget("score")
+	metrics, err := r.metricList(r.records)
+	if err != nil {
+		return false, err
+	}
+	r.line.Update("score    %d metrics", len(metrics))
+	opts := score.Options{Seed: r.cfg.Seed}
+	res, err := score.Run(ctx, r.host, r.records, r.synthetic, metrics, opts)
+	if err != nil {
+		return false, err
+	}
+	floors, err := score.NoiseFloor(ctx, r.host, r.records, metrics, opts)
+	if err != nil {
+		fmt.Fprintf(r.out, "score    no noise floor: %v\n", err)
+		floors = nil
+	}
+	d := r.reportData(res.Report(floors))
+	if err := report.WriteMetricsFile(path, report.NewMetricsFile(d)); err != nil {
+		return false, err
+	}
+	r.res.Scores = res.Values()
+	return false, r.stages.done("score", key)
+}
+
+// reportData gathers what the report shows besides the scores.
+func (r *runner) reportData(scores []report.NamedScore) report.Data {
+	seed := r.cfg.Seed
+	d := report.Data{
+		Title:     "netshare run " + filepath.Base(r.dir),
+		Created:   time.Now(),
+		Real:      strings.Join(r.cfg.Input.Paths, ", "),
+		Synthetic: r.res.Output,
+		Kind:      score.KindOf(r.records),
+		Scores:    scores,
+		Config:    r.cfg.Text,
+		Seed:      &seed,
+	}
+	for _, t := range r.res.Timings {
+		d.Timings = append(d.Timings, report.Stage{Stage: t.Stage, Seconds: t.Elapsed.Seconds()})
+	}
+	if raw, err := os.ReadFile(filepath.Join(r.dir, "generated", "choice.json")); err == nil {
+		var cs []chunkChoice
+		if json.Unmarshal(raw, &cs) == nil {
+			for _, c := range cs {
+				if len(c.RankSums) == 0 {
+					continue
+				}
+				ch := report.Choice{Chunk: c.Chunk, RankSums: c.RankSums}
+				for i, p := range c.Checkpoints {
+					ch.Candidates = append(ch.Candidates, filepath.Base(p))
+					if p == c.Chosen {
+						ch.Best = i
+					}
+				}
+				d.Choices = append(d.Choices, ch)
+			}
+		}
+	}
+	if p := r.cfg.Privacy; p.Enabled {
+		d.Privacy = &report.Budget{Epsilon: p.Epsilon, Delta: p.Delta, NoiseMultiplier: p.Noise, ClipNorm: p.Clip}
+	}
+	return d
+}
+
+func (r *runner) report(ctx context.Context) (bool, error) {
+	f, err := report.ReadMetricsFile(r.res.Metrics)
+	if err != nil {
+		return false, err
+	}
+	// Timings are this run's: a reused stage shows what reuse cost.
+	f.Data.Timings = nil
+	for _, t := range r.res.Timings {
+		f.Data.Timings = append(f.Data.Timings, report.Stage{Stage: t.Stage, Seconds: t.Elapsed.Seconds()})
+	}
+	path := filepath.Join(r.dir, "report.html")
+	r.res.Report = path
+	return false, atomicfile.Write(path, func(w io.Writer) error { return report.Write(w, f.Data) })
+}

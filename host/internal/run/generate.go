@@ -1,0 +1,302 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/encoding"
+	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/host/internal/gan"
+	"github.com/netshare/netshare/host/internal/score"
+	"github.com/netshare/netshare/host/internal/tensor"
+	"github.com/netshare/netshare/host/internal/trace"
+)
+
+// chunkChoice records which checkpoint generated each chunk.
+type chunkChoice struct {
+	Chunk       int                  `json:"chunk"`
+	Flows       int                  `json:"flows"`
+	Records     int                  `json:"records"`
+	Checkpoints []string             `json:"checkpoints"`
+	Chosen      string               `json:"chosen"`
+	RankSums    []float64            `json:"rank_sums,omitempty"`
+	Scores      []map[string]float64 `json:"scores,omitempty"`
+}
+
+func (r *runner) generate(ctx context.Context) (bool, error) {
+	key := newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).sum()
+	r.keys["generate"] = key
+	genPath := filepath.Join(r.dir, "generated", "records.bin")
+	choicePath := filepath.Join(r.dir, "generated", "choice.json")
+	if r.stages.fresh("generate", key, genPath, choicePath) {
+		b, err := loadBatch(genPath)
+		if err != nil {
+			return false, err
+		}
+		r.synthetic = b
+		return true, nil
+	}
+	r.stages.forget("generate")
+	dirs := r.trainDirs()
+	n := len(r.sets)
+	last := make([]*gan.Model, n)
+	ckpts := make([][]string, n)
+	for k, d := range dirs {
+		if d == "" {
+			continue
+		}
+		paths, err := gan.Checkpoints(d)
+		if err != nil {
+			return false, err
+		}
+		if len(paths) == 0 {
+			return false, fmt.Errorf("chunk %d: no checkpoint in %s", k, d)
+		}
+		ckpts[k] = paths
+		if last[k], err = gan.Load(paths[len(paths)-1]); err != nil {
+			return false, fmt.Errorf("chunk %d: %w", k, err)
+		}
+	}
+	attrs, err := r.mergedAttributes(last)
+	if err != nil {
+		return false, err
+	}
+	codec, err := encoding.Open(ctx, encoding.FromPlugin(r.host), r.state)
+	if err != nil {
+		return false, err
+	}
+	defer codec.Close(ctx)
+	metrics, err := r.metricList(r.records)
+	if err != nil {
+		return false, err
+	}
+	var parts []*abi.Batch
+	var choices []chunkChoice
+	for k := range r.sets {
+		if r.sets[k] == nil || len(attrs[k]) == 0 {
+			continue
+		}
+		real := r.chunkRecords(k)
+		ch := chunkChoice{Chunk: k, Flows: len(attrs[k]) / tensor.Width(r.sets[k].AttrOutputs), Checkpoints: ckpts[k]}
+		var cands []*abi.Batch
+		for i, p := range ckpts[k] {
+			r.line.Update("generate chunk %d/%d: checkpoint %d/%d", k+1, n, i+1, len(ckpts[k]))
+			m := last[k]
+			if i < len(ckpts[k])-1 {
+				if m, err = gan.Load(p); err != nil {
+					return false, fmt.Errorf("chunk %d: %w", k, err)
+				}
+			}
+			b, err := r.generateChunk(ctx, codec, m, k, attrs[k])
+			if err != nil {
+				return false, fmt.Errorf("chunk %d: %w", k, err)
+			}
+			cands = append(cands, b)
+		}
+		best := len(cands) - 1
+		if len(cands) > 1 {
+			choice, results, err := score.ChooseBest(ctx, r.host, real, cands, metrics, score.Options{Seed: r.cfg.Seed})
+			if err != nil {
+				return false, fmt.Errorf("chunk %d: choosing a checkpoint: %w", k, err)
+			}
+			best, ch.RankSums = choice.Best, choice.RankSums
+			for _, res := range results {
+				ch.Scores = append(ch.Scores, res.Values())
+			}
+		}
+		ch.Chosen = ckpts[k][best]
+		part := truncateToSpan(dedupeFlows(cands[best], r.cfg.Flows.Key), real)
+		ch.Records = part.Len()
+		parts = append(parts, part)
+		choices = append(choices, ch)
+	}
+	syn, err := concatByTime(parts)
+	if err != nil {
+		return false, err
+	}
+	if syn.Len() == 0 {
+		return false, fmt.Errorf("the model generated no records: train longer (model.steps)")
+	}
+	if err := saveBatch(genPath, syn); err != nil {
+		return false, err
+	}
+	b, _ := json.MarshalIndent(choices, "", "  ")
+	if err := atomicfile.WriteBytes(choicePath, b); err != nil {
+		return false, err
+	}
+	r.synthetic = syn
+	return false, r.stages.done("generate", key)
+}
+
+// mergedAttributes generates each chunk's flows from its model and places
+// them as NetShare does (notes §1.5): a flow is kept by the chunk that
+// generated it if it starts there, and copied into every later chunk it
+// appears in with its start bit cleared. Each chunk then generates the
+// records of exactly the flows placed in it.
+func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
+	n := len(r.sets)
+	out := make([][]float32, n)
+	tagOff, tagW := r.tagLayout()
+	for c, m := range models {
+		if m == nil {
+			continue
+		}
+		A := m.AttrWidth()
+		rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), uint64(2*c+1)))
+		soft, hard := m.GenerateAttributes(r.sets[c].N, rng)
+		if n <= 1 || tagW == 0 {
+			out[c] = append(out[c], hard...)
+			continue
+		}
+		for i := 0; i < r.sets[c].N; i++ {
+			starts, appears, err := flow.DecodeTags(soft[i*A+tagOff:i*A+tagOff+tagW], n)
+			if err != nil {
+				return nil, err
+			}
+			keep, copies := flow.Placement(c, starts, appears)
+			if !keep {
+				continue
+			}
+			row := hard[i*A : (i+1)*A]
+			out[c] = append(out[c], row...)
+			for _, j := range copies {
+				if models[j] == nil {
+					continue
+				}
+				cp := slices.Clone(row)
+				cp[tagOff], cp[tagOff+1] = 1, 0 // does not start in chunk j
+				out[j] = append(out[j], cp...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// tagLayout finds the flow tags in the attribute vector.
+func (r *runner) tagLayout() (off, width int) {
+	w := flow.TagWidth(r.state.NChunks)
+	if w == 0 {
+		return 0, 0
+	}
+	for _, o := range r.state.AttrOutputs {
+		if o.Name == "flow.start_here" { // the first tag, as the encoding lays them out
+			return off, w
+		}
+		off += o.Width
+	}
+	return 0, 0
+}
+
+// generateChunk draws chunk k's records for the given attribute rows.
+func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *gan.Model, k int, attrs []float32) (*abi.Batch, error) {
+	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), uint64(2*k+2)))
+	feats, valid, err := m.GenerateFeatures(attrs, rng)
+	if err != nil {
+		return nil, err
+	}
+	set := &tensor.Set{N: len(attrs) / m.AttrWidth(), L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
+		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
+	return codec.Decode(ctx, set, k)
+}
+
+// chunkRecords are the real records of chunk k, in time order.
+func (r *runner) chunkRecords(k int) *abi.Batch {
+	var rows []int32
+	for _, f := range r.flows.Chunks[k].Flows {
+		rows = append(rows, f.Rows...)
+	}
+	slices.Sort(rows)
+	return r.records.Take(rows)
+}
+
+// dedupeFlows keeps, of generated flows sharing a flow key, the first:
+// two flows with one 5-tuple would read as one flow in the output.
+func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
+	fc := b.Column(encoding.FlowColumn)
+	if fc == nil {
+		return b
+	}
+	cols := make([]*abi.Column, 0, len(key))
+	for _, k := range key {
+		if c := b.Column(k); c != nil {
+			cols = append(cols, c)
+		}
+	}
+	owner := map[string]uint32{}
+	keep := make([]int32, 0, b.Len())
+	buf := make([]byte, 0, 64)
+	for i := 0; i < b.Len(); i++ {
+		buf = buf[:0]
+		for _, c := range cols {
+			buf = fmt.Appendf(buf, "%v|", c.Float(i))
+		}
+		f := fc.U32[i]
+		if o, ok := owner[string(buf)]; ok && o != f {
+			continue
+		}
+		owner[string(buf)] = f
+		keep = append(keep, int32(i))
+	}
+	out := b.Take(keep)
+	drop := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == encoding.FlowColumn })
+	out.Columns = slices.Delete(out.Columns, drop, drop+1)
+	return out
+}
+
+// truncateToSpan drops generated records outside the real chunk's time
+// range, as NetShare's per-chunk truncation does.
+func truncateToSpan(b, real *abi.Batch) *abi.Batch {
+	ts, rts := b.Column("ts"), real.Column("ts")
+	if ts == nil || rts == nil || real.Len() == 0 {
+		return b
+	}
+	lo, hi := slices.Min(rts.I64), slices.Max(rts.I64)
+	keep := make([]int32, 0, b.Len())
+	for i, t := range ts.I64 {
+		if t >= lo && t <= hi {
+			keep = append(keep, int32(i))
+		}
+	}
+	return b.Take(keep)
+}
+
+// concatByTime joins the chunks' records and sorts them by time.
+func concatByTime(parts []*abi.Batch) (*abi.Batch, error) {
+	var app trace.Appender
+	for _, p := range parts {
+		if err := app.Append(p); err != nil {
+			return nil, err
+		}
+	}
+	all := app.Batch()
+	ts := all.Column("ts")
+	if ts == nil {
+		return all, nil
+	}
+	order := make([]int32, all.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return ts.I64[order[i]] < ts.I64[order[j]] })
+	return all.Take(order), nil
+}
+
+// metricList is the pipeline's metrics, or the default set for the kind
+// of records.
+func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
+	if len(r.cfg.Metrics) == 0 {
+		return score.DefaultMetrics(real)
+	}
+	out := make([]score.Metric, len(r.cfg.Metrics))
+	for i, m := range r.cfg.Metrics {
+		out[i] = score.Metric{Name: m.Name, Params: m.Params}
+	}
+	return out, nil
+}

@@ -1,0 +1,360 @@
+// Package run executes a pipeline end to end: read the trace, split it into
+// flows and chunks, fit the encoders and build the chunk tensors, train
+// DoppelGANger (chunk 0, then the others in parallel from it), generate,
+// decode, write the synthetic trace, score it and write the report. Every
+// stage writes into the run directory and records a hash of its inputs, so
+// a rerun skips the stages whose inputs have not changed.
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/encoding"
+	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/host/internal/progress"
+	"github.com/netshare/netshare/host/internal/sample"
+	"github.com/netshare/netshare/host/internal/tensor"
+	"github.com/netshare/netshare/host/internal/trace"
+)
+
+// Options are what the caller provides besides the pipeline.
+type Options struct {
+	// Out receives stage lines and the progress line.
+	Out io.Writer
+	// Host runs the plugins; nil creates one from the pipeline's [plugins].
+	Host *plugin.Host
+}
+
+// Result says where a run left its products.
+type Result struct {
+	RunDir  string
+	Output  string // the synthetic trace
+	Metrics string // metrics.json
+	Report  string // report.html
+	Scores  map[string]float64
+	Timings []Timing
+}
+
+// Timing is how long one stage took, and whether it was reused.
+type Timing struct {
+	Stage   string        `json:"stage"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Reused  bool          `json:"reused"`
+}
+
+// runner carries one run's state from stage to stage.
+type runner struct {
+	cfg    *pipeline.Config
+	host   *plugin.Host
+	dir    string
+	out    io.Writer
+	line   *progress.Line
+	stages *stages
+	res    *Result
+
+	records   *abi.Batch // training records (without the holdout)
+	holdout   *abi.Batch
+	inFmt     string
+	flows     *flow.Set
+	fields    []pipeline.Field
+	state     *encoding.State
+	sets      []*tensor.Set // per chunk; nil for a chunk without flows
+	synthetic *abi.Batch
+	keys      map[string]string
+}
+
+// Run executes cfg.
+func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*Result, error) {
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	dir := cfg.Resolve(cfg.RunDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	st, err := loadStages(dir)
+	if err != nil {
+		return nil, fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	h := opts.Host
+	if h == nil {
+		if h, err = plugin.NewHost(ctx, PluginOptions(cfg)); err != nil {
+			return nil, err
+		}
+		defer h.Close(ctx)
+	}
+	if err := cfg.ValidateComponents(h); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, host: h, dir: dir, out: out, line: progress.New(out), stages: st,
+		res: &Result{RunDir: dir}, keys: map[string]string{}}
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "pipeline.toml"), []byte(cfg.Text)); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) (reused bool, err error)
+	}{
+		{"read", r.read},
+		{"encode", r.encode},
+		{"train", r.train},
+		{"generate", r.generate},
+		{"output", r.output},
+		{"score", r.score},
+		{"report", r.report},
+	}
+	for _, s := range steps {
+		start := time.Now()
+		reused, err := s.fn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		t := Timing{Stage: s.name, Elapsed: time.Since(start), Reused: reused}
+		r.res.Timings = append(r.res.Timings, t)
+		note := ""
+		if reused {
+			note = " (inputs unchanged: reused)"
+		}
+		r.line.Done("%-9s done in %s%s", s.name, t.Elapsed.Round(time.Millisecond), note)
+	}
+	return r.res, nil
+}
+
+// PluginOptions turns a pipeline's [plugins] section into runtime options.
+func PluginOptions(cfg *pipeline.Config) plugin.Options {
+	p := cfg.Plugins
+	opts := plugin.Options{
+		CacheDir: p.CacheDir,
+		Limits:   plugin.Limits{MemoryMiB: p.MemoryMiB, CallTimeout: p.CallTimeout.Duration},
+	}
+	for _, m := range p.Modules {
+		opts.Extra = append(opts.Extra, plugin.ModuleSpec{
+			Path:   cfg.Resolve(m.Path),
+			SHA256: m.SHA256,
+			Limits: plugin.Limits{MemoryMiB: m.MemoryMiB, CallTimeout: m.CallTimeout.Duration},
+		})
+	}
+	return opts
+}
+
+// inputPaths resolves the configured inputs, generating the sample trace
+// for "@sample".
+func (r *runner) inputPaths(ctx context.Context) ([]string, error) {
+	var paths []string
+	for _, p := range r.cfg.Input.Paths {
+		if p != "@sample" {
+			paths = append(paths, r.cfg.Resolve(p))
+			continue
+		}
+		path := filepath.Join(r.dir, "input", "sample.pcap")
+		if _, err := os.Stat(path); err != nil {
+			o := sample.DefaultOptions()
+			o.Seed = uint64(r.cfg.Seed)
+			if err := trace.Write(ctx, r.host, path, sample.Packets(o), trace.WriteOptions{Format: "pcap", Seed: r.cfg.Seed}); err != nil {
+				return nil, fmt.Errorf("writing the sample trace: %w", err)
+			}
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+func (r *runner) read(ctx context.Context) (bool, error) {
+	paths, err := r.inputPaths(ctx)
+	if err != nil {
+		return false, err
+	}
+	k := newKey("read").json("input", r.cfg.Input)
+	for _, p := range paths {
+		if err := k.file(p); err != nil {
+			return false, err
+		}
+	}
+	key := k.sum()
+	r.keys["read"] = key
+	recPath := filepath.Join(r.dir, "records", "records.bin")
+	infoPath := filepath.Join(r.dir, "records", "files.json")
+	var info struct {
+		Format string            `json:"format"`
+		Files  []trace.FileStats `json:"files"`
+	}
+	reused := r.stages.fresh("read", key, recPath, infoPath)
+	var all *abi.Batch
+	if reused {
+		if all, err = loadBatch(recPath); err != nil {
+			return false, err
+		}
+		raw, err := os.ReadFile(infoPath)
+		if err != nil {
+			return false, err
+		}
+		if err := json.Unmarshal(raw, &info); err != nil {
+			return false, fmt.Errorf("%s: %w", infoPath, err)
+		}
+	} else {
+		r.line.Update("read     %s", strings.Join(paths, ", "))
+		tr, err := trace.Read(ctx, r.host, paths, trace.Options{Format: r.cfg.Input.Format, Params: r.cfg.Input.Params, Seed: r.cfg.Seed})
+		if err != nil {
+			return false, err
+		}
+		all, info.Files = tr.Records, tr.Files
+		info.Format = r.cfg.Input.Format
+		if info.Format == "" && len(tr.Files) > 0 {
+			info.Format = tr.Files[0].Format
+		}
+		if all.Len() == 0 {
+			return false, fmt.Errorf("no records in %s", strings.Join(paths, ", "))
+		}
+		if err := saveBatch(recPath, all); err != nil {
+			return false, err
+		}
+		b, _ := json.MarshalIndent(info, "", "  ")
+		if err := atomicfile.WriteBytes(infoPath, b); err != nil {
+			return false, err
+		}
+		if err := r.stages.done("read", key); err != nil {
+			return false, err
+		}
+	}
+	r.inFmt = info.Format
+	for _, f := range info.Files {
+		var skipped int64
+		for _, n := range f.Skipped {
+			skipped += n
+		}
+		if skipped > 0 {
+			fmt.Fprintf(r.out, "read     %s: %d records, %d skipped %v\n", f.Path, f.Records, skipped, f.Skipped)
+		}
+	}
+	r.records, r.holdout = splitHoldout(all, r.cfg.Input.Holdout)
+	return reused, nil
+}
+
+// splitHoldout keeps the last fraction of the records (they are in time
+// order) out of training.
+func splitHoldout(b *abi.Batch, frac float64) (train, holdout *abi.Batch) {
+	if frac <= 0 {
+		return b, nil
+	}
+	n := b.Len()
+	cut := n - int(float64(n)*frac)
+	return b.Slice(0, cut), b.Slice(cut, n)
+}
+
+func (r *runner) splitFlows() error {
+	mode, err := flow.ParseChunkMode(r.cfg.Flows.Chunking)
+	if err != nil {
+		return err
+	}
+	r.flows, err = flow.Split(r.records, flow.Options{
+		Key: r.cfg.Flows.Key, Chunks: r.cfg.Flows.Chunks, Mode: mode, MaxFlowLen: r.cfg.Flows.MaxFlowLen,
+	})
+	return err
+}
+
+// chunks converts the flow split into the encoder's view of it.
+func (r *runner) chunks() []encoding.Chunk {
+	out := make([]encoding.Chunk, len(r.flows.Chunks))
+	for i, c := range r.flows.Chunks {
+		ec := encoding.Chunk{Index: c.Index, Start: int64(c.Start), End: int64(c.End), Flows: make([]encoding.Flow, len(c.Flows))}
+		for j, f := range c.Flows {
+			rows := make([]int, len(f.Rows))
+			for k, x := range f.Rows {
+				rows[k] = int(x)
+			}
+			ec.Flows[j] = encoding.Flow{ID: f.ID, Rows: rows, StartsHere: f.Starts, Chunks: r.flows.ChunksOf(f.ID)}
+		}
+		out[i] = ec
+	}
+	return out
+}
+
+func (r *runner) encode(ctx context.Context) (bool, error) {
+	if err := r.splitFlows(); err != nil {
+		return false, err
+	}
+	r.fields = r.cfg.Fields
+	if len(r.fields) == 0 {
+		r.fields = defaultFields(r.records)
+	}
+	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
+		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).
+		json("holdout", r.cfg.Input.Holdout).sum()
+	r.keys["encode"] = key
+	statePath := filepath.Join(r.dir, "encoders.json")
+	setPath := func(k int) string { return filepath.Join(r.dir, "chunks", fmt.Sprintf("chunk-%d.gob", k)) }
+	outputs := []string{statePath}
+	for k, c := range r.flows.Chunks {
+		if len(c.Flows) > 0 {
+			outputs = append(outputs, setPath(k))
+		}
+	}
+	r.sets = make([]*tensor.Set, len(r.flows.Chunks))
+	if r.stages.fresh("encode", key, outputs...) {
+		var err error
+		if r.state, err = encoding.LoadState(statePath); err != nil {
+			return false, err
+		}
+		for k, c := range r.flows.Chunks {
+			if len(c.Flows) > 0 {
+				if r.sets[k], err = loadSet(setPath(k)); err != nil {
+					return false, err
+				}
+			}
+		}
+		return true, nil
+	}
+	r.stages.forget("encode")
+	ecfg := encoding.Config{NChunks: len(r.flows.Chunks), MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
+		Private: r.cfg.Privacy.Enabled, ReadFile: func(p string) ([]byte, error) { return os.ReadFile(r.cfg.Resolve(p)) }}
+	for _, f := range r.fields {
+		ecfg.Fields = append(ecfg.Fields, encoding.Field{Name: f.Name, Role: f.Role, Encoder: f.Encoder, Params: f.Params})
+	}
+	rt := encoding.FromPlugin(r.host)
+	chunks := r.chunks()
+	r.line.Update("encode   fitting %d encoders on %d records", len(ecfg.Fields), r.records.Len())
+	state, err := encoding.Fit(ctx, rt, ecfg, r.records, chunks)
+	if err != nil {
+		return false, err
+	}
+	codec, err := encoding.Open(ctx, rt, state)
+	if err != nil {
+		return false, err
+	}
+	defer codec.Close(ctx)
+	for k, ch := range chunks {
+		if len(ch.Flows) == 0 {
+			continue
+		}
+		r.line.Update("encode   chunk %d/%d: %d flows", k+1, len(chunks), len(ch.Flows))
+		set, err := codec.Encode(ctx, r.records, ch)
+		if err != nil {
+			return false, fmt.Errorf("chunk %d: %w", k, err)
+		}
+		if err := saveSet(setPath(k), set); err != nil {
+			return false, err
+		}
+		r.sets[k] = set
+	}
+	if err := state.Save(statePath); err != nil {
+		return false, err
+	}
+	r.state = state
+	return false, r.stages.done("encode", key)
+}
+
+// ErrNotBuilt marks a stage a later version of netshare provides.
+var ErrNotBuilt = errors.New("not built yet")

@@ -1,0 +1,126 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/netshare/netshare/host/internal/gan"
+	"github.com/netshare/netshare/host/internal/progress"
+	"github.com/netshare/netshare/host/internal/tensor"
+)
+
+// trainDirs lists, per chunk, the directory of its checkpoints ("" for a
+// chunk without flows, which is not trained and generates nothing). The
+// trainer numbers the chunks it is given, so a chunk's directory is named
+// by its position among the trained ones.
+func (r *runner) trainDirs() []string {
+	dirs := make([]string, len(r.sets))
+	pos := 0
+	for k, s := range r.sets {
+		if s != nil {
+			dirs[k] = filepath.Join(r.dir, "train", fmt.Sprintf("chunk-%d", pos))
+			pos++
+		}
+	}
+	return dirs
+}
+
+func (r *runner) modelConfig() gan.Config {
+	cfg := r.cfg.Model.Config
+	if p := r.cfg.Privacy; p.Enabled {
+		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise}
+	}
+	return cfg
+}
+
+func (r *runner) train(ctx context.Context) (bool, error) {
+	m := r.cfg.Model
+	key := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed).sum()
+	r.keys["train"] = key
+	dirs := r.trainDirs()
+	var outputs []string
+	for _, d := range dirs {
+		if d != "" {
+			outputs = append(outputs, d)
+		}
+	}
+	if r.stages.fresh("train", key, outputs...) {
+		return true, nil
+	}
+	trainDir := filepath.Join(r.dir, "train")
+	// Checkpoints of another configuration cannot be resumed from; those
+	// of this one can (a killed run continues where it stopped).
+	keyPath := filepath.Join(trainDir, "KEY")
+	if old, err := os.ReadFile(keyPath); err != nil || string(old) != key {
+		if err := os.RemoveAll(trainDir); err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(trainDir, 0o755); err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(keyPath, []byte(key), 0o644); err != nil {
+			return false, err
+		}
+	}
+	// Chunks without flows are not trained; the others keep their index in
+	// the directory names so generation finds them.
+	var sets []*tensor.Set
+	var index []int
+	for k, s := range r.sets {
+		if s != nil {
+			sets = append(sets, s)
+			index = append(index, k)
+		}
+	}
+	if len(sets) == 0 {
+		return false, fmt.Errorf("no chunk has flows to train on")
+	}
+	if r.cfg.Privacy.Enabled && r.cfg.Privacy.Noise <= 0 {
+		return false, fmt.Errorf("privacy: derive the noise with `netshare privacy` and set privacy.noise: %w", ErrNotBuilt)
+	}
+	var mu sync.Mutex
+	logs := map[int]*os.File{}
+	defer func() {
+		for _, f := range logs {
+			f.Close()
+		}
+	}()
+	total := m.Steps + int(float64(m.Steps)*m.FinetuneFraction+0.5)*(len(sets)-1)
+	done := make([]int, len(sets))
+	opts := gan.ChunkOptions{
+		Steps: m.Steps, Fraction: m.FinetuneFraction, Workers: m.Workers, Seed: r.cfg.Seed,
+		Dir: trainDir, CheckpointEvery: m.CheckpointEvery, Resume: true, LogEvery: m.LogEvery,
+		Log: func(pos int) io.Writer {
+			mu.Lock()
+			defer mu.Unlock()
+			dir := dirs[index[pos]]
+			os.MkdirAll(dir, 0o755)
+			f, err := os.OpenFile(filepath.Join(dir, "losses.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				return io.Discard
+			}
+			logs[pos] = f
+			return f
+		},
+		Progress: func(pos int, p gan.Progress) {
+			mu.Lock()
+			done[pos] = p.Step
+			sum := 0
+			for _, d := range done {
+				sum += d
+			}
+			mu.Unlock()
+			r.line.Update("train    chunk %d step %d/%d  %.1f steps/s  loss D %.3f G %.3f  (all chunks %d/%d, ETA %s)",
+				index[pos], p.Step, p.Total, p.StepsPerSec, p.Losses.Critic, p.Losses.Generator, sum, total,
+				progress.ETA(sum, total, p.StepsPerSec))
+		},
+	}
+	if _, err := gan.TrainChunks(ctx, r.modelConfig(), sets, r.flows.MaxFlowLen, opts); err != nil {
+		return false, err
+	}
+	return false, r.stages.done("train", key)
+}
