@@ -10,7 +10,12 @@ import (
 // IPs as bits, ports and protocol through one shared IP2Vec model, the
 // timestamp as flow start plus interarrival, and the per-record fields
 // scaled with fixed bounds where the header format fixes them.
-func defaultFields(records *abi.Batch) []pipeline.Field {
+//
+// Header fields that are nearly constant in practice (tos, the fragment
+// offset) are categorical over the values seen, which reproduces them
+// exactly; under differential privacy, where vocabularies may not come
+// from the data, they fall back to fixed-bound continuous encodings.
+func defaultFields(records *abi.Batch, private bool) []pipeline.Field {
 	has := func(c string) bool { return records.Column(c) != nil }
 	var fs []pipeline.Field
 	add := func(name, role, enc string, params map[string]any) {
@@ -27,12 +32,18 @@ func defaultFields(records *abi.Batch) []pipeline.Field {
 	bounded := func(lo, hi float64) map[string]any { return map[string]any{"min": lo, "max": hi} }
 	if has("pkt_len") { // packets
 		add("pkt_len", pipeline.RoleFeature, "continuous", nil)
-		add("tos", pipeline.RoleFeature, "continuous", bounded(0, 255))
+		if private {
+			add("tos", pipeline.RoleFeature, "continuous", bounded(0, 255))
+			add("off", pipeline.RoleFeature, "continuous", bounded(0, 8191))
+			add("tcp_flags", pipeline.RoleFeature, "continuous", bounded(0, 255))
+		} else {
+			add("tos", pipeline.RoleFeature, "categorical", nil)
+			add("off", pipeline.RoleFeature, "categorical", nil)
+			add("tcp_flags", pipeline.RoleFeature, "categorical", nil)
+		}
 		add("id", pipeline.RoleFeature, "continuous", bounded(0, 65535))
 		add("flag", pipeline.RoleFeature, "categorical", map[string]any{"int_choices": []any{int64(0), int64(1), int64(2)}, "unseen": "other", "other": "0"})
-		add("off", pipeline.RoleFeature, "continuous", bounded(0, 8191))
 		add("ttl", pipeline.RoleFeature, "continuous", bounded(0, 255))
-		add("tcp_flags", pipeline.RoleFeature, "categorical", nil)
 		return fs
 	}
 	log1p := map[string]any{"log1p": true}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/report"
 	"github.com/netshare/netshare/host/internal/score"
 	"github.com/netshare/netshare/host/internal/trace"
@@ -54,7 +55,16 @@ func (r *runner) output(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	r.stages.forget("output")
-	if err := trace.Write(ctx, r.host, path, r.synthetic, trace.WriteOptions{Format: format, Params: params, Seed: r.cfg.Seed}); err != nil {
+	records := r.synthetic
+	// Flow formats take flow records: synthetic packets are aggregated
+	// into flows the way `netshare convert` does.
+	if format != "pcap" && score.KindOf(records) == score.Packets {
+		var err error
+		if records, err = flow.Aggregate(records, flow.AggregateOptions{}); err != nil {
+			return false, err
+		}
+	}
+	if err := trace.Write(ctx, r.host, path, records, trace.WriteOptions{Format: format, Params: params, Seed: r.cfg.Seed}); err != nil {
 		return false, err
 	}
 	return false, r.stages.done("output", key)

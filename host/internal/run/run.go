@@ -35,6 +35,9 @@ type Options struct {
 	Out io.Writer
 	// Host runs the plugins; nil creates one from the pipeline's [plugins].
 	Host *plugin.Host
+	// Progress, if set, hears of training progress: steps done of the
+	// total over all chunks (a distributed worker heartbeats with it).
+	Progress func(stage string, done, total int)
 }
 
 // Result says where a run left its products.
@@ -61,6 +64,7 @@ type runner struct {
 	dir    string
 	out    io.Writer
 	line   *progress.Line
+	notify func(stage string, done, total int)
 	stages *stages
 	res    *Result
 
@@ -99,7 +103,7 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*Result, erro
 	if err := cfg.ValidateComponents(h); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, host: h, dir: dir, out: out, line: progress.New(out), stages: st,
+	r := &runner{cfg: cfg, host: h, dir: dir, out: out, line: progress.New(out), notify: opts.Progress, stages: st,
 		res: &Result{RunDir: dir}, keys: map[string]string{}}
 	if err := atomicfile.WriteBytes(filepath.Join(dir, "pipeline.toml"), []byte(cfg.Text)); err != nil {
 		return nil, err
@@ -288,7 +292,7 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	}
 	r.fields = r.cfg.Fields
 	if len(r.fields) == 0 {
-		r.fields = defaultFields(r.records)
+		r.fields = defaultFields(r.records, r.cfg.Privacy.Enabled)
 	}
 	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
 		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).

@@ -114,6 +114,9 @@ func (r *runner) train(ctx context.Context) (bool, error) {
 				sum += d
 			}
 			mu.Unlock()
+			if r.notify != nil {
+				r.notify("train", sum, total)
+			}
 			r.line.Update("train    chunk %d step %d/%d  %.1f steps/s  loss D %.3f G %.3f  (all chunks %d/%d, ETA %s)",
 				index[pos], p.Step, p.Total, p.StepsPerSec, p.Losses.Critic, p.Losses.Generator, sum, total,
 				progress.ETA(sum, total, p.StepsPerSec))

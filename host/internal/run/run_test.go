@@ -1,0 +1,172 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/plugin"
+)
+
+// tiny is a pipeline small enough to run end to end in seconds.
+const tiny = `
+seed = 3
+[input]
+paths = ["@sample"]
+[flows]
+chunks = 2
+[model]
+attr_gen_units = 16
+attr_gen_layers = 2
+critic_units = 16
+critic_layers = 2
+attr_critic_units = 16
+attr_critic_layers = 2
+lstm_units = 8
+sample_len = 8
+batch_size = 32
+critic_rounds = 1
+steps = 12
+checkpoint_every = 4
+finetune_fraction = 0.5
+workers = 2
+log_every = 2
+`
+
+var testCache = filepath.Join(os.TempDir(), "netshare-test-wazero-cache")
+
+func tinyConfig(t *testing.T, dir string, sets ...string) *pipeline.Config {
+	t.Helper()
+	cfg, err := pipeline.Parse("tiny.toml", dir, []byte(tiny), append([]string{"run_dir=" + dir, "plugins.cache_dir=" + testCache}, sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestRunEndToEndAndReuse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	var log bytes.Buffer
+	res, err := Run(ctx, tinyConfig(t, dir), Options{Out: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	for _, p := range []string{res.Output, res.Report, res.Metrics, filepath.Join(dir, "encoders.json"), filepath.Join(dir, "train", "chunk-0", "losses.jsonl"), filepath.Join(dir, "train", "chunk-1", "losses.jsonl")} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("missing output %s: %v", p, err)
+		}
+	}
+	for _, name := range []string{"srcip_rank_jsd", "pkt_len_emd", "flow_size_emd"} {
+		if _, ok := res.Scores[name]; !ok {
+			t.Errorf("no score %s in %v", name, res.Scores)
+		}
+	}
+	checkPcapWithTshark(t, res.Output)
+
+	// Nothing changed: every stage is reused.
+	res2, err := Run(ctx, tinyConfig(t, dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range res2.Timings {
+		if !tm.Reused && tm.Stage != "report" {
+			t.Errorf("stage %s reran with unchanged inputs", tm.Stage)
+		}
+	}
+	// Only the output changes: training and generation are reused.
+	res3, err := Run(ctx, tinyConfig(t, dir, "output.path=flows.csv"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reran := map[string]bool{}
+	for _, tm := range res3.Timings {
+		reran[tm.Stage] = !tm.Reused
+	}
+	if reran["train"] || reran["generate"] || !reran["output"] {
+		t.Errorf("after an output change, reran: %v", reran)
+	}
+	if !strings.HasSuffix(res3.Output, "flows.csv") {
+		t.Errorf("output %s", res3.Output)
+	}
+}
+
+// TestResumeAfterKill stops a run mid-training and checks that the next
+// run resumes from the last checkpoint and ends with exactly the synthetic
+// records of an uninterrupted run.
+func TestResumeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	whole := t.TempDir()
+	if _, err := Run(context.Background(), tinyConfig(t, whole), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	killed := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Run(ctx, tinyConfig(t, killed), Options{Progress: func(stage string, done, total int) {
+		if done >= 8 {
+			cancel()
+		}
+	}})
+	if err == nil {
+		t.Fatal("cancelled run succeeded")
+	}
+	if _, err := Run(context.Background(), tinyConfig(t, killed), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(filepath.Join(whole, "generated", "records.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(killed, "generated", "records.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("the resumed run generated other records than the uninterrupted one")
+	}
+}
+
+func TestRunRefusesUnknownComponent(t *testing.T) {
+	cfg := tinyConfig(t, t.TempDir(), `fields=[{name="ttl",role="feature",encoder="tll-bucket"}]`)
+	h, err := plugin.NewHost(context.Background(), PluginOptions(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	_, err = Run(context.Background(), cfg, Options{Host: h})
+	if err == nil || !strings.Contains(err.Error(), `no encoder named "tll-bucket"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func checkPcapWithTshark(t *testing.T, path string) {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Log("tshark not installed: skipping the capture validity check")
+		return
+	}
+	out, err := exec.Command("tshark", "-r", path, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+		"-o", "udp.check_checksum:TRUE", "-Y", "_ws.malformed || _ws.expert.severity >= error").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	var bad []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "Running as user") {
+			bad = append(bad, l)
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("tshark finds malformed packets in %s:\n%s", path, strings.Join(bad, "\n"))
+	}
+}
