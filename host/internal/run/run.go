@@ -269,23 +269,6 @@ func (r *runner) splitFlows() error {
 	return err
 }
 
-// chunks converts the flow split into the encoder's view of it.
-func (r *runner) chunks() []encoding.Chunk {
-	out := make([]encoding.Chunk, len(r.flows.Chunks))
-	for i, c := range r.flows.Chunks {
-		ec := encoding.Chunk{Index: c.Index, Start: int64(c.Start), End: int64(c.End), Flows: make([]encoding.Flow, len(c.Flows))}
-		for j, f := range c.Flows {
-			rows := make([]int, len(f.Rows))
-			for k, x := range f.Rows {
-				rows[k] = int(x)
-			}
-			ec.Flows[j] = encoding.Flow{ID: f.ID, Rows: rows, StartsHere: f.Starts, Chunks: r.flows.ChunksOf(f.ID)}
-		}
-		out[i] = ec
-	}
-	return out
-}
-
 func (r *runner) encode(ctx context.Context) (bool, error) {
 	if err := r.splitFlows(); err != nil {
 		return false, err
@@ -322,15 +305,14 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	r.stages.forget("encode")
-	ecfg := encoding.Config{NChunks: len(r.flows.Chunks), MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
+	ecfg := encoding.Config{MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
 		Private: r.cfg.Privacy.Enabled, ReadFile: func(p string) ([]byte, error) { return os.ReadFile(r.cfg.Resolve(p)) }}
 	for _, f := range r.fields {
 		ecfg.Fields = append(ecfg.Fields, encoding.Field{Name: f.Name, Role: f.Role, Encoder: f.Encoder, Params: f.Params})
 	}
 	rt := encoding.FromPlugin(r.host)
-	chunks := r.chunks()
 	r.line.Update("encode   fitting %d encoders on %d records", len(ecfg.Fields), r.records.Len())
-	state, err := encoding.Fit(ctx, rt, ecfg, r.records, chunks)
+	state, err := encoding.Fit(ctx, rt, ecfg, r.records, r.flows)
 	if err != nil {
 		return false, err
 	}
@@ -339,12 +321,12 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer codec.Close(ctx)
-	for k, ch := range chunks {
+	for k, ch := range r.flows.Chunks {
 		if len(ch.Flows) == 0 {
 			continue
 		}
-		r.line.Update("encode   chunk %d/%d: %d flows", k+1, len(chunks), len(ch.Flows))
-		set, err := codec.Encode(ctx, r.records, ch)
+		r.line.Update("encode   chunk %d/%d: %d flows", k+1, len(r.flows.Chunks), len(ch.Flows))
+		set, err := codec.Encode(ctx, r.records, r.flows, k)
 		if err != nil {
 			return false, fmt.Errorf("chunk %d: %w", k, err)
 		}
