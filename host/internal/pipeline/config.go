@@ -468,6 +468,9 @@ func (c *Config) check(name string, text []byte) error {
 		if p.Noise < 0 {
 			bad("privacy", "noise", "%g, want ≥ 0", p.Noise)
 		}
+		if c.Flows.MaxFlowLen == 0 {
+			bad("flows", "max_flow_len", "must be set when privacy is enabled: the longest flow of the private trace may not shape the model")
+		}
 	}
 	for i, m := range c.Plugins.Modules {
 		if m.Path == "" {

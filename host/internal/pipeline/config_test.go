@@ -42,6 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad role", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"both\"\nencoder = \"x\"\n", `[[fields]] #1 (ttl): role "both"`},
 		{"missing encoder", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"feature\"\n", `[[fields]] #1 (ttl): encoder is required`},
 		{"privacy without budget", minimal + "[privacy]\nenabled = true\n", `privacy.epsilon: set a target epsilon`},
+		{"privacy without flow length", minimal + "[privacy]\nenabled = true\nepsilon = 1.0\n", `flows.max_flow_len: must be set when privacy is enabled`},
 		{"bad pin", minimal + "[[plugins.module]]\npath = \"x.wasm\"\nsha256 = \"abc\"\n", `sha256 "abc" is not 64 hex digits`},
 		{"model validation", minimal + "[model]\nbatch_size = -1\n", `batch_size = -1, want > 0`},
 	}

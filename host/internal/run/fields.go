@@ -23,15 +23,37 @@ func defaultFields(records *abi.Batch, private bool) []pipeline.Field {
 			fs = append(fs, pipeline.Field{Name: name, Role: role, Encoder: enc, Params: params})
 		}
 	}
-	add("ts", pipeline.RoleTime, "time", nil)
-	add("srcip", pipeline.RoleAttribute, "ip-bits", nil)
-	add("dstip", pipeline.RoleAttribute, "ip-bits", nil)
-	add("srcport", pipeline.RoleAttribute, "word2vec", nil)
-	add("dstport", pipeline.RoleAttribute, "word2vec", nil)
-	add("proto", pipeline.RoleAttribute, "word2vec", nil)
+	packets := has("pkt_len")
 	bounded := func(lo, hi float64) map[string]any { return map[string]any{"min": lo, "max": hi} }
-	if has("pkt_len") { // packets
-		add("pkt_len", pipeline.RoleFeature, "continuous", nil)
+	if private {
+		// Under differential privacy nothing may be fitted on the data:
+		// fixed bounds (NetShare's DP settings, notes §2.4) and fixed
+		// vocabularies replace IP2Vec and data-derived ranges.
+		iat := 300.0
+		if packets {
+			iat = 1
+		}
+		add("ts", pipeline.RoleTime, "time", map[string]any{"iat_min": 0.0, "iat_max": iat})
+		add("srcip", pipeline.RoleAttribute, "ip-bits", nil)
+		add("dstip", pipeline.RoleAttribute, "ip-bits", nil)
+		add("srcport", pipeline.RoleAttribute, "continuous", bounded(0, 65535))
+		add("dstport", pipeline.RoleAttribute, "continuous", bounded(0, 65535))
+		add("proto", pipeline.RoleAttribute, "categorical", map[string]any{
+			"int_choices": []any{int64(1), int64(6), int64(17), int64(47), int64(50)}, "unseen": "other", "other": "255"})
+	} else {
+		add("ts", pipeline.RoleTime, "time", nil)
+		add("srcip", pipeline.RoleAttribute, "ip-bits", nil)
+		add("dstip", pipeline.RoleAttribute, "ip-bits", nil)
+		add("srcport", pipeline.RoleAttribute, "word2vec", nil)
+		add("dstport", pipeline.RoleAttribute, "word2vec", nil)
+		add("proto", pipeline.RoleAttribute, "word2vec", nil)
+	}
+	if packets {
+		if private {
+			add("pkt_len", pipeline.RoleFeature, "continuous", bounded(20, 1500))
+		} else {
+			add("pkt_len", pipeline.RoleFeature, "continuous", nil)
+		}
 		if private {
 			add("tos", pipeline.RoleFeature, "continuous", bounded(0, 255))
 			add("off", pipeline.RoleFeature, "continuous", bounded(0, 8191))
@@ -46,10 +68,20 @@ func defaultFields(records *abi.Batch, private bool) []pipeline.Field {
 		add("ttl", pipeline.RoleFeature, "continuous", bounded(0, 255))
 		return fs
 	}
-	log1p := map[string]any{"log1p": true}
-	add("td", pipeline.RoleFeature, "continuous", log1p)
-	add("pkt", pipeline.RoleFeature, "continuous", log1p)
-	add("byt", pipeline.RoleFeature, "continuous", log1p)
+	logScaled := func(lo, hi float64) map[string]any {
+		if private {
+			return map[string]any{"log1p": true, "min": lo, "max": hi}
+		}
+		return map[string]any{"log1p": true}
+	}
+	add("td", pipeline.RoleFeature, "continuous", logScaled(0, 600))
+	add("pkt", pipeline.RoleFeature, "continuous", logScaled(1, 1e6))
+	add("byt", pipeline.RoleFeature, "continuous", logScaled(20, 1.5e9))
+	if private {
+		// A label's vocabulary comes from the data; name it in [[fields]]
+		// with its choices to model it under privacy.
+		return fs
+	}
 	// Labels and other small vocabularies are modelled; identifiers (one
 	// value per record, such as Zeek's uid) are not.
 	for _, c := range records.Columns {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/atomicfile"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/report"
@@ -83,17 +84,20 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	r.stages.forget("score")
-	metrics, err := r.metricList(r.records)
+	// Columns the pipeline did not model (a label left out under privacy)
+	// have nothing to compare.
+	real := sharedColumns(r.records, r.synthetic)
+	metrics, err := r.metricList(real)
 	if err != nil {
 		return false, err
 	}
 	r.line.Update("score    %d metrics", len(metrics))
 	opts := score.Options{Seed: r.cfg.Seed}
-	res, err := score.Run(ctx, r.host, r.records, r.synthetic, metrics, opts)
+	res, err := score.Run(ctx, r.host, real, r.synthetic, metrics, opts)
 	if err != nil {
 		return false, err
 	}
-	floors, err := score.NoiseFloor(ctx, r.host, r.records, metrics, opts)
+	floors, err := score.NoiseFloor(ctx, r.host, real, metrics, opts)
 	if err != nil {
 		fmt.Fprintf(r.out, "score    no noise floor: %v\n", err)
 		floors = nil
@@ -140,8 +144,10 @@ func (r *runner) reportData(scores []report.NamedScore) report.Data {
 			}
 		}
 	}
-	if p := r.cfg.Privacy; p.Enabled {
-		d.Privacy = &report.Budget{Epsilon: p.Epsilon, Delta: p.Delta, NoiseMultiplier: p.Noise, ClipNorm: p.Clip}
+	if r.cfg.Privacy.Enabled {
+		if b, err := r.loadBudget(); err == nil {
+			d.Privacy = &report.Budget{Epsilon: b.Epsilon, Delta: b.Delta, NoiseMultiplier: b.Noise, ClipNorm: b.Clip, Note: b.Note}
+		}
 	}
 	return d
 }
@@ -159,4 +165,15 @@ func (r *runner) report(ctx context.Context) (bool, error) {
 	path := filepath.Join(r.dir, "report.html")
 	r.res.Report = path
 	return false, atomicfile.Write(path, func(w io.Writer) error { return report.Write(w, f.Data) })
+}
+
+// sharedColumns is real restricted to the columns syn has.
+func sharedColumns(real, syn *abi.Batch) *abi.Batch {
+	out := &abi.Batch{}
+	for _, c := range real.Columns {
+		if syn.Column(c.Name) != nil {
+			out.Columns = append(out.Columns, c)
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -101,7 +102,9 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 			cands = append(cands, b)
 		}
 		best := len(cands) - 1
-		if len(cands) > 1 {
+		// Choosing by scores against the real chunk would spend privacy
+		// the accountant does not count: a DP run keeps the last one.
+		if len(cands) > 1 && !r.cfg.Privacy.Enabled {
 			choice, results, err := score.ChooseBest(ctx, r.host, real, cands, metrics, score.Options{Seed: r.cfg.Seed})
 			if err != nil {
 				return false, fmt.Errorf("chunk %d: choosing a checkpoint: %w", k, err)
@@ -112,7 +115,8 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 			}
 		}
 		ch.Chosen = ckpts[k][best]
-		part := truncateToSpan(dedupeFlows(cands[best], r.cfg.Flows.Key), real)
+		lo, hi := r.chunkSpan(k, real)
+		part := truncateToSpan(dedupeFlows(cands[best], r.cfg.Flows.Key), lo, hi)
 		ch.Records = part.Len()
 		parts = append(parts, part)
 		choices = append(choices, ch)
@@ -143,6 +147,7 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 	n := len(r.sets)
 	out := make([][]float32, n)
+	counts := r.flowCounts()
 	tagOff, tagW := r.tagLayout()
 	for c, m := range models {
 		if m == nil {
@@ -150,12 +155,12 @@ func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 		}
 		A := m.AttrWidth()
 		rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), uint64(2*c+1)))
-		soft, hard := m.GenerateAttributes(r.sets[c].N, rng)
+		soft, hard := m.GenerateAttributes(counts[c], rng)
 		if n <= 1 || tagW == 0 {
 			out[c] = append(out[c], hard...)
 			continue
 		}
-		for i := 0; i < r.sets[c].N; i++ {
+		for i := 0; i < counts[c]; i++ {
 			starts, appears, err := flow.DecodeTags(soft[i*A+tagOff:i*A+tagOff+tagW], n)
 			if err != nil {
 				return nil, err
@@ -250,14 +255,25 @@ func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 	return out
 }
 
-// truncateToSpan drops generated records outside the real chunk's time
-// range, as NetShare's per-chunk truncation does.
-func truncateToSpan(b, real *abi.Batch) *abi.Batch {
-	ts, rts := b.Column("ts"), real.Column("ts")
-	if ts == nil || rts == nil || real.Len() == 0 {
+// chunkSpan is the time range chunk k's synthetic records must fall in:
+// the real chunk's first and last record, as NetShare truncates, or under
+// privacy the chunk's boundaries, which do not depend on single records
+// inside it.
+func (r *runner) chunkSpan(k int, real *abi.Batch) (lo, hi int64) {
+	c := r.flows.Chunks[k]
+	lo, hi = int64(math.Floor(c.Start)), int64(math.Ceil(c.End))
+	if rts := real.Column("ts"); rts != nil && real.Len() > 0 && !r.cfg.Privacy.Enabled {
+		lo, hi = slices.Min(rts.I64), slices.Max(rts.I64)
+	}
+	return lo, hi
+}
+
+// truncateToSpan drops generated records outside [lo, hi].
+func truncateToSpan(b *abi.Batch, lo, hi int64) *abi.Batch {
+	ts := b.Column("ts")
+	if ts == nil {
 		return b
 	}
-	lo, hi := slices.Min(rts.I64), slices.Max(rts.I64)
 	keep := make([]int32, 0, b.Len())
 	for i, t := range ts.I64 {
 		if t >= lo && t <= hi {

@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,5 +169,48 @@ func checkPcapWithTshark(t *testing.T, path string) {
 	}
 	if len(bad) > 0 {
 		t.Fatalf("tshark finds malformed packets in %s:\n%s", path, strings.Join(bad, "\n"))
+	}
+}
+
+func TestRunWithPrivacy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "privacy.enabled=true", "privacy.epsilon=8.0", "flows.max_flow_len=16")
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b budget
+	raw, err := os.ReadFile(filepath.Join(dir, "privacy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Epsilon > 8 || b.Epsilon < 7 || b.Noise <= 0 || len(b.Iterations) != 2 {
+		t.Fatalf("budget %+v: want ε just under 8 with a derived noise", b)
+	}
+	html, err := os.ReadFile(res.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "ε") {
+		t.Error("the report does not show the privacy budget")
+	}
+
+	// A field fitted on the private data is refused, by name.
+	cfg = tinyConfig(t, t.TempDir(), "privacy.enabled=true", "privacy.epsilon=8.0", "flows.max_flow_len=16",
+		`fields=[{name="ts",role="time",encoder="time",params={iat_max=1.0}},{name="pkt_len",role="feature",encoder="continuous"}]`)
+	_, err = Run(context.Background(), cfg, Options{})
+	if err == nil || !strings.Contains(err.Error(), "pkt_len") {
+		t.Fatalf("data-derived bounds under privacy: got %v", err)
+	}
+	// The flow length must be fixed in advance.
+	_, err = Run(context.Background(), tinyConfig(t, t.TempDir(), "privacy.enabled=true", "privacy.epsilon=8.0"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "max_flow_len") {
+		t.Fatalf("data-derived flow length under privacy: got %v", err)
 	}
 }

@@ -79,8 +79,26 @@ func (r *runner) train(ctx context.Context) (bool, error) {
 	if len(sets) == 0 {
 		return false, fmt.Errorf("no chunk has flows to train on")
 	}
-	if r.cfg.Privacy.Enabled && r.cfg.Privacy.Noise <= 0 {
-		return false, fmt.Errorf("privacy: derive the noise with `netshare privacy` and set privacy.noise: %w", ErrNotBuilt)
+	modelCfg := r.modelConfig()
+	steps := m.Steps
+	if r.cfg.Privacy.Enabled {
+		var b *budget
+		var err error
+		if steps, b, err = r.planPrivacy(); err != nil {
+			return false, err
+		}
+		counts := r.flowCounts()
+		for k, s := range r.sets {
+			if s != nil {
+				b.Counts = append(b.Counts, counts[k])
+			}
+		}
+		if err := r.saveBudget(b); err != nil {
+			return false, err
+		}
+		modelCfg.DP.Noise = b.Noise
+		fmt.Fprintf(r.out, "privacy  ε = %.4g (δ = %g, order %g) with noise multiplier %.4g over %v iterations%s\n",
+			b.Epsilon, b.Delta, b.Order, b.Noise, b.Iterations, suffix(b.Note))
 	}
 	var mu sync.Mutex
 	logs := map[int]*os.File{}
@@ -89,10 +107,10 @@ func (r *runner) train(ctx context.Context) (bool, error) {
 			f.Close()
 		}
 	}()
-	total := m.Steps + int(float64(m.Steps)*m.FinetuneFraction+0.5)*(len(sets)-1)
+	total := steps + int(float64(steps)*m.FinetuneFraction+0.5)*(len(sets)-1)
 	done := make([]int, len(sets))
 	opts := gan.ChunkOptions{
-		Steps: m.Steps, Fraction: m.FinetuneFraction, Workers: m.Workers, Seed: r.cfg.Seed,
+		Steps: steps, Fraction: m.FinetuneFraction, Workers: m.Workers, Seed: r.cfg.Seed,
 		Dir: trainDir, CheckpointEvery: m.CheckpointEvery, Resume: true, LogEvery: m.LogEvery,
 		Log: func(pos int) io.Writer {
 			mu.Lock()
@@ -122,8 +140,15 @@ func (r *runner) train(ctx context.Context) (bool, error) {
 				progress.ETA(sum, total, p.StepsPerSec))
 		},
 	}
-	if _, err := gan.TrainChunks(ctx, r.modelConfig(), sets, r.flows.MaxFlowLen, opts); err != nil {
+	if _, err := gan.TrainChunks(ctx, modelCfg, sets, r.flows.MaxFlowLen, opts); err != nil {
 		return false, err
 	}
 	return false, r.stages.done("train", key)
+}
+
+func suffix(note string) string {
+	if note == "" {
+		return ""
+	}
+	return ": " + note
 }

@@ -1,0 +1,206 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/privacy"
+)
+
+// countNoise is the noise multiplier of the Gaussian mechanism that
+// releases each chunk's flow count (sensitivity 1: one flow changes a count
+// by one). NetShare used σ = 1, which alone costs ε ≈ 4.75 per chunk at
+// δ = 1e-5; a standard deviation of 20 flows costs little budget and
+// changes a chunk's size by a few percent at most in any trace worth
+// modelling.
+const countNoise = 20.0
+
+// budget is what a DP run spends: privacy.json in the run directory.
+type budget struct {
+	Epsilon     float64   `json:"epsilon"`
+	Order       float64   `json:"order"`
+	Delta       float64   `json:"delta"`
+	Target      float64   `json:"target_epsilon,omitempty"`
+	Noise       float64   `json:"noise_multiplier"`
+	Clip        float64   `json:"clip"`
+	CountNoise  float64   `json:"count_noise"`
+	Iterations  []int     `json:"iterations"`   // per trained chunk
+	SampleRates []float64 `json:"sample_rates"` // per trained chunk
+	Counts      []int     `json:"noisy_flow_counts"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// dpCritics is how many noisy gradient sums one training iteration
+// releases from its batch: each critic round updates both critics on the
+// same Poisson-sampled batch.
+func (r *runner) dpCritics() int { return 2 * r.cfg.Model.CriticRounds }
+
+// account composes the whole run: per trained chunk, its iterations of
+// the critic step (a sampled Gaussian at σ/√critics, the critics sharing
+// each batch) and one release of its flow count; RDP adds up over chunks,
+// since one flow can have records in every chunk.
+func (r *runner) account(sigma float64, iters []int) (eps, order float64, err error) {
+	acc, err := privacy.NewAccountant(privacy.AccountantConfig{Delta: r.cfg.Privacy.Delta})
+	if err != nil {
+		return 0, 0, err
+	}
+	count, err := privacy.Gaussian(countNoise, acc.Orders())
+	if err != nil {
+		return 0, 0, err
+	}
+	pos := 0
+	for _, s := range r.sets {
+		if s == nil {
+			continue
+		}
+		step, err := privacy.CriticStep(r.sampleRate(s.N), sigma, r.dpCritics(), privacy.SharedBatch, acc.Orders())
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := acc.Compose(step, iters[pos]); err != nil {
+			return 0, 0, err
+		}
+		if err := acc.Compose(count, 1); err != nil {
+			return 0, 0, err
+		}
+		pos++
+	}
+	return acc.Epsilon()
+}
+
+func (r *runner) sampleRate(n int) float64 {
+	return math.Min(1, float64(r.cfg.Model.BatchSize)/float64(max(n, 1)))
+}
+
+// planIterations lists the iterations each trained chunk gets when chunk 0
+// trains steps.
+func (r *runner) planIterations(steps int) []int {
+	var out []int
+	for _, s := range r.sets {
+		if s == nil {
+			continue
+		}
+		if len(out) == 0 {
+			out = append(out, steps)
+		} else {
+			out = append(out, int(float64(steps)*r.cfg.Model.FinetuneFraction+0.5))
+		}
+	}
+	return out
+}
+
+// planPrivacy settles σ and the training length so that the run's ε stays
+// within the target, and records the plan. It returns the steps chunk 0
+// may train.
+func (r *runner) planPrivacy() (int, *budget, error) {
+	p, m := r.cfg.Privacy, r.cfg.Model
+	if r.cfg.Flows.MaxFlowLen == 0 {
+		return 0, nil, errors.New("privacy: set flows.max_flow_len: the longest flow of the private trace may not shape the model")
+	}
+	b := &budget{Delta: p.Delta, Target: p.Epsilon, Clip: p.Clip, CountNoise: countNoise, Noise: p.Noise}
+	steps := m.Steps
+	switch {
+	case p.Noise <= 0:
+		// Smallest σ that fits the budget: ε falls as σ grows.
+		lo, hi := 0.05, 1e4
+		if eps, _, err := r.account(hi, r.planIterations(steps)); err != nil || eps > p.Epsilon {
+			return 0, nil, fmt.Errorf("privacy: ε = %g is out of reach for %d chunks even with huge noise (the flow-count releases alone cost more); raise privacy.epsilon or lower flows.chunks", p.Epsilon, r.trainedChunks())
+		}
+		for i := 0; i < 60; i++ {
+			mid := math.Sqrt(lo * hi)
+			eps, _, err := r.account(mid, r.planIterations(steps))
+			if err != nil {
+				return 0, nil, err
+			}
+			if eps > p.Epsilon {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		b.Noise = hi
+		b.Note = "noise multiplier derived from the target ε"
+	case p.Epsilon > 0:
+		// σ is given: train as long as the budget allows.
+		if eps, _, err := r.account(p.Noise, r.planIterations(steps)); err != nil {
+			return 0, nil, err
+		} else if eps > p.Epsilon {
+			lo, hi := 0, steps
+			for lo < hi {
+				mid := (lo + hi + 1) / 2
+				if e, _, err := r.account(p.Noise, r.planIterations(mid)); err == nil && e <= p.Epsilon {
+					lo = mid
+				} else {
+					hi = mid - 1
+				}
+			}
+			if lo == 0 {
+				return 0, nil, fmt.Errorf("privacy: not one training step fits ε = %g with noise %g; raise privacy.noise or privacy.epsilon", p.Epsilon, p.Noise)
+			}
+			b.Note = fmt.Sprintf("training stopped at %d of %d steps to stay within ε = %g", lo, steps, p.Epsilon)
+			steps = lo
+		}
+	}
+	b.Iterations = r.planIterations(steps)
+	var err error
+	if b.Epsilon, b.Order, err = r.account(b.Noise, b.Iterations); err != nil {
+		return 0, nil, err
+	}
+	for _, s := range r.sets {
+		if s != nil {
+			b.SampleRates = append(b.SampleRates, r.sampleRate(s.N))
+		}
+	}
+	return steps, b, nil
+}
+
+func (r *runner) trainedChunks() int {
+	n := 0
+	for _, s := range r.sets {
+		if s != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// noisyCounts releases each chunk's flow count with Gaussian noise; the
+// model then generates that many flows. Without privacy the counts are
+// the real ones.
+func (r *runner) flowCounts() []int {
+	out := make([]int, len(r.sets))
+	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0xc0de))
+	for k, s := range r.sets {
+		if s == nil {
+			continue
+		}
+		out[k] = s.N
+		if r.cfg.Privacy.Enabled {
+			out[k] = max(1, int(math.Round(float64(s.N)+rng.NormFloat64()*countNoise)))
+		}
+	}
+	return out
+}
+
+func (r *runner) saveBudget(b *budget) error {
+	raw, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(filepath.Join(r.dir, "privacy.json"), raw)
+}
+
+func (r *runner) loadBudget() (*budget, error) {
+	raw, err := os.ReadFile(filepath.Join(r.dir, "privacy.json"))
+	if err != nil {
+		return nil, err
+	}
+	var b budget
+	return &b, json.Unmarshal(raw, &b)
+}
