@@ -209,7 +209,7 @@ func TestRunWithPrivacy(t *testing.T) {
 		t.Fatalf("data-derived bounds under privacy: got %v", err)
 	}
 	// The flow length must be fixed in advance.
-	_, err = Run(context.Background(), tinyConfig(t, t.TempDir(), "privacy.enabled=true", "privacy.epsilon=8.0"), Options{})
+	_, err = pipeline.Parse("tiny.toml", ".", []byte(tiny), []string{"privacy.enabled=true", "privacy.epsilon=8.0"})
 	if err == nil || !strings.Contains(err.Error(), "max_flow_len") {
 		t.Fatalf("data-derived flow length under privacy: got %v", err)
 	}
