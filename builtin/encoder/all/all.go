@@ -3,5 +3,10 @@
 package all
 
 import (
+	_ "github.com/netshare/netshare/builtin/encoder/categorical"
+	_ "github.com/netshare/netshare/builtin/encoder/continuous"
 	_ "github.com/netshare/netshare/builtin/encoder/identity"
+	_ "github.com/netshare/netshare/builtin/encoder/ipbits"
+	_ "github.com/netshare/netshare/builtin/encoder/time"
+	_ "github.com/netshare/netshare/builtin/encoder/word2vec"
 )

@@ -2,4 +2,8 @@
 // folder beside this one; add one import line here for a new one.
 package all
 
-import ()
+import (
+	_ "github.com/netshare/netshare/builtin/format/netflowcsv"
+	_ "github.com/netshare/netshare/builtin/format/pcap"
+	_ "github.com/netshare/netshare/builtin/format/zeekconn"
+)

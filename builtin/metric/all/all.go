@@ -3,7 +3,11 @@
 package all
 
 import (
+	_ "github.com/netshare/netshare/builtin/metric/anomaly"
+	_ "github.com/netshare/netshare/builtin/metric/audit"
+	_ "github.com/netshare/netshare/builtin/metric/classify"
 	_ "github.com/netshare/netshare/builtin/metric/emd"
 	_ "github.com/netshare/netshare/builtin/metric/flowsize"
 	_ "github.com/netshare/netshare/builtin/metric/jsd"
+	_ "github.com/netshare/netshare/builtin/metric/sketch"
 )

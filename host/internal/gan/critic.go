@@ -3,12 +3,13 @@ package gan
 import (
 	"math"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // critAct is a critic's hidden activation. Production critics are ReLU; the
 // others exist so the WGAN-GP double backward can be checked on an activation
 // whose second derivative is not zero, and actTanhNo2nd is a deliberately
-// wrong one (it drops f'', as gorgonia effectively does) that the gradient
+// wrong one (it drops f”, as gorgonia effectively does) that the gradient
 // check must reject.
 type critAct uint8
 
@@ -59,7 +60,7 @@ func (a critAct) d2f(z float64) float64 {
 	return 0
 }
 
-// piecewiseLinear reports whether f'' is zero almost everywhere, which lets
+// piecewiseLinear reports whether f” is zero almost everywhere, which lets
 // the penalty's weight gradient skip the second-derivative path entirely.
 func (a critAct) piecewiseLinear() bool { return a == actReLU || a == actLeakyReLU }
 
@@ -154,6 +155,10 @@ func (c *critic[T]) forward(n int) {
 }
 
 func (c *critic[T]) activate(z, h []T) {
+	if c.act == actReLU && unsafe.Sizeof(z[0]) == 4 {
+		reluF32(f32s(z), f32s(h))
+		return
+	}
 	if c.act == actReLU {
 		for i, v := range z {
 			h[i] = max(v, 0)
@@ -167,6 +172,10 @@ func (c *critic[T]) activate(z, h []T) {
 
 // mulDeriv sets dst = g ⊙ f'(z).
 func (c *critic[T]) mulDeriv(dst, g, z []T) {
+	if c.act == actReLU && unsafe.Sizeof(z[0]) == 4 && len(z) > 0 {
+		reluMaskF32(f32s(dst), f32s(g), f32s(z))
+		return
+	}
 	if c.act == actReLU {
 		for i, v := range z {
 			if v > 0 {
@@ -241,8 +250,8 @@ type dpParams struct {
 // ∇ₓD = v₀ where v_L = w, u_k = v_k ⊙ f'(z_k), v_{k−1} = u_k W_kᵀ. Pushing the
 // penalty's gradient Ḡ₀ = ∂P/∂v₀ forward through that chain gives
 // ∂P/∂W_k ∋ Ḡ_{k−1}ᵀu_k, Ḡ_k = (Ḡ_{k−1}W_k) ⊙ f'(z_k), ∂P/∂w = ΣḠ_L, plus, for
-// curved f, a term (Ḡ_{k−1}W_k) ⊙ v_k ⊙ f''(z_k) that flows back through the
-// forward pass. For ReLU f'' = 0 a.e., so the penalty's weight gradient is
+// curved f, a term (Ḡ_{k−1}W_k) ⊙ v_k ⊙ f”(z_k) that flows back through the
+// forward pass. For ReLU f” = 0 a.e., so the penalty's weight gradient is
 // just more rows in the same gemm: the x̂ rows of H_{k−1} are replaced by
 // Ḡ_{k−1} and those of dZ_k by u_k, and dW_k = H_{k−1}ᵀ·dZ_k covers both.
 func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, dp *dpParams) (wdist, gp float64) {
@@ -258,7 +267,24 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 			xh[j] = real[j] + a*(fake[j]-real[j])
 		}
 	}
-	c.forward(n)
+	// Forward. The first layer is affine, so on the x̂ rows its output is the
+	// same interpolation of the real and fake rows' outputs: one gemm saved.
+	l1 := c.hidden[0]
+	l1.forward(c.x, 2*b, c.z[0])
+	u := l1.out
+	for r := 0; r < b; r++ {
+		a := alpha[r]
+		zr, zf, zx := c.z[0][r*u:(r+1)*u], c.z[0][(b+r)*u:(b+r+1)*u], c.z[0][(2*b+r)*u:(2*b+r+1)*u]
+		for j := range zx {
+			zx[j] = zr[j] + a*(zf[j]-zr[j])
+		}
+	}
+	c.activate(c.z[0], c.h[0])
+	for k := 1; k < len(c.hidden); k++ {
+		c.hidden[k].forward(c.h[k-1], n, c.z[k])
+		c.activate(c.z[k], c.h[k])
+	}
+	c.out.forward(c.hk(len(c.hidden)), n, c.y)
 	for r := 0; r < b; r++ {
 		wdist += float64(c.y[r]) - float64(c.y[b+r])
 	}
@@ -477,6 +503,34 @@ func (c *critic[T]) clipRows(b int, clip float64) {
 			}
 			c.dout[ri] *= s
 		}
+	}
+}
+
+// f32s views a float32-shaped slice as []float32.
+func f32s[T float](x []T) []float32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x))
+}
+
+// reluF32 and reluMaskF32 are branch-free: the sign of z is random in a
+// critic, so a branch mispredicts half the time.
+func reluF32(z, h []float32) {
+	h = h[:len(z)]
+	for i, v := range z {
+		b := math.Float32bits(v)
+		h[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+	}
+}
+
+// reluMaskF32 sets dst = g where z > 0 and 0 elsewhere (z = +0 counts as
+// positive; it has probability zero).
+func reluMaskF32(dst, g, z []float32) {
+	dst, g = dst[:len(z)], g[:len(z)]
+	for i, v := range z {
+		keep := ^uint32(int32(math.Float32bits(v)) >> 31)
+		dst[i] = math.Float32frombits(math.Float32bits(g[i]) & keep)
 	}
 }
 

@@ -45,7 +45,7 @@ func (f *critFixture) loss() float64 {
 
 // fdError returns the largest relative difference between the analytic
 // gradient of the WGAN-GP loss and central finite differences, measured with
-// the true activation (f) even when the analytic path uses a mutant f''.
+// the true activation (f) even when the analytic path uses a mutant f”.
 func fdError(t *testing.T, f *critFixture, trueAct critAct) float64 {
 	t.Helper()
 	zeroGrads(f.c.params())
@@ -77,7 +77,7 @@ func fdError(t *testing.T, f *critFixture, trueAct critAct) float64 {
 
 // TestCriticGradientPenaltyFD checks the analytic WGAN-GP weight gradient
 // (which includes the double backward) against finite differences, and shows
-// that dropping f'' — the bug gorgonia has for tanh and sigmoid — is caught.
+// that dropping f” — the bug gorgonia has for tanh and sigmoid — is caught.
 func TestCriticGradientPenaltyFD(t *testing.T) {
 	cases := []struct {
 		name      string

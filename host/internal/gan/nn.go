@@ -3,6 +3,9 @@ package gan
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"unsafe"
 )
 
 // param is one trainable tensor with its gradient, stored row-major.
@@ -104,6 +107,8 @@ func newAdam[T float](ps []*param[T], lr, b1, b2, eps float64) *adam[T] {
 }
 
 // step applies one update from the accumulated gradients and zeroes them.
+// Large tensors are split across GOMAXPROCS goroutines; every element is
+// updated on its own, so the split does not change the result.
 func (a *adam[T]) step() {
 	a.t++
 	c1 := 1 - math.Pow(a.b1, float64(a.t))
@@ -113,14 +118,42 @@ func (a *adam[T]) step() {
 	isc2 := T(1 / math.Sqrt(c2))
 	eps := T(a.eps)
 	for i, p := range a.ps {
-		m, v := a.m[i], a.v[i]
-		for j, g := range p.g {
-			m[j] = b1*m[j] + (1-b1)*g
-			v[j] = b2*v[j] + (1-b2)*g*g
-			p.w[j] -= lr * m[j] / (T(math.Sqrt(float64(v[j])))*isc2 + eps)
-		}
-		clear(p.g)
+		parallelFor(len(p.g), 1<<16, func(lo, hi int) {
+			g := p.g[lo:hi]
+			w, m, v := p.w[lo:hi], a.m[i][lo:hi], a.v[i][lo:hi]
+			if unsafe.Sizeof(g[0]) == 4 {
+				adamF32(f32s(w), f32s(g), f32s(m), f32s(v), float32(lr), float32(b1), float32(b2), float32(isc2), float32(eps))
+				return
+			}
+			w, m, v = w[:len(g)], m[:len(g)], v[:len(g)]
+			for j, gj := range g {
+				mj := b1*m[j] + (1-b1)*gj
+				vj := b2*v[j] + (1-b2)*gj*gj
+				m[j], v[j] = mj, vj
+				w[j] -= lr * mj / (T(math.Sqrt(float64(vj)))*isc2 + eps)
+			}
+			clear(g)
+		})
 	}
+}
+
+// parallelFor runs f over [0,n) in GOMAXPROCS pieces of at least grain.
+func parallelFor(n, grain int, f func(lo, hi int)) {
+	k := min(runtime.GOMAXPROCS(0), n/grain)
+	if k <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < k; i++ {
+		lo, hi := n*i/k, n*(i+1)/k
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
 }
 
 func zeroGrads[T float](ps []*param[T]) {

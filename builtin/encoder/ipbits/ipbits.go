@@ -1,0 +1,165 @@
+// Package ipbits is the ip-bits encoder: an IPv4 address as its 32 bits,
+// most significant first, each bit a two-way one-hot (0 → [1,0], 1 → [0,1])
+// so that the GAN applies 32 separate two-way softmaxes (NetShare's
+// BitField with n_bits = 32). Decoding takes the larger of each pair.
+package ipbits
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk"
+)
+
+// Bits is the number of bits of an address; the encoded width is 2*Bits.
+const Bits = 32
+
+func init() {
+	sdk.RegisterEncoder(abi.Component{
+		Name:    "ip-bits",
+		Version: "1.0.0",
+		Summary: "IPv4 address as 32 bits, MSB first, each a two-way softmax (64 dims)",
+		Params: []abi.Param{
+			// Accepted so that the host can require every encoder to
+			// acknowledge privacy; the bits read no statistics from the
+			// data, so nothing changes.
+			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy; ip-bits reads nothing from the data, so it has no effect"},
+		},
+	}, New)
+}
+
+// Encoder is the ip-bits encoder for one column.
+type Encoder struct {
+	column string
+	typ    abi.Type // column type seen at fit (ipv4 or u32), restored on decode
+	fitted bool
+	m      abi.Matrix
+	out    abi.Batch
+}
+
+type state struct {
+	Type string `json:"type"`
+}
+
+// New returns an ip-bits encoder for env.Column.
+func New(env sdk.Env) (sdk.FieldEncoder, error) {
+	if env.Column == "" {
+		return nil, fmt.Errorf("ip-bits: no column named")
+	}
+	return &Encoder{column: env.Column, typ: abi.TypeIPv4}, nil
+}
+
+func (e *Encoder) col(b *abi.Batch) (*abi.Column, error) {
+	c := b.Column(e.column)
+	if c == nil {
+		return nil, fmt.Errorf("ip-bits %s: batch has no column %q", e.column, e.column)
+	}
+	if c.Type != abi.TypeIPv4 && c.Type != abi.TypeU32 {
+		return nil, fmt.Errorf("ip-bits %s: column is %s, want ipv4 or u32", e.column, c.Type)
+	}
+	return c, nil
+}
+
+// Fit records the column's type; the encoding itself needs no statistics.
+func (e *Encoder) Fit(b *abi.Batch) error {
+	c, err := e.col(b)
+	if err != nil {
+		return err
+	}
+	if e.fitted && c.Type != e.typ {
+		return fmt.Errorf("ip-bits %s: column type changed from %s to %s between fit batches", e.column, e.typ, c.Type)
+	}
+	e.typ, e.fitted = c.Type, true
+	return nil
+}
+
+func (e *Encoder) FitEnd() ([]byte, error) {
+	return json.Marshal(state{Type: e.typ.String()})
+}
+
+func (e *Encoder) Load(st []byte) ([]abi.Output, error) {
+	var s state
+	if err := json.Unmarshal(st, &s); err != nil {
+		return nil, fmt.Errorf("ip-bits %s: bad state: %w", e.column, err)
+	}
+	switch s.Type {
+	case abi.TypeIPv4.String():
+		e.typ = abi.TypeIPv4
+	case abi.TypeU32.String():
+		e.typ = abi.TypeU32
+	default:
+		return nil, fmt.Errorf("ip-bits %s: state names column type %q, want ipv4 or u32", e.column, s.Type)
+	}
+	outs := make([]abi.Output, Bits)
+	for i := range outs {
+		outs[i] = abi.Output{Name: e.column + ".bit" + strconv.Itoa(i), Width: 2, Discrete: true, Activation: abi.ActSoftmax}
+	}
+	return outs, nil
+}
+
+// Encode writes 64 floats per address. The matrix is reused by the next
+// call; the sdk serialises it before that.
+func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+	c, err := e.col(b)
+	if err != nil {
+		return nil, err
+	}
+	n := len(c.U32)
+	e.m.Rows, e.m.Cols = n, 2*Bits
+	e.m.Data = grow(e.m.Data, n*2*Bits)
+	for i, v := range c.U32 {
+		row := e.m.Data[i*2*Bits : (i+1)*2*Bits]
+		for k := 0; k < Bits; k++ {
+			bit := (v >> (Bits - 1 - k)) & 1
+			// Branch-free: bit 0 → [1,0], bit 1 → [0,1].
+			row[2*k] = float64(1 - bit)
+			row[2*k+1] = float64(bit)
+		}
+	}
+	return &e.m, nil
+}
+
+// Decode sets each bit where the second element of its pair is the larger
+// (ties give 0, as NetShare's p1 > p0).
+func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
+	if m.Cols != 2*Bits {
+		return nil, fmt.Errorf("ip-bits %s: decode wants %d columns, got %d", e.column, 2*Bits, m.Cols)
+	}
+	if len(m.Data) != m.Rows*m.Cols {
+		return nil, fmt.Errorf("ip-bits %s: matrix %d×%d holds %d values", e.column, m.Rows, m.Cols, len(m.Data))
+	}
+	if len(e.out.Columns) != 1 {
+		e.out.Columns = make([]abi.Column, 1)
+	}
+	col := &e.out.Columns[0]
+	col.Name, col.Type = e.column, e.typ
+	col.U32 = growU32(col.U32, m.Rows)
+	for i := range col.U32 {
+		row := m.Data[i*2*Bits : (i+1)*2*Bits]
+		var v uint32
+		for k := 0; k < Bits; k++ {
+			v <<= 1
+			if row[2*k+1] > row[2*k] {
+				v |= 1
+			}
+		}
+		col.U32[i] = v
+	}
+	return &e.out, nil
+}
+
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+func growU32(s []uint32, n int) []uint32 {
+	if cap(s) < n {
+		return make([]uint32, n)
+	}
+	return s[:n]
+}

@@ -1,0 +1,587 @@
+// Package word2vec is the IP2Vec encoder (NetShare's word2vec_port and
+// word2vec_proto fields): word2vec CBOW with negative sampling, trained on
+// the trace's records as sentences [srcport, dstport, proto] over one
+// shared, typed vocabulary ("port:80", "proto:6"). A field's value encodes
+// as its token's unit-L2-normalised embedding (tanh head); a vector decodes
+// to the token of the field's kind with the highest cosine similarity
+// (exact search). A value never seen at fit encodes as the numerically
+// nearest known value of its kind.
+//
+// All fields of a trace share one model: the manifest says so with
+// Defaults["shared_fit"], and the host fits one instance (with the first
+// field as its column) and loads the resulting state into every field. The
+// per-field "kind" param is left out of that sharing. Under differential
+// privacy the model must come from a public trace through "pretrained".
+package word2vec
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk"
+)
+
+// Manifest defaults read by the host (see the package comment).
+const (
+	DefaultSharedFit      = "shared_fit"
+	DefaultPerFieldParams = "per_field_params"
+)
+
+func init() {
+	sdk.RegisterEncoder(abi.Component{
+		Name:    "word2vec",
+		Version: "1.0.0",
+		Summary: "IP2Vec: word2vec CBOW embeddings of [srcport, dstport, proto] sentences; decode by exact cosine nearest neighbour",
+		Params: []abi.Param{
+			{Name: "vector_size", Type: abi.ParamInt, Default: int64(10), Doc: "embedding dimensions (the field's output width)"},
+			{Name: "window", Type: abi.ParamInt, Default: int64(5), Doc: "maximum context distance"},
+			{Name: "negative", Type: abi.ParamInt, Default: int64(5), Doc: "negative samples per target"},
+			{Name: "epochs", Type: abi.ParamInt, Default: int64(5), Doc: "passes over the corpus"},
+			{Name: "alpha", Type: abi.ParamFloat, Default: 0.025, Doc: "initial learning rate, decaying linearly to min_alpha"},
+			{Name: "min_alpha", Type: abi.ParamFloat, Default: 0.0001, Doc: "final learning rate"},
+			{Name: "min_count", Type: abi.ParamInt, Default: int64(1), Doc: "tokens seen fewer times are left out of the vocabulary"},
+			{Name: "sample", Type: abi.ParamFloat, Default: 1e-3, Doc: "down-sampling threshold for frequent tokens (gensim's sample); 0 disables"},
+			{Name: "sentence", Type: abi.ParamStrings, Default: []string{"srcport", "dstport", "proto"}, Doc: "the columns that make one sentence, in order"},
+			{Name: "kinds", Type: abi.ParamTable, Default: map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}, Doc: "token kind of each sentence column; columns of one kind share tokens"},
+			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
+			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
+			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
+		},
+		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind"}},
+	}, New)
+}
+
+// Config holds the training parameters.
+type Config struct {
+	VectorSize int
+	Window     int
+	Negative   int
+	Epochs     int
+	Alpha      float64
+	MinAlpha   float64
+	MinCount   int
+	Sample     float64
+	Seed       int64
+}
+
+// Encoder is one word2vec field.
+type Encoder struct {
+	column     string
+	kind       string
+	cfg        Config
+	sentence   []string
+	kinds      map[string]string
+	pretrained []byte
+
+	// Fit-time corpus.
+	kindNames []string   // sorted distinct kinds of the sentence columns
+	colKind   []int      // kind index of each sentence column
+	colTypes  []abi.Type // type of each sentence column
+	vocab     map[uint64]int32
+	keys      []uint64 // token key by id: kind<<32 | uint32(value)
+	counts    []int64
+	corpus    []int32 // len(sentence) token ids per record
+	typed     bool
+
+	// Loaded state for this field's kind.
+	loaded  bool
+	dim     int
+	values  []int64   // the kind's token values, ascending
+	vecs    []float64 // len(values)×dim unit vectors, same order
+	typ     abi.Type  // the field column's type
+	dense   []int32   // nearest-token index for every value in [denseLo, denseLo+len)
+	denseLo int64
+	tree    *kdTree
+
+	m   abi.Matrix
+	out abi.Batch
+	q   []float64
+}
+
+// New returns a word2vec encoder for env.Column.
+func New(env sdk.Env) (sdk.FieldEncoder, error) {
+	p := env.Params
+	if env.Column == "" {
+		return nil, fmt.Errorf("word2vec: no column named")
+	}
+	e := &Encoder{
+		column: env.Column,
+		cfg: Config{
+			VectorSize: p.Int("vector_size"), Window: p.Int("window"), Negative: p.Int("negative"),
+			Epochs: p.Int("epochs"), Alpha: p.Float("alpha"), MinAlpha: p.Float("min_alpha"),
+			MinCount: p.Int("min_count"), Sample: p.Float("sample"), Seed: env.Seed,
+		},
+		sentence: p.Strings("sentence"),
+		kinds:    p.Table("kinds"),
+		vocab:    map[uint64]int32{},
+	}
+	c := e.cfg
+	switch {
+	case c.VectorSize < 1 || c.VectorSize > 1024:
+		return nil, fmt.Errorf("word2vec %s: vector_size %d outside [1, 1024]", e.column, c.VectorSize)
+	case c.Window < 1:
+		return nil, fmt.Errorf("word2vec %s: window %d must be at least 1", e.column, c.Window)
+	case c.Negative < 1:
+		return nil, fmt.Errorf("word2vec %s: negative %d must be at least 1", e.column, c.Negative)
+	case c.Epochs < 1:
+		return nil, fmt.Errorf("word2vec %s: epochs %d must be at least 1", e.column, c.Epochs)
+	case !(c.Alpha > 0) || c.MinAlpha < 0 || c.MinAlpha > c.Alpha:
+		return nil, fmt.Errorf("word2vec %s: need 0 <= min_alpha <= alpha and alpha > 0, got alpha %v, min_alpha %v", e.column, c.Alpha, c.MinAlpha)
+	case c.MinCount < 1:
+		return nil, fmt.Errorf("word2vec %s: min_count %d must be at least 1", e.column, c.MinCount)
+	case c.Sample < 0:
+		return nil, fmt.Errorf("word2vec %s: sample %v must not be negative", e.column, c.Sample)
+	case len(e.sentence) == 0:
+		return nil, fmt.Errorf("word2vec %s: sentence names no columns", e.column)
+	}
+	seen := map[string]bool{}
+	kindSet := map[string]bool{}
+	for _, s := range e.sentence {
+		if seen[s] {
+			return nil, fmt.Errorf("word2vec %s: sentence lists column %q twice", e.column, s)
+		}
+		seen[s] = true
+		k, ok := e.kinds[s]
+		if !ok || k == "" {
+			return nil, fmt.Errorf("word2vec %s: sentence column %q has no kind in kinds", e.column, s)
+		}
+		kindSet[k] = true
+	}
+	for k := range kindSet {
+		e.kindNames = append(e.kindNames, k)
+	}
+	sort.Strings(e.kindNames)
+	for _, s := range e.sentence {
+		e.colKind = append(e.colKind, slices.Index(e.kindNames, e.kinds[s]))
+	}
+	e.kind = e.kinds[e.column]
+	if p.Has("kind") {
+		e.kind = p.String("kind")
+	}
+	if e.kind == "" {
+		return nil, fmt.Errorf("word2vec %s: column is not in kinds and no kind param is set", e.column)
+	}
+	if p.Has("pretrained") && p.String("pretrained") != "" {
+		raw, err := inlineState(p.String("pretrained"))
+		if err != nil {
+			return nil, fmt.Errorf("word2vec %s: pretrained: %w", e.column, err)
+		}
+		if _, _, err := parseState(raw); err != nil {
+			return nil, fmt.Errorf("word2vec %s: pretrained: %w", e.column, err)
+		}
+		e.pretrained = raw
+	}
+	if p.Bool("private") && e.pretrained == nil {
+		return nil, fmt.Errorf("word2vec %s: private = true needs a pretrained model (trained on public data): embeddings fitted on private data leak it", e.column)
+	}
+	return e, nil
+}
+
+// inlineState accepts JSON text or "base64:" followed by the state.
+func inlineState(s string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
+		b, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("bad base64: %w", err)
+		}
+		return b, nil
+	}
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("want the state as JSON text or \"base64:...\"; a path must be read by the host (plugins have no filesystem)")
+}
+
+func isInt(t abi.Type) bool {
+	switch t {
+	case abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeI64:
+		return true
+	}
+	return false
+}
+
+func intAt(c *abi.Column, i int) int64 {
+	switch c.Type {
+	case abi.TypeU8:
+		return int64(c.U8[i])
+	case abi.TypeU16:
+		return int64(c.U16[i])
+	case abi.TypeU32:
+		return int64(c.U32[i])
+	}
+	return c.I64[i]
+}
+
+// Fit appends the batch's sentences to the corpus; training runs in FitEnd.
+func (e *Encoder) Fit(b *abi.Batch) error {
+	if e.pretrained != nil {
+		return nil // the data is deliberately not looked at
+	}
+	cols := make([]*abi.Column, len(e.sentence))
+	for j, name := range e.sentence {
+		c := b.Column(name)
+		if c == nil {
+			return fmt.Errorf("word2vec %s: fit batch has no sentence column %q", e.column, name)
+		}
+		if !isInt(c.Type) {
+			return fmt.Errorf("word2vec %s: sentence column %q is %s, want an integer type", e.column, name, c.Type)
+		}
+		cols[j] = c
+	}
+	if !e.typed {
+		for _, c := range cols {
+			e.colTypes = append(e.colTypes, c.Type)
+		}
+		e.typed = true
+	}
+	for j, c := range cols {
+		if c.Type != e.colTypes[j] {
+			return fmt.Errorf("word2vec %s: column %q changed type from %s to %s between fit batches", e.column, c.Name, e.colTypes[j], c.Type)
+		}
+	}
+	n := b.Len()
+	for i := 0; i < n; i++ {
+		for j, c := range cols {
+			v := intAt(c, i)
+			if v < 0 || v > math.MaxUint32 {
+				return fmt.Errorf("word2vec %s: row %d: %s = %d is outside [0, 2^32)", e.column, i, c.Name, v)
+			}
+			key := uint64(e.colKind[j])<<32 | uint64(v)
+			id, ok := e.vocab[key]
+			if !ok {
+				id = int32(len(e.keys))
+				e.vocab[key] = id
+				e.keys = append(e.keys, key)
+				e.counts = append(e.counts, 0)
+			}
+			e.counts[id]++
+			e.corpus = append(e.corpus, id)
+		}
+	}
+	return nil
+}
+
+// FitEnd trains the model and returns its state.
+func (e *Encoder) FitEnd() ([]byte, error) {
+	if e.pretrained != nil {
+		return e.pretrained, nil
+	}
+	if len(e.corpus) == 0 {
+		return nil, fmt.Errorf("word2vec %s: fit saw no records", e.column)
+	}
+	m, err := Train(e.corpus, len(e.sentence), e.keys, e.counts, e.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
+	}
+	st := State{VectorSize: e.cfg.VectorSize, Kinds: e.kindNames, Columns: map[string]ColumnInfo{}}
+	for j, name := range e.sentence {
+		st.Columns[name] = ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String()}
+	}
+	st.TokenKind = make([]int, len(m.Keys))
+	st.TokenValue = make([]int64, len(m.Keys))
+	for i, k := range m.Keys {
+		st.TokenKind[i], st.TokenValue[i] = int(k>>32), int64(uint32(k))
+	}
+	st.Vectors = encodeFloats(m.Vectors)
+	st.Training = fmt.Sprintf("cbow window=%d negative=%d epochs=%d alpha=%v min_alpha=%v min_count=%d sample=%v seed=%d records=%d",
+		e.cfg.Window, e.cfg.Negative, e.cfg.Epochs, e.cfg.Alpha, e.cfg.MinAlpha, e.cfg.MinCount, e.cfg.Sample, e.cfg.Seed, len(e.corpus)/len(e.sentence))
+	return json.Marshal(st)
+}
+
+// State is the fitted model: every token of every kind with its
+// unit-normalised vector.
+type State struct {
+	VectorSize int `json:"vector_size"`
+	// Kinds names the token kinds; TokenKind indexes it.
+	Kinds []string `json:"kinds"`
+	// Columns gives each sentence column's kind and type.
+	Columns    map[string]ColumnInfo `json:"columns"`
+	TokenKind  []int                 `json:"token_kind"`
+	TokenValue []int64               `json:"token_value"`
+	// Vectors is base64 of the little-endian float64 vectors, token by
+	// token.
+	Vectors  string `json:"vectors"`
+	Training string `json:"training,omitempty"`
+}
+
+// ColumnInfo describes one sentence column.
+type ColumnInfo struct {
+	Kind string `json:"kind"`
+	Type string `json:"type"`
+}
+
+func encodeFloats(v []float64) string {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func parseState(raw []byte) (*State, []float64, error) {
+	var st State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, nil, fmt.Errorf("bad state: %w", err)
+	}
+	if st.VectorSize < 1 {
+		return nil, nil, fmt.Errorf("state has vector_size %d", st.VectorSize)
+	}
+	if len(st.TokenKind) != len(st.TokenValue) {
+		return nil, nil, fmt.Errorf("state has %d token kinds and %d token values", len(st.TokenKind), len(st.TokenValue))
+	}
+	b, err := base64.StdEncoding.DecodeString(st.Vectors)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state vectors: %w", err)
+	}
+	if len(b) != 8*st.VectorSize*len(st.TokenKind) {
+		return nil, nil, fmt.Errorf("state vectors hold %d bytes, want %d tokens × %d dims × 8", len(b), len(st.TokenKind), st.VectorSize)
+	}
+	vecs := make([]float64, len(b)/8)
+	for i := range vecs {
+		vecs[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		if math.IsNaN(vecs[i]) || math.IsInf(vecs[i], 0) {
+			return nil, nil, fmt.Errorf("state vector of token %d is not finite", i/st.VectorSize)
+		}
+	}
+	for i, k := range st.TokenKind {
+		if k < 0 || k >= len(st.Kinds) {
+			return nil, nil, fmt.Errorf("state token %d has kind index %d of %d kinds", i, k, len(st.Kinds))
+		}
+	}
+	return &st, vecs, nil
+}
+
+// Load keeps this field's kind of the vocabulary and indexes it.
+func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
+	st, vecs, err := parseState(raw)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
+	}
+	kind := slices.Index(st.Kinds, e.kind)
+	if kind < 0 {
+		return nil, fmt.Errorf("word2vec %s: the model has no tokens of kind %q (it has %v)", e.column, e.kind, st.Kinds)
+	}
+	e.typ = abi.TypeU16
+	if ci, ok := st.Columns[e.column]; ok {
+		t, ok := typeByName(ci.Type)
+		if !ok || !isInt(t) {
+			return nil, fmt.Errorf("word2vec %s: state names column type %q", e.column, ci.Type)
+		}
+		e.typ = t
+	} else {
+		// A pretrained model may come from a trace with other column
+		// names: take the type of a column of the same kind.
+		names := make([]string, 0, len(st.Columns))
+		for n := range st.Columns {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if st.Columns[n].Kind == e.kind {
+				if t, ok := typeByName(st.Columns[n].Type); ok && isInt(t) {
+					e.typ = t
+					break
+				}
+			}
+		}
+	}
+	d := st.VectorSize
+	type tok struct {
+		v int64
+		i int
+	}
+	var toks []tok
+	for i, k := range st.TokenKind {
+		if k == kind {
+			toks = append(toks, tok{st.TokenValue[i], i})
+		}
+	}
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("word2vec %s: the model has no tokens of kind %q", e.column, e.kind)
+	}
+	sort.Slice(toks, func(a, b int) bool { return toks[a].v < toks[b].v })
+	if hi := maxOf(e.typ); toks[0].v < 0 || toks[len(toks)-1].v > hi {
+		return nil, fmt.Errorf("word2vec %s: the model's %s tokens span %d..%d, beyond a %s column", e.column, e.kind, toks[0].v, toks[len(toks)-1].v, e.typ)
+	}
+	e.dim = d
+	e.values = make([]int64, len(toks))
+	e.vecs = make([]float64, len(toks)*d)
+	for j, t := range toks {
+		if j > 0 && t.v == toks[j-1].v {
+			return nil, fmt.Errorf("word2vec %s: the model lists %s token %d twice", e.column, e.kind, t.v)
+		}
+		e.values[j] = t.v
+		v := e.vecs[j*d : (j+1)*d]
+		copy(v, vecs[t.i*d:(t.i+1)*d])
+		normalize(v)
+	}
+	e.buildDense()
+	e.tree = newKDTree(e.vecs, d)
+	e.loaded = true
+	outs := []abi.Output{{Name: e.column, Width: d, Activation: abi.ActTanh}}
+	return outs, nil
+}
+
+// buildDense precomputes the nearest known value for every integer in the
+// vocabulary's range when that range is small (ports, protocols), so that
+// encoding, unseen values included, is one array index per row.
+func (e *Encoder) buildDense() {
+	e.dense = nil
+	lo, hi := e.values[0], e.values[len(e.values)-1]
+	if hi-lo > 1<<20 {
+		return
+	}
+	e.denseLo = lo
+	e.dense = make([]int32, hi-lo+1)
+	j := 0
+	for x := lo; x <= hi; x++ {
+		for j+1 < len(e.values) && e.values[j+1] <= x {
+			j++
+		}
+		// values[j] <= x < values[j+1]: pick the closer, the lower on ties.
+		k := j
+		if j+1 < len(e.values) && e.values[j+1]-x < x-e.values[j] {
+			k = j + 1
+		}
+		e.dense[x-lo] = int32(k)
+	}
+}
+
+// nearest returns the index of the known value closest to v.
+func (e *Encoder) nearest(v int64) int {
+	if e.dense != nil {
+		switch {
+		case v <= e.denseLo:
+			return 0
+		case v-e.denseLo >= int64(len(e.dense)):
+			return len(e.values) - 1
+		}
+		return int(e.dense[v-e.denseLo])
+	}
+	j := sort.Search(len(e.values), func(i int) bool { return e.values[i] >= v })
+	switch {
+	case j == len(e.values):
+		return j - 1
+	case j == 0 || e.values[j] == v:
+		return j
+	case v-e.values[j-1] <= e.values[j]-v:
+		return j - 1
+	}
+	return j
+}
+
+// maxOf is the largest value an integer column type holds.
+func maxOf(t abi.Type) int64 {
+	switch t {
+	case abi.TypeU8:
+		return math.MaxUint8
+	case abi.TypeU16:
+		return math.MaxUint16
+	case abi.TypeU32:
+		return math.MaxUint32
+	}
+	return math.MaxInt64
+}
+
+func typeByName(s string) (abi.Type, bool) {
+	for t := abi.TypeU8; t <= abi.TypeString; t++ {
+		if t.String() == s {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+func normalize(v []float64) {
+	var s float64
+	for _, x := range v {
+		s += x * x
+	}
+	if s == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(s)
+	for i := range v {
+		v[i] *= inv
+	}
+}
+
+// Encode writes each value's unit vector (its nearest known value's for
+// values never seen at fit).
+func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+	if !e.loaded {
+		return nil, fmt.Errorf("word2vec %s: encode before load", e.column)
+	}
+	c := b.Column(e.column)
+	if c == nil {
+		return nil, fmt.Errorf("word2vec %s: batch has no column %q", e.column, e.column)
+	}
+	if !isInt(c.Type) {
+		return nil, fmt.Errorf("word2vec %s: column is %s, want an integer type", e.column, c.Type)
+	}
+	n, d := c.Len(), e.dim
+	e.m.Rows, e.m.Cols = n, d
+	if cap(e.m.Data) < n*d {
+		e.m.Data = make([]float64, n*d)
+	}
+	e.m.Data = e.m.Data[:n*d]
+	for i := 0; i < n; i++ {
+		k := e.nearest(intAt(c, i))
+		copy(e.m.Data[i*d:(i+1)*d], e.vecs[k*d:(k+1)*d])
+	}
+	return &e.m, nil
+}
+
+// Decode maps each row to the token of the field's kind with the highest
+// cosine similarity (ties: the lower value).
+func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
+	if !e.loaded {
+		return nil, fmt.Errorf("word2vec %s: decode before load", e.column)
+	}
+	d := e.dim
+	if m.Cols != d {
+		return nil, fmt.Errorf("word2vec %s: decode wants %d columns, got %d", e.column, d, m.Cols)
+	}
+	if len(m.Data) != m.Rows*m.Cols {
+		return nil, fmt.Errorf("word2vec %s: matrix %d×%d holds %d values", e.column, m.Rows, m.Cols, len(m.Data))
+	}
+	if len(e.out.Columns) != 1 {
+		e.out.Columns = make([]abi.Column, 1)
+	}
+	col := &e.out.Columns[0]
+	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
+	if cap(e.q) < d {
+		e.q = make([]float64, d)
+	}
+	q := e.q[:d]
+	for i := 0; i < m.Rows; i++ {
+		copy(q, m.Data[i*d:(i+1)*d])
+		for _, x := range q {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("word2vec %s: row %d holds %v", e.column, i, x)
+			}
+		}
+		// On unit vectors the smallest Euclidean distance is the highest
+		// cosine, which the k-d tree finds exactly.
+		normalize(q)
+		v := e.values[e.tree.nearest(q)]
+		switch e.typ {
+		case abi.TypeU8:
+			col.U8 = append(col.U8, uint8(v))
+		case abi.TypeU16:
+			col.U16 = append(col.U16, uint16(v))
+		case abi.TypeU32:
+			col.U32 = append(col.U32, uint32(v))
+		default:
+			col.I64 = append(col.I64, v)
+		}
+	}
+	return &e.out, nil
+}

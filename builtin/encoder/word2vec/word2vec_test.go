@@ -1,0 +1,397 @@
+package word2vec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/netshare/netshare/abi"
+)
+
+// TestVocabularyDecodesToItself: every token's vector decodes back to the
+// token, for each field of the real trace.
+func TestVocabularyDecodesToItself(t *testing.T) {
+	b := loadUGR(t)
+	w := newWire(t)
+	h := w.Open("word2vec", "srcport", nil, 7)
+	st := w.Fit(h, b)
+	var s State
+	if err := json.Unmarshal(st, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"srcport", "dstport", "proto"} {
+		t.Run(col, func(t *testing.T) {
+			fh := w.Open("word2vec", col, nil, 7)
+			outs := w.Load(fh, st)
+			if len(outs) != 1 || outs[0].Width != 10 || outs[0].Discrete || outs[0].Activation != abi.ActTanh {
+				t.Fatalf("outputs %+v, want one 10-wide tanh", outs)
+			}
+			kind := map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}[col]
+			// Every token of the field's kind, encoded then decoded.
+			var vals []int64
+			for i, k := range s.TokenKind {
+				if s.Kinds[k] == kind {
+					vals = append(vals, s.TokenValue[i])
+				}
+			}
+			in := column(col, b.Column(col).Type, vals)
+			m := w.Encode(fh, in)
+			for i := 0; i < m.Rows; i++ {
+				var n float64
+				for _, x := range m.Row(i) {
+					n += x * x
+				}
+				if math.Abs(n-1) > 1e-12 {
+					t.Fatalf("token %d encodes to a vector of norm² %v", vals[i], n)
+				}
+			}
+			got := w.Decode(fh, m).Column(col)
+			for i, v := range vals {
+				if int64(got.Float(i)) != v {
+					t.Fatalf("token %s:%d decodes to %v", kind, v, got.Float(i))
+				}
+			}
+			// And the field's own records round-trip exactly.
+			got = w.Decode(fh, w.Encode(fh, sub(b, col))).Column(col)
+			want := b.Column(col)
+			if got.Type != want.Type {
+				t.Fatalf("decoded type %s, want %s", got.Type, want.Type)
+			}
+			for i := 0; i < want.Len(); i++ {
+				if got.Float(i) != want.Float(i) {
+					t.Fatalf("row %d: %v, want %v", i, got.Float(i), want.Float(i))
+				}
+			}
+		})
+	}
+	// The port vocabulary is the union of source and destination ports.
+	ports := map[int64]bool{}
+	for _, c := range []string{"srcport", "dstport"} {
+		for _, v := range b.Column(c).U16 {
+			ports[int64(v)] = true
+		}
+	}
+	n := 0
+	for i, k := range s.TokenKind {
+		if s.Kinds[k] == "port" {
+			n++
+			if !ports[s.TokenValue[i]] {
+				t.Errorf("port token %d is not in the data", s.TokenValue[i])
+			}
+		}
+	}
+	if n != len(ports) {
+		t.Errorf("%d port tokens, want %d", n, len(ports))
+	}
+}
+
+func column(name string, typ abi.Type, vals []int64) *abi.Batch {
+	c := abi.Column{Name: name, Type: typ}
+	for _, v := range vals {
+		switch typ {
+		case abi.TypeU8:
+			c.U8 = append(c.U8, uint8(v))
+		case abi.TypeU16:
+			c.U16 = append(c.U16, uint16(v))
+		default:
+			c.I64 = append(c.I64, v)
+		}
+	}
+	return &abi.Batch{Columns: []abi.Column{c}}
+}
+
+func TestDeterministic(t *testing.T) {
+	b := loadUGR(t)
+	fit := func(seed int64) []byte {
+		w := newWire(t)
+		return w.Fit(w.Open("word2vec", "proto", nil, seed), b)
+	}
+	a, a2, c := fit(1), fit(1), fit(2)
+	if !bytes.Equal(a, a2) {
+		t.Fatal("two fits with seed 1 differ")
+	}
+	if bytes.Equal(a, c) {
+		t.Fatal("fits with seeds 1 and 2 are identical")
+	}
+}
+
+// synthetic builds sentences where web ports (80, 443) go with TCP and DNS
+// ports (53, 5353) with UDP, from shared ephemeral source ports.
+func synthetic(n int) *abi.Batch {
+	b := &abi.Batch{Columns: []abi.Column{
+		{Name: "srcport", Type: abi.TypeU16}, {Name: "dstport", Type: abi.TypeU16}, {Name: "proto", Type: abi.TypeU8},
+	}}
+	r := &rng{s: 99}
+	for i := 0; i < n; i++ {
+		src := uint16(40000 + r.next()%50)
+		var dst uint16
+		var p uint8
+		switch r.next() % 4 {
+		case 0:
+			dst, p = 80, 6
+		case 1:
+			dst, p = 443, 6
+		case 2:
+			dst, p = 53, 17
+		default:
+			dst, p = 5353, 17
+		}
+		b.Columns[0].U16 = append(b.Columns[0].U16, src)
+		b.Columns[1].U16 = append(b.Columns[1].U16, dst)
+		b.Columns[2].U8 = append(b.Columns[2].U8, p)
+	}
+	return b
+}
+
+// TestLearnsContexts: ports used in the same contexts end up closer than
+// ports used in different ones; random vectors would not.
+func TestLearnsContexts(t *testing.T) {
+	w := newWire(t)
+	h := w.Open("word2vec", "dstport", nil, 3)
+	w.Load(h, w.Fit(h, synthetic(20000)))
+	m := w.Encode(h, column("dstport", abi.TypeU16, []int64{80, 443, 53, 5353}))
+	cos := func(i, j int) float64 {
+		var s float64
+		for k := 0; k < m.Cols; k++ {
+			s += m.Row(i)[k] * m.Row(j)[k]
+		}
+		return s
+	}
+	if !(cos(0, 1) > cos(0, 2) && cos(0, 1) > cos(0, 3) && cos(2, 3) > cos(2, 0) && cos(2, 3) > cos(2, 1)) {
+		t.Fatalf("cos(80,443)=%.3f cos(80,53)=%.3f cos(80,5353)=%.3f cos(53,5353)=%.3f cos(53,443)=%.3f: contexts not learned",
+			cos(0, 1), cos(0, 2), cos(0, 3), cos(2, 3), cos(2, 1))
+	}
+}
+
+func TestUnseenValueMapsToNearest(t *testing.T) {
+	w := newWire(t)
+	h := w.Open("word2vec", "dstport", nil, 3)
+	w.Load(h, w.Fit(h, synthetic(2000)))
+	tests := []struct{ in, want int64 }{
+		{0, 53}, {54, 53}, {66, 53}, {67, 80}, {300, 443}, {2898, 443}, {2899, 5353}, {65535, 40049}, {40025, 40025},
+	}
+	var ins, wants []int64
+	for _, tc := range tests {
+		ins, wants = append(ins, tc.in), append(wants, tc.want)
+	}
+	a := w.Encode(h, column("dstport", abi.TypeU16, ins))
+	b := w.Encode(h, column("dstport", abi.TypeU16, wants))
+	for i, tc := range tests {
+		for k := 0; k < a.Cols; k++ {
+			if a.Row(i)[k] != b.Row(i)[k] {
+				t.Fatalf("unseen %d does not encode as %d", tc.in, tc.want)
+			}
+		}
+	}
+	got := w.Decode(h, a).Column("dstport").U16
+	for i, tc := range tests {
+		if int64(got[i]) != tc.want {
+			t.Errorf("unseen %d decodes to %d, want %d", tc.in, got[i], tc.want)
+		}
+	}
+}
+
+// The k-d tree must agree with brute force, ties to the lower index.
+func TestKDTreeExact(t *testing.T) {
+	r := &rng{s: 5}
+	for _, n := range []int{1, 7, 9, 100, 3000} {
+		const d = 10
+		pts := make([]float64, n*d)
+		for i := range pts {
+			pts[i] = r.float()*2 - 1
+			if n == 100 {
+				pts[i] = float64(int(pts[i] * 2)) // many duplicates and ties
+			}
+		}
+		tree := newKDTree(pts, d)
+		q := make([]float64, d)
+		for trial := 0; trial < 300; trial++ {
+			for k := range q {
+				q[k] = r.float()*2 - 1
+			}
+			if trial%3 == 0 {
+				copy(q, pts[(trial%n)*d:])
+			}
+			best, bestD := -1, math.Inf(1)
+			for i := 0; i < n; i++ {
+				var s float64
+				for k := range q {
+					y := q[k] - pts[i*d+k]
+					s += y * y
+				}
+				if s < bestD {
+					best, bestD = i, s
+				}
+			}
+			if got := tree.nearest(q); got != best {
+				t.Fatalf("n=%d trial %d: tree says %d, brute force %d", n, trial, got, best)
+			}
+		}
+	}
+}
+
+func TestPretrained(t *testing.T) {
+	b := loadUGR(t)
+	w := newWire(t)
+	public := w.Fit(w.Open("word2vec", "srcport", nil, 1), synthetic(500))
+	for _, inline := range []string{string(public), "base64:" + base64.StdEncoding.EncodeToString(public)} {
+		h := w.Open("word2vec", "srcport", map[string]any{"pretrained": inline, "private": true}, 9)
+		st := w.Fit(h, b)
+		if !bytes.Equal(st, public) {
+			t.Fatal("a pretrained encoder's fitted state is not the pretrained model")
+		}
+		w.Load(h, st)
+		// Private ports unseen in the public model still encode (nearest).
+		got := w.Decode(h, w.Encode(h, sub(b, "srcport"))).Column("srcport").U16
+		for i, v := range got {
+			if v != 53 && v != 80 && v != 443 && v != 5353 && (v < 40000 || v >= 40050) {
+				t.Fatalf("row %d decodes to %d, not a public token", i, v)
+			}
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		column string
+		params map[string]any
+		batch  *abi.Batch
+		want   string
+	}{
+		{"private needs pretrained", "srcport", map[string]any{"private": true}, nil, "private = true needs a pretrained model"},
+		{"pretrained path", "srcport", map[string]any{"pretrained": "/tmp/model.json"}, nil, "must be read by the host"},
+		{"pretrained garbage", "srcport", map[string]any{"pretrained": "{\"vector_size\": 0}"}, nil, "vector_size 0"},
+		{"unknown kind", "ttl", nil, nil, "not in kinds"},
+		{"sentence column missing kind", "srcport", map[string]any{"sentence": []any{"srcport", "ttl"}}, nil, `"ttl" has no kind`},
+		{"missing sentence column", "srcport", nil, &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: []uint16{1}}}}, `no sentence column "dstport"`},
+		{"string sentence column", "srcport", map[string]any{"sentence": []any{"srcport"}}, &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeString, Dict: []string{"x"}, Codes: []uint32{0}}}}, "want an integer type"},
+		{"bad vector size", "srcport", map[string]any{"vector_size": int64(0)}, nil, "vector_size 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWire(t)
+			h, err := w.open("word2vec", tc.column, tc.params, 1)
+			if err == nil && tc.batch != nil {
+				_, err = w.fit(h, tc.batch)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkTrain1M fits word2vec on 1M records (3M tokens), natively; the
+// Wasm figure comes from host/internal/encoding's benchmark.
+func BenchmarkTrain1M(b *testing.B) {
+	data := synthetic(1_000_000)
+	// Widen the vocabulary to realistic sizes: ephemeral ports 1024..65535.
+	r := &rng{s: 1}
+	for i := range data.Columns[0].U16 {
+		data.Columns[0].U16[i] = uint16(1024 + r.next()%64512)
+	}
+	for i := 0; i < b.N; i++ {
+		e, err := New(envFor("srcport"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Fit(data); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.FitEnd(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "records/s")
+}
+
+// The unrolled 10-dimension path must compute exactly what the generic
+// loops compute (on platforms that do not fuse multiply-adds).
+func TestUnrolledMatchesGeneric(t *testing.T) {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "wasm" {
+		t.Skipf("%s may fuse multiply-adds differently in the two paths", runtime.GOARCH)
+	}
+	e, err := New(envFor("srcport"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := e.(*Encoder)
+	if err := enc.Fit(synthetic(3000)); err != nil {
+		t.Fatal(err)
+	}
+	train := func(u bool) *Model {
+		unrolled = u
+		defer func() { unrolled = true }()
+		m, err := Train(enc.corpus, 3, enc.keys, enc.counts, enc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := train(true), train(false)
+	for i := range a.Vectors {
+		if a.Vectors[i] != b.Vectors[i] {
+			t.Fatalf("value %d: unrolled %v, generic %v", i, a.Vectors[i], b.Vectors[i])
+		}
+	}
+}
+
+// BenchmarkDecode decodes generator-like vectors against a 64k-token port
+// vocabulary, natively: "near" queries are vocabulary vectors plus noise
+// (σ = 0.05 per dimension, a trained generator), "random" ones are
+// uniform directions, the k-d tree's worst case in 10 dimensions.
+func BenchmarkDecode(b *testing.B) {
+	data := synthetic(300_000)
+	r := &rng{s: 1}
+	for i := range data.Columns[0].U16 {
+		data.Columns[0].U16[i] = uint16(1024 + r.next()%64512)
+	}
+	cfg := envFor("srcport")
+	cfg.Params["epochs"] = int64(1)
+	e, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Fit(data); err != nil {
+		b.Fatal(err)
+	}
+	st, err := e.FitEnd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.Load(st); err != nil {
+		b.Fatal(err)
+	}
+	enc := e.(*Encoder)
+	const rows = 2000
+	gauss := func() float64 { // Box-Muller
+		return math.Sqrt(-2*math.Log(1-r.float())) * math.Cos(2*math.Pi*r.float())
+	}
+	for _, kind := range []string{"near", "random"} {
+		m := &abi.Matrix{Rows: rows, Cols: 10, Data: make([]float64, rows*10)}
+		for i := 0; i < rows; i++ {
+			k := int(r.next() % uint64(len(enc.values)))
+			for j := 0; j < 10; j++ {
+				if kind == "near" {
+					m.Data[i*10+j] = enc.vecs[k*10+j] + 0.05*gauss()
+				} else {
+					m.Data[i*10+j] = r.float()*2 - 1
+				}
+			}
+		}
+		b.Run(kind, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := e.Decode(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*rows/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(len(enc.values)), "vocab")
+		})
+	}
+}

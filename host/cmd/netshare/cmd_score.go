@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/host/internal/report"
+	"github.com/netshare/netshare/host/internal/score"
+	"github.com/netshare/netshare/host/internal/trace"
+)
+
+func init() {
+	register(command{
+		name:    "score",
+		summary: "score a synthetic trace against a real one (fidelity metrics, report)",
+		run:     runScore,
+	})
+}
+
+const scoreUsage = `usage: netshare score REAL SYNTHETIC [flags]
+
+Scores SYNTHETIC against REAL with the fidelity metrics (docs/metrics.md):
+the pipeline's [[metrics]] with -c, else the default set for the kind of
+records (packets or flows). Both traces are read through the format plugins;
+the format is detected unless --format names it. Lower scores are better.
+
+flags:
+`
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, as `netshare score REAL SYN --json` is written.
+func parseInterleaved(fs interface {
+	Parse([]string) error
+	Args() []string
+}, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func runScore(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("score", stderr)
+	cfgPath := fs.String("c", "", "pipeline TOML `file`: its [[metrics]], seed, plugins and input format")
+	format := fs.String("format", "", "format component of both traces (default: detect each)")
+	asJSON := fs.Bool("json", false, `print {"metrics": {name: score}} as JSON`)
+	htmlOut := fs.String("report", "", "write the HTML report to this `file`")
+	metricsOut := fs.String("metrics", "", "write metrics.json, which netshare report reads, to this `file`")
+	floor := fs.Bool("noise-floor", true, "also score one half of REAL against the other, for verdicts")
+	seed := fs.Int64("seed", 1, "seed for the metric plugins and the noise-floor split (with -c: the pipeline's seed)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, scoreUsage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return errUsage
+	}
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "seed" {
+			seedSet = true
+		}
+	})
+	realPath, synPath := pos[0], pos[1]
+
+	var cfg *pipeline.Config
+	opts := plugin.Options{}
+	readOpt := trace.Options{Format: *format}
+	var metrics []score.Metric
+	if *cfgPath != "" {
+		if cfg, err = pipeline.LoadFile(*cfgPath, nil); err != nil {
+			return err
+		}
+		opts = pluginOptions(cfg)
+		for _, m := range cfg.Metrics {
+			metrics = append(metrics, score.Metric(m))
+		}
+		if !seedSet {
+			*seed = cfg.Seed
+		}
+		if *format == "" && cfg.Input.Format != "" {
+			readOpt.Format, readOpt.Params = cfg.Input.Format, cfg.Input.Params
+		}
+	}
+	readOpt.Seed = *seed
+
+	ctx := context.Background()
+	h, err := plugin.NewHost(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer h.Close(ctx)
+
+	var timings []report.Stage
+	stage := func(name string, start time.Time) {
+		timings = append(timings, report.Stage{Stage: name, Seconds: time.Since(start).Seconds()})
+	}
+	start := time.Now()
+	real, err := readTrace(ctx, h, realPath, readOpt, stderr)
+	if err != nil {
+		return err
+	}
+	syn, err := readTrace(ctx, h, synPath, readOpt, stderr)
+	if err != nil {
+		return err
+	}
+	stage("read traces", start)
+	if metrics == nil {
+		if metrics, err = score.DefaultMetrics(real); err != nil {
+			return fmt.Errorf("%s: %w", realPath, err)
+		}
+	}
+
+	start = time.Now()
+	sopt := score.Options{Seed: *seed}
+	res, err := score.Run(ctx, h, real, syn, metrics, sopt)
+	if err != nil {
+		return fmt.Errorf("scoring %s against %s: %w", synPath, realPath, err)
+	}
+	stage("score", start)
+	var floors map[string]float64
+	if *floor {
+		start = time.Now()
+		if floors, err = score.NoiseFloor(ctx, h, real, metrics, sopt); err != nil {
+			// A trace too small to halve still has scores worth showing.
+			fmt.Fprintf(stderr, "netshare score: no noise floor: %v\n", err)
+		}
+		stage("noise floor", start)
+	}
+
+	d := report.Data{
+		Title:     "Fidelity of " + filepath.Base(synPath),
+		Created:   time.Now(),
+		Real:      realPath,
+		Synthetic: synPath,
+		Kind:      score.KindOf(real),
+		Scores:    res.Report(floors),
+		Seed:      seed,
+		Timings:   timings,
+	}
+	if cfg != nil {
+		d.Config = cfg.Text
+	}
+	if *metricsOut != "" {
+		if err := report.WriteMetricsFile(*metricsOut, report.NewMetricsFile(d)); err != nil {
+			return err
+		}
+	}
+	if *htmlOut != "" {
+		if err := atomicfile.Write(*htmlOut, func(w io.Writer) error { return report.Write(w, d) }); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Metrics map[string]float64 `json:"metrics"`
+		}{res.Values()})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "METRIC\tSCORE\t")
+	if floors != nil {
+		fmt.Fprintf(tw, "NOISE FLOOR\t")
+	}
+	fmt.Fprintln(tw)
+	for _, s := range d.Scores {
+		fmt.Fprintf(tw, "%s\t%.6g\t", s.Name, s.Value)
+		if floors != nil {
+			if s.NoiseFloor != nil {
+				fmt.Fprintf(tw, "%.6g\t", *s.NoiseFloor)
+			} else {
+				fmt.Fprintf(tw, "-\t")
+			}
+		}
+		if v, _ := report.Verdict(s.Value, s.NoiseFloor); v != "" {
+			fmt.Fprintf(tw, "  %s", v)
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if *htmlOut != "" {
+		fmt.Fprintf(stdout, "\nreport: %s\n", *htmlOut)
+	}
+	return nil
+}
+
+// readTrace reads one trace file into a batch, reporting skipped records
+// on the way.
+func readTrace(ctx context.Context, h *plugin.Host, path string, opt trace.Options, stderr io.Writer) (*abi.Batch, error) {
+	t, err := trace.Read(ctx, h, []string{path}, opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range t.Files {
+		for _, reason := range slices.Sorted(maps.Keys(f.Skipped)) {
+			fmt.Fprintf(stderr, "netshare score: %s: skipped %d records: %s\n", f.Path, f.Skipped[reason], reason)
+		}
+	}
+	if t.Records == nil || t.Records.Len() == 0 {
+		return nil, fmt.Errorf("%s: no records", path)
+	}
+	return t.Records, nil
+}

@@ -1,0 +1,164 @@
+package encoding
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/plugin"
+)
+
+// wasmRuntime starts a plugin host on the embedded builtin module, with
+// the compilation cache the other host packages' tests share, so that only
+// the first test run pays for compiling the module.
+func wasmRuntime(t testing.TB) (Runtime, func()) {
+	t.Helper()
+	ctx := context.Background()
+	// A generous call limit: CI machines are shared, and a benchmark
+	// reports its speed rather than failing on it.
+	h, err := plugin.NewHost(ctx, plugin.Options{
+		CacheDir: filepath.Join(os.TempDir(), "netshare-test-wazero-cache"),
+		Limits:   plugin.Limits{CallTimeout: 10 * time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Find(abi.KindEncoder, "word2vec"); err != nil {
+		h.Close(ctx)
+		t.Fatalf("the embedded builtin module lacks the encoders (run go generate ./builtin): %v", err)
+	}
+	return FromPlugin(h), func() { h.Close(ctx) }
+}
+
+// TestWasmRoundTrip runs the real path: encoders compiled to Wasm in the
+// embedded builtin module.
+func TestWasmRoundTrip(t *testing.T) {
+	b := loadUGR(t)
+	rt, done := wasmRuntime(t)
+	defer done()
+	roundTrip(t, rt, Config{Fields: netflowFields(), Seed: 1}, b, split(t, b, 3))
+}
+
+// bigTrace repeats the real UGR'16 sample until it has n records: each
+// copy is shifted in time after the previous one, gets its own source
+// addresses, and moves its ephemeral ports (≥ 1024) so that the port
+// vocabulary grows to tens of thousands as in a real trace.
+func bigTrace(t testing.TB, n int) *abi.Batch {
+	src := loadUGR(t)
+	m := src.Len()
+	ts := src.Column("ts").I64
+	lo, hi := ts[0], ts[0]
+	for _, x := range ts {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	period := hi - lo + 1
+	out := &abi.Batch{Columns: make([]abi.Column, len(src.Columns))}
+	for i, c := range src.Columns {
+		out.Columns[i] = abi.Column{Name: c.Name, Type: c.Type, Dict: c.Dict}
+	}
+	shift := func(p uint16, rep int) uint16 {
+		if p < 1024 {
+			return p
+		}
+		return uint16(1024 + (int(p)-1024+rep*97)%64512)
+	}
+	for rep := 0; rep*m < n; rep++ {
+		for r := 0; r < m && rep*m+r < n; r++ {
+			for i := range src.Columns {
+				c, o := &src.Columns[i], &out.Columns[i]
+				switch c.Name {
+				case "srcip":
+					o.U32 = append(o.U32, c.U32[r]+uint32(rep)*2654435761)
+				case "srcport", "dstport":
+					o.U16 = append(o.U16, shift(c.U16[r], rep))
+				case "ts":
+					o.I64 = append(o.I64, c.I64[r]+int64(rep)*period)
+				default:
+					switch c.Type {
+					case abi.TypeU32, abi.TypeIPv4:
+						o.U32 = append(o.U32, c.U32[r])
+					case abi.TypeU8:
+						o.U8 = append(o.U8, c.U8[r])
+					case abi.TypeI64:
+						o.I64 = append(o.I64, c.I64[r])
+					case abi.TypeF64:
+						o.F64 = append(o.F64, c.F64[r])
+					case abi.TypeString:
+						o.Codes = append(o.Codes, c.Codes[r])
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkWasmCodec1M encodes 1M NetFlow records into tensors and decodes
+// them back, in NetShare's 10 chunks, through the Wasm encoders (one call
+// per field per chunk each way). Fitting is outside the timer and reported
+// once as fit-s.
+func BenchmarkWasmCodec1M(b *testing.B) {
+	ctx := context.Background()
+	recs := bigTrace(b, 1_000_000)
+	set := split(b, recs, 10)
+	rt, done := wasmRuntime(b)
+	defer done()
+	cfg := Config{Fields: netflowFields(), Seed: 1}
+	t0 := time.Now()
+	st, err := Fit(ctx, rt, cfg, recs, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fit := time.Since(t0)
+	codec, err := Open(ctx, rt, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer codec.Close(ctx)
+	b.ResetTimer()
+	rows := 0
+	for i := 0; i < b.N; i++ {
+		for k := range set.Chunks {
+			ts, err := codec.Encode(ctx, recs, set, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got, err := codec.Decode(ctx, ts, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += got.Len()
+		}
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(fit.Seconds(), "fit-s")
+	b.ReportMetric(float64(st.MaxLen), "L")
+}
+
+// BenchmarkWasmWord2VecFit1M fits the shared word2vec model on 1M records
+// inside the Wasm module (single-threaded, as in a pipeline run).
+func BenchmarkWasmWord2VecFit1M(b *testing.B) {
+	ctx := context.Background()
+	recs := bigTrace(b, 1_000_000)
+	rt, done := wasmRuntime(b)
+	defer done()
+	_, comp, err := rt.Component("word2vec")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := resolved{field: Field{Name: "srcport", Role: RoleAttribute, Encoder: "word2vec"}, comp: comp, params: map[string]any{}, seed: 1}
+	b.ResetTimer()
+	var vocab int
+	for i := 0; i < b.N; i++ {
+		state, err := fitOne(ctx, rt, r, "srcport", recs, 1<<16)
+		if err != nil {
+			b.Fatal(err)
+		}
+		vocab = len(state)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/fit")
+	b.ReportMetric(float64(vocab), "state-bytes")
+}

@@ -1,0 +1,196 @@
+package gan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netshare/netshare/host/internal/tensor"
+)
+
+func tinyConfig() Config {
+	cfg := learnConfig()
+	cfg.AttrGenUnits, cfg.CriticUnits, cfg.AttrCriticUnits, cfg.LSTMUnits = 8, 8, 8, 4
+	cfg.BatchSize = 16
+	return cfg
+}
+
+func newTiny(t *testing.T, seed int64) *Model {
+	t.Helper()
+	ao, fo := learnOutputs()
+	m, err := New(tinyConfig(), ao, fo, learnMaxLen, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func weights(m *Model) []float32 {
+	var all []float32
+	_, vals := m.state()
+	for _, v := range vals {
+		all = append(all, v...)
+	}
+	return all
+}
+
+// TestResumeBitIdentical: training 12 steps straight and training 8, then
+// resuming from the checkpoint to 12, end in the same bits; the loss log and
+// checkpoints appear as asked.
+func TestResumeBitIdentical(t *testing.T) {
+	data := learnData(50, 2)
+	ctx := context.Background()
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := newTiny(t, 3)
+	var log bytes.Buffer
+	if err := a.Train(ctx, data, TrainOptions{Steps: 12, CheckpointDir: dirA, CheckpointEvery: 4, Log: &log, LogEvery: 3}); err != nil {
+		t.Fatal(err)
+	}
+	cks, err := Checkpoints(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range cks {
+		names = append(names, filepath.Base(c))
+	}
+	if want := []string{"step-000000004.ckpt", "step-000000008.ckpt", "step-000000012.ckpt"}; !slices.Equal(names, want) {
+		t.Fatalf("checkpoints %v, want %v", names, want)
+	}
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("loss log has %d lines, want 4:\n%s", len(lines), log.String())
+	}
+	var rec logLine
+	if err := json.Unmarshal([]byte(lines[3]), &rec); err != nil || rec.Step != 12 {
+		t.Fatalf("last log line %q: %v (step %d)", lines[3], err, rec.Step)
+	}
+
+	b := newTiny(t, 3)
+	if err := b.Train(ctx, data, TrainOptions{Steps: 8, CheckpointDir: dirB, CheckpointEvery: 4}); err != nil {
+		t.Fatal(err)
+	}
+	c := newTiny(t, 3) // a fresh process would start like this
+	if err := c.Train(ctx, data, TrainOptions{Steps: 12, CheckpointDir: dirB, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Step() != 12 {
+		t.Fatalf("resumed model at step %d, want 12", c.Step())
+	}
+	if !slices.Equal(weights(a), weights(c)) {
+		t.Fatal("resumed training differs from uninterrupted training")
+	}
+	if slices.Equal(weights(a), weights(newTiny(t, 3))) {
+		t.Fatal("training did not change the weights")
+	}
+
+	// A loaded model generates exactly what the saved one does.
+	l, err := Load(cks[len(cks)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := func(m *Model) ([]float32, []float32) {
+		rng := rand.New(rand.NewPCG(1, 1))
+		_, hard := m.GenerateAttributes(30, rng)
+		f, v, err := m.GenerateFeatures(hard, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(hard, f...), v
+	}
+	f1, v1 := gen(a)
+	f2, v2 := gen(l)
+	if !slices.Equal(f1, f2) || !slices.Equal(v1, v2) {
+		t.Fatal("loaded model generates differently")
+	}
+}
+
+func TestRestoreRejectsOtherModel(t *testing.T) {
+	dir := t.TempDir()
+	a := newTiny(t, 1)
+	if err := a.Save(checkpointPath(dir, 5)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig()
+	cfg.CriticUnits = 9
+	ao, fo := learnOutputs()
+	b, err := New(cfg, ao, fo, learnMaxLen, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Train(context.Background(), learnData(10, 1), TrainOptions{Steps: 6, CheckpointDir: dir, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "different model") {
+		t.Fatalf("resume from another model's checkpoint: err = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.ckpt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load of a missing file: %v", err)
+	}
+	// no temporary files are left behind
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("checkpoint dir has %d entries, want 1", len(ents))
+	}
+}
+
+// TestTrainChunks: chunks train from chunk 0's weights, a chunk smaller than
+// a batch trains, and the result does not depend on the number of workers.
+func TestTrainChunks(t *testing.T) {
+	sets := []*tensor.Set{learnData(60, 1), learnData(5, 2), learnData(40, 3)}
+	run := func(workers int) []*Model {
+		ms, err := TrainChunks(context.Background(), tinyConfig(), sets, learnMaxLen,
+			ChunkOptions{Steps: 8, Workers: workers, Seed: 42, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	one, two := run(1), run(2)
+	for k := range sets {
+		want := 8
+		if k > 0 {
+			want = 2
+		}
+		if one[k].Step() != want {
+			t.Errorf("chunk %d trained %d steps, want %d", k, one[k].Step(), want)
+		}
+		if !slices.Equal(weights(one[k]), weights(two[k])) {
+			t.Errorf("chunk %d differs between 1 and 2 workers", k)
+		}
+		if k > 0 && slices.Equal(weights(one[k]), weights(one[0])) {
+			t.Errorf("chunk %d did not train past chunk 0's weights", k)
+		}
+	}
+	if slices.Equal(weights(one[1]), weights(one[2])) {
+		t.Error("chunks 1 and 2 ended identical")
+	}
+}
+
+// TestGenerateIndependentOfThreads: generation draws its noise in a fixed
+// order, so GOMAXPROCS does not change what it returns.
+func TestGenerateIndependentOfThreads(t *testing.T) {
+	m := newTiny(t, 4)
+	gen := func() []float32 {
+		rng := rand.New(rand.NewPCG(5, 5))
+		soft, hard := m.GenerateAttributes(1234, rng)
+		f, v, err := m.GenerateFeatures(hard, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Concat(soft, hard, f, v)
+	}
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	one := gen()
+	runtime.GOMAXPROCS(3)
+	if !slices.Equal(one, gen()) {
+		t.Fatal("generation depends on GOMAXPROCS")
+	}
+}

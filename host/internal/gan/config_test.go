@@ -1,0 +1,88 @@
+package gan
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+func TestConfigTOML(t *testing.T) {
+	var doc struct {
+		Model Config `toml:"model"`
+	}
+	doc.Model = DefaultConfig()
+	src := `
+[model]
+sample_len = 5
+critic_units = 256
+learning_rate = 1e-3
+`
+	if _, err := toml.Decode(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.SampleLen, want.CriticUnits, want.LearningRate = 5, 256, 1e-3
+	// DP is not a [model] key: the pipeline sets it from its privacy section.
+	if got := doc.Model; got != want {
+		t.Fatalf("decoded %+v\nwant    %+v", got, want)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		modify func(*Config)
+		errHas string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"zero sample_len", func(c *Config) { c.SampleLen = 0 }, "sample_len"},
+		{"critic without hidden layer", func(c *Config) { c.CriticLayers = 1 }, "critic_layers"},
+		{"bad beta", func(c *Config) { c.Beta2 = 1 }, "adam"},
+		{"negative lambda", func(c *Config) { c.GPLambda = -1 }, "gp_lambda"},
+		{"dp without clip", func(c *Config) { c.DP = &DPConfig{Noise: 1} }, "dp"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.modify(&c)
+			err := c.Validate()
+			if tc.errHas == "" && err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.errHas)
+			}
+		})
+	}
+}
+
+// TestTrainDP runs the DP-SGD critic step end to end: it trains, and its
+// noise makes it differ from the same run without DP.
+func TestTrainDP(t *testing.T) {
+	data := learnData(40, 3)
+	run := func(dp *DPConfig) []float32 {
+		cfg := tinyConfig()
+		cfg.DP = dp
+		ao, fo := learnOutputs()
+		m, err := New(cfg, ao, fo, learnMaxLen, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Train(context.Background(), data, TrainOptions{Steps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		return weights(m)
+	}
+	plain, dp := run(nil), run(&DPConfig{Clip: 1, Noise: 1})
+	if slices.Equal(plain, dp) {
+		t.Fatal("DP training equals non-DP training")
+	}
+	for _, w := range dp {
+		if w != w {
+			t.Fatal("DP training produced NaN")
+		}
+	}
+}

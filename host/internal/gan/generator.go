@@ -1,0 +1,612 @@
+package gan
+
+import (
+	"math"
+	"math/rand/v2"
+	"unsafe"
+
+	"github.com/netshare/netshare/host/internal/tensor"
+)
+
+// batchNorm normalises each column over the batch in training and with
+// running statistics at generation. Running stats follow DoppelGANger's
+// TensorFlow convention: running = momentum·running + (1−momentum)·batch.
+type batchNorm[T float] struct {
+	n               int
+	gamma, beta     *param[T]
+	runMean, runVar []T
+	eps, momentum   float64
+	// training cache
+	xhat   []T
+	invStd []T
+}
+
+func newBatchNorm[T float](name string, n int, eps, momentum float64) *batchNorm[T] {
+	bn := &batchNorm[T]{n: n, gamma: newParam[T](name+".gamma", n), beta: newParam[T](name+".beta", n),
+		runMean: make([]T, n), runVar: make([]T, n), eps: eps, momentum: momentum}
+	for i := 0; i < n; i++ {
+		bn.gamma.w[i], bn.runVar[i] = 1, 1
+	}
+	return bn
+}
+
+func (bn *batchNorm[T]) forward(x []T, rows int, y []T, train bool) {
+	c := bn.n
+	if !train {
+		// local, not cached: generation views share this BatchNorm
+		scale, shift := make([]T, c), make([]T, c)
+		for j := 0; j < c; j++ {
+			scale[j] = bn.gamma.w[j] / T(math.Sqrt(float64(bn.runVar[j])+bn.eps))
+			shift[j] = bn.beta.w[j] - scale[j]*bn.runMean[j]
+		}
+		for r := 0; r < rows; r++ {
+			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			for j, v := range xr {
+				yr[j] = v*scale[j] + shift[j]
+			}
+		}
+		return
+	}
+	bn.xhat = grow(bn.xhat, rows*c)
+	bn.invStd = grow(bn.invStd, c)
+	mean := make([]float64, c)
+	vr := make([]float64, c)
+	for r := 0; r < rows; r++ {
+		for j, v := range x[r*c : (r+1)*c] {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(rows)
+	}
+	for r := 0; r < rows; r++ {
+		for j, v := range x[r*c : (r+1)*c] {
+			d := float64(v) - mean[j]
+			vr[j] += d * d
+		}
+	}
+	m := bn.momentum
+	for j := range vr {
+		v := vr[j] / float64(rows)
+		bn.invStd[j] = T(1 / math.Sqrt(v+bn.eps))
+		unb := v
+		if rows > 1 {
+			unb = vr[j] / float64(rows-1)
+		}
+		bn.runMean[j] = T(m*float64(bn.runMean[j]) + (1-m)*mean[j])
+		bn.runVar[j] = T(m*float64(bn.runVar[j]) + (1-m)*unb)
+	}
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			i := r*c + j
+			xh := (x[i] - T(mean[j])) * bn.invStd[j]
+			bn.xhat[i] = xh
+			y[i] = bn.gamma.w[j]*xh + bn.beta.w[j]
+		}
+	}
+}
+
+// backward turns dy into dx (in place allowed) and accumulates γ, β grads.
+func (bn *batchNorm[T]) backward(dy []T, rows int, dx []T) {
+	c := bn.n
+	sdy := make([]float64, c)
+	sdyx := make([]float64, c)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			i := r*c + j
+			sdy[j] += float64(dy[i])
+			sdyx[j] += float64(dy[i]) * float64(bn.xhat[i])
+		}
+	}
+	for j := 0; j < c; j++ {
+		bn.beta.g[j] += T(sdy[j])
+		bn.gamma.g[j] += T(sdyx[j])
+	}
+	nr := float64(rows)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			i := r*c + j
+			k := float64(bn.gamma.w[j]*bn.invStd[j]) / nr
+			dx[i] = T(k * (nr*float64(dy[i]) - sdy[j] - float64(bn.xhat[i])*sdyx[j]))
+		}
+	}
+}
+
+// slice is an output slice with its offset in the row.
+type slice struct {
+	off, width int
+	act        tensor.Activation
+}
+
+func slicesOf(outs []tensor.Output) []slice {
+	var s []slice
+	off := 0
+	for _, o := range outs {
+		s = append(s, slice{off, o.Width, o.Activation})
+		off += o.Width
+	}
+	return s
+}
+
+// activateRows applies each slice's activation to rows of width w.
+func activateRows[T float](x []T, rows, w int, sl []slice, y []T) {
+	if len(x) > 0 && unsafe.Sizeof(x[0]) == 4 {
+		actRowsF32(f32s(x), rows, w, sl, f32s(y))
+		return
+	}
+	activateRowsGo(x, rows, w, sl, y)
+}
+
+func activateRowsGo[T float](x []T, rows, w int, sl []slice, y []T) {
+	for r := 0; r < rows; r++ {
+		xr, yr := x[r*w:(r+1)*w], y[r*w:(r+1)*w]
+		for _, s := range sl {
+			xs, ys := xr[s.off:s.off+s.width], yr[s.off:s.off+s.width]
+			switch s.act {
+			case tensor.Softmax:
+				m := xs[0]
+				for _, v := range xs {
+					m = max(m, v)
+				}
+				sum := 0.0
+				for i, v := range xs {
+					e := expT(v - m)
+					ys[i] = e
+					sum += float64(e)
+				}
+				for i := range ys {
+					ys[i] = T(float64(ys[i]) / sum)
+				}
+			case tensor.Sigmoid:
+				for i, v := range xs {
+					ys[i] = sigmoidT(v)
+				}
+			case tensor.Tanh:
+				for i, v := range xs {
+					ys[i] = tanhT(v)
+				}
+			}
+		}
+	}
+}
+
+// activationBackward turns d(activated) into d(raw), in place, from y.
+func activationBackward[T float](y, dy []T, rows, w int, sl []slice) {
+	for r := 0; r < rows; r++ {
+		yr, dr := y[r*w:(r+1)*w], dy[r*w:(r+1)*w]
+		for _, s := range sl {
+			ys, ds := yr[s.off:s.off+s.width], dr[s.off:s.off+s.width]
+			switch s.act {
+			case tensor.Softmax:
+				var dotp T
+				for i := range ys {
+					dotp += ys[i] * ds[i]
+				}
+				for i := range ds {
+					ds[i] = ys[i] * (ds[i] - dotp)
+				}
+			case tensor.Sigmoid:
+				for i := range ds {
+					ds[i] *= ys[i] * (1 - ys[i])
+				}
+			case tensor.Tanh:
+				for i := range ds {
+					ds[i] *= 1 - ys[i]*ys[i]
+				}
+			}
+		}
+	}
+}
+
+// harden writes the hard version of activated rows: one-hot argmax for
+// discrete slices, the value itself for continuous ones.
+func harden[T float](soft []T, rows, w int, sl []slice, hard []T) {
+	copy(hard[:rows*w], soft[:rows*w])
+	for r := 0; r < rows; r++ {
+		hr := hard[r*w : (r+1)*w]
+		for _, s := range sl {
+			if s.act != tensor.Softmax {
+				continue
+			}
+			hs := hr[s.off : s.off+s.width]
+			best := 0
+			for i, v := range hs {
+				if v > hs[best] {
+					best = i
+				}
+			}
+			clear(hs)
+			hs[best] = 1
+		}
+	}
+}
+
+// generator is DoppelGANger's generator: an attribute MLP with BatchNorm and
+// per-output heads, and an LSTM that, conditioned on the hardened attributes,
+// emits S records per step with a two-way generation flag per record.
+type generator[T float] struct {
+	attrSl, featSl      []slice // featSl covers a record including the flag
+	A, D, F, S, T, H    int     // F = D + 2
+	zA, zF              int
+	mlp                 []*linear[T]
+	bn                  []*batchNorm[T]
+	attrHead            *linear[T]
+	lstmX               *linear[T] // (A+zF) → 4H, with the gate biases
+	lstmH               *param[T]  // H → 4H
+	featHead            *linear[T] // H → S·F
+	cache               genCache[T]
+	attrBack, featBackG genBack[T]
+}
+
+// genNoise is everything random in one generator pass, drawn up front so that
+// a batch's fake samples are identical across the critic and generator
+// rounds of an iteration.
+type genNoise[T float] struct {
+	n      int
+	za, zf []T // n×zA, n×T×zF
+	h0, c0 []T // n×H
+}
+
+type genCache[T float] struct {
+	n        int
+	mlpIn    [][]T // input of each MLP layer
+	mlpZ     [][]T // pre-ReLU
+	mlpOut   []T   // output of the last BN
+	attrSoft []T
+	attrHard []T
+	gates    []T // n×T×4H activated gates i,f,g,o
+	cs, hs   []T // n×T×H
+	tanhC    []T
+	featAct  []T // n×Lpad×F activated
+	mask     []T // n×Lpad, block level: multiplies the features
+	valid    []T // n×Lpad, record level: up to and including the end
+	feat     []T // n×Lpad×F masked
+	// scratch
+	mlpOut2   [][]T
+	attrRaw   []T
+	base, raw []T
+	dRaw, dG  []T
+}
+
+type genBack[T float] struct {
+	a, b, c []T
+}
+
+func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad int) *generator[T] {
+	g := &generator[T]{A: tensor.Width(attrOut), D: tensor.Width(featOut), S: cfg.SampleLen, H: cfg.LSTMUnits,
+		zA: cfg.AttrNoiseDim, zF: cfg.FeatNoiseDim}
+	g.F = g.D + 2
+	g.T = lpad / g.S
+	g.attrSl = slicesOf(attrOut)
+	flag := tensor.Output{Name: "gen_flag", Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax}
+	rec := slicesOf(append(append([]tensor.Output(nil), featOut...), flag))
+	for s := 0; s < g.S; s++ {
+		for _, r := range rec {
+			g.featSl = append(g.featSl, slice{s*g.F + r.off, r.width, r.act})
+		}
+	}
+	in := g.zA
+	for i := 0; i < cfg.AttrGenLayers-1; i++ {
+		g.mlp = append(g.mlp, newLinear[T]("gen.attr.hidden"+itoa(i), in, cfg.AttrGenUnits))
+		g.bn = append(g.bn, newBatchNorm[T]("gen.attr.bn"+itoa(i), cfg.AttrGenUnits, 1e-5, 0.9))
+		in = cfg.AttrGenUnits
+	}
+	g.attrHead = newLinear[T]("gen.attr.head", in, g.A)
+	g.lstmX = newLinear[T]("gen.lstm.x", g.A+g.zF, 4*g.H)
+	g.lstmH = newParam[T]("gen.lstm.h", g.H*4*g.H)
+	g.featHead = newLinear[T]("gen.feat.head", g.H, g.S*g.F)
+	return g
+}
+
+func (g *generator[T]) params() []*param[T] {
+	var ps []*param[T]
+	for i, l := range g.mlp {
+		ps = append(ps, l.params()...)
+		ps = append(ps, g.bn[i].gamma, g.bn[i].beta)
+	}
+	ps = append(ps, g.attrHead.params()...)
+	ps = append(ps, g.lstmX.params()...)
+	ps = append(ps, g.lstmH)
+	return append(ps, g.featHead.params()...)
+}
+
+// init follows NetShare's torch port: PyTorch-default Linears, LSTM input
+// weights Xavier, recurrent weights orthogonal, biases 0 but forget gate 1.
+func (g *generator[T]) init(rng *rand.Rand) {
+	for _, l := range g.mlp {
+		l.initUniform(rng)
+	}
+	g.attrHead.initUniform(rng)
+	g.featHead.initUniform(rng)
+	// Xavier per gate block, as PyTorch's init on the stacked matrix would
+	// see the stacked shape; use the per-gate fan to match Keras/TF too.
+	s := math.Sqrt(6 / float64(g.A+g.zF+g.H))
+	for i := range g.lstmX.W.w {
+		g.lstmX.W.w[i] = T((rng.Float64()*2 - 1) * s)
+	}
+	clear(g.lstmX.b.w)
+	for i := g.H; i < 2*g.H; i++ {
+		g.lstmX.b.w[i] = 1
+	}
+	for q := 0; q < 4; q++ {
+		o := orthogonal(g.H, rng)
+		for r := 0; r < g.H; r++ {
+			for c := 0; c < g.H; c++ {
+				g.lstmH.w[r*4*g.H+q*g.H+c] = T(o[r*g.H+c])
+			}
+		}
+	}
+}
+
+// orthogonal returns an n×n orthogonal matrix (Gram–Schmidt on Gaussians).
+func orthogonal(n int, rng *rand.Rand) []float64 {
+	m := make([]float64, n*n)
+	for i := range m {
+		m[i] = rng.NormFloat64()
+	}
+	for r := 0; r < n; r++ {
+		row := m[r*n : (r+1)*n]
+		for p := 0; p < r; p++ {
+			prev := m[p*n : (p+1)*n]
+			d := dot(row, prev)
+			for j := range row {
+				row[j] -= d * prev[j]
+			}
+		}
+		nrm := math.Sqrt(dot(row, row))
+		for j := range row {
+			row[j] /= nrm
+		}
+	}
+	return m
+}
+
+func (g *generator[T]) lpad() int { return g.T * g.S }
+
+// drawNoise fills a genNoise for n rows from rng; withAttr false skips z_a
+// for generation from given attributes.
+func (g *generator[T]) drawNoise(n int, rng *rand.Rand, dst *genNoise[T], withAttr bool) {
+	dst.n = n
+	fill := func(buf []T, k int) []T {
+		buf = grow(buf, k)
+		for i := range buf {
+			buf[i] = T(rng.NormFloat64())
+		}
+		return buf
+	}
+	if withAttr {
+		dst.za = fill(dst.za, n*g.zA)
+	}
+	dst.zf = fill(dst.zf, n*g.T*g.zF)
+	dst.h0 = fill(dst.h0, n*g.H)
+	dst.c0 = fill(dst.c0, n*g.H)
+}
+
+// forwardAttr runs the attribute MLP and heads on noise za (n rows), leaving
+// soft and hard attributes in the cache.
+func (g *generator[T]) forwardAttr(za []T, n int, train bool) {
+	c := &g.cache
+	c.n = n
+	if len(c.mlpIn) != len(g.mlp) {
+		c.mlpIn, c.mlpZ = make([][]T, len(g.mlp)), make([][]T, len(g.mlp))
+	}
+	x := za
+	for k, l := range g.mlp {
+		c.mlpIn[k] = x
+		c.mlpZ[k] = grow(c.mlpZ[k], n*l.out)
+		l.forward(x, n, c.mlpZ[k])
+		if len(c.mlpOut2) != len(g.mlp) {
+			c.mlpOut2 = make([][]T, len(g.mlp))
+		}
+		c.mlpOut2[k] = grow(c.mlpOut2[k], n*l.out)
+		out := c.mlpOut2[k]
+		for i, v := range c.mlpZ[k] {
+			out[i] = max(v, 0)
+		}
+		g.bn[k].forward(out, n, out, train)
+		x = out
+	}
+	c.mlpOut = x
+	c.attrSoft = grow(c.attrSoft, n*g.A)
+	c.attrRaw = grow(c.attrRaw, n*g.A)
+	raw := c.attrRaw
+	g.attrHead.forward(x, n, raw)
+	activateRows(raw, n, g.A, g.attrSl, c.attrSoft)
+	c.attrHard = grow(c.attrHard, n*g.A)
+	harden(c.attrSoft, n, g.A, g.attrSl, c.attrHard)
+}
+
+// forwardFeat runs the LSTM conditioned on hard attributes (n rows) with the
+// noise's zf, h0, c0, leaving the masked features in the cache.
+func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
+	c := &g.cache
+	n, H, H4, TT := nz.n, g.H, 4*g.H, g.T
+	c.gates = grow(c.gates, n*TT*H4)
+	c.cs = grow(c.cs, n*TT*H)
+	c.hs = grow(c.hs, n*TT*H)
+	c.tanhC = grow(c.tanhC, n*TT*H)
+	// Attribute part of the input projection is the same at every step.
+	c.base = grow(c.base, n*H4)
+	base := c.base
+	for r := 0; r < n; r++ {
+		copy(base[r*H4:(r+1)*H4], g.lstmX.b.w)
+	}
+	gemm(false, false, n, H4, g.A, 1, hard, g.A, g.lstmX.W.w, H4, 1, base, H4)
+	gemm(false, false, n*TT, H4, g.zF, 1, nz.zf, g.zF, g.lstmX.W.w[g.A*H4:], H4, 0, c.gates, H4)
+	for r := 0; r < n; r++ {
+		br := base[r*H4 : (r+1)*H4]
+		for t := 0; t < TT; t++ {
+			gr := c.gates[(r*TT+t)*H4 : (r*TT+t+1)*H4]
+			for j, v := range br {
+				gr[j] += v
+			}
+		}
+	}
+	for t := 0; t < TT; t++ {
+		hp, ldh := nz.h0, H
+		if t > 0 {
+			hp, ldh = c.hs[(t-1)*H:], TT*H
+		}
+		gemm(false, false, n, H4, H, 1, hp, ldh, g.lstmH.w, H4, 1, c.gates[t*H4:], TT*H4)
+		cp, ldc := nz.c0, H
+		if t > 0 {
+			cp, ldc = c.cs[(t-1)*H:], TT*H
+		}
+		lstmCell(c.gates[t*H4:], TT*H4, cp, ldc, c.cs[t*H:], c.tanhC[t*H:], c.hs[t*H:], TT*H, n, H)
+	}
+	// Heads: rows (r, t) of hs map to records t·S..t·S+S−1 of flow r, so the
+	// head output is the feature tensor's layout already.
+	L, F := g.lpad(), g.F
+	c.raw = grow(c.raw, n*L*F)
+	raw := c.raw
+	g.featHead.forward(c.hs, n*TT, raw)
+	c.featAct = grow(c.featAct, n*L*F)
+	activateRows(raw, n*TT, g.S*F, g.featSl, c.featAct)
+	// DoppelGANger masks whole S-blocks: a block is zeroed once an earlier
+	// block held an end flag; records after the end inside the end's own
+	// block stay, and learn to carry [0,1] as real padding there does.
+	// valid is the record-level view: 1 up to and including the first end.
+	c.mask = grow(c.mask, n*L)
+	c.valid = grow(c.valid, n*L)
+	c.feat = grow(c.feat, n*L*F)
+	S := g.S
+	for r := 0; r < n; r++ {
+		var m, v T = 1, 1
+		for s := 0; s < L; s++ {
+			if s%S == 0 && v == 0 {
+				m = 0
+			}
+			c.mask[r*L+s], c.valid[r*L+s] = m, v
+			rec := c.featAct[(r*L+s)*F : (r*L+s+1)*F]
+			dst := c.feat[(r*L+s)*F : (r*L+s+1)*F]
+			for j, x := range rec {
+				dst[j] = x * m
+			}
+			// flag [1,0] continues; argmax ties go to "continue" as numpy's do
+			if rec[g.D] < rec[g.D+1] {
+				v = 0
+			}
+		}
+	}
+}
+
+// backward takes the loss gradients w.r.t. the masked features (n×Lpad×F)
+// and the soft attributes (n×A) of the last training forward, and
+// accumulates the parameter gradients.
+func (g *generator[T]) backward(dFeat, dAttr []T, nz *genNoise[T]) {
+	c := &g.cache
+	n, H, H4, TT, L, F := c.n, g.H, 4*g.H, g.T, g.lpad(), g.F
+	// features: mask, activations, heads
+	c.dRaw = grow(c.dRaw, n*L*F)
+	dRaw := c.dRaw
+	for i := range dRaw {
+		dRaw[i] = dFeat[i] * c.mask[i/F]
+	}
+	activationBackward(c.featAct, dRaw, n*TT, g.S*F, g.featSl)
+	dHs := make([]T, n*TT*H)
+	g.featHead.backward(c.hs, dRaw, n*TT, dHs)
+	// BPTT; dG holds the pre-activation gate gradients for every step.
+	c.dG = grow(c.dG, n*TT*H4)
+	dG := c.dG
+	dh := make([]T, n*H)
+	dc := make([]T, n*H)
+	for t := TT - 1; t >= 0; t-- {
+		for r := 0; r < n; r++ {
+			o := (r*TT + t) * H
+			gr := c.gates[(r*TT+t)*H4 : (r*TT+t+1)*H4]
+			dgr := dG[(r*TT+t)*H4 : (r*TT+t+1)*H4]
+			var cp []T
+			if t == 0 {
+				cp = nz.c0[r*H : (r+1)*H]
+			} else {
+				cp = c.cs[o-H : o]
+			}
+			for j := 0; j < H; j++ {
+				dhj := dHs[o+j] + dh[r*H+j]
+				i, f, gg, oo := gr[j], gr[H+j], gr[2*H+j], gr[3*H+j]
+				tc := c.tanhC[o+j]
+				dcj := dc[r*H+j] + dhj*oo*(1-tc*tc)
+				dgr[j] = dcj * gg * i * (1 - i)
+				dgr[H+j] = dcj * cp[j] * f * (1 - f)
+				dgr[2*H+j] = dcj * i * (1 - gg*gg)
+				dgr[3*H+j] = dhj * tc * oo * (1 - oo)
+				dc[r*H+j] = dcj * f
+			}
+		}
+		// dh_{t−1} = dG_t·Whᵀ and dWh += h_{t−1}ᵀ·dG_t
+		gemm(false, true, n, H, H4, 1, dG[t*H4:], TT*H4, g.lstmH.w, H4, 0, dh, H)
+		hp, ldh := nz.h0, H
+		if t > 0 {
+			hp, ldh = c.hs[(t-1)*H:], TT*H
+		}
+		gemm(true, false, H, H4, n, 1, hp, ldh, dG[t*H4:], TT*H4, 1, g.lstmH.g, H4)
+	}
+	// input projection: noise part over all steps, attribute part on Σ_t dG
+	gemm(true, false, g.zF, H4, n*TT, 1, nz.zf, g.zF, dG, H4, 1, g.lstmX.W.g[g.A*H4:], H4)
+	sumT := make([]T, n*H4)
+	for r := 0; r < n; r++ {
+		dst := sumT[r*H4 : (r+1)*H4]
+		for t := 0; t < TT; t++ {
+			for j, v := range dG[(r*TT+t)*H4 : (r*TT+t+1)*H4] {
+				dst[j] += v
+			}
+		}
+	}
+	gemm(true, false, g.A, H4, n, 1, c.attrHard, g.A, sumT, H4, 1, g.lstmX.W.g, H4)
+	colSumAdd(sumT, n, H4, g.lstmX.b.g)
+
+	// attributes: heads, then the MLP (the hard attributes carry no gradient)
+	dA := make([]T, n*g.A)
+	copy(dA, dAttr[:n*g.A])
+	activationBackward(c.attrSoft, dA, n, g.A, g.attrSl)
+	if len(g.mlp) == 0 {
+		g.attrHead.backward(c.mlpOut, dA, n, nil)
+		return
+	}
+	dx := make([]T, n*g.attrHead.in)
+	g.attrHead.backward(c.mlpOut, dA, n, dx)
+	for k := len(g.mlp) - 1; k >= 0; k-- {
+		l := g.mlp[k]
+		g.bn[k].backward(dx, n, dx)
+		for i, z := range c.mlpZ[k] {
+			if z <= 0 {
+				dx[i] = 0
+			}
+		}
+		var dPrev []T
+		if k > 0 {
+			dPrev = make([]T, n*l.in)
+		}
+		l.backward(c.mlpIn[k], dx, n, dPrev)
+		dx = dPrev
+	}
+}
+
+// lstmCell applies the gate activations in place to n rows of pre-activation
+// gates (i, f, g, o blocks of H, row stride ldg) and writes c, tanh(c) and h
+// (row stride ldo) from the previous cell state (row stride ldc).
+func lstmCell[T float](gates []T, ldg int, cprev []T, ldc int, c, tc, h []T, ldo, n, H int) {
+	if unsafe.Sizeof(gates[0]) == 4 {
+		lstmCellF32(f32s(gates), ldg, f32s(cprev), ldc, f32s(c), f32s(tc), f32s(h), ldo, n, H)
+		return
+	}
+	lstmCellGo(gates, ldg, cprev, ldc, c, tc, h, ldo, n, H)
+}
+
+func lstmCellGo[T float](gates []T, ldg int, cprev []T, ldc int, c, tc, h []T, ldo, n, H int) {
+	for r := 0; r < n; r++ {
+		gr := gates[r*ldg : r*ldg+4*H]
+		cp := cprev[r*ldc : r*ldc+H]
+		o := r * ldo
+		for j := 0; j < H; j++ {
+			i := sigmoidT(gr[j])
+			f := sigmoidT(gr[H+j])
+			gg := tanhT(gr[2*H+j])
+			oo := sigmoidT(gr[3*H+j])
+			gr[j], gr[H+j], gr[2*H+j], gr[3*H+j] = i, f, gg, oo
+			cc := f*cp[j] + i*gg
+			t := tanhT(cc)
+			c[o+j], tc[o+j], h[o+j] = cc, t, oo*t
+		}
+	}
+}

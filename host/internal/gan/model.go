@@ -1,0 +1,341 @@
+package gan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/netshare/netshare/host/internal/tensor"
+)
+
+// Model is a DoppelGANger generator with its two critics and their Adam
+// states. A Model is not safe for concurrent use.
+type Model struct {
+	cfg              Config
+	attrOut, featOut []tensor.Output
+	maxLen, lpad     int
+	seed             int64
+
+	gen              *generator[float32]
+	disc, attrDisc   *critic[float32]
+	optG, optD, optA *adam[float32]
+	pcg              *rand.PCG
+	rng              *rand.Rand
+	step             int
+
+	// training scratch
+	noise                    genNoise[float32]
+	realIn, fakeIn, realAttr []float32
+	fakeAttr, alpha          []float32
+	dIn, dAttr, dFeat        []float32
+	dAttr2                   []float32
+}
+
+// New builds a model for attribute and feature outputs (the feature outputs
+// exclude the generation flag, which the model adds) and flows of at most
+// maxLen records, padded up to a multiple of cfg.SampleLen. Weights are drawn
+// from seed, which also seeds all training randomness.
+func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if maxLen <= 0 {
+		return nil, fmt.Errorf("gan: max flow length %d, want > 0", maxLen)
+	}
+	if len(attrOut) == 0 || len(featOut) == 0 {
+		return nil, errors.New("gan: need at least one attribute and one feature output")
+	}
+	for _, o := range append(append([]tensor.Output(nil), attrOut...), featOut...) {
+		if o.Width <= 0 || (o.Kind == tensor.Discrete) != (o.Activation == tensor.Softmax) || o.Activation > tensor.Tanh {
+			return nil, fmt.Errorf("gan: output %q: width %d, %s with %s", o.Name, o.Width, o.Kind, o.Activation)
+		}
+	}
+	m := &Model{cfg: cfg, attrOut: attrOut, featOut: featOut, maxLen: maxLen, seed: seed}
+	m.lpad = (maxLen + cfg.SampleLen - 1) / cfg.SampleLen * cfg.SampleLen
+	m.gen = newGenerator[float32](cfg, attrOut, featOut, m.lpad)
+	a := m.gen.A
+	m.disc = newCritic[float32]("disc", m.lpad*m.gen.F+a, cfg.CriticUnits, cfg.CriticLayers, actReLU)
+	m.attrDisc = newCritic[float32]("attr_disc", a, cfg.AttrCriticUnits, cfg.AttrCriticLayers, actReLU)
+	m.pcg = rand.NewPCG(uint64(seed), 0x6e657473686172) // "netshar"
+	m.rng = rand.New(m.pcg)
+	m.gen.init(m.rng)
+	m.disc.init(m.rng)
+	m.attrDisc.init(m.rng)
+	m.optG = newAdam(m.gen.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
+	m.optD = newAdam(m.disc.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
+	m.optA = newAdam(m.attrDisc.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
+	return m, nil
+}
+
+// Config returns the model's hyper-parameters.
+func (m *Model) Config() Config { return m.cfg }
+
+// Step returns the number of training iterations done so far.
+func (m *Model) Step() int { return m.step }
+
+// MaxLen is the longest flow, in records, the model generates.
+func (m *Model) MaxLen() int { return m.maxLen }
+
+// Losses are one iteration's losses: the critics' from their last round.
+type Losses struct {
+	Critic      float64 `json:"critic"`      // E[D(fake)] − E[D(real)] + λ·GP
+	CriticGP    float64 `json:"critic_gp"`   // the penalty term, before λ
+	AttrCritic  float64 `json:"attr_critic"` // same for the attribute critic
+	AttrGP      float64 `json:"attr_critic_gp"`
+	Generator   float64 `json:"generator"`   // −E[D(fake)] − w·E[AttrD(fake)]
+	Wasserstein float64 `json:"wasserstein"` // E[D(real)] − E[D(fake)]
+}
+
+// prepared is a training set laid out as the critic sees it: features
+// padded to Lpad with the two generation-flag dims after each record.
+type prepared struct {
+	n          int
+	feat, attr []float32 // n×Lpad×F, n×A
+}
+
+func (m *Model) prepare(data *tensor.Set) (*prepared, error) {
+	if err := data.Validate(); err != nil {
+		return nil, fmt.Errorf("gan: training data: %w", err)
+	}
+	if err := sameOutputs(m.attrOut, data.AttrOutputs); err != nil {
+		return nil, fmt.Errorf("gan: training data attributes: %w", err)
+	}
+	if err := sameOutputs(m.featOut, data.FeatOutputs); err != nil {
+		return nil, fmt.Errorf("gan: training data features: %w", err)
+	}
+	if data.L > m.maxLen {
+		return nil, fmt.Errorf("gan: training data has flows of %d records, model max is %d", data.L, m.maxLen)
+	}
+	if data.N == 0 {
+		return nil, errors.New("gan: training data has no flows")
+	}
+	D, F, L, S := m.gen.D, m.gen.F, m.lpad, m.cfg.SampleLen
+	p := &prepared{n: data.N, feat: make([]float32, data.N*L*F), attr: data.Attributes}
+	for i := 0; i < data.N; i++ {
+		flag := func(t int) float32 {
+			if t < data.L {
+				return data.GenFlags[i*data.L+t]
+			}
+			return 0
+		}
+		for t := 0; t < data.L; t++ {
+			dst := p.feat[(i*L+t)*F : (i*L+t+1)*F]
+			if flag(t) > 0 { // padding stays zero whatever the encoder left there
+				copy(dst[:D], data.Features[(i*data.L+t)*D:(i*data.L+t+1)*D])
+			}
+			// DoppelGANger's add_gen_flag: [g_{t+1}, (1 − g_{t+1})·b] where b
+			// says the record's S-block holds a real record.
+			dst[D] = flag(t + 1)
+			if flag(t/S*S) > 0 {
+				dst[D+1] = 1 - flag(t+1)
+			}
+		}
+		// padding inside the last real block is [0,1] too
+		for t := data.L; t < L && t%S != 0; t++ {
+			if flag(t/S*S) > 0 {
+				p.feat[(i*L+t)*F+D+1] = 1
+			}
+		}
+	}
+	return p, nil
+}
+
+func sameOutputs(want, got []tensor.Output) error {
+	if len(want) != len(got) {
+		return fmt.Errorf("%d outputs, model has %d", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if w.Width != g.Width || w.Kind != g.Kind || w.Activation != g.Activation {
+			return fmt.Errorf("output %d %q (%d %s %s) differs from the model's %q (%d %s %s)", i,
+				g.Name, g.Width, g.Kind, g.Activation, w.Name, w.Width, w.Kind, w.Activation)
+		}
+	}
+	return nil
+}
+
+// iterate runs one training iteration: CriticRounds × (critic step, then
+// attribute-critic step), then one generator step. The batch is drawn with
+// replacement, so chunks smaller than a batch still train.
+//
+// Noise, including h0 and c0, is drawn once per iteration and the generator
+// only changes in its own step, so the fake batch is computed once and
+// shared by all rounds, as recomputing it would give the same numbers.
+func (m *Model) iterate(p *prepared) Losses {
+	cfg := m.cfg
+	b, g := cfg.BatchSize, m.gen
+	A, LF := g.A, m.lpad*g.F
+	dIn := LF + A
+	m.realIn = grow(m.realIn, b*dIn)
+	m.realAttr = grow(m.realAttr, b*A)
+	for r := 0; r < b; r++ {
+		i := m.rng.IntN(p.n)
+		copy(m.realIn[r*dIn:r*dIn+LF], p.feat[i*LF:(i+1)*LF])
+		copy(m.realIn[r*dIn+LF:(r+1)*dIn], p.attr[i*A:(i+1)*A])
+		copy(m.realAttr[r*A:(r+1)*A], p.attr[i*A:(i+1)*A])
+	}
+	g.drawNoise(b, m.rng, &m.noise, true)
+	g.forwardAttr(m.noise.za, b, true)
+	g.forwardFeat(g.cache.attrHard, &m.noise)
+	m.fakeIn = grow(m.fakeIn, b*dIn)
+	m.fakeAttr = grow(m.fakeAttr, b*A)
+	for r := 0; r < b; r++ {
+		copy(m.fakeIn[r*dIn:r*dIn+LF], g.cache.feat[r*LF:(r+1)*LF])
+		copy(m.fakeIn[r*dIn+LF:(r+1)*dIn], g.cache.attrSoft[r*A:(r+1)*A])
+	}
+	copy(m.fakeAttr, g.cache.attrSoft[:b*A])
+
+	var dp *dpParams
+	if cfg.DP != nil {
+		dp = &dpParams{clip: cfg.DP.Clip, noise: cfg.DP.Noise, rng: m.rng}
+	}
+	var ls Losses
+	m.alpha = grow(m.alpha, b)
+	for round := 0; round < cfg.CriticRounds; round++ {
+		m.drawAlpha()
+		w, gp := m.disc.lossGrad(m.realIn, m.fakeIn, m.alpha, b, cfg.GPLambda, dp)
+		m.optD.step()
+		ls.Critic, ls.CriticGP, ls.Wasserstein = -w+cfg.GPLambda*gp, gp, w
+		m.drawAlpha()
+		w, gp = m.attrDisc.lossGrad(m.realAttr, m.fakeAttr, m.alpha, b, cfg.GPLambda, dp)
+		m.optA.step()
+		ls.AttrCritic, ls.AttrGP = -w+cfg.GPLambda*gp, gp
+	}
+
+	m.dIn = grow(m.dIn, b*dIn)
+	m.dAttr2 = grow(m.dAttr2, b*A)
+	sd := m.disc.inputGrad(m.fakeIn, b, -1, m.dIn)
+	sa := m.attrDisc.inputGrad(m.fakeAttr, b, -cfg.AttrCriticWeight, m.dAttr2)
+	ls.Generator = -sd - cfg.AttrCriticWeight*sa
+	m.dFeat = grow(m.dFeat, b*LF)
+	m.dAttr = grow(m.dAttr, b*A)
+	for r := 0; r < b; r++ {
+		copy(m.dFeat[r*LF:(r+1)*LF], m.dIn[r*dIn:r*dIn+LF])
+		da := m.dAttr[r*A : (r+1)*A]
+		for j, v := range m.dIn[r*dIn+LF : (r+1)*dIn] {
+			da[j] = v + m.dAttr2[r*A+j]
+		}
+	}
+	g.backward(m.dFeat, m.dAttr, &m.noise)
+	m.optG.step()
+	m.step++
+	return ls
+}
+
+func (m *Model) drawAlpha() {
+	for i := range m.alpha {
+		m.alpha[i] = float32(m.rng.Float64())
+	}
+}
+
+// Progress is reported to TrainOptions.Progress.
+type Progress struct {
+	Step, Total int
+	Losses      Losses
+	StepsPerSec float64
+}
+
+// TrainOptions controls a Train call. Steps counts iterations from the
+// model's creation, so a resumed model trains only the remainder.
+type TrainOptions struct {
+	Steps int
+	// CheckpointDir, if set, receives a checkpoint every CheckpointEvery
+	// steps and at the end; with Resume, training first loads the newest one.
+	CheckpointDir   string
+	CheckpointEvery int
+	Resume          bool
+	// Log, if set, gets one JSON object per LogEvery steps (default 100).
+	Log      io.Writer
+	LogEvery int
+	// Progress, if set, is called every ProgressEvery steps (default 100)
+	// and after the last step.
+	Progress      func(Progress)
+	ProgressEvery int
+}
+
+// logLine is one JSON-lines loss record.
+type logLine struct {
+	Step int `json:"step"`
+	Losses
+	StepsPerSec float64 `json:"steps_per_s"`
+}
+
+// Train runs iterations on data until the model has done opts.Steps. It
+// stops early, returning ctx.Err(), when ctx is cancelled.
+func (m *Model) Train(ctx context.Context, data *tensor.Set, opts TrainOptions) error {
+	if opts.Resume && opts.CheckpointDir != "" {
+		path, _, err := LatestCheckpoint(opts.CheckpointDir)
+		if err != nil {
+			return err
+		}
+		if path != "" {
+			if err := m.restore(path); err != nil {
+				return err
+			}
+		}
+	}
+	p, err := m.prepare(data)
+	if err != nil {
+		return err
+	}
+	every := func(n, def int) int {
+		if n <= 0 {
+			return def
+		}
+		return n
+	}
+	logEvery, progEvery := every(opts.LogEvery, 100), every(opts.ProgressEvery, 100)
+	enc := json.NewEncoder(nilSafe(opts.Log))
+	start, startStep := time.Now(), m.step
+	for m.step < opts.Steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ls := m.iterate(p)
+		rate := float64(m.step-startStep) / time.Since(start).Seconds()
+		if opts.Log != nil && m.step%logEvery == 0 {
+			if err := enc.Encode(logLine{m.step, ls, rate}); err != nil {
+				return fmt.Errorf("gan: writing loss log: %w", err)
+			}
+		}
+		if opts.Progress != nil && (m.step%progEvery == 0 || m.step == opts.Steps) {
+			opts.Progress(Progress{m.step, opts.Steps, ls, rate})
+		}
+		if opts.CheckpointDir != "" && ((opts.CheckpointEvery > 0 && m.step%opts.CheckpointEvery == 0) || m.step == opts.Steps) {
+			if err := m.Save(checkpointPath(opts.CheckpointDir, m.step)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func nilSafe(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// Bench runs warmup untimed iterations on data, then returns the duration of
+// each of iters timed ones. It trains the model as Train would.
+func (m *Model) Bench(data *tensor.Set, warmup, iters int) ([]time.Duration, error) {
+	p, err := m.prepare(data)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < warmup; i++ {
+		m.iterate(p)
+	}
+	ds := make([]time.Duration, iters)
+	for i := range ds {
+		t := time.Now()
+		m.iterate(p)
+		ds[i] = time.Since(t)
+	}
+	return ds, nil
+}

@@ -1,0 +1,108 @@
+package score
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/plugin"
+)
+
+// SplitHalves divides b's rows into two tables. Every record of a flow
+// (same 5-tuple, when b has those columns) lands in the same half, picked
+// by a hash of the flow key salted with seed, so that per-flow metrics see
+// whole flows; without a 5-tuple, rows alternate.
+func SplitHalves(b *abi.Batch, seed int64) (x, y *abi.Batch) {
+	var key []*abi.Column
+	for _, name := range FiveTuple {
+		c := b.Column(name)
+		if c == nil || c.Type == abi.TypeString {
+			key = nil
+			break
+		}
+		key = append(key, c)
+	}
+	var xi, yi []int
+	for r := range b.Len() {
+		odd := r%2 == 1
+		if key != nil {
+			h := uint64(14695981039346656037) ^ uint64(seed)
+			for _, c := range key {
+				v := math.Float64bits(c.Float(r))
+				for s := 0; s < 64; s += 8 {
+					h ^= (v >> s) & 0xff
+					h *= 1099511628211
+				}
+			}
+			odd = (h>>32)&1 == 1
+		}
+		if odd {
+			yi = append(yi, r)
+		} else {
+			xi = append(xi, r)
+		}
+	}
+	return Take(b, xi), Take(b, yi)
+}
+
+// Take returns a new batch of b's rows at idx, in that order.
+func Take(b *abi.Batch, idx []int) *abi.Batch {
+	out := &abi.Batch{Columns: make([]abi.Column, len(b.Columns))}
+	for i := range b.Columns {
+		c := &b.Columns[i]
+		o := abi.Column{Name: c.Name, Type: c.Type}
+		switch c.Type {
+		case abi.TypeU8:
+			o.U8 = make([]uint8, len(idx))
+			for k, r := range idx {
+				o.U8[k] = c.U8[r]
+			}
+		case abi.TypeU16:
+			o.U16 = make([]uint16, len(idx))
+			for k, r := range idx {
+				o.U16[k] = c.U16[r]
+			}
+		case abi.TypeU32, abi.TypeIPv4:
+			o.U32 = make([]uint32, len(idx))
+			for k, r := range idx {
+				o.U32[k] = c.U32[r]
+			}
+		case abi.TypeI64, abi.TypeTime:
+			o.I64 = make([]int64, len(idx))
+			for k, r := range idx {
+				o.I64[k] = c.I64[r]
+			}
+		case abi.TypeF64:
+			o.F64 = make([]float64, len(idx))
+			for k, r := range idx {
+				o.F64[k] = c.F64[r]
+			}
+		case abi.TypeString:
+			o.Dict = c.Dict
+			o.Codes = make([]uint32, len(idx))
+			for k, r := range idx {
+				o.Codes[k] = c.Codes[r]
+			}
+		}
+		out.Columns[i] = o
+	}
+	return out
+}
+
+// NoiseFloor scores one half of real (SplitHalves) against the other with
+// the metrics: roughly what a perfect generator, one drawing a fresh sample
+// from the same source, would score. Each half has about half the records,
+// so the floor slightly overstates the sampling noise at full size; a
+// synthetic score near it is as good as the data can tell.
+func NoiseFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []Metric, opts Options) (map[string]float64, error) {
+	x, y := SplitHalves(real, opts.Seed)
+	if x.Len() == 0 || y.Len() == 0 {
+		return nil, fmt.Errorf("noise floor: the real table's %d records do not split into two non-empty halves", real.Len())
+	}
+	r, err := Run(ctx, h, x, y, metrics, opts)
+	if err != nil {
+		return nil, fmt.Errorf("noise floor: %w", err)
+	}
+	return r.Values(), nil
+}

@@ -1,0 +1,282 @@
+package score
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/host/internal/report"
+)
+
+// BatchRows is the most rows sent to a metric in one call: large enough
+// that the ~1 µs per call vanishes, small enough to bound the module's
+// transient memory.
+const BatchRows = 1 << 16
+
+// Options tune Run.
+type Options struct {
+	// Seed is passed to every metric instance.
+	Seed int64
+	// BatchRows overrides BatchRows (tests).
+	BatchRows int
+}
+
+// Score is one named score and the curves behind it.
+type Score struct {
+	Name        string       `json:"name"`
+	Value       float64      `json:"value"`
+	Metric      Metric       `json:"metric"`
+	Description string       `json:"description,omitempty"`
+	XLabel      string       `json:"x_label,omitempty"`
+	XLog        bool         `json:"x_log,omitempty"`
+	Series      []abi.Series `json:"series,omitempty"`
+}
+
+// Result holds every score of a run, in metric order (and by name within
+// a metric that returns several).
+type Result struct {
+	Scores []Score `json:"scores"`
+}
+
+// Values returns the scores by name: the "metrics" object of
+// `netshare score --json` and of metrics.json.
+func (r *Result) Values() map[string]float64 {
+	out := make(map[string]float64, len(r.Scores))
+	for _, s := range r.Scores {
+		out[s.Name] = s.Value
+	}
+	return out
+}
+
+// Run scores syn against real with each metric, through the plugin host:
+// it opens one instance per metric, streams both tables to all of them in
+// slices of at most BatchRows rows (each slice is encoded once and sent to
+// every instance), and collects every instance's scores. Score names must
+// be unique across metrics.
+func Run(ctx context.Context, h *plugin.Host, real, syn *abi.Batch, metrics []Metric, opts Options) (*Result, error) {
+	if len(metrics) == 0 {
+		return nil, errors.New("score: no metrics to run")
+	}
+	if real.Len() == 0 {
+		return nil, errors.New("score: the real table has no records")
+	}
+	if syn.Len() == 0 {
+		return nil, errors.New("score: the synthetic table has no records")
+	}
+	rows := opts.BatchRows
+	if rows <= 0 {
+		rows = BatchRows
+	}
+	insts := make([]*plugin.Instance, len(metrics))
+	defer func() {
+		for _, in := range insts {
+			if in != nil {
+				in.Close(ctx)
+			}
+		}
+	}()
+	// Metrics that read the same columns share one encoding of each slice.
+	groups := map[string][]int{}
+	var order []string
+	cols := map[string][]string{}
+	for i, m := range metrics {
+		in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindMetric, Name: m.Name, Params: m.Params, Seed: opts.Seed})
+		if err != nil {
+			return nil, fmt.Errorf("metric %d (%s): %w", i+1, m, err)
+		}
+		insts[i] = in
+		need := neededColumns(in.Component(), m.Params)
+		key := strings.Join(need, "\x00")
+		if need == nil {
+			key = "\x00all"
+		}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+			cols[key] = need
+		}
+		groups[key] = append(groups[key], i)
+	}
+	for _, side := range []struct {
+		op abi.Op
+		b  *abi.Batch
+	}{{abi.OpAddReal, real}, {abi.OpAddSynthetic, syn}} {
+		for _, key := range order {
+			if err := stream(ctx, insts, metrics, groups[key], side.op, Project(side.b, cols[key]), rows); err != nil {
+				return nil, err
+			}
+		}
+	}
+	res := &Result{}
+	seen := map[string]string{}
+	for i, in := range insts {
+		hdr, _, err := in.Call(ctx, abi.OpScore, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("metric %d (%s): %w", i+1, metrics[i], err)
+		}
+		var s abi.Scores
+		if err := json.Unmarshal(hdr, &s); err != nil {
+			return nil, fmt.Errorf("metric %d (%s): score reply: %w", i+1, metrics[i], err)
+		}
+		if len(s.Values) == 0 {
+			return nil, fmt.Errorf("metric %d (%s) returned no scores", i+1, metrics[i])
+		}
+		names := slices.Sorted(func(yield func(string) bool) {
+			for k := range s.Values {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		first := len(res.Scores)
+		for _, name := range names {
+			if prev, dup := seen[name]; dup {
+				return nil, fmt.Errorf("metric %d (%s) and %s both return a score named %q: give one a different name parameter", i+1, metrics[i], prev, name)
+			}
+			seen[name] = metrics[i].String()
+			res.Scores = append(res.Scores, Score{Name: name, Value: s.Values[name], Metric: metrics[i], Description: Describe(metrics[i], real), XLabel: AxisLabel(metrics[i], real), XLog: isRank(metrics[i])})
+		}
+		// A series goes with the score of the same name, else with the
+		// metric's first score.
+		for _, sr := range s.Series {
+			at := first
+			for j := first; j < len(res.Scores); j++ {
+				if res.Scores[j].Name == sr.Name {
+					at = j
+				}
+			}
+			res.Scores[at].Series = append(res.Scores[at].Series, sr)
+		}
+	}
+	return res, nil
+}
+
+// neededColumns lists the columns a metric reads, from the parameters its
+// manifest names under Defaults["column_params"] (string or list values),
+// or nil when it does not say: then it gets every column.
+func neededColumns(c abi.Component, params map[string]any) []string {
+	names, ok := c.Defaults["column_params"].([]any)
+	if !ok {
+		return nil
+	}
+	resolved, err := c.ResolveParams(params)
+	if err != nil {
+		return nil // Open already accepted them; be safe and send everything
+	}
+	var out []string
+	for _, n := range names {
+		pn, _ := n.(string)
+		switch v := resolved[pn].(type) {
+		case string:
+			if v != "" {
+				out = append(out, v)
+			}
+		case []string:
+			out = append(out, v...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Project returns a batch of b's columns named in cols, sharing storage.
+// When cols is nil, or names a column b lacks (a parameter value that is
+// not a column, or a genuinely missing one the metric will report with
+// the full list of what b has), it returns b whole.
+func Project(b *abi.Batch, cols []string) *abi.Batch {
+	if cols == nil {
+		return b
+	}
+	out := &abi.Batch{}
+	for _, name := range cols {
+		c := b.Column(name)
+		if c == nil {
+			return b
+		}
+		out.Columns = append(out.Columns, *c)
+	}
+	return out
+}
+
+// stream sends b in slices to the instances at idx with op.
+func stream(ctx context.Context, insts []*plugin.Instance, metrics []Metric, idx []int, op abi.Op, b *abi.Batch, rows int) error {
+	var buf []byte
+	n := b.Len()
+	for lo := 0; lo < n; lo += rows {
+		hi := min(lo+rows, n)
+		buf = abi.AppendBatch(buf[:0], Slice(b, lo, hi))
+		for _, i := range idx {
+			in := insts[i]
+			if _, _, err := in.Call(ctx, op, nil, buf); err != nil {
+				return fmt.Errorf("metric %d (%s): rows %d–%d: %w", i+1, metrics[i], lo, hi-1, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Slice returns rows [lo, hi) of b as a batch sharing b's storage, except
+// that a string column whose dictionary is larger than the slice gets a
+// compact dictionary of its own, so that a slice never carries a
+// million-entry dictionary for 64k rows.
+func Slice(b *abi.Batch, lo, hi int) *abi.Batch {
+	out := &abi.Batch{Columns: make([]abi.Column, len(b.Columns))}
+	for i := range b.Columns {
+		c := &b.Columns[i]
+		o := abi.Column{Name: c.Name, Type: c.Type}
+		switch c.Type {
+		case abi.TypeU8:
+			o.U8 = c.U8[lo:hi]
+		case abi.TypeU16:
+			o.U16 = c.U16[lo:hi]
+		case abi.TypeU32, abi.TypeIPv4:
+			o.U32 = c.U32[lo:hi]
+		case abi.TypeI64, abi.TypeTime:
+			o.I64 = c.I64[lo:hi]
+		case abi.TypeF64:
+			o.F64 = c.F64[lo:hi]
+		case abi.TypeString:
+			o.Dict, o.Codes = c.Dict, c.Codes[lo:hi]
+			if len(c.Dict) > hi-lo {
+				remap := map[uint32]uint32{}
+				o.Dict = nil
+				o.Codes = make([]uint32, hi-lo)
+				for r, code := range c.Codes[lo:hi] {
+					nc, ok := remap[code]
+					if !ok {
+						nc = uint32(len(o.Dict))
+						remap[code] = nc
+						o.Dict = append(o.Dict, c.Dict[code])
+					}
+					o.Codes[r] = nc
+				}
+			}
+		}
+		out.Columns[i] = o
+	}
+	return out
+}
+
+// Report converts the scores for the report and metrics.json, attaching
+// each score's noise floor from floor (which may be nil).
+func (r *Result) Report(floor map[string]float64) []report.NamedScore {
+	out := make([]report.NamedScore, len(r.Scores))
+	for i, s := range r.Scores {
+		out[i] = report.NamedScore{Name: s.Name, Value: s.Value, Description: s.Description, Component: s.Metric.Name, Params: s.Metric.Params, Series: s.Series, XLabel: s.XLabel, XLog: s.XLog}
+		if f, ok := floor[s.Name]; ok {
+			out[i].NoiseFloor = &f
+		}
+	}
+	return out
+}
+
+// isRank reports a popularity-rank metric, whose curve reads best on a log
+// axis: the top ranks hold most records.
+func isRank(m Metric) bool {
+	mode, _ := m.Params["mode"].(string)
+	return m.Name == "jsd" && mode == "rank"
+}

@@ -1,0 +1,406 @@
+package score
+
+import (
+	"context"
+	"encoding/csv"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/plugin"
+)
+
+var (
+	hostOnce sync.Once
+	testHost *plugin.Host
+	hostErr  error
+)
+
+// host returns one plugin host shared by the package's tests: loading the
+// builtin module is the expensive part. Compiled code is cached across runs.
+func host(t testing.TB) *plugin.Host {
+	t.Helper()
+	hostOnce.Do(func() {
+		testHost, hostErr = plugin.NewHost(context.Background(), plugin.Options{CacheDir: filepath.Join(os.TempDir(), "netshare-test-wazero-cache")})
+	})
+	if hostErr != nil {
+		t.Fatal(hostErr)
+	}
+	return testHost
+}
+
+// sharedData is ../shared/data relative to the repository root.
+func sharedData(t testing.TB, rel string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+	p := filepath.Join(root, "..", "shared", "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("test data %s not available: %v", p, err)
+	}
+	return p
+}
+
+var protoNumbers = map[string]uint8{"TCP": 6, "UDP": 17, "ICMP": 1, "GRE": 47, "ESP": 50, "IPIP": 4, "IPv6": 41}
+
+// readUGR parses NetShare's small UGR16 NetFlow CSV into the canonical
+// flow columns. It is deliberately independent of the format plugins, so
+// that this test checks only the metrics.
+func readUGR(t testing.TB, path string) *abi.Batch {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b := &abi.Batch{Columns: []abi.Column{
+		{Name: "srcip", Type: abi.TypeIPv4}, {Name: "dstip", Type: abi.TypeIPv4},
+		{Name: "srcport", Type: abi.TypeU16}, {Name: "dstport", Type: abi.TypeU16},
+		{Name: "proto", Type: abi.TypeU8}, {Name: "ts", Type: abi.TypeTime},
+		{Name: "td", Type: abi.TypeF64}, {Name: "pkt", Type: abi.TypeI64}, {Name: "byt", Type: abi.TypeI64},
+		{Name: "type", Type: abi.TypeString},
+	}}
+	c := func(n string) *abi.Column { return b.Column(n) }
+	types := map[string]uint32{}
+	for i, r := range recs[1:] {
+		num := func(k int) float64 {
+			v, err := strconv.ParseFloat(r[k], 64)
+			if err != nil {
+				t.Fatalf("%s row %d column %d: %v", path, i+2, k+1, err)
+			}
+			return v
+		}
+		c("srcip").U32 = append(c("srcip").U32, uint32(num(0)))
+		c("dstip").U32 = append(c("dstip").U32, uint32(num(1)))
+		c("srcport").U16 = append(c("srcport").U16, uint16(num(2)))
+		c("dstport").U16 = append(c("dstport").U16, uint16(num(3)))
+		p, ok := protoNumbers[r[4]]
+		if !ok {
+			p = 255
+		}
+		c("proto").U8 = append(c("proto").U8, p)
+		c("ts").I64 = append(c("ts").I64, int64(num(5)))
+		c("td").F64 = append(c("td").F64, num(6))
+		c("pkt").I64 = append(c("pkt").I64, int64(num(7)))
+		c("byt").I64 = append(c("byt").I64, int64(num(8)))
+		code, ok := types[r[9]]
+		if !ok {
+			code = uint32(len(types))
+			types[r[9]] = code
+			c("type").Dict = append(c("type").Dict, r[9])
+		}
+		c("type").Codes = append(c("type").Codes, code)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func rows(b *abi.Batch, lo, hi int) *abi.Batch {
+	idx := make([]int, hi-lo)
+	for i := range idx {
+		idx[i] = lo + i
+	}
+	return Take(b, idx)
+}
+
+// TestUGR16AgainstScipy scores the second half of NetShare's UGR16 sample
+// against its first half with the default flow metrics, through the Wasm
+// module, and compares with values computed independently by Python with
+// scipy 1.10 (scipy.stats.wasserstein_distance and
+// scipy.spatial.distance.jensenshannon(p, q)**2), following NetShare's
+// dist_metrics: rank JSD for IPs, JSD over 0..65535 for ports and 0..255
+// for protocols, EMD of ts − min(ts) and of raw td/pkt/byt.
+func TestUGR16AgainstScipy(t *testing.T) {
+	all := readUGR(t, sharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	real, syn := rows(all, 0, 500), rows(all, 500, all.Len())
+	metrics, err := DefaultMetrics(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"srcip_rank_jsd":       0.02008196700417975,
+		"dstip_rank_jsd":       0.01128381276114064,
+		"srcport_jsd":          0.30795571513770514,
+		"dstport_jsd":          0.12169195939216111,
+		"proto_jsd":            0.012325881944904563,
+		"ts_emd":               10903032.0,
+		"td_emd":               11.349976000000002,
+		"pkt_emd":              889.3720000000008,
+		"byt_emd":              439091.4840000004,
+		"records_per_flow_emd": 0.004081232858822004,
+		"type_jsd":             0.0006936476811440852,
+	}
+	for _, batchRows := range []int{0, 37} { // one call per side, and many
+		res, err := Run(context.Background(), host(t), real, syn, metrics, Options{BatchRows: batchRows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res.Values()
+		if len(got) != len(want) {
+			t.Errorf("batch rows %d: got scores %v, want %v", batchRows, slices.Sorted(mapsKeys(got)), slices.Sorted(mapsKeys(want)))
+		}
+		for name, w := range want {
+			g, ok := got[name]
+			if !ok || math.Abs(g-w) > 1e-9*max(1, math.Abs(w)) {
+				t.Errorf("batch rows %d: %s = %.17g, want %.17g", batchRows, name, g, w)
+			}
+		}
+		for _, s := range res.Scores {
+			if len(s.Series) != 1 || len(s.Series[0].X) == 0 || len(s.Series[0].X) > 201 || s.Description == "" {
+				t.Errorf("%s: %d series (first with %d points), description %q", s.Name, len(s.Series), len(s.Series[0].X), s.Description)
+			}
+		}
+	}
+}
+
+func mapsKeys(m map[string]float64) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func TestDefaultMetrics(t *testing.T) {
+	col := func(name string, typ abi.Type) abi.Column { return abi.Column{Name: name, Type: typ} }
+	tuple := []abi.Column{col("srcip", abi.TypeIPv4), col("dstip", abi.TypeIPv4), col("srcport", abi.TypeU16), col("dstport", abi.TypeU16), col("proto", abi.TypeU8)}
+	tests := []struct {
+		name string
+		cols []abi.Column
+		want []string // component:name-or-column
+		err  string
+	}{
+		{"packets", append(slices.Clone(tuple), col("ts", abi.TypeTime), col("pkt_len", abi.TypeU16), col("ttl", abi.TypeU8)),
+			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:pkt_len", "emd:time_emd", "flow-size:flow_size_emd"}, ""},
+		{"flows with labels", append(slices.Clone(tuple), col("ts", abi.TypeTime), col("td", abi.TypeF64), col("pkt", abi.TypeI64), col("byt", abi.TypeI64), col("type", abi.TypeString), col("label", abi.TypeString)),
+			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:ts", "emd:td", "emd:pkt", "emd:byt", "flow-size:records_per_flow_emd", "jsd:type", "jsd:label"}, ""},
+		{"flows without a 5-tuple", []abi.Column{col("srcip", abi.TypeIPv4), col("pkt", abi.TypeI64)},
+			[]string{"jsd:srcip", "emd:pkt"}, ""},
+		{"neither", []abi.Column{col("srcip", abi.TypeIPv4)}, nil, "neither pkt_len"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := DefaultMetrics(&abi.Batch{Columns: tt.cols})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range ms {
+				id, _ := m.Params["name"].(string)
+				if id == "" {
+					id, _ = m.Params["column"].(string)
+				}
+				got = append(got, m.Name+":"+id)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	b := &abi.Batch{Columns: []abi.Column{{Name: "td", Type: abi.TypeF64, F64: []float64{1, 2}}}}
+	empty := &abi.Batch{Columns: []abi.Column{{Name: "td", Type: abi.TypeF64}}}
+	emdTD := Metric{Name: "emd", Params: map[string]any{"column": "td"}}
+	tests := []struct {
+		name      string
+		real, syn *abi.Batch
+		metrics   []Metric
+		want      string
+	}{
+		{"no metrics", b, b, nil, "no metrics"},
+		{"empty synthetic", b, empty, []Metric{emdTD}, "synthetic table has no records"},
+		{"unknown component", b, b, []Metric{{Name: "emdd"}}, `no metric named "emdd" (did you mean "emd"?)`},
+		{"bad params", b, b, []Metric{{Name: "emd", Params: map[string]any{"columns": "td"}}}, `metric 1 (emd(columns=td))`},
+		{"duplicate names", b, b, []Metric{emdTD, emdTD}, `both return a score named "td_emd"`},
+		{"missing column", b, b, []Metric{emdTD, {Name: "emd", Params: map[string]any{"column": "pkt"}}}, `metric 2 (emd(column=pkt)): rows 0–1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Run(context.Background(), host(t), tt.real, tt.syn, tt.metrics, Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestChooseByRankSum(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name  string
+		cands []map[string]float64
+		best  int
+		sums  []float64
+		err   string
+	}{
+		{
+			// a ranks 1,2,3; b ranks 3,1,2: sums 4,3,5 → candidate 1.
+			name:  "plain",
+			cands: []map[string]float64{{"a": 0.1, "b": 9}, {"a": 0.2, "b": 1}, {"a": 0.3, "b": 5}},
+			best:  1, sums: []float64{4, 3, 5},
+		},
+		{
+			// a: 0 and 1 tie for ranks 1–2 (1.5 each), 2 ranks 3;
+			// b: 0 and 1 tie for ranks 2–3 (2.5 each), 2 ranks 1.
+			// Sums 4, 4, 4: the earliest wins.
+			name:  "ties go to the earliest",
+			cands: []map[string]float64{{"a": 1, "b": 2}, {"a": 1, "b": 2}, {"a": 3, "b": 1}},
+			best:  0, sums: []float64{4, 4, 4},
+		},
+		{
+			// NaN ranks last: a ranks 3,1,2; b ranks 1,2,3 → sums 4,3,5.
+			name:  "NaN is worst",
+			cands: []map[string]float64{{"a": nan, "b": 0}, {"a": 5, "b": 1}, {"a": 7, "b": 2}},
+			best:  1, sums: []float64{4, 3, 5},
+		},
+		{name: "none", err: "no candidates"},
+		{name: "mismatch", cands: []map[string]float64{{"a": 1}, {"b": 1}}, err: `candidate 1 has no score "a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch, err := ChooseByRankSum(tt.cands)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.Best != tt.best || !slices.Equal(ch.RankSums, tt.sums) {
+				t.Errorf("best %d sums %v, want %d %v", ch.Best, ch.RankSums, tt.best, tt.sums)
+			}
+		})
+	}
+}
+
+func TestChooseBest(t *testing.T) {
+	all := readUGR(t, sharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	real := rows(all, 0, 500)
+	// Candidate 1 is the real table itself: every score is 0, so it must
+	// win against the other half and a degenerate copy of one record.
+	cands := []*abi.Batch{rows(all, 500, 1000), real, rows(all, 0, 1)}
+	metrics, err := DefaultMetrics(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, res, err := ChooseBest(context.Background(), host(t), real, cands, metrics, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Best != 1 || len(res) != 3 {
+		t.Fatalf("chose %d (sums %v), want 1", ch.Best, ch.RankSums)
+	}
+	for name, v := range res[1].Values() {
+		if v != 0 {
+			t.Errorf("real vs itself: %s = %v, want 0", name, v)
+		}
+	}
+}
+
+func TestSplitHalves(t *testing.T) {
+	all := readUGR(t, sharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	x, y := SplitHalves(all, 7)
+	if x.Len()+y.Len() != all.Len() || x.Len() < all.Len()/3 || y.Len() < all.Len()/3 {
+		t.Fatalf("split %d into %d and %d", all.Len(), x.Len(), y.Len())
+	}
+	key := func(b *abi.Batch, r int) [5]float64 {
+		var k [5]float64
+		for i, n := range FiveTuple {
+			k[i] = b.Column(n).Float(r)
+		}
+		return k
+	}
+	inX := map[[5]float64]bool{}
+	for r := range x.Len() {
+		inX[key(x, r)] = true
+	}
+	for r := range y.Len() {
+		if inX[key(y, r)] {
+			t.Fatalf("flow %v is in both halves", key(y, r))
+		}
+	}
+	if err := x.Check(); err != nil {
+		t.Fatal(err)
+	}
+	floor, err := NoiseFloor(context.Background(), host(t), all, []Metric{{Name: "emd", Params: map[string]any{"column": "td"}}}, Options{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := floor["td_emd"]; !(v > 0) {
+		t.Errorf("noise floor td_emd = %v, want > 0", v)
+	}
+}
+
+func TestSliceCompactsDictionaries(t *testing.T) {
+	b := &abi.Batch{Columns: []abi.Column{{Name: "s", Type: abi.TypeString, Dict: []string{"a", "b", "c", "d"}, Codes: []uint32{3, 0, 3, 2}}}}
+	s := Slice(b, 1, 3)
+	c := s.Column("s")
+	if !slices.Equal(c.Dict, []string{"a", "d"}) || !slices.Equal(c.Codes, []uint32{0, 1}) {
+		t.Fatalf("slice dict %v codes %v", c.Dict, c.Codes)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestColumnProjection(t *testing.T) {
+	h := host(t)
+	comp := func(name string) abi.Component {
+		_, c, err := h.Find(abi.KindMetric, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *c
+	}
+	tests := []struct {
+		metric string
+		params map[string]any
+		want   []string
+	}{
+		{"emd", map[string]any{"column": "td"}, []string{"td"}},
+		{"jsd", map[string]any{"column": "srcip", "mode": "rank"}, []string{"srcip"}},
+		{"flow-size", nil, []string{"dstip", "dstport", "proto", "srcip", "srcport"}},
+		{"flow-size", map[string]any{"key": []any{"srcip"}, "count": "pkt"}, []string{"pkt", "srcip"}},
+	}
+	for _, tt := range tests {
+		if got := neededColumns(comp(tt.metric), tt.params); !slices.Equal(got, tt.want) {
+			t.Errorf("%s %v: columns %v, want %v", tt.metric, tt.params, got, tt.want)
+		}
+	}
+	b := &abi.Batch{Columns: []abi.Column{{Name: "a", Type: abi.TypeU8, U8: []uint8{1}}, {Name: "b", Type: abi.TypeU8, U8: []uint8{2}}}}
+	if p := Project(b, []string{"b"}); len(p.Columns) != 1 || p.Columns[0].Name != "b" {
+		t.Errorf("Project to b: %+v", p.Columns)
+	}
+	// A name that is not a column ("records") sends the whole batch.
+	if p := Project(b, []string{"a", "records"}); p != b {
+		t.Errorf("Project with a non-column name dropped columns: %+v", p.Columns)
+	}
+	if p := Project(b, nil); p != b {
+		t.Error("Project(nil) is not the batch itself")
+	}
+}
