@@ -75,12 +75,44 @@ type runner struct {
 	fields    []pipeline.Field
 	state     *encoding.State
 	sets      []*tensor.Set // per chunk; nil for a chunk without flows
+	plan      *trainPlan
 	synthetic *abi.Batch
 	keys      map[string]string
 }
 
-// Run executes cfg.
+// Run executes cfg on this machine.
 func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*Result, error) {
+	s, err := Open(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close(ctx)
+	if !s.trained {
+		start := time.Now()
+		if err := s.r.trainAll(ctx); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		s.r.timed("train", start, false)
+	} else {
+		s.r.timed("train", time.Now(), true)
+	}
+	return s.Finish(ctx)
+}
+
+// Session is one run driven stage by stage: Open reads and encodes and
+// plans training, TrainChunk trains one chunk, Finish generates, writes,
+// scores and reports. Run drives it on one machine; a distributed engine
+// calls the same steps from its workers, with the run directory on storage
+// every worker reaches, and gets the same result for the same seed.
+type Session struct {
+	r       *runner
+	ownHost bool
+	trained bool
+}
+
+// Open prepares a run: the read and encode stages (reused when their
+// inputs are unchanged) and the training plan.
+func Open(ctx context.Context, cfg *pipeline.Config, opts Options) (*Session, error) {
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
@@ -93,48 +125,105 @@ func Run(ctx context.Context, cfg *pipeline.Config, opts Options) (*Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("run directory %s: %w", dir, err)
 	}
+	s := &Session{}
 	h := opts.Host
 	if h == nil {
 		if h, err = plugin.NewHost(ctx, PluginOptions(cfg)); err != nil {
 			return nil, err
 		}
-		defer h.Close(ctx)
+		s.ownHost = true
 	}
-	if err := cfg.ValidateComponents(h); err != nil {
-		return nil, err
-	}
-	r := &runner{cfg: cfg, host: h, dir: dir, out: out, line: progress.New(out), notify: opts.Progress, stages: st,
+	s.r = &runner{cfg: cfg, host: h, dir: dir, out: out, line: progress.New(out), notify: opts.Progress, stages: st,
 		res: &Result{RunDir: dir}, keys: map[string]string{}}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, "pipeline.toml"), []byte(cfg.Text)); err != nil {
+	if err := s.open(ctx); err != nil {
+		s.Close(ctx)
 		return nil, err
 	}
-	steps := []struct {
+	return s, nil
+}
+
+func (s *Session) open(ctx context.Context) error {
+	r := s.r
+	if err := r.cfg.ValidateComponents(r.host); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(r.dir, "pipeline.toml"), []byte(r.cfg.Text)); err != nil {
+		return err
+	}
+	if err := r.stage(ctx, "read", r.read); err != nil {
+		return err
+	}
+	if err := r.stage(ctx, "encode", r.encode); err != nil {
+		return err
+	}
+	var err error
+	s.trained, err = r.planTraining()
+	return err
+}
+
+// Chunks is the number of chunks to train (chunks with flows).
+func (s *Session) Chunks() int { return len(s.r.plan.iters) }
+
+// Trained reports whether training is complete for these inputs.
+func (s *Session) Trained() bool { return s.trained }
+
+// TrainChunk trains the pos-th chunk with flows, resuming from its newest
+// checkpoint: chunk 0 from scratch, the others from chunk 0's final
+// checkpoint, so chunk 0 must be complete first.
+func (s *Session) TrainChunk(ctx context.Context, pos int) error { return s.r.trainChunk(ctx, pos) }
+
+// Finish checks that every chunk is trained, then generates, writes the
+// synthetic trace, scores it and writes the report.
+func (s *Session) Finish(ctx context.Context) (*Result, error) {
+	r := s.r
+	if !s.trained {
+		if err := r.trainingComplete(); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		s.trained = true
+	}
+	for _, st := range []struct {
 		name string
-		fn   func(context.Context) (reused bool, err error)
+		fn   func(context.Context) (bool, error)
 	}{
-		{"read", r.read},
-		{"encode", r.encode},
-		{"train", r.train},
 		{"generate", r.generate},
 		{"output", r.output},
 		{"score", r.score},
 		{"report", r.report},
-	}
-	for _, s := range steps {
-		start := time.Now()
-		reused, err := s.fn(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
+	} {
+		if err := r.stage(ctx, st.name, st.fn); err != nil {
+			return nil, err
 		}
-		t := Timing{Stage: s.name, Elapsed: time.Since(start), Reused: reused}
-		r.res.Timings = append(r.res.Timings, t)
-		note := ""
-		if reused {
-			note = " (inputs unchanged: reused)"
-		}
-		r.line.Done("%-9s done in %s%s", s.name, t.Elapsed.Round(time.Millisecond), note)
 	}
 	return r.res, nil
+}
+
+// Close releases the plugin host the session made.
+func (s *Session) Close(ctx context.Context) {
+	if s.ownHost {
+		s.r.host.Close(ctx)
+	}
+}
+
+// stage runs one stage and records its timing.
+func (r *runner) stage(ctx context.Context, name string, fn func(context.Context) (bool, error)) error {
+	start := time.Now()
+	reused, err := fn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r.timed(name, start, reused)
+	return nil
+}
+
+func (r *runner) timed(name string, start time.Time, reused bool) {
+	t := Timing{Stage: name, Elapsed: time.Since(start), Reused: reused}
+	r.res.Timings = append(r.res.Timings, t)
+	note := ""
+	if reused {
+		note = " (inputs unchanged: reused)"
+	}
+	r.line.Done("%-9s done in %s%s", name, t.Elapsed.Round(time.Millisecond), note)
 }
 
 // PluginOptions turns a pipeline's [plugins] section into runtime options.
@@ -341,6 +430,3 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	r.state = state
 	return false, r.stages.done("encode", key)
 }
-
-// ErrNotBuilt marks a stage a later version of netshare provides.
-var ErrNotBuilt = errors.New("not built yet")

@@ -2,12 +2,14 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
+	"github.com/netshare/netshare/host/internal/atomicfile"
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/progress"
 	"github.com/netshare/netshare/host/internal/tensor"
@@ -37,19 +39,23 @@ func (r *runner) modelConfig() gan.Config {
 	return cfg
 }
 
-func (r *runner) train(ctx context.Context) (bool, error) {
+// planTraining settles what training will do: the stage key, the
+// checkpoint directory (cleared when the configuration changed, kept for
+// resuming otherwise), the privacy plan and each chunk's iterations. It
+// reports whether training is already complete for these inputs.
+func (r *runner) planTraining() (bool, error) {
 	m := r.cfg.Model
 	key := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed).sum()
 	r.keys["train"] = key
-	dirs := r.trainDirs()
 	var outputs []string
-	for _, d := range dirs {
+	for _, d := range r.trainDirs() {
 		if d != "" {
 			outputs = append(outputs, d)
 		}
 	}
-	if r.stages.fresh("train", key, outputs...) {
-		return true, nil
+	fresh := r.stages.fresh("train", key, outputs...)
+	if r.trainedChunks() == 0 {
+		return false, fmt.Errorf("no chunk has flows to train on")
 	}
 	trainDir := filepath.Join(r.dir, "train")
 	// Checkpoints of another configuration cannot be resumed from; those
@@ -62,22 +68,10 @@ func (r *runner) train(ctx context.Context) (bool, error) {
 		if err := os.MkdirAll(trainDir, 0o755); err != nil {
 			return false, err
 		}
-		if err := os.WriteFile(keyPath, []byte(key), 0o644); err != nil {
+		if err := atomicfile.WriteBytes(keyPath, []byte(key)); err != nil {
 			return false, err
 		}
-	}
-	// Chunks without flows are not trained; the others keep their index in
-	// the directory names so generation finds them.
-	var sets []*tensor.Set
-	var index []int
-	for k, s := range r.sets {
-		if s != nil {
-			sets = append(sets, s)
-			index = append(index, k)
-		}
-	}
-	if len(sets) == 0 {
-		return false, fmt.Errorf("no chunk has flows to train on")
+		fresh = false
 	}
 	modelCfg := r.modelConfig()
 	steps := m.Steps
@@ -97,53 +91,156 @@ func (r *runner) train(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		modelCfg.DP.Noise = b.Noise
-		fmt.Fprintf(r.out, "privacy  ε = %.4g (δ = %g, order %g) with noise multiplier %.4g over %v iterations%s\n",
-			b.Epsilon, b.Delta, b.Order, b.Noise, b.Iterations, suffix(b.Note))
-	}
-	var mu sync.Mutex
-	logs := map[int]*os.File{}
-	defer func() {
-		for _, f := range logs {
-			f.Close()
+		if !fresh {
+			fmt.Fprintf(r.out, "privacy  ε = %.4g (δ = %g, order %g) with noise multiplier %.4g over %v iterations%s\n",
+				b.Epsilon, b.Delta, b.Order, b.Noise, b.Iterations, suffix(b.Note))
 		}
-	}()
-	total := steps + int(float64(steps)*m.FinetuneFraction+0.5)*(len(sets)-1)
-	done := make([]int, len(sets))
-	opts := gan.ChunkOptions{
-		Steps: steps, Fraction: m.FinetuneFraction, Workers: m.Workers, Seed: r.cfg.Seed,
-		Dir: trainDir, CheckpointEvery: m.CheckpointEvery, Resume: true, LogEvery: m.LogEvery,
-		Log: func(pos int) io.Writer {
-			mu.Lock()
-			defer mu.Unlock()
-			dir := dirs[index[pos]]
-			os.MkdirAll(dir, 0o755)
-			f, err := os.OpenFile(filepath.Join(dir, "losses.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-			if err != nil {
-				return io.Discard
+	}
+	r.plan = &trainPlan{cfg: modelCfg, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
+	for _, it := range r.plan.iters {
+		r.plan.total += it
+	}
+	return fresh, nil
+}
+
+// trainAll trains every chunk on this machine: chunk 0 first, then the
+// others from its final weights with a pool of workers. Each chunk has its
+// own seed, so the result does not depend on how many run at once or
+// where (a cluster trains the same chunks with trainChunk).
+func (r *runner) trainAll(ctx context.Context) error {
+	if err := r.trainChunk(ctx, 0); err != nil {
+		return err
+	}
+	workers := r.cfg.Model.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	n := len(r.plan.iters)
+	jobs := make(chan int)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, n-1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pos := range jobs {
+				errs[pos] = r.trainChunk(ctx, pos)
 			}
-			logs[pos] = f
-			return f
-		},
-		Progress: func(pos int, p gan.Progress) {
-			mu.Lock()
-			done[pos] = p.Step
+		}()
+	}
+	for pos := 1; pos < n; pos++ {
+		jobs <- pos
+	}
+	close(jobs)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// trainingComplete checks that every chunk's newest checkpoint is at its
+// planned step, then records the stage as done.
+func (r *runner) trainingComplete() error {
+	for pos, want := range r.plan.iters {
+		_, step, err := gan.LatestCheckpoint(filepath.Join(r.dir, "train", fmt.Sprintf("chunk-%d", pos)))
+		if err != nil {
+			return err
+		}
+		if step != want {
+			_, k := r.trainedSet(pos)
+			return fmt.Errorf("chunk %d has trained %d of %d steps", k, step, want)
+		}
+	}
+	return r.stages.done("train", r.keys["train"])
+}
+
+// trainPlan is what every chunk's training shares.
+type trainPlan struct {
+	cfg   gan.Config
+	iters []int // per trained chunk
+	total int
+
+	mu   sync.Mutex
+	done []int
+}
+
+// trainChunk trains the pos-th chunk that has flows: the first from
+// scratch, the others from the first's final checkpoint. Each resumes from
+// its own newest checkpoint, so a killed run loses at most the steps since
+// then.
+func (r *runner) trainChunk(ctx context.Context, pos int) error {
+	plan := r.plan
+	if pos < 0 || pos >= len(plan.iters) {
+		return fmt.Errorf("no trained chunk %d: the run trains %d", pos, len(plan.iters))
+	}
+	set, k := r.trainedSet(pos)
+	dir := filepath.Join(r.dir, "train", fmt.Sprintf("chunk-%d", pos))
+	seed := gan.ChunkSeed(r.cfg.Seed, pos)
+	var model *gan.Model
+	var err error
+	if pos == 0 {
+		model, err = gan.New(plan.cfg, set.AttrOutputs, set.FeatOutputs, r.flows.MaxFlowLen, seed)
+	} else {
+		var first string
+		first, _, err = gan.LatestCheckpoint(filepath.Join(r.dir, "train", "chunk-0"))
+		if err == nil && first == "" {
+			err = errors.New("chunk 0 has no checkpoint to start from")
+		}
+		var m0 *gan.Model
+		if err == nil {
+			m0, err = gan.Load(first)
+		}
+		if err == nil {
+			model, err = m0.Fork(seed)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("chunk %d: %w", k, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "losses.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	m := r.cfg.Model
+	err = model.Train(ctx, set, gan.TrainOptions{
+		Steps: plan.iters[pos], CheckpointDir: dir, CheckpointEvery: m.CheckpointEvery, Resume: true,
+		Log: logf, LogEvery: m.LogEvery, ProgressEvery: max(1, m.LogEvery),
+		Progress: func(p gan.Progress) {
+			plan.mu.Lock()
+			plan.done[pos] = p.Step
 			sum := 0
-			for _, d := range done {
+			for _, d := range plan.done {
 				sum += d
 			}
-			mu.Unlock()
+			plan.mu.Unlock()
 			if r.notify != nil {
-				r.notify("train", sum, total)
+				r.notify("train", sum, plan.total)
 			}
-			r.line.Update("train    chunk %d step %d/%d  %.1f steps/s  loss D %.3f G %.3f  (all chunks %d/%d, ETA %s)",
-				index[pos], p.Step, p.Total, p.StepsPerSec, p.Losses.Critic, p.Losses.Generator, sum, total,
-				progress.ETA(sum, total, p.StepsPerSec))
+			r.line.Update("train    chunk %d step %d/%d  %.1f steps/s  loss critic %.3f generator %.3f  (all chunks %d/%d, ETA %s)",
+				k, p.Step, p.Total, p.StepsPerSec, p.Losses.Critic, p.Losses.Generator, sum, plan.total,
+				progress.ETA(sum, plan.total, p.StepsPerSec))
 		},
+	})
+	if err != nil {
+		return fmt.Errorf("chunk %d: %w", k, err)
 	}
-	if _, err := gan.TrainChunks(ctx, modelCfg, sets, r.flows.MaxFlowLen, opts); err != nil {
-		return false, err
+	return nil
+}
+
+// trainedSet is the pos-th chunk with flows and its chunk index.
+func (r *runner) trainedSet(pos int) (*tensor.Set, int) {
+	for k, s := range r.sets {
+		if s == nil {
+			continue
+		}
+		if pos == 0 {
+			return s, k
+		}
+		pos--
 	}
-	return false, r.stages.done("train", key)
+	return nil, -1
 }
 
 func suffix(note string) string {
