@@ -38,6 +38,7 @@ type Config struct {
 	Output  Output   `toml:"output"`
 	Metrics []Metric `toml:"metrics"`
 	Plugins Plugins  `toml:"plugins"`
+	Cluster Cluster  `toml:"cluster"`
 
 	// Source is where the config came from ("embedded default" or a path),
 	// and Dir the directory relative paths are resolved against.
@@ -144,6 +145,19 @@ type Plugins struct {
 	Modules     []Module `toml:"module"`
 }
 
+// Cluster says where the pipeline runs: on this machine (the default) or
+// as a Temporal workflow whose chunks train on workers.
+type Cluster struct {
+	// Engine is "local" or "temporal".
+	Engine    string `toml:"engine"`
+	Address   string `toml:"address"`    // Temporal frontend, host:port
+	Namespace string `toml:"namespace"`  // Temporal namespace
+	TaskQueue string `toml:"task_queue"` // the queue workers poll
+	// Artifacts is a directory every worker reaches (a shared file
+	// system): run directories and artifacts live there.
+	Artifacts string `toml:"artifacts"`
+}
+
 // Module is an extra plugin module.
 type Module struct {
 	Path        string   `toml:"path"`
@@ -189,6 +203,7 @@ func Default() Config {
 		Privacy: Privacy{Delta: 1e-5, Clip: 1},
 		Output:  Output{Path: "synthetic"},
 		Plugins: Plugins{},
+		Cluster: Cluster{Engine: "local", Address: "localhost:7233", Namespace: "default", TaskQueue: "netshare"},
 	}
 }
 
@@ -479,6 +494,14 @@ func (c *Config) check(name string, text []byte) error {
 		if m.SHA256 != "" && !regexp.MustCompile(`^[0-9a-fA-F]{64}$`).MatchString(m.SHA256) {
 			errs = append(errs, fmt.Errorf("%s: [[plugins.module]] #%d: sha256 %q is not 64 hex digits", name, i+1, m.SHA256))
 		}
+	}
+	switch c.Cluster.Engine {
+	case "local", "temporal":
+	default:
+		bad("cluster", "engine", "%q, want \"local\" or \"temporal\"", c.Cluster.Engine)
+	}
+	if c.Cluster.Engine == "temporal" && c.Cluster.Artifacts == "" {
+		bad("cluster", "artifacts", "is required with engine = \"temporal\": name a directory every worker reaches")
 	}
 	for i, m := range c.Metrics {
 		if m.Name == "" {
