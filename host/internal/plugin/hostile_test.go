@@ -21,22 +21,25 @@ func TestHostilePlugins(t *testing.T) {
 	}
 	ctx := context.Background()
 	hostile := plugintest.Build(t, "./testdata/hostile")
-	h := newTestHost(t, Options{
-		Limits: Limits{MemoryMiB: 128, CallTimeout: 2 * time.Second},
-		Extra:  []ModuleSpec{{Wasm: hostile}},
-	})
 	one := abi.AppendBatch(nil, &abi.Batch{Columns: []abi.Column{{Name: "x", Type: abi.TypeF64, F64: []float64{1}}}})
+	// Only the loop needs a short time limit; the others get a long one so
+	// a loaded machine cannot turn their failure into a timeout.
 	tests := []struct {
 		component string
+		timeout   time.Duration
 		want      []string
 	}{
-		{"panic", []string{`plugin hostile, encoder "panic", encode-values: panic: boom from the panic encoder`, "main.go"}},
-		{"loop", []string{`plugin hostile, encoder "loop", encode-values: call exceeded its time limit of 2s`}},
-		{"bomb", []string{`plugin hostile, encoder "bomb", encode-values: module crashed (wasm error: unreachable): fatal error: out of memory`, "memory cap 128 MiB"}},
-		{"fatal", []string{`plugin hostile, encoder "fatal", encode-values: module crashed (wasm error: unreachable): panic: assignment to entry in nil map`, "hostile/main.go:"}},
+		{"panic", time.Minute, []string{`plugin hostile, encoder "panic", encode-values: panic: boom from the panic encoder`, "main.go"}},
+		{"loop", 2 * time.Second, []string{`plugin hostile, encoder "loop", encode-values: call exceeded its time limit of 2s`}},
+		{"bomb", time.Minute, []string{`plugin hostile, encoder "bomb", encode-values: module crashed (wasm error: unreachable): fatal error: out of memory`, "memory cap 128 MiB"}},
+		{"fatal", time.Minute, []string{`plugin hostile, encoder "fatal", encode-values: module crashed (wasm error: unreachable): panic: assignment to entry in nil map`, "hostile/main.go:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.component, func(t *testing.T) {
+			h := newTestHost(t, Options{
+				Limits: Limits{MemoryMiB: 128, CallTimeout: tt.timeout},
+				Extra:  []ModuleSpec{{Wasm: hostile}},
+			})
 			in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindEncoder, Name: tt.component})
 			if err != nil {
 				t.Fatal(err)
