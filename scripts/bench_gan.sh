@@ -6,6 +6,9 @@
 #   scripts/bench_gan.sh                 # OpenBLAS build (needs libopenblas-dev)
 #   TAGS= scripts/bench_gan.sh           # pure-Go gonum build
 #   ITERS=10 THREADS="1" scripts/bench_gan.sh
+#   BIN=/path/to/netshare scripts/bench_gan.sh   # skip the build
+#   CLOCK=cpu THREADS=1 scripts/bench_gan.sh      # process CPU time on both
+#                     sides: robust on a loaded machine, meaningful at 1 thread
 #
 # The reference needs Debian's torch: apt-get install -y python3-torch.
 set -euo pipefail
@@ -16,10 +19,15 @@ REF=${REF:-../shared/bench/dg_reference.py}
 ITERS=${ITERS:-20}
 THREADS=${THREADS:-"1 2"}
 TAGS=${TAGS-openblas}
+CLOCK=${CLOCK:-wall}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -tags "$TAGS" -o "$tmp/netshare" ./host/cmd/netshare
+if [ -n "${BIN:-}" ]; then # a prebuilt netshare binary
+	cp "$BIN" "$tmp/netshare"
+else
+	go build -tags "$TAGS" -o "$tmp/netshare" ./host/cmd/netshare
+fi
 
 field() { # field NAME LINE: the value of NAME=value in LINE
 	sed -n "s/.*[[:space:]]$1=\([0-9.]*\).*/\1/p" <<<" $2"
@@ -29,11 +37,19 @@ for t in $THREADS; do
 	# GOMAXPROCS for Go, OpenBLAS's own pool (also set by --threads), and
 	# torch's OpenMP/OpenBLAS/MKL pools (the reference also sets these itself).
 	export GOMAXPROCS=$t OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t
-	ours=$("$tmp/netshare" bench gan --threads "$t" --iters "$ITERS")
-	ref=$("$PY" "$REF" --threads "$t" --iters "$ITERS")
+	ours=$("$tmp/netshare" bench gan --threads "$t" --iters "$ITERS" --clock "$CLOCK")
+	if [ "$CLOCK" = cpu ]; then
+		# the reference times with perf_counter; swap in process CPU time
+		ref=$("$PY" -c 'import runpy, sys, time
+time.perf_counter = time.process_time
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")' "$REF" --threads "$t" --iters "$ITERS")
+	else
+		ref=$("$PY" "$REF" --threads "$t" --iters "$ITERS")
+	fi
 	echo "ours:    $ours"
 	echo "pytorch: $ref"
 	awk -v t="$t" -v om="$(field ms_per_iteration "$ours")" -v rm="$(field ms_per_iteration "$ref")" \
 		-v og="$(field generation_records_per_s "$ours")" -v rg="$(field generation_records_per_s "$ref")" \
-		'BEGIN { printf "threads=%s ratio_ms_per_iteration=%.3f ratio_generation_records_per_s=%.3f (ours/PyTorch; goal <= 0.5 and >= 2)\n", t, om/rm, og/rg }'
+		-v c="$CLOCK" 'BEGIN { printf "clock=%s threads=%s ratio_ms_per_iteration=%.3f ratio_generation_records_per_s=%.3f (ours/PyTorch; goal <= 0.5 and >= 2)\n", c, t, om/rm, og/rg }'
 done

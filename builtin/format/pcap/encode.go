@@ -348,7 +348,7 @@ func (e *Encoder) packet(dst []byte, row int, v [13]uint64) ([]byte, error) {
 			}
 			h = append(h, uint8(sport), uint8(dport), 0, 0, 0, 0, 0, 0)
 			if icmpError(sport) {
-				h = append(h, make([]byte, 28)...)
+				h = quoteDatagram(h, dstIP, src, l4Len-8)
 			}
 		}
 		// The payload is all zeros, so it adds nothing to the sum: the
