@@ -5,7 +5,7 @@
 #   scripts/bench_decode.sh [DIR_OR_FILES...]   (default: ../shared/data/pcap)
 #
 # Ours: the builtin Wasm module built from this tree (the committed
-# builtin.wasm is left alone), driven by scripts/decodebench through the
+# builtin.wasm is left alone), driven by host/cmd/decodebench through the
 # plugin protocol in 1 MiB pieces, each returned batch parsed on the host
 # side; and the same decoder compiled natively. tshark: `tshark -n -T
 # fields` with the fields of our records. Speeds are packets per CPU second
@@ -35,7 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "building the plugin module and decodebench..." >&2
 GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 go build -buildmode=c-shared -trimpath -o "$tmp/builtin.wasm" ./builtin/module
-go build -o "$tmp/decodebench" ./scripts/decodebench
+go build -o "$tmp/decodebench" ./host/cmd/decodebench
 "$tmp/decodebench" -wasm "$tmp/builtin.wasm" -min-time 2s "${files[@]}" >"$tmp/wasm.tsv"
 "$tmp/decodebench" -native -min-time 2s "${files[@]}" >"$tmp/native.tsv"
 

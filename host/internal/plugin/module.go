@@ -56,7 +56,7 @@ func (m *Module) Limits() Limits { return m.limits }
 
 func newModule(ctx context.Context, name string, code []byte, digest string, limits Limits, cache wazero.CompilationCache) (*Module, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(limits.CallTimeout > 0).
 		WithMemoryLimitPages(uint32(limits.MemoryMiB) * 16) // 64 KiB pages
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
@@ -84,7 +84,7 @@ func newModule(ctx context.Context, name string, code []byte, digest string, lim
 	if err := m.start(ctx, 0); err != nil {
 		return fail(err)
 	}
-	vctx, cancel := context.WithTimeout(ctx, limits.CallTimeout)
+	vctx, cancel := m.callContext(ctx)
 	res, err := m.live.mod.ExportedFunction(abi.ExportVersion).Call(vctx)
 	cancel()
 	if err != nil {
@@ -116,7 +116,7 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 		WithStartFunctions("_initialize").
 		WithStderr(&m.stderr).
 		WithRandSource(rand.New(rand.NewSource(seed ^ int64(m.gen))))
-	ictx, cancel := context.WithTimeout(ctx, m.limits.CallTimeout)
+	ictx, cancel := m.callContext(ctx)
 	defer cancel()
 	mod, err := m.rt.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {
@@ -136,6 +136,14 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 	return nil
 }
 
+// callContext bounds one call by the module's time limit, if it has one.
+func (m *Module) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.limits.CallTimeout < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.limits.CallTimeout)
+}
+
 // rawCall sends one request and returns copies of the response's header
 // and body. Any failure other than an error the plugin reported leaves the
 // module stopped: its state can no longer be trusted.
@@ -150,7 +158,7 @@ func (m *Module) rawCall(ctx context.Context, op abi.Op, handle uint32, header a
 			return nil, nil, fmt.Errorf("encoding request: %w", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.limits.CallTimeout)
+	ctx, cancel := m.callContext(ctx)
 	defer cancel()
 	size := 4 + len(h) + len(body)
 	res, err := m.live.buffer.Call(ctx, uint64(size))

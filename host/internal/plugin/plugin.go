@@ -29,7 +29,9 @@ import (
 type Limits struct {
 	// MemoryMiB caps the module's linear memory.
 	MemoryMiB int `toml:"memory_mib"`
-	// CallTimeout bounds one call into the module.
+	// CallTimeout bounds one call into the module. Negative means no
+	// limit: the module then runs without the termination checks wazero
+	// compiles into every loop to enforce one.
 	CallTimeout time.Duration `toml:"call_timeout"`
 }
 
@@ -42,7 +44,7 @@ func (l Limits) orDefault(d Limits) Limits {
 	if l.MemoryMiB <= 0 {
 		l.MemoryMiB = d.MemoryMiB
 	}
-	if l.CallTimeout <= 0 {
+	if l.CallTimeout == 0 {
 		l.CallTimeout = d.CallTimeout
 	}
 	return l
@@ -102,7 +104,12 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 		h.cache = c
 	}
 	if !opts.NoBuiltin {
-		if _, err := h.Load(ctx, ModuleSpec{Name: builtin.Name, Wasm: builtin.Wasm}); err != nil {
+		// The builtin module is netshare's own code, embedded and built
+		// from this repository: it keeps the memory cap but has no call
+		// time limit, whose loop checks cost 2.5–3× on hot decoders
+		// (measured on pcap decoding with host/cmd/decodebench).
+		trusted := Limits{MemoryMiB: h.limits.MemoryMiB, CallTimeout: -1}
+		if _, err := h.Load(ctx, ModuleSpec{Name: builtin.Name, Wasm: builtin.Wasm, Limits: trusted}); err != nil {
 			h.Close(ctx)
 			return nil, err
 		}

@@ -4,22 +4,19 @@
 // and every returned batch is parsed on the host side as the pipeline
 // would. With -native it runs the same decoder compiled natively instead.
 //
-//	go run ./scripts/decodebench [-wasm builtin.wasm] [-piece N] [-min-time 2s] [-native] FILE...
+//	go run ./host/cmd/decodebench [-wasm builtin.wasm] [-piece N] [-min-time 2s] [-native] FILE...
 //
 // It prints one line per file, tab-separated: name, packets, records, wall
 // seconds per pass, CPU seconds per pass, packets per CPU second (CPU time
 // because a shared machine's wall time says more about its load than
-// about the decoder). The host side here is a minimal copy of the
-// protocol host/internal/plugin speaks (that package is internal to
-// host/, so a program outside it cannot import it); it uses the same
-// wazero compiled mode, WASI setup and request/response framing.
+// about the decoder). The Wasm path goes through host/internal/plugin
+// with the limits the builtin module runs under (a memory cap, no call
+// time limit).
 package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -27,13 +24,10 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin"
 	"github.com/netshare/netshare/builtin/format/pcap"
+	"github.com/netshare/netshare/host/internal/plugin"
 )
 
 func main() {
@@ -79,13 +73,13 @@ func run(wasmPath string, piece int, minTime time.Duration, native bool, files [
 			}
 		}
 		t0 := time.Now()
-		m, err := load(ctx, code)
+		h, err := plugin.NewHost(ctx, plugin.Options{NoBuiltin: true, Extra: []plugin.ModuleSpec{{Name: "bench", Wasm: code, Limits: plugin.Limits{CallTimeout: -1}}}})
 		if err != nil {
 			return err
 		}
-		defer m.rt.Close(ctx)
+		defer h.Close(ctx)
 		fmt.Fprintf(os.Stderr, "module compiled and started in %v\n", time.Since(t0).Round(time.Millisecond))
-		decode = func(data []byte) (abi.DecodeStats, error) { return m.decode(ctx, data, piece) }
+		decode = func(data []byte) (abi.DecodeStats, error) { return decodeWasm(ctx, h, data, piece) }
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -126,89 +120,30 @@ func decodeNative(data []byte, piece int) (abi.DecodeStats, error) {
 	return st, err
 }
 
-type module struct {
-	rt     wazero.Runtime
-	mod    api.Module
-	buffer api.Function
-	call   api.Function
-}
-
-func load(ctx context.Context, code []byte) (*module, error) {
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		return nil, err
-	}
-	compiled, err := rt.CompileModule(ctx, code)
-	if err != nil {
-		return nil, err
-	}
-	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions("_initialize").WithStderr(os.Stderr))
-	if err != nil {
-		return nil, err
-	}
-	m := &module{rt: rt, mod: mod, buffer: mod.ExportedFunction(abi.ExportBuffer), call: mod.ExportedFunction(abi.ExportCall)}
-	if m.buffer == nil || m.call == nil {
-		return nil, errors.New("module is not a netshare plugin")
-	}
-	return m, nil
-}
-
-// rpc sends one request frame and returns the response's header and body
-// (valid until the next call).
-func (m *module) rpc(ctx context.Context, op abi.Op, handle uint32, header any, body []byte) ([]byte, []byte, error) {
-	var h []byte
-	if header != nil {
-		var err error
-		if h, err = json.Marshal(header); err != nil {
-			return nil, nil, err
-		}
-	}
-	size := 4 + len(h) + len(body)
-	res, err := m.buffer.Call(ctx, uint64(size))
-	if err != nil {
-		return nil, nil, err
-	}
-	ptr := uint32(res[0])
-	mem := m.mod.Memory()
-	var lenb [4]byte
-	binary.LittleEndian.PutUint32(lenb[:], uint32(len(h)))
-	if !mem.Write(ptr, lenb[:]) || !mem.Write(ptr+4, h) || !mem.Write(ptr+4+uint32(len(h)), body) {
-		return nil, nil, errors.New("request outside module memory")
-	}
-	if res, err = m.call.Call(ctx, uint64(op), uint64(handle), uint64(size)); err != nil {
-		return nil, nil, err
-	}
-	view, ok := mem.Read(uint32(res[0]>>32), uint32(res[0]))
-	if !ok {
-		return nil, nil, errors.New("response outside module memory")
-	}
-	return abi.SplitResponse(view)
-}
-
-func (m *module) decode(ctx context.Context, data []byte, piece int) (abi.DecodeStats, error) {
+// decodeWasm feeds data to the pcap plugin through the host's plugin
+// runtime, the path `netshare run` takes, parsing every returned batch.
+func decodeWasm(ctx context.Context, h *plugin.Host, data []byte, piece int) (abi.DecodeStats, error) {
 	var st abi.DecodeStats
-	h, _, err := m.rpc(ctx, abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: "pcap", Mode: abi.ModeDecode}, nil)
+	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: "pcap", Mode: abi.ModeDecode})
 	if err != nil {
 		return st, err
 	}
-	var open abi.OpenReply
-	if err := json.Unmarshal(h, &open); err != nil {
-		return st, err
-	}
-	defer m.rpc(ctx, abi.OpClose, open.Handle, nil, nil)
+	defer in.Close(ctx)
 	for p := data; len(p) > 0; p = p[min(len(p), piece):] {
-		_, body, err := m.rpc(ctx, abi.OpDecode, open.Handle, nil, p[:min(len(p), piece)])
+		_, body, err := in.Call(ctx, abi.OpDecode, nil, p[:min(len(p), piece)])
 		if err != nil {
 			return st, err
 		}
-		// The pipeline parses every batch; so does the benchmark.
 		if _, err := abi.DecodeBatch(body); err != nil {
 			return st, err
 		}
 	}
-	h, _, err = m.rpc(ctx, abi.OpDecodeEnd, open.Handle, nil, nil)
+	hdr, body, err := in.Call(ctx, abi.OpDecodeEnd, nil, nil)
 	if err != nil {
 		return st, err
 	}
-	return st, json.Unmarshal(h, &st)
+	if _, err := abi.DecodeBatch(body); err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(hdr, &st)
 }
