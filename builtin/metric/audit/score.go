@@ -182,12 +182,14 @@ func minMax(x []float64, d int) (lo, hi []float64) {
 
 // scale maps each feature to [0, 1] over the training range (constant
 // features to 0), so that every feature weighs alike in a distance.
+// Values more than a million ranges away are clamped there, which keeps
+// squared distances finite whatever a synthetic record holds.
 func scale(x []float64, d int, lo, hi []float64) []float64 {
 	out := make([]float64, len(x))
 	for i, v := range x {
 		j := i % d
-		if r := hi[j] - lo[j]; r > 0 {
-			out[i] = (v - lo[j]) / r
+		if r := hi[j] - lo[j]; r > 0 && !math.IsInf(r, 0) {
+			out[i] = max(-1e6, min(1e6, (v-lo[j])/r))
 		}
 	}
 	return out

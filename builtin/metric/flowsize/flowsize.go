@@ -42,7 +42,8 @@ type Metric struct {
 	key         []string
 	real, syn   flows
 	nReal, nSyn int
-	buf         []byte // scratch key encoding, reused
+	buf         []byte    // scratch key encodings, reused
+	weights     []float64 // scratch: the count column of the current batch
 }
 
 // flows maps encoded keys to per-flow totals. It is an open-addressing
@@ -59,11 +60,10 @@ type flows struct {
 
 // find returns the index of key's flow, adding a flow with total 0 if it is
 // new.
-func (f *flows) find(key []byte) int {
+func (f *flows) find(key []byte, h uint64) int {
 	if 2*(len(f.totals)+1) > len(f.slots) {
 		f.grow()
 	}
-	h := hashKey(key)
 	mask := uint64(len(f.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := f.slots[i]
@@ -105,14 +105,21 @@ func (f *flows) grow() {
 	}
 }
 
-// hashKey is FNV-1a with a final avalanche, so that keys differing only in
+// hashKey mixes the key eight bytes at a time (few steps per key, which
+// counts in Wasm), with a final avalanche so that keys differing only in
 // low bytes spread over the table.
 func hashKey(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+		b = b[8:]
 	}
+	var t uint64
+	for i, c := range b {
+		t |= uint64(c) << (8 * i)
+	}
+	h = (h ^ t) * 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -169,21 +176,97 @@ func (m *Metric) add(f *flows, b *abi.Batch, side dist.Side, n int) error {
 		}
 		weight = c
 	}
+	var err error
+	m.weights = m.weights[:0]
+	if weight != nil {
+		// Column-wise conversion: also rejects NaN/Inf with the row number.
+		if m.weights, err = dist.AppendFloats(m.weights, weight, side, n); err != nil {
+			return fmt.Errorf("flow-size %s: count: %w", m.name, err)
+		}
+	}
+	if w := keyWidth(cols); w > 0 {
+		// Fixed-width keys (the 5-tuple): lay every row's key out column
+		// by column, tight loops rather than a type switch per value.
+		m.buf = slices.Grow(m.buf[:0], rows*w)[:rows*w]
+		fillKeys(m.buf, cols, w)
+		for r := 0; r < rows; r++ {
+			key := m.buf[r*w : (r+1)*w]
+			m.count1(f, f.find(key, hashKey(key)), r)
+		}
+		return nil
+	}
 	buf := m.buf
 	for r := 0; r < rows; r++ {
 		buf = appendKey(buf[:0], cols, r)
-		id := f.find(buf)
-		w := 1.0
-		if weight != nil {
-			w = weight.Float(r)
-			if math.IsNaN(w) || math.IsInf(w, 0) {
-				return fmt.Errorf("flow-size %s: %s batch %d row %d: count column %q is %v", m.name, side, n, r, weight.Name, w)
-			}
-		}
-		f.totals[id] += w
+		m.count1(f, f.find(buf, hashKey(buf)), r)
 	}
 	m.buf = buf
 	return nil
+}
+
+// count1 adds row r's weight to flow id.
+func (m *Metric) count1(f *flows, id, r int) {
+	if m.weights != nil && len(m.weights) > r {
+		f.totals[id] += m.weights[r]
+	} else {
+		f.totals[id]++
+	}
+}
+
+// keyWidth is the bytes per row of a key of fixed-width columns, or 0 when
+// a string column makes the width vary.
+func keyWidth(cols []*abi.Column) int {
+	w := 0
+	for _, c := range cols {
+		switch c.Type {
+		case abi.TypeU8:
+			w++
+		case abi.TypeU16:
+			w += 2
+		case abi.TypeU32, abi.TypeIPv4:
+			w += 4
+		case abi.TypeI64, abi.TypeTime, abi.TypeF64:
+			w += 8
+		default:
+			return 0
+		}
+	}
+	return w
+}
+
+// fillKeys writes each row's key into dst (w bytes a row), in the same
+// encoding as appendKey.
+func fillKeys(dst []byte, cols []*abi.Column, w int) {
+	off := 0
+	for _, c := range cols {
+		switch c.Type {
+		case abi.TypeU8:
+			for r, v := range c.U8 {
+				dst[r*w+off] = v
+			}
+			off++
+		case abi.TypeU16:
+			for r, v := range c.U16 {
+				binary.LittleEndian.PutUint16(dst[r*w+off:], v)
+			}
+			off += 2
+		case abi.TypeU32, abi.TypeIPv4:
+			for r, v := range c.U32 {
+				binary.LittleEndian.PutUint32(dst[r*w+off:], v)
+			}
+			off += 4
+		case abi.TypeI64, abi.TypeTime:
+			for r, v := range c.I64 {
+				binary.LittleEndian.PutUint64(dst[r*w+off:], uint64(v))
+			}
+			off += 8
+		case abi.TypeF64:
+			for r, v := range c.F64 {
+				binary.LittleEndian.PutUint64(dst[r*w+off:], math.Float64bits(v))
+			}
+			off += 8
+		}
+	}
 }
 
 // appendKey encodes row r's key values: fixed-width numbers, and strings

@@ -109,7 +109,7 @@ func TestErrors(t *testing.T) {
 			`count column "type" is a string column`},
 		{"NaN count", map[string]any{"key": []any{"srcip"}, "count": "td"},
 			nil, []*abi.Batch{{Columns: []abi.Column{{Name: "srcip", Type: abi.TypeIPv4, U32: []uint32{1, 2}}, mt.F64("td", 1, math.NaN())}}},
-			`synthetic batch 1 row 1: count column "td" is NaN`},
+			`count: synthetic batch 1 row 1: column "td" is NaN`},
 		{"no synthetic", nil, one, nil, "1 real and 0 synthetic flows"},
 	}
 	for _, tt := range tests {

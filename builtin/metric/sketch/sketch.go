@@ -145,6 +145,9 @@ func (m *Metric) add(t *flowTable, b *abi.Batch, where string) error {
 		}
 		t.pkt[id] += p
 		t.byt[id] += by
+		if math.IsInf(t.pkt[id], 0) || math.IsInf(t.byt[id], 0) {
+			return fmt.Errorf("%s row %d: the flow's packet or byte total overflows", where, r)
+		}
 	}
 	return nil
 }

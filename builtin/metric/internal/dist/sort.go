@@ -45,32 +45,34 @@ func sortedFloats(v []float64) bool {
 	return true
 }
 
-// radix64 sorts keys ascending in place, by bytes, least significant first.
+// radix64 sorts keys ascending in place, 11 bits at a time (six passes),
+// least significant first.
 func radix64(keys, scratch []uint64) []uint64 {
+	const bits, buckets, passes = 11, 1 << 11, 6
 	n := len(keys)
 	if cap(scratch) < n {
 		scratch = make([]uint64, n)
 	}
 	scratch = scratch[:n]
-	var counts [8][256]int
+	var counts [passes][buckets]int
 	for _, k := range keys {
-		for b := 0; b < 8; b++ {
-			counts[b][byte(k>>(8*b))]++
+		for p := 0; p < passes; p++ {
+			counts[p][(k>>(bits*p))&(buckets-1)]++
 		}
 	}
 	src, dst := keys, scratch
-	for b := 0; b < 8; b++ {
-		c := &counts[b]
-		if c[byte(src[0]>>(8*b))] == n {
-			continue // every key has the same byte here
+	for p := 0; p < passes; p++ {
+		c := &counts[p]
+		shift := uint(bits * p)
+		if c[(src[0]>>shift)&(buckets-1)] == n {
+			continue // every key has the same digit here
 		}
 		sum := 0
 		for i := range c {
 			sum, c[i] = sum+c[i], sum
 		}
-		shift := uint(8 * b)
 		for _, k := range src {
-			d := byte(k >> shift)
+			d := (k >> shift) & (buckets - 1)
 			dst[c[d]] = k
 			c[d]++
 		}

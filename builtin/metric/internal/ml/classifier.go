@@ -28,11 +28,11 @@ func NewClassifier(name string, seed uint64) (Classifier, error) {
 	case "forest":
 		return &Forest{Trees: 20, MaxDepth: 12, MinLeaf: 1, Sample: 0.5, Seed: seed}, nil
 	case "logreg":
-		return &LogReg{Epochs: 10, Batch: 128, Rate: 0.02, L2: 1e-4, Seed: seed}, nil
+		return &LogReg{Epochs: 6, Batch: 128, Rate: 0.03, L2: 1e-4, Seed: seed}, nil
 	case "boost":
-		return &Boost{Rounds: 20, MaxDepth: 3, MinLeaf: 5, Rate: 0.3, Lambda: 1, Subsample: 0.5, Seed: seed}, nil
+		return &Boost{Rounds: 15, MaxDepth: 3, MinLeaf: 5, Rate: 0.4, Lambda: 1, Subsample: 0.5, Seed: seed}, nil
 	case "mlp":
-		return &MLP{Hidden: 16, Epochs: 6, Batch: 64, Rate: 0.01, Seed: seed}, nil
+		return &MLP{Hidden: 16, Epochs: 4, Batch: 64, Rate: 0.015, Seed: seed}, nil
 	}
 	return nil, fmt.Errorf("unknown learner %q (known: %s)", name, strings.Join(Learners, ", "))
 }
