@@ -83,17 +83,19 @@ func (f *IForest) Fit(x []float64, d int) error {
 		// Sample without replacement: a partial shuffle of all rows.
 		perm := Perm(n, rng)
 		copy(idx, perm[:psi])
-		var nodes []isoNode
-		f.ts = append(f.ts, isoGrow(&nodes, x, d, idx, 0, limit, rng))
+		f.ts = append(f.ts, isoGrow(x, d, idx, limit, rng))
 	}
 	return nil
 }
 
-func isoGrow(nodes *[]isoNode, x []float64, d int, idx []int32, depth, limit int, rng *rand.Rand) []isoNode {
+// isoGrow grows one isolation tree over rows idx of x: random splits on
+// random non-constant features until a row is alone or the depth limit.
+func isoGrow(x []float64, d int, idx []int32, limit int, rng *rand.Rand) []isoNode {
+	var nodes []isoNode
 	var rec func(idx []int32, depth int) int32
 	rec = func(idx []int32, depth int) int32 {
-		id := int32(len(*nodes))
-		*nodes = append(*nodes, isoNode{feat: -1, size: int32(len(idx))})
+		id := int32(len(nodes))
+		nodes = append(nodes, isoNode{feat: -1, size: int32(len(idx))})
 		if depth >= limit || len(idx) <= 1 {
 			return id
 		}
@@ -122,14 +124,13 @@ func isoGrow(nodes *[]isoNode, x []float64, d int, idx []int32, depth, limit int
 			}
 			l := rec(idx[:i], depth+1)
 			r := rec(idx[i:], depth+1)
-			nd := &(*nodes)[id]
-			nd.feat, nd.thr, nd.left, nd.right = int32(f), thr, l, r
+			nodes[id].feat, nodes[id].thr, nodes[id].left, nodes[id].right = int32(f), thr, l, r
 			return id
 		}
 		return id
 	}
-	rec(idx, depth)
-	return *nodes
+	rec(idx, 0)
+	return nodes
 }
 
 // avgPath is c(n), the mean path length of an unsuccessful search in a
