@@ -8,6 +8,10 @@ import (
 	"github.com/netshare/netshare/host/internal/plugin"
 )
 
+// DefaultMetrics, as a [[metrics]] name, stands for the default metric set
+// of the records' kind.
+const DefaultMetrics = "defaults"
+
 // ValidateComponents checks, before anything runs, that every component
 // the pipeline names exists in the loaded modules and accepts its
 // parameters, the way a component will see them.
@@ -32,6 +36,9 @@ func (c *Config) ValidateComponents(h *plugin.Host) error {
 		check(fmt.Sprintf("[[fields]] #%d (%s)", i+1, f.Name), abi.KindEncoder, f.Encoder, f.Params)
 	}
 	for i, m := range c.Metrics {
+		if m.Name == DefaultMetrics {
+			continue
+		}
 		check(fmt.Sprintf("[[metrics]] #%d", i+1), abi.KindMetric, m.Name, m.Params)
 	}
 	return errors.Join(errs...)

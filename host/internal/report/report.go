@@ -87,6 +87,7 @@ type view struct {
 	HasFloor bool
 	SeedText string
 	Choices  []choiceView
+	Tasks    []taskView
 }
 
 type choiceView struct {
@@ -114,7 +115,9 @@ func Write(w io.Writer, d Data) error {
 	if d.Seed != nil {
 		v.SeedText = strconv.FormatInt(*d.Seed, 10)
 	}
-	for _, s := range d.Scores {
+	fidelity, tasks := splitDownstream(d.Scores)
+	v.Tasks = tasks
+	for _, s := range fidelity {
 		sv := scoreView{NamedScore: s, ValueText: formatNumber(s.Value), Anchor: "m-" + anchor(s.Name)}
 		if s.NoiseFloor != nil {
 			v.HasFloor = true
@@ -261,6 +264,14 @@ Smaller ε means stronger privacy: no single record changes what an observer can
 {{if .Kind}}<div class="desc">{{.Kind}}</div>{{end}}
 </div>
 {{end}}</div>
+{{if .Tasks}}<h2>Downstream tasks and privacy audit</h2>
+<p class="help">Would the synthetic trace do the real trace's job, and did the model copy records? Each check ends in a plain-words verdict; the numbers behind it follow (docs/downstream.md defines each).</p>
+{{range .Tasks}}<div class="card task"><div class="head"><h3>{{.Title}}</h3></div>
+<p class="desc">{{.Help}}</p>
+<table><tr><th>Check</th><th>Verdict</th></tr>
+{{range .Checks}}<tr><td>{{.Name}}</td><td class="verdict {{.Class}}"><span class="dot {{.Class}}"></span>{{.Verdict}}</td></tr>{{end}}</table>
+<details><summary>all {{len .Rows}} values</summary><table>{{range .Rows}}<tr><td>{{.Name}}</td><td class="num">{{.Value}}</td></tr>{{end}}</table></details>
+</div>{{end}}{{end}}
 {{if .Choices}}<h2>Checkpoint selection</h2>
 <p class="help">For each chunk, every candidate (checkpoint × sample length) was scored against that chunk's real records; each metric ranks the candidates and the smallest sum of ranks wins.</p>
 {{range .Choices}}<h3>Chunk {{.Chunk}}</h3>

@@ -228,3 +228,29 @@ func TestWriteMetricsFileRefusesNaN(t *testing.T) {
 		t.Error("a file was written")
 	}
 }
+
+func TestDownstreamSection(t *testing.T) {
+	d := Data{Scores: []NamedScore{
+		{Name: "pkt_len_emd", Value: 3},
+		{Name: "audit.mia.advantage", Value: 0.9},
+		{Name: "audit.mia.flag", Value: 1},
+		{Name: "audit.exact_copy.flag", Value: 0},
+		{Name: "classify.flag", Value: 0},
+		{Name: "classify.dt.accuracy_syn", Value: 0.8},
+	}}
+	var b strings.Builder
+	if err := Write(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, want := range []string{"Downstream tasks and privacy audit", "Privacy audit", "mia", "warn: synthetic records sit too close to training records",
+		"exact copy", "pass: no sign of copied training records", "Traffic classification", "pass: behaves like the real trace"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// Evaluator values are not plotted as fidelity scores.
+	if strings.Contains(html, `id="m-audit.mia.advantage"`) || !strings.Contains(html, `id="m-pkt_len_emd"`) {
+		t.Error("downstream values mixed into the fidelity cards")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,11 +94,19 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 	}
 	r.line.Update("score    %d metrics", len(metrics))
 	opts := score.Options{Seed: r.cfg.Seed}
-	res, err := score.Run(ctx, r.host, real, r.synthetic, metrics, opts)
+	scored := real
+	if r.holdout != nil {
+		// The audit compares synthetic records with the training records
+		// and with the held-out ones, told apart by _split.
+		if scored, err = withSplit(real, sharedColumns(r.holdout, r.synthetic)); err != nil {
+			return false, err
+		}
+	}
+	res, err := score.Run(ctx, r.host, scored, r.synthetic, metrics, opts)
 	if err != nil {
 		return false, err
 	}
-	floors, err := score.NoiseFloor(ctx, r.host, real, metrics, opts)
+	floors, err := score.NoiseFloor(ctx, r.host, real, withoutEvaluators(metrics), opts)
 	if err != nil {
 		fmt.Fprintf(r.out, "score    no noise floor: %v\n", err)
 		floors = nil
@@ -165,6 +174,27 @@ func (r *runner) report(ctx context.Context) (bool, error) {
 	path := filepath.Join(r.dir, "report.html")
 	r.res.Report = path
 	return false, atomicfile.Write(path, func(w io.Writer) error { return report.Write(w, f.Data) })
+}
+
+// withSplit joins training and held-out records with a _split column
+// (0 training, 1 holdout).
+func withSplit(train, holdout *abi.Batch) (*abi.Batch, error) {
+	var app trace.Appender
+	for i, b := range []*abi.Batch{train, holdout} {
+		tagged := &abi.Batch{Columns: append(slices.Clone(b.Columns), abi.Column{Name: "_split", Type: abi.TypeU8, U8: bytesOf(b.Len(), uint8(i))})}
+		if err := app.Append(tagged); err != nil {
+			return nil, err
+		}
+	}
+	return app.Batch(), nil
+}
+
+func bytesOf(n int, v uint8) []uint8 {
+	out := make([]uint8, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 // sharedColumns is real restricted to the columns syn has.

@@ -15,6 +15,7 @@ import (
 	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/gan"
+	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/score"
 	"github.com/netshare/netshare/host/internal/tensor"
 	"github.com/netshare/netshare/host/internal/trace"
@@ -78,6 +79,7 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	metrics = withoutEvaluators(metrics)
 	var parts []*abi.Batch
 	var choices []chunkChoice
 	for k := range r.sets {
@@ -305,14 +307,38 @@ func concatByTime(parts []*abi.Batch) (*abi.Batch, error) {
 }
 
 // metricList is the pipeline's metrics, or the default set for the kind
-// of records.
+// of records; an entry named "defaults" stands for that set, so a
+// pipeline can add evaluators to it.
 func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
 	if len(r.cfg.Metrics) == 0 {
 		return score.DefaultMetrics(real)
 	}
-	out := make([]score.Metric, len(r.cfg.Metrics))
-	for i, m := range r.cfg.Metrics {
-		out[i] = score.Metric{Name: m.Name, Params: m.Params}
+	var out []score.Metric
+	for _, m := range r.cfg.Metrics {
+		if m.Name != pipeline.DefaultMetrics {
+			out = append(out, score.Metric{Name: m.Name, Params: m.Params})
+			continue
+		}
+		def, err := score.DefaultMetrics(real)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, def...)
 	}
 	return out, nil
+}
+
+// withoutEvaluators keeps the metrics that compare distributions, the
+// ones a checkpoint is chosen by: downstream evaluators and audits are
+// reported, not optimised for.
+func withoutEvaluators(ms []score.Metric) []score.Metric {
+	var out []score.Metric
+	for _, m := range ms {
+		switch m.Name {
+		case "classify", "sketch", "anomaly", "audit":
+		default:
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -214,3 +214,33 @@ func TestRunWithPrivacy(t *testing.T) {
 		t.Fatalf("data-derived flow length under privacy: got %v", err)
 	}
 }
+
+func TestRunWithEvaluators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "input.holdout=0.2",
+		`metrics=[{name="defaults"},{name="audit"},{name="sketch"},{name="anomaly"}]`)
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"pkt_len_emd", "audit.flag", "audit.dcr.available", "sketch.flag", "anomaly.flag"} {
+		if _, ok := res.Scores[name]; !ok {
+			t.Errorf("no %s among %d scores", name, len(res.Scores))
+		}
+	}
+	if res.Scores["audit.dcr.available"] != 1 {
+		t.Error("the audit did not see the holdout")
+	}
+	html, err := os.ReadFile(res.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Downstream tasks and privacy audit", "Privacy audit", "Telemetry sketches"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
