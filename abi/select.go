@@ -27,13 +27,31 @@ func (b *Batch) Take(rows []int32) *Batch {
 	return out
 }
 
-// Slice returns rows [lo, hi) of b as a new batch sharing no storage with b.
+// Slice returns rows [lo, hi) of b as a batch that shares b's storage
+// (string columns share the dictionary): a view for streaming b in parts.
+// The views' capacities end at hi, so appending to one cannot overwrite b.
 func (b *Batch) Slice(lo, hi int) *Batch {
-	rows := make([]int32, hi-lo)
-	for i := range rows {
-		rows[i] = int32(lo + i)
+	out := &Batch{Columns: make([]Column, len(b.Columns))}
+	for i := range b.Columns {
+		c := &b.Columns[i]
+		o := Column{Name: c.Name, Type: c.Type}
+		switch c.Type {
+		case TypeU8:
+			o.U8 = c.U8[lo:hi:hi]
+		case TypeU16:
+			o.U16 = c.U16[lo:hi:hi]
+		case TypeU32, TypeIPv4:
+			o.U32 = c.U32[lo:hi:hi]
+		case TypeI64, TypeTime:
+			o.I64 = c.I64[lo:hi:hi]
+		case TypeF64:
+			o.F64 = c.F64[lo:hi:hi]
+		case TypeString:
+			o.Dict, o.Codes = c.Dict, c.Codes[lo:hi:hi]
+		}
+		out.Columns[i] = o
 	}
-	return b.Take(rows)
+	return out
 }
 
 func gather[T any](src []T, rows []int32) []T {

@@ -23,7 +23,7 @@ func SplitHalves(b *abi.Batch, seed int64) (x, y *abi.Batch) {
 		}
 		key = append(key, c)
 	}
-	var xi, yi []int
+	var xi, yi []int32
 	for r := range b.Len() {
 		odd := r%2 == 1
 		if key != nil {
@@ -38,56 +38,12 @@ func SplitHalves(b *abi.Batch, seed int64) (x, y *abi.Batch) {
 			odd = (h>>32)&1 == 1
 		}
 		if odd {
-			yi = append(yi, r)
+			yi = append(yi, int32(r))
 		} else {
-			xi = append(xi, r)
+			xi = append(xi, int32(r))
 		}
 	}
-	return Take(b, xi), Take(b, yi)
-}
-
-// Take returns a new batch of b's rows at idx, in that order.
-func Take(b *abi.Batch, idx []int) *abi.Batch {
-	out := &abi.Batch{Columns: make([]abi.Column, len(b.Columns))}
-	for i := range b.Columns {
-		c := &b.Columns[i]
-		o := abi.Column{Name: c.Name, Type: c.Type}
-		switch c.Type {
-		case abi.TypeU8:
-			o.U8 = make([]uint8, len(idx))
-			for k, r := range idx {
-				o.U8[k] = c.U8[r]
-			}
-		case abi.TypeU16:
-			o.U16 = make([]uint16, len(idx))
-			for k, r := range idx {
-				o.U16[k] = c.U16[r]
-			}
-		case abi.TypeU32, abi.TypeIPv4:
-			o.U32 = make([]uint32, len(idx))
-			for k, r := range idx {
-				o.U32[k] = c.U32[r]
-			}
-		case abi.TypeI64, abi.TypeTime:
-			o.I64 = make([]int64, len(idx))
-			for k, r := range idx {
-				o.I64[k] = c.I64[r]
-			}
-		case abi.TypeF64:
-			o.F64 = make([]float64, len(idx))
-			for k, r := range idx {
-				o.F64[k] = c.F64[r]
-			}
-		case abi.TypeString:
-			o.Dict = c.Dict
-			o.Codes = make([]uint32, len(idx))
-			for k, r := range idx {
-				o.Codes[k] = c.Codes[r]
-			}
-		}
-		out.Columns[i] = o
-	}
-	return out
+	return b.Take(xi), b.Take(yi)
 }
 
 // NoiseFloor scores one half of real (SplitHalves) against the other with

@@ -224,39 +224,24 @@ func stream(ctx context.Context, insts []*plugin.Instance, metrics []Metric, idx
 // compact dictionary of its own, so that a slice never carries a
 // million-entry dictionary for 64k rows.
 func Slice(b *abi.Batch, lo, hi int) *abi.Batch {
-	out := &abi.Batch{Columns: make([]abi.Column, len(b.Columns))}
-	for i := range b.Columns {
-		c := &b.Columns[i]
-		o := abi.Column{Name: c.Name, Type: c.Type}
-		switch c.Type {
-		case abi.TypeU8:
-			o.U8 = c.U8[lo:hi]
-		case abi.TypeU16:
-			o.U16 = c.U16[lo:hi]
-		case abi.TypeU32, abi.TypeIPv4:
-			o.U32 = c.U32[lo:hi]
-		case abi.TypeI64, abi.TypeTime:
-			o.I64 = c.I64[lo:hi]
-		case abi.TypeF64:
-			o.F64 = c.F64[lo:hi]
-		case abi.TypeString:
-			o.Dict, o.Codes = c.Dict, c.Codes[lo:hi]
-			if len(c.Dict) > hi-lo {
-				remap := map[uint32]uint32{}
-				o.Dict = nil
-				o.Codes = make([]uint32, hi-lo)
-				for r, code := range c.Codes[lo:hi] {
-					nc, ok := remap[code]
-					if !ok {
-						nc = uint32(len(o.Dict))
-						remap[code] = nc
-						o.Dict = append(o.Dict, c.Dict[code])
-					}
-					o.Codes[r] = nc
-				}
-			}
+	out := b.Slice(lo, hi)
+	for i := range out.Columns {
+		c := &out.Columns[i]
+		if c.Type != abi.TypeString || len(c.Dict) <= hi-lo {
+			continue
 		}
-		out.Columns[i] = o
+		remap := map[uint32]uint32{}
+		dict, codes := []string(nil), make([]uint32, len(c.Codes))
+		for r, code := range c.Codes {
+			nc, ok := remap[code]
+			if !ok {
+				nc = uint32(len(dict))
+				remap[code] = nc
+				dict = append(dict, c.Dict[code])
+			}
+			codes[r] = nc
+		}
+		c.Dict, c.Codes = dict, codes
 	}
 	return out
 }

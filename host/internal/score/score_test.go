@@ -109,11 +109,11 @@ func readUGR(t testing.TB, path string) *abi.Batch {
 }
 
 func rows(b *abi.Batch, lo, hi int) *abi.Batch {
-	idx := make([]int, hi-lo)
+	idx := make([]int32, hi-lo)
 	for i := range idx {
-		idx[i] = lo + i
+		idx[i] = int32(lo + i)
 	}
-	return Take(b, idx)
+	return b.Take(idx)
 }
 
 // TestUGR16AgainstScipy scores the second half of NetShare's UGR16 sample

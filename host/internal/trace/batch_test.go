@@ -107,11 +107,3 @@ func TestMergeByTime(t *testing.T) {
 		t.Errorf("missing time column: %v", err)
 	}
 }
-
-func TestSlice(t *testing.T) {
-	b := &abi.Batch{Columns: []abi.Column{{Name: "ts", Type: abi.TypeTime, I64: []int64{1, 2, 3}}, strCol("l", []string{"a", "b"}, 0, 1, 1)}}
-	s := Slice(b, 1, 3)
-	if err := s.Check(); err != nil || s.Len() != 2 || s.Column("l").String(0) != "b" || s.Column("ts").I64[1] != 3 {
-		t.Errorf("slice %+v, %v", s, err)
-	}
-}

@@ -271,7 +271,7 @@ func mergeByTime(parts []*abi.Batch, paths []string, timeCol string) (*abi.Batch
 	if order == nil {
 		return all, nil
 	}
-	return Permute(all, order), nil
+	return all.Take(order), nil
 }
 
 func pathOf(paths []string, i int) string {
@@ -375,7 +375,7 @@ func Write(ctx context.Context, h *plugin.Host, path string, records *abi.Batch,
 		n := records.Len()
 		for lo := 0; lo < n; lo += rows {
 			hi := min(lo+rows, n)
-			req = abi.AppendBatch(req[:0], Slice(records, lo, hi))
+			req = abi.AppendBatch(req[:0], records.Slice(lo, hi))
 			_, out, err := in.Call(ctx, abi.OpEncode, nil, req)
 			if err != nil {
 				return fmt.Errorf("records %d–%d: %w", lo, hi-1, err)
