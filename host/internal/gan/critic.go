@@ -295,28 +295,21 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 	if curved && dp != nil {
 		panic("gan: DP critic step needs a piecewise-linear activation")
 	}
-	// Input-gradient chain on the x̂ rows: u_k goes into the x̂ rows of dz[k].
 	c.v = grow(c.v, b*max(c.units, in))
+	var v []T
 	if curved {
 		c.ensureGen(b)
-	}
-	v := c.v[:b*c.units]
-	for r := 0; r < b; r++ {
-		copy(v[r*c.units:(r+1)*c.units], c.out.W.w)
-	}
-	for k := nl; k >= 1; k-- {
-		w := c.width(k)
-		zx := c.z[k-1][2*b*w : 3*b*w]
-		ux := c.dz[k-1][2*b*w : 3*b*w]
-		if curved {
-			// the main backward below overwrites every row of dz
-			copy(c.gen.v[k], v)
-			ux = c.gen.u[k]
-		}
-		c.mulDeriv(ux, v[:b*w], zx)
-		l := c.hidden[k-1]
-		v = c.v[:b*l.in]
-		gemm(false, true, b, l.in, l.out, 1, ux, l.out, l.W.w, l.out, 0, v, l.in)
+		v = c.inputChainCurved(b)
+	} else {
+		// One backward pass over all 3b rows: real and fake rows carry the
+		// Wasserstein term's gradient, x̂ rows start from v_L = w (dout = 1),
+		// so their dz rows are u_k; the gemms are 3b rows tall instead of b
+		// and 2b. The x̂ rows then go one layer further, to g = v₀.
+		c.setDout(b, 1)
+		c.backwardRows(n, nl)
+		l := c.hidden[0]
+		v = c.v[:b*in]
+		gemm(false, true, b, l.in, l.out, 1, c.dz[0][2*b*l.out:], l.out, l.W.w, l.out, 0, v, l.in)
 	}
 	// v now holds g = ∇ₓD(x̂); Ḡ₀ = ∂P/∂g goes into the x̂ rows of H₀.
 	g0 := xh
@@ -360,40 +353,12 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 		c.mulDeriv(next, c.ub, zx)
 	}
 
-	// Main backward: output gradient per row.
-	for r := 0; r < b; r++ {
-		c.dout[r] = T(-1 / float64(b))
-		c.dout[b+r] = T(1 / float64(b))
-		c.dout[2*b+r] = 1 // x̂ rows: H_L holds Ḡ_L there, so w gets ΣḠ_L
-	}
 	mainRows := 2 * b
 	if curved {
-		// x̂ rows carry the f'' term back through the forward pass instead.
+		// x̂ rows carry the f'' term back through the forward pass.
 		mainRows = n
-		for r := 0; r < b; r++ {
-			c.dout[2*b+r] = 0
-		}
-	}
-	dh := c.dz[nl-1]
-	for r := 0; r < mainRows; r++ {
-		row := dh[r*c.units : (r+1)*c.units]
-		for j := range row {
-			row[j] = c.dout[r] * c.out.W.w[j]
-		}
-	}
-	for k := nl; k >= 1; k-- {
-		w := c.width(k)
-		dzk := c.dz[k-1]
-		c.mulDeriv(dzk[:mainRows*w], dzk[:mainRows*w], c.z[k-1][:mainRows*w])
-		if curved {
-			for i, e := range c.gen.zbar[k] {
-				dzk[2*b*w+i] += e
-			}
-		}
-		if k > 1 {
-			l := c.hidden[k-1]
-			gemm(false, true, mainRows, l.in, l.out, 1, dzk, l.out, l.W.w, l.out, 0, c.dz[k-2], l.in)
-		}
+		c.setDout(b, 0)
+		c.backwardRows(n, nl)
 	}
 
 	if dp != nil {
@@ -425,6 +390,63 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 		}
 	}
 	return wdist, gp
+}
+
+// setDout sets the output gradient of the Wasserstein term on the real and
+// fake rows and xhat on the x̂ rows.
+func (c *critic[T]) setDout(b int, xhat T) {
+	for r := 0; r < b; r++ {
+		c.dout[r] = T(-1 / float64(b))
+		c.dout[b+r] = T(1 / float64(b))
+		c.dout[2*b+r] = xhat // ReLU: H_L holds Ḡ_L there, so w gets ΣḠ_L
+	}
+}
+
+// backwardRows backpropagates dout through the hidden layers for n rows,
+// leaving each layer's pre-activation gradient in dz (curved activations
+// add the penalty's f” term on the x̂ rows).
+func (c *critic[T]) backwardRows(n, nl int) {
+	b := n / 3
+	dh := c.dz[nl-1]
+	for r := 0; r < n; r++ {
+		row := dh[r*c.units : (r+1)*c.units]
+		for j := range row {
+			row[j] = c.dout[r] * c.out.W.w[j]
+		}
+	}
+	for k := nl; k >= 1; k-- {
+		w := c.width(k)
+		dzk := c.dz[k-1]
+		c.mulDeriv(dzk[:n*w], dzk[:n*w], c.z[k-1][:n*w])
+		if !c.act.piecewiseLinear() {
+			for i, e := range c.gen.zbar[k] {
+				dzk[2*b*w+i] += e
+			}
+		}
+		if k > 1 {
+			l := c.hidden[k-1]
+			gemm(false, true, n, l.in, l.out, 1, dzk, l.out, l.W.w, l.out, 0, c.dz[k-2], l.in)
+		}
+	}
+}
+
+// inputChainCurved computes g = ∇ₓD on the x̂ rows for curved activations,
+// keeping v_k and u_k for the f” term; it returns g.
+func (c *critic[T]) inputChainCurved(b int) []T {
+	nl := len(c.hidden)
+	v := c.v[:b*c.units]
+	for r := 0; r < b; r++ {
+		copy(v[r*c.units:(r+1)*c.units], c.out.W.w)
+	}
+	for k := nl; k >= 1; k-- {
+		w := c.width(k)
+		copy(c.gen.v[k], v[:b*w])
+		c.mulDeriv(c.gen.u[k], v[:b*w], c.z[k-1][2*b*w:3*b*w])
+		l := c.hidden[k-1]
+		v = c.v[:b*l.in]
+		gemm(false, true, b, l.in, l.out, 1, c.gen.u[k], l.out, l.W.w, l.out, 0, v, l.in)
+	}
+	return v
 }
 
 func (c *critic[T]) ensureGen(b int) {

@@ -98,6 +98,9 @@ func TestCriticGradientPenaltyFD(t *testing.T) {
 				if gp < 1e-3 {
 					t.Fatalf("seed %d: penalty %g too small to test", seed, gp)
 				}
+				// The loss itself, from the critic's outputs alone: a mistake
+				// that changed loss and gradient alike would pass the FD check.
+				checkLossValue(t, f)
 				err := fdError(t, f, tc.true)
 				if tc.wantOK && err > 1e-5 {
 					t.Errorf("seed %d: analytic vs finite-difference relative error %.3g", seed, err)
@@ -107,6 +110,40 @@ func TestCriticGradientPenaltyFD(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkLossValue recomputes the Wasserstein estimate and the penalty from
+// critic outputs only, with ∇ₓD(x̂) by finite differences.
+func checkLossValue(t *testing.T, f *critFixture) {
+	t.Helper()
+	c, in := f.c, f.c.in
+	zeroGrads(c.params())
+	w, gp := c.lossGrad(f.real, f.fake, f.alpha, f.b, testLambda, nil)
+	wantW := c.score(f.real, f.b) - c.score(f.fake, f.b)
+	wantGP := 0.0
+	const h = 1e-6
+	for r := 0; r < f.b; r++ {
+		x := make([]float64, in)
+		for j := range x {
+			x[j] = f.real[r*in+j] + f.alpha[r]*(f.fake[r*in+j]-f.real[r*in+j])
+		}
+		ss := 0.0
+		for j := range x {
+			x0 := x[j]
+			x[j] = x0 + h
+			p := c.score(x, 1)
+			x[j] = x0 - h
+			m := c.score(x, 1)
+			x[j] = x0
+			g := (p - m) / (2 * h)
+			ss += g * g
+		}
+		n := math.Sqrt(ss + 1e-8)
+		wantGP += (n - 1) * (n - 1) / float64(f.b)
+	}
+	if math.Abs(w-wantW) > 1e-9*(1+math.Abs(wantW)) || math.Abs(gp-wantGP) > 1e-6*(1+wantGP) {
+		t.Fatalf("loss terms: wasserstein %g, penalty %g; from the critic's outputs %g, %g", w, gp, wantW, wantGP)
 	}
 }
 

@@ -130,15 +130,25 @@ static void adam_avx2(float *w, float *g, float *m, float *v, long n,
 	adam_range(w, g, m, v, j, n, lr, b1, b2, isc2, eps);
 }
 
+// sigmoid_row_avx2 sets t = exp(−|x|) and y = sigmoid(x) for a whole row,
+// eight lanes at a time; other activations then overwrite their slices.
 __attribute__((target("avx2,fma")))
-static void expneg_abs_avx2(const float *x, float *t, long n) {
-	__m256 sign = _mm256_set1_ps(-0.0f);
+static void sigmoid_row_avx2(const float *x, float *t, float *y, long n) {
+	__m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
 	long j = 0;
 	for (; j + 8 <= n; j += 8) {
 		__m256 v = _mm256_loadu_ps(x + j);
-		_mm256_storeu_ps(t + j, exp8(_mm256_or_ps(v, sign))); // −|x|
+		__m256 e = exp8(_mm256_or_ps(v, sign)); // exp(−|x|)
+		__m256 d = _mm256_div_ps(one, _mm256_add_ps(one, e));
+		__m256 neg = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
+		_mm256_storeu_ps(t + j, e);
+		_mm256_storeu_ps(y + j, _mm256_blendv_ps(d, _mm256_mul_ps(e, d), neg));
 	}
-	for (; j < n; j++) t[j] = fexp(-fabsf(x[j]));
+	for (; j < n; j++) {
+		t[j] = fexp(-fabsf(x[j]));
+		float d = 1.0f / (1.0f + t[j]);
+		y[j] = x[j] >= 0 ? d : t[j] * d;
+	}
 }
 
 static int have_avx2(void);
@@ -153,7 +163,7 @@ static void act_rows_f32(const float *x, float *y, long rows, long w, long ns,
 		const float *xr = x + r * w;
 		float *yr = y + r * w;
 		if (avx) {
-			expneg_abs_avx2(xr, t, w);
+			sigmoid_row_avx2(xr, t, yr, w);
 		} else {
 			for (long j = 0; j < w; j++) t[j] = fexp(-fabsf(xr[j]));
 		}
@@ -163,6 +173,12 @@ static void act_rows_f32(const float *x, float *y, long rows, long w, long ns,
 			long n = wid[s];
 			switch (act[s]) {
 			case 0: {
+				if (n == 2) { // one exponential: p = sigmoid(x0 − x1)
+					float d = xs[0] - xs[1], e = fexp(-fabsf(d)), big = 1.0f / (1.0f + e);
+					ys[d >= 0 ? 0 : 1] = big;
+					ys[d >= 0 ? 1 : 0] = e * big;
+					break;
+				}
 				float m = xs[0], sum = 0;
 				for (long j = 1; j < n; j++) m = xs[j] > m ? xs[j] : m;
 				for (long j = 0; j < n; j++) { ys[j] = fexp(xs[j] - m); sum += ys[j]; }
@@ -171,6 +187,7 @@ static void act_rows_f32(const float *x, float *y, long rows, long w, long ns,
 				break;
 			}
 			case 1:
+				if (avx) break; // done for the whole row
 				for (long j = 0; j < n; j++) {
 					float d = 1.0f / (1.0f + ts[j]);
 					ys[j] = xs[j] >= 0 ? d : ts[j] * d;

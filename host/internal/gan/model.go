@@ -321,21 +321,12 @@ func nilSafe(w io.Writer) io.Writer {
 	return w
 }
 
-// Bench runs warmup untimed iterations on data, then returns the duration of
-// each of iters timed ones. It trains the model as Train would.
-func (m *Model) Bench(data *tensor.Set, warmup, iters int) ([]time.Duration, error) {
+// Iterator prepares data once and returns a function that runs one
+// training iteration on it, as Train does, for benchmarks.
+func (m *Model) Iterator(data *tensor.Set) (func() Losses, error) {
 	p, err := m.prepare(data)
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i < warmup; i++ {
-		m.iterate(p)
-	}
-	ds := make([]time.Duration, iters)
-	for i := range ds {
-		t := time.Now()
-		m.iterate(p)
-		ds[i] = time.Since(t)
-	}
-	return ds, nil
+	return func() Losses { return m.iterate(p) }, nil
 }
