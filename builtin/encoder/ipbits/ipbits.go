@@ -110,13 +110,7 @@ func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
 	e.m.Rows, e.m.Cols = n, 2*Bits
 	e.m.Data = grow(e.m.Data, n*2*Bits)
 	for i, v := range c.U32 {
-		row := e.m.Data[i*2*Bits : (i+1)*2*Bits]
-		for k := 0; k < Bits; k++ {
-			bit := (v >> (Bits - 1 - k)) & 1
-			// Branch-free: bit 0 → [1,0], bit 1 → [0,1].
-			row[2*k] = float64(1 - bit)
-			row[2*k+1] = float64(bit)
-		}
+		encodeRow((*[2 * Bits]float64)(e.m.Data[i*2*Bits:]), v)
 	}
 	return &e.m, nil
 }
@@ -137,15 +131,7 @@ func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
 	col.Name, col.Type = e.column, e.typ
 	col.U32 = growU32(col.U32, m.Rows)
 	for i := range col.U32 {
-		row := m.Data[i*2*Bits : (i+1)*2*Bits]
-		var v uint32
-		for k := 0; k < Bits; k++ {
-			v <<= 1
-			if row[2*k+1] > row[2*k] {
-				v |= 1
-			}
-		}
-		col.U32[i] = v
+		col.U32[i] = decodeRow((*[2 * Bits]float64)(m.Data[i*2*Bits:]))
 	}
 	return &e.out, nil
 }

@@ -11,7 +11,6 @@ type kdTree struct {
 	dim   int
 	perm  []int32 // point indices, leaves own contiguous ranges
 	nodes []kdNode
-	off   []float64 // scratch for queries
 }
 
 type kdNode struct {
@@ -72,60 +71,60 @@ func (t *kdTree) build(lo, hi int) int32 {
 	return id
 }
 
-// nearest returns the index of the point closest to q.
-func (t *kdTree) nearest(q []float64) int {
-	s := search{t: t, q: q, best: -1}
-	if cap(t.off) < t.dim {
-		t.off = make([]float64, t.dim)
+// nearest returns the index of the point closest to q. With maxChecks > 0
+// the search stops once it has examined that many points and returns the
+// closest seen (an approximate answer, as Annoy's); 0 means exact.
+//
+// The search is iterative, not recursive: inside the Wasm sandbox a call
+// costs far more than a loop step. A far child is visited only when the
+// distance from q to its side of the split plane does not exceed the best
+// distance so far (equal is visited, so ties resolve to the lower index).
+func (t *kdTree) nearest(q []float64, maxChecks int) int {
+	best, bestD := int32(-1), 0.0
+	budget := maxChecks
+	var stack [64]struct {
+		node int32
+		gap  float64
 	}
-	s.off = t.off[:t.dim]
-	clear(s.off)
-	s.visit(0, 0)
-	return int(s.best)
-}
-
-// search is one query. off holds, per axis, the signed distance from q to
-// the current cell along that axis (0 when q lies within it), so that rd,
-// the sum of their squares, is the exact distance from q to the cell's box
-// — a much tighter bound than the last split alone (Arya and Mount's
-// incremental distance), which matters in 10 dimensions.
-type search struct {
-	t     *kdTree
-	q     []float64
-	off   []float64
-	best  int32
-	bestD float64
-}
-
-func (s *search) visit(nd int32, rd float64) {
-	if s.best >= 0 && rd > s.bestD {
-		return // ties may still improve the index, so equal is visited
-	}
-	t := s.t
-	n := &t.nodes[nd]
-	if n.axis < 0 {
-		d := t.dim
-		for _, p := range t.perm[n.lo:n.hi] {
-			v := t.pts[int(p)*d : int(p+1)*d]
-			var dist float64
-			for k, x := range s.q {
-				y := x - v[k]
-				dist += y * y
-			}
-			if s.best < 0 || dist < s.bestD || (dist == s.bestD && p < s.best) {
-				s.best, s.bestD = p, dist
-			}
+	sp := 1
+	stack[0].node, stack[0].gap = 0, 0
+	d := t.dim
+	for sp > 0 {
+		sp--
+		nd, gap := stack[sp].node, stack[sp].gap
+		if best >= 0 && (gap > bestD || budget < 0) {
+			continue
 		}
-		return
+		n := &t.nodes[nd]
+		if n.axis < 0 {
+			if budget > 0 {
+				if budget -= int(n.hi - n.lo); budget <= 0 {
+					budget = -1 // spent: finish this leaf, visit no other
+				}
+			}
+			for _, p := range t.perm[n.lo:n.hi] {
+				v := t.pts[int(p)*d : int(p+1)*d]
+				var dist float64
+				for k, x := range q {
+					y := x - v[k]
+					dist += y * y
+				}
+				if best < 0 || dist < bestD || (dist == bestD && p < best) {
+					best, bestD = p, dist
+				}
+			}
+			continue
+		}
+		diff := q[n.axis] - n.split
+		near, far := n.left, n.right
+		if diff >= 0 {
+			near, far = n.right, n.left
+		}
+		// Depth is at most log2(points/leafSize)+1 < 32, and each level
+		// leaves at most one entry behind, so the stack cannot overflow.
+		stack[sp].node, stack[sp].gap = far, max(gap, diff*diff)
+		stack[sp+1].node, stack[sp+1].gap = near, gap
+		sp += 2
 	}
-	diff := s.q[n.axis] - n.split
-	near, far := n.left, n.right
-	if diff >= 0 {
-		near, far = n.right, n.left
-	}
-	s.visit(near, rd)
-	old := s.off[n.axis]
-	s.off[n.axis] = diff
-	s.visit(far, rd-old*old+diff*diff)
-	s.off[n.axis] = old
+	return int(best)
 }

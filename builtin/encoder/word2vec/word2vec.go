@@ -10,7 +10,8 @@
 // All fields of a trace share one model: the manifest says so with
 // Defaults["shared_fit"], and the host fits one instance (with the first
 // field as its column) and loads the resulting state into every field. The
-// per-field "kind" param is left out of that sharing. Under differential
+// per-field params "kind" and "max_checks" (Defaults["per_field_params"])
+// do not split that sharing. Under differential
 // privacy the model must come from a public trace through "pretrained".
 package word2vec
 
@@ -51,10 +52,11 @@ func init() {
 			{Name: "sentence", Type: abi.ParamStrings, Default: []string{"srcport", "dstport", "proto"}, Doc: "the columns that make one sentence, in order"},
 			{Name: "kinds", Type: abi.ParamTable, Default: map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}, Doc: "token kind of each sentence column; columns of one kind share tokens"},
 			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
+			{Name: "max_checks", Type: abi.ParamInt, Default: int64(0), Doc: "0: exact nearest-neighbour decoding; n > 0: examine at most n vocabulary vectors per decoded value (approximate, much faster on large vocabularies)"},
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
 			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
 		},
-		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind"}},
+		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind", "max_checks"}},
 	}, New)
 }
 
@@ -79,6 +81,7 @@ type Encoder struct {
 	sentence   []string
 	kinds      map[string]string
 	pretrained []byte
+	maxChecks  int
 
 	// Fit-time corpus.
 	kindNames []string   // sorted distinct kinds of the sentence columns
@@ -118,9 +121,10 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 			Epochs: p.Int("epochs"), Alpha: p.Float("alpha"), MinAlpha: p.Float("min_alpha"),
 			MinCount: p.Int("min_count"), Sample: p.Float("sample"), Seed: env.Seed,
 		},
-		sentence: p.Strings("sentence"),
-		kinds:    p.Table("kinds"),
-		vocab:    map[uint64]int32{},
+		sentence:  p.Strings("sentence"),
+		maxChecks: p.Int("max_checks"),
+		kinds:     p.Table("kinds"),
+		vocab:     map[uint64]int32{},
 	}
 	c := e.cfg
 	switch {
@@ -138,6 +142,8 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: min_count %d must be at least 1", e.column, c.MinCount)
 	case c.Sample < 0:
 		return nil, fmt.Errorf("word2vec %s: sample %v must not be negative", e.column, c.Sample)
+	case e.maxChecks < 0:
+		return nil, fmt.Errorf("word2vec %s: max_checks %d must not be negative", e.column, e.maxChecks)
 	case len(e.sentence) == 0:
 		return nil, fmt.Errorf("word2vec %s: sentence names no columns", e.column)
 	}
@@ -571,7 +577,7 @@ func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
 		// On unit vectors the smallest Euclidean distance is the highest
 		// cosine, which the k-d tree finds exactly.
 		normalize(q)
-		v := e.values[e.tree.nearest(q)]
+		v := e.values[e.tree.nearest(q, e.maxChecks)]
 		switch e.typ {
 		case abi.TypeU8:
 			col.U8 = append(col.U8, uint8(v))

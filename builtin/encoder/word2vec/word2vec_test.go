@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -227,7 +228,7 @@ func TestKDTreeExact(t *testing.T) {
 					best, bestD = i, s
 				}
 			}
-			if got := tree.nearest(q); got != best {
+			if got := tree.nearest(q, 0); got != best {
 				t.Fatalf("n=%d trial %d: tree says %d, brute force %d", n, trial, got, best)
 			}
 		}
@@ -384,14 +385,31 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		}
-		b.Run(kind, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				if _, err := e.Decode(m); err != nil {
-					b.Fatal(err)
+		exact, err := e.Decode(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		want := append([]uint16(nil), exact.Column("srcport").U16...)
+		for _, checks := range []int{0, 2000, 500} {
+			b.Run(fmt.Sprintf("%s/max_checks=%d", kind, checks), func(b *testing.B) {
+				enc.maxChecks = checks
+				defer func() { enc.maxChecks = 0 }()
+				var got *abi.Batch
+				for i := 0; i < b.N; i++ {
+					if got, err = e.Decode(m); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.N)*rows/b.Elapsed().Seconds(), "records/s")
-			b.ReportMetric(float64(len(enc.values)), "vocab")
-		})
+				same := 0
+				for i, v := range got.Column("srcport").U16 {
+					if v == want[i] {
+						same++
+					}
+				}
+				b.ReportMetric(float64(b.N)*rows/b.Elapsed().Seconds(), "records/s")
+				b.ReportMetric(float64(same)/rows, "exact-frac")
+				b.ReportMetric(float64(len(enc.values)), "vocab")
+			})
+		}
 	}
 }

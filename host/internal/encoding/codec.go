@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -12,8 +13,12 @@ import (
 
 // Codec holds loaded encoder instances and converts between chunks of
 // records and tensor sets. Every conversion makes one plugin call per
-// field per chunk.
+// field per chunk (per CallRows records of a chunk).
 type Codec struct {
+	// CallRows bounds the records per plugin call (default
+	// DefaultCallRows): a chunk larger than that takes several calls.
+	CallRows int
+
 	rt     Runtime
 	st     *State
 	fields []codecField
@@ -133,6 +138,16 @@ func sameOutputs(a, b []abi.Output) bool {
 	return true
 }
 
+// DefaultCallRows bounds the rows of one encode or decode call.
+const DefaultCallRows = 1 << 16
+
+func (c *Codec) callRows() int {
+	if c.CallRows > 0 {
+		return c.CallRows
+	}
+	return DefaultCallRows
+}
+
 // State returns the codec's state.
 func (c *Codec) State() *State { return c.st }
 
@@ -179,20 +194,59 @@ func (c *Codec) useChunk(ctx context.Context, k int) error {
 	return nil
 }
 
-func (c *Codec) encode(ctx context.Context, in Instance, name string, b *abi.Batch, rows, w int) (*abi.Matrix, error) {
+// encode runs one encoder over b and scatters the resulting rows×w matrix
+// into dst (rows stride wide, at column off; row i goes to pos[i], or i
+// when pos is nil), reading the wire form directly rather than through an
+// intermediate abi.Matrix.
+func (c *Codec) encode(ctx context.Context, in Instance, name string, b *abi.Batch, rows, w int, dst []float32, stride, off int, pos []int) error {
+	// A chunk can hold millions of records, and a matrix is 8 bytes per
+	// value inside a memory-capped sandbox: call in slices of CallRows.
+	if rows > c.callRows() {
+		for lo := 0; lo < rows; lo += c.callRows() {
+			hi := min(lo+c.callRows(), rows)
+			var p []int
+			if pos != nil {
+				p = pos[lo:hi]
+			} else {
+				p = make([]int, hi-lo)
+				for i := range p {
+					p[i] = lo + i
+				}
+			}
+			if err := c.encode(ctx, in, name, b.Slice(lo, hi), hi-lo, w, dst, stride, off, p); err != nil {
+				return fmt.Errorf("%w (rows %d-%d)", err, lo, hi-1)
+			}
+		}
+		return nil
+	}
 	c.buf = abi.AppendBatch(c.buf[:0], b)
 	_, body, err := in.Call(ctx, abi.OpEncVal, nil, c.buf)
 	if err != nil {
-		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
+		return fmt.Errorf("encoding: field %q: %w", name, err)
 	}
-	m, err := abi.DecodeMatrix(body)
-	if err != nil {
-		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
+	if len(body) < 8 {
+		return fmt.Errorf("encoding: field %q: %w: matrix of %d bytes", name, abi.ErrMalformed, len(body))
 	}
-	if m.Rows != rows || m.Cols != w {
-		return nil, fmt.Errorf("encoding: field %q: encoder returned %d×%d values, want %d×%d", name, m.Rows, m.Cols, rows, w)
+	r, k := int(binary.LittleEndian.Uint32(body)), int(binary.LittleEndian.Uint32(body[4:]))
+	if r != rows || k != w {
+		return fmt.Errorf("encoding: field %q: encoder returned %d×%d values, want %d×%d", name, r, k, rows, w)
 	}
-	return m, nil
+	if len(body) != 8+8*rows*w {
+		return fmt.Errorf("encoding: field %q: %w: %d×%d matrix in %d bytes", name, abi.ErrMalformed, rows, w, len(body))
+	}
+	data := body[8:]
+	for i := 0; i < rows; i++ {
+		row := i
+		if pos != nil {
+			row = pos[i]
+		}
+		d := dst[row*stride+off : row*stride+off+w]
+		src := data[i*8*w : (i+1)*8*w]
+		for j := range d {
+			d[j] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*j:])))
+		}
+	}
+	return nil
 }
 
 // Encode builds chunk k's tensor set from the records: one attribute row
@@ -212,8 +266,9 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	}
 	// Row indices: the first record of each flow, and every kept record,
 	// with the record's position in the feature tensor.
-	firsts := make([]int, N)
-	var rows, pos []int
+	firsts := make([]int32, N)
+	var rows []int32
+	var pos []int
 	var flowOf []uint32
 	n := records.Len()
 	out := &tensor.Set{
@@ -233,12 +288,12 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 			if r < 0 || int(r) >= n {
 				return nil, fmt.Errorf("encoding: chunk %d flow %d: row %d outside the %d records", k, fl.ID, r, n)
 			}
-			rows = append(rows, int(r))
+			rows = append(rows, r)
 			pos = append(pos, f*L+j)
 			flowOf = append(flowOf, uint32(f))
 			out.GenFlags[f*L+j] = 1
 		}
-		firsts[f] = int(kept[0])
+		firsts[f] = kept[0]
 	}
 	flowCol := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: flowOf}
 	for _, f := range c.fields {
@@ -247,20 +302,16 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 			return nil, fmt.Errorf("encoding: the records have no column %q", f.fs.Name)
 		}
 		if f.fs.Role == RoleAttribute {
-			b := &abi.Batch{Columns: []abi.Column{gather(col, firsts)}}
-			m, err := c.encode(ctx, f.in, f.fs.Name, b, N, f.w)
-			if err != nil {
+			b := &abi.Batch{Columns: []abi.Column{take(col, firsts)}}
+			if err := c.encode(ctx, f.in, f.fs.Name, b, N, f.w, out.Attributes, c.attrW, f.off, nil); err != nil {
 				return nil, err
 			}
-			scatterRows(out.Attributes, c.attrW, f.off, m, nil)
 			continue
 		}
-		b := &abi.Batch{Columns: []abi.Column{gather(col, rows), flowCol}}
-		m, err := c.encode(ctx, f.in, f.fs.Name, b, len(rows), f.w)
-		if err != nil {
+		b := &abi.Batch{Columns: []abi.Column{take(col, rows), flowCol}}
+		if err := c.encode(ctx, f.in, f.fs.Name, b, len(rows), f.w, out.Features, c.featW, f.off, pos); err != nil {
 			return nil, err
 		}
-		scatterRows(out.Features, c.featW, f.off, m, pos)
 	}
 	// Flow tags from the flow package: started here, then presence in
 	// each chunk.
@@ -280,19 +331,15 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 			return nil, fmt.Errorf("encoding: the records have no time column %q", c.st.Time.Name)
 		}
 		if c.startW > 0 {
-			b := &abi.Batch{Columns: []abi.Column{gather(col, firsts)}}
-			m, err := c.encode(ctx, c.tStart, c.st.Time.Name, b, N, c.startW)
-			if err != nil {
+			b := &abi.Batch{Columns: []abi.Column{take(col, firsts)}}
+			if err := c.encode(ctx, c.tStart, c.st.Time.Name, b, N, c.startW, out.Attributes, c.attrW, c.startOff, nil); err != nil {
 				return nil, err
 			}
-			scatterRows(out.Attributes, c.attrW, c.startOff, m, nil)
 		}
-		b := &abi.Batch{Columns: []abi.Column{gather(col, rows), flowCol}}
-		m, err := c.encode(ctx, c.tIAT, c.st.Time.Name, b, len(rows), c.iatW)
-		if err != nil {
+		b := &abi.Batch{Columns: []abi.Column{take(col, rows), flowCol}}
+		if err := c.encode(ctx, c.tIAT, c.st.Time.Name, b, len(rows), c.iatW, out.Features, c.featW, 0, pos); err != nil {
 			return nil, err
 		}
-		scatterRows(out.Features, c.featW, 0, m, pos)
 	}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("encoding: chunk %d: %w", k, err)
@@ -300,37 +347,41 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	return out, nil
 }
 
-// scatterRows copies matrix row i to dst row pos[i] (row i when pos is
-// nil), at column offset off of rows stride wide.
-func scatterRows(dst []float32, stride, off int, m *abi.Matrix, pos []int) {
-	for i := 0; i < m.Rows; i++ {
-		r := i
-		if pos != nil {
-			r = pos[i]
-		}
-		d := dst[r*stride+off : r*stride+off+m.Cols]
-		for k, x := range m.Data[i*m.Cols : (i+1)*m.Cols] {
-			d[k] = float32(x)
+// appendRows appends the wire form of a matrix made of the w columns at
+// off of the given rows of src (rows stride wide), straight from the
+// float32 tensor.
+func appendRows(dst []byte, src []float32, stride, off, w int, rows []int) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rows)))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(w))
+	for _, r := range rows {
+		for _, x := range src[r*stride+off : r*stride+off+w] {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(float64(x)))
 		}
 	}
+	return dst
 }
 
-// gatherRows builds a matrix from the w columns at off of the given rows
-// of src (rows stride wide).
-func gatherRows(src []float32, stride, off, w int, rows []int) *abi.Matrix {
-	m := &abi.Matrix{Rows: len(rows), Cols: w, Data: make([]float64, len(rows)*w)}
-	for i, r := range rows {
-		s := src[r*stride+off : r*stride+off+w]
-		d := m.Data[i*w : (i+1)*w]
-		for k, x := range s {
-			d[k] = float64(x)
+// decode runs one encoder's decode over the given rows of a tensor slice
+// and returns the field's column.
+func (c *Codec) decode(ctx context.Context, in Instance, name string, src []float32, stride, off, w int, rows []int) (*abi.Column, error) {
+	if len(rows) > c.callRows() {
+		var out *abi.Column
+		for lo := 0; lo < len(rows); lo += c.callRows() {
+			hi := min(lo+c.callRows(), len(rows))
+			part, err := c.decode(ctx, in, name, src, stride, off, w, rows[lo:hi])
+			if err != nil {
+				return nil, fmt.Errorf("%w (rows %d-%d)", err, lo, hi-1)
+			}
+			if out == nil {
+				out = &abi.Column{Name: part.Name, Type: part.Type}
+			}
+			if err := appendColumn(out, part); err != nil {
+				return nil, fmt.Errorf("encoding: field %q: %w", name, err)
+			}
 		}
+		return out, nil
 	}
-	return m
-}
-
-func (c *Codec) decode(ctx context.Context, in Instance, name string, m *abi.Matrix) (*abi.Column, error) {
-	c.buf = abi.AppendMatrix(c.buf[:0], m)
+	c.buf = appendRows(c.buf[:0], src, stride, off, w, rows)
 	_, body, err := in.Call(ctx, abi.OpDecVal, nil, c.buf)
 	if err != nil {
 		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
@@ -339,7 +390,7 @@ func (c *Codec) decode(ctx context.Context, in Instance, name string, m *abi.Mat
 	if err != nil {
 		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
 	}
-	col, err := columnOf(b, name, m.Rows)
+	col, err := columnOf(b, name, len(rows))
 	if err != nil {
 		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
 	}
@@ -378,12 +429,13 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 		flows[i] = i
 	}
 	// Valid steps, in flow then time order, and their flows.
-	var steps, flowOf []int
+	var steps []int
+	var flowOf []int32
 	for f := 0; f < N; f++ {
 		for j := 0; j < L; j++ {
 			if set.GenFlags[f*L+j] > 0.5 {
 				steps = append(steps, f*L+j)
-				flowOf = append(flowOf, f)
+				flowOf = append(flowOf, int32(f))
 			}
 		}
 	}
@@ -392,13 +444,13 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 		var col *abi.Column
 		var err error
 		if f.fs.Role == RoleAttribute {
-			col, err = c.decode(ctx, f.in, f.fs.Name, gatherRows(set.Attributes, c.attrW, f.off, f.w, flows))
+			col, err = c.decode(ctx, f.in, f.fs.Name, set.Attributes, c.attrW, f.off, f.w, flows)
 			if err == nil {
-				g := gather(col, flowOf)
+				g := take(col, flowOf)
 				col = &g
 			}
 		} else {
-			col, err = c.decode(ctx, f.in, f.fs.Name, gatherRows(set.Features, c.featW, f.off, f.w, steps))
+			col, err = c.decode(ctx, f.in, f.fs.Name, set.Features, c.featW, f.off, f.w, steps)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("decode chunk %d: %w", k, err)
@@ -407,7 +459,7 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 	}
 	if c.st.Time != nil {
 		name := c.st.Time.Name
-		feat, err := c.decode(ctx, c.tIAT, name, gatherRows(set.Features, c.featW, 0, c.iatW, steps))
+		feat, err := c.decode(ctx, c.tIAT, name, set.Features, c.featW, 0, c.iatW, steps)
 		if err != nil {
 			return nil, fmt.Errorf("decode chunk %d: %w", k, err)
 		}
@@ -418,7 +470,7 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 		if c.raw {
 			copy(ts.I64, feat.I64)
 		} else {
-			start, err := c.decode(ctx, c.tStart, name, gatherRows(set.Attributes, c.attrW, c.startOff, c.startW, flows))
+			start, err := c.decode(ctx, c.tStart, name, set.Attributes, c.attrW, c.startOff, c.startW, flows)
 			if err != nil {
 				return nil, fmt.Errorf("decode chunk %d: %w", k, err)
 			}

@@ -351,7 +351,7 @@ func fitOne(ctx context.Context, rt Runtime, r resolved, column string, records 
 	var buf []byte
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
-		buf = abi.AppendBatch(buf[:0], slice(records, lo, hi))
+		buf = abi.AppendBatch(buf[:0], records.Slice(lo, hi))
 		if _, _, err := in.Call(ctx, abi.OpFit, nil, buf); err != nil {
 			return nil, fmt.Errorf("encoding: field %q: fitting rows %d-%d: %w", r.field.Name, lo, hi-1, err)
 		}

@@ -59,6 +59,12 @@ func privateFields(pretrained string) []Field {
 // roundTrip fits, saves, reloads, encodes every chunk and checks that
 // decoding gives back the chunk's records (the first maxLen of each flow).
 func roundTrip(t *testing.T, rt Runtime, cfg Config, b *abi.Batch, set *flow.Set) *State {
+	return roundTripCalls(t, rt, cfg, b, set, 0)
+}
+
+// roundTripCalls is roundTrip with at most callRows records per plugin
+// call (0: the default).
+func roundTripCalls(t *testing.T, rt Runtime, cfg Config, b *abi.Batch, set *flow.Set, callRows int) *State {
 	t.Helper()
 	ctx := context.Background()
 	st, err := Fit(ctx, rt, cfg, b, set)
@@ -78,6 +84,7 @@ func roundTrip(t *testing.T, rt Runtime, cfg Config, b *abi.Batch, set *flow.Set
 		t.Fatal(err)
 	}
 	defer codec.Close(ctx)
+	codec.CallRows = callRows
 	L := st.MaxLen
 	for k, ch := range set.Chunks {
 		if len(ch.Flows) == 0 {
@@ -157,6 +164,8 @@ func TestRoundTripRealData(t *testing.T) {
 	for _, n := range []int{1, 3, 10} {
 		roundTrip(t, newNative(), Config{Fields: netflowFields(), Seed: 1}, b, split(t, b, n))
 	}
+	// Chunks larger than one call's rows are split across calls.
+	roundTripCalls(t, newNative(), Config{Fields: netflowFields(), Seed: 1}, b, split(t, b, 1), 97)
 }
 
 func TestLayout(t *testing.T) {
@@ -345,6 +354,13 @@ func TestDecodeGenerated(t *testing.T) {
 		if f := got.Column(FlowColumn).U32[i]; i > 0 && f == got.Column(FlowColumn).U32[i-1] && ts[i] < ts[i-1] {
 			t.Fatalf("row %d: time goes back within flow %d", i, f)
 		}
+	}
+	// No flows: no records, no error.
+	empty := &tensor.Set{N: 0, L: L, AttrOutputs: st.AttrOutputs, FeatOutputs: st.FeatOutputs}
+	if got, err := codec.Decode(ctx, empty, 1); err != nil {
+		t.Fatalf("empty set: %v", err)
+	} else if got.Len() != 0 {
+		t.Fatalf("empty set decoded to %d rows", got.Len())
 	}
 	gen.Features[3] = float32(math.NaN())
 	if _, err := codec.Decode(ctx, gen, 1); err == nil || !strings.Contains(err.Error(), "flow 0 step 0 feature 3 is NaN") {

@@ -1,0 +1,49 @@
+package encoding
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkNativeCodec1M is BenchmarkWasmCodec1M with the encoders
+// compiled natively (sdk.NewDispatcher, same wire protocol): the ratio of
+// the two is the sandbox's cost.
+func BenchmarkNativeCodec1M(b *testing.B) {
+	ctx := context.Background()
+	recs := bigTrace(b, 1_000_000)
+	set := split(b, recs, 10)
+	rt := newNative()
+	cfg := Config{Fields: netflowFields(), Seed: 1}
+	// As in BenchmarkWasmCodec1M: one word2vec epoch for a short setup.
+	for i := range cfg.Fields {
+		if cfg.Fields[i].Encoder == "word2vec" {
+			cfg.Fields[i].Params = map[string]any{"epochs": int64(1)}
+		}
+	}
+	st, err := Fit(ctx, rt, cfg, recs, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	codec, err := Open(ctx, rt, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	c0 := cpuTime()
+	rows := 0
+	for i := 0; i < b.N; i++ {
+		for k := range set.Chunks {
+			ts, err := codec.Encode(ctx, recs, set, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got, err := codec.Decode(ctx, ts, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += got.Len()
+		}
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(rows)/(cpuTime()-c0).Seconds(), "records/cpu-s")
+}
