@@ -86,3 +86,47 @@ func TestTrainDP(t *testing.T) {
 		}
 	}
 }
+
+// TestPoissonBatch checks the DP batch sampling the accountant assumes:
+// each flow joins a batch independently with probability BatchSize/n.
+func TestPoissonBatch(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.BatchSize = 20
+	cfg.DP = &DPConfig{Clip: 1, Noise: 1}
+	ao, fo := learnOutputs()
+	m, err := New(cfg, ao, fo, learnMaxLen, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, draws = 200, 4000
+	q := float64(cfg.BatchSize) / n
+	seen := make([]int, n)
+	sizes := map[int]bool{}
+	total := 0
+	for d := 0; d < draws; d++ {
+		b := m.poissonBatch(n)
+		sizes[b] = true
+		total += b
+		for _, r := range m.batch[:b] {
+			seen[r]++
+		}
+	}
+	mean := float64(total) / draws
+	// Binomial(200, 0.1): mean 20, sd of the mean over 4000 draws ≈ 0.07.
+	if mean < 19.6 || mean > 20.4 {
+		t.Errorf("mean batch size %.2f, want 20", mean)
+	}
+	if len(sizes) < 10 {
+		t.Errorf("batch sizes took only %d values: not Poisson sampling", len(sizes))
+	}
+	for r, c := range seen {
+		rate := float64(c) / draws
+		if rate < q-0.03 || rate > q+0.03 { // sd ≈ 0.005
+			t.Fatalf("row %d joined %.3f of batches, want %.2f", r, rate, q)
+		}
+	}
+	// A chunk smaller than the batch takes every flow every time.
+	if b := m.poissonBatch(7); b != 7 {
+		t.Errorf("7 flows, batch of %d", b)
+	}
+}

@@ -392,6 +392,22 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 	return wdist, gp
 }
 
+// toExpectedBatch rescales a DP step's gradient, the noisy sum divided by
+// the batch's actual size b, to the sum divided by the expected size: with
+// Poisson sampling the actual size depends on the data, so dividing by it
+// would release more than the accountant counts.
+func (c *critic[T]) toExpectedBatch(dp *dpParams, b, expected int) {
+	if dp == nil || b == expected {
+		return
+	}
+	s := T(float64(b) / float64(expected))
+	for _, p := range c.params() {
+		for i := range p.g {
+			p.g[i] *= s
+		}
+	}
+}
+
 // setDout sets the output gradient of the Wasserstein term on the real and
 // fake rows and xhat on the x̂ rows.
 func (c *critic[T]) setDout(b int, xhat T) {

@@ -31,6 +31,7 @@ type Model struct {
 	noise                    genNoise[float32]
 	realIn, fakeIn, realAttr []float32
 	fakeAttr, alpha          []float32
+	batch                    []int // the rows of a Poisson-sampled DP batch
 	dIn, dAttr, dFeat        []float32
 	dAttr2                   []float32
 }
@@ -158,6 +159,25 @@ func sameOutputs(want, got []tensor.Output) error {
 	return nil
 }
 
+// poissonBatch draws a DP-SGD batch the way the privacy accountant
+// assumes: every flow joins independently with probability q =
+// BatchSize/n, so the batch size varies around BatchSize. An empty draw
+// is redrawn; with q·n = BatchSize that has probability e^-BatchSize.
+func (m *Model) poissonBatch(n int) int {
+	q := min(1, float64(m.cfg.BatchSize)/float64(n))
+	for {
+		m.batch = m.batch[:0]
+		for i := 0; i < n; i++ {
+			if m.rng.Float64() < q {
+				m.batch = append(m.batch, i)
+			}
+		}
+		if len(m.batch) > 0 {
+			return len(m.batch)
+		}
+	}
+}
+
 // iterate runs one training iteration: CriticRounds × (critic step, then
 // attribute-critic step), then one generator step. The batch is drawn with
 // replacement, so chunks smaller than a batch still train.
@@ -168,12 +188,20 @@ func sameOutputs(want, got []tensor.Output) error {
 func (m *Model) iterate(p *prepared) Losses {
 	cfg := m.cfg
 	b, g := cfg.BatchSize, m.gen
+	if cfg.DP != nil {
+		b = m.poissonBatch(p.n)
+	}
 	A, LF := g.A, m.lpad*g.F
 	dIn := LF + A
 	m.realIn = grow(m.realIn, b*dIn)
 	m.realAttr = grow(m.realAttr, b*A)
 	for r := 0; r < b; r++ {
-		i := m.rng.IntN(p.n)
+		var i int
+		if cfg.DP != nil {
+			i = m.batch[r]
+		} else {
+			i = m.rng.IntN(p.n)
+		}
 		copy(m.realIn[r*dIn:r*dIn+LF], p.feat[i*LF:(i+1)*LF])
 		copy(m.realIn[r*dIn+LF:(r+1)*dIn], p.attr[i*A:(i+1)*A])
 		copy(m.realAttr[r*A:(r+1)*A], p.attr[i*A:(i+1)*A])
@@ -198,10 +226,12 @@ func (m *Model) iterate(p *prepared) Losses {
 	for round := 0; round < cfg.CriticRounds; round++ {
 		m.drawAlpha()
 		w, gp := m.disc.lossGrad(m.realIn, m.fakeIn, m.alpha, b, cfg.GPLambda, dp)
+		m.disc.toExpectedBatch(dp, b, cfg.BatchSize)
 		m.optD.step()
 		ls.Critic, ls.CriticGP, ls.Wasserstein = -w+cfg.GPLambda*gp, gp, w
 		m.drawAlpha()
 		w, gp = m.attrDisc.lossGrad(m.realAttr, m.fakeAttr, m.alpha, b, cfg.GPLambda, dp)
+		m.attrDisc.toExpectedBatch(dp, b, cfg.BatchSize)
 		m.optA.step()
 		ls.AttrCritic, ls.AttrGP = -w+cfg.GPLambda*gp, gp
 	}
