@@ -81,7 +81,7 @@ func TestUnseen(t *testing.T) {
 	w := newWire(t)
 	h := w.Open("categorical", "svc", nil, 1)
 	w.Load(h, w.Fit(h, fit))
-	if _, err := w.encode(h, enc); err == nil || !strings.Contains(err.Error(), `row 1: value "ssh"`) {
+	if _, err := w.TryEncode(h, enc); err == nil || !strings.Contains(err.Error(), `row 1: value "ssh"`) {
 		t.Fatalf("unseen = error: got %v", err)
 	}
 
@@ -117,9 +117,9 @@ func TestErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWire(t)
-			h, err := w.open("categorical", "c", tc.params, 1)
+			h, err := w.TryOpen("categorical", "c", tc.params, 1)
 			if err == nil && tc.batch != nil {
-				_, err = w.fit(h, tc.batch)
+				_, err = w.TryFit(h, tc.batch)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)

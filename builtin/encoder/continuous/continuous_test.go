@@ -122,9 +122,9 @@ func TestErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWire(t)
-			h, err := w.open("continuous", "x", tc.params, 1)
+			h, err := w.TryOpen("continuous", "x", tc.params, 1)
 			if err == nil && tc.batch != nil {
-				_, err = w.fit(h, tc.batch)
+				_, err = w.TryFit(h, tc.batch)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)

@@ -125,20 +125,20 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{"missing column", func(w *wire, h uint32) error {
-			_, err := w.fit(h, &abi.Batch{Columns: []abi.Column{{Name: "x", Type: abi.TypeIPv4, U32: []uint32{1}}}})
+			_, err := w.TryFit(h, &abi.Batch{Columns: []abi.Column{{Name: "x", Type: abi.TypeIPv4, U32: []uint32{1}}}})
 			return err
 		}, `no column "srcip"`},
 		{"wrong type", func(w *wire, h uint32) error {
-			_, err := w.fit(h, &abi.Batch{Columns: []abi.Column{{Name: "srcip", Type: abi.TypeU16, U16: []uint16{1}}}})
+			_, err := w.TryFit(h, &abi.Batch{Columns: []abi.Column{{Name: "srcip", Type: abi.TypeU16, U16: []uint16{1}}}})
 			return err
 		}, "want ipv4 or u32"},
 		{"bad state", func(w *wire, h uint32) error {
-			_, err := w.load(h, []byte(`{"type":"string"}`))
+			_, err := w.TryLoad(h, []byte(`{"type":"string"}`))
 			return err
 		}, "state names column type"},
 		{"wrong width", func(w *wire, h uint32) error {
 			w.Load(h, []byte(`{"type":"ipv4"}`))
-			_, err := w.decode(h, &abi.Matrix{Rows: 1, Cols: 3, Data: make([]float64, 3)})
+			_, err := w.TryDecode(h, &abi.Matrix{Rows: 1, Cols: 3, Data: make([]float64, 3)})
 			return err
 		}, "wants 64 columns"},
 	}

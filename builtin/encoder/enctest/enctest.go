@@ -1,0 +1,94 @@
+// Package enctest is test support for encoders: the repository's real
+// data folder and NetShare's UGR'16 sample decoded by the netflow-csv
+// format, natively. Tests skip when the data is absent.
+package enctest
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/format/netflowcsv"
+	"github.com/netshare/netshare/sdk"
+)
+
+// DataDir is ../shared/data beside the repository; the test skips when it
+// is absent.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "data")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("real data not available at %s: %v", dir, err)
+	}
+	return dir
+}
+
+// LoadUGR returns NetShare's 1000-record UGR'16 sample as flow records.
+func LoadUGR(t testing.TB) *abi.Batch {
+	t.Helper()
+	path := filepath.Join(DataDir(t), "flows", "ugr16_netshare-small_1k.csv")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("%s: %v", path, err)
+	}
+	m := sdk.Manifest()
+	c, ok := m.Find(abi.KindFormat, netflowcsv.Name)
+	if !ok {
+		t.Fatal("netflow-csv is not registered")
+	}
+	params, err := c.ResolveParams(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := netflowcsv.NewDecoder(sdk.Env{Params: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*abi.Batch
+	b, err := d.Decode(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out = append(out, clone(b))
+	b, st, err := d.End()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(st.Skipped) > 0 {
+		t.Fatalf("%s: skipped %v", path, st.Skipped)
+	}
+	out = append(out, b)
+	return concat(t, out)
+}
+
+func clone(b *abi.Batch) *abi.Batch {
+	if b == nil {
+		return &abi.Batch{}
+	}
+	c, err := abi.DecodeBatch(abi.AppendBatch(nil, b))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func concat(t testing.TB, parts []*abi.Batch) *abi.Batch {
+	var all *abi.Batch
+	for _, p := range parts {
+		if p == nil || p.Len() == 0 {
+			continue
+		}
+		if all == nil {
+			all = p
+			continue
+		}
+		t.Fatal("UGR sample decoded in more than one batch; extend enctest.concat")
+	}
+	if all == nil {
+		t.Fatal("UGR sample decoded to no records")
+	}
+	return all
+}

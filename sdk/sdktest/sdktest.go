@@ -1,0 +1,153 @@
+// Package sdktest drives registered components through sdk.NewDispatcher,
+// the exact wire protocol the host speaks to a Wasm module, so a plugin's
+// tests run natively with no Wasm build. Import the component's package
+// for its registration, then:
+//
+//	w := sdktest.NewWire(t)
+//	h := w.Open("ttl-bucket", "ttl", nil, 1)
+//	state := w.Fit(h, batch)
+//	outs := w.Load(h, state)
+//	m := w.Encode(h, batch)
+//	back := w.Decode(h, m)
+//
+// The Try… variants return the plugin's error instead of failing the test.
+package sdktest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk"
+)
+
+// Wire is a dispatcher over the registered components.
+type Wire struct {
+	t testing.TB
+	d *sdk.Dispatcher
+}
+
+// NewWire returns a Wire whose helpers fail t on protocol errors.
+func NewWire(t testing.TB) *Wire { return &Wire{t: t, d: sdk.NewDispatcher()} }
+
+// Call sends one request and returns copies of the response's header and
+// body, or the plugin's error.
+func (w *Wire) Call(op abi.Op, handle uint32, header any, body []byte) ([]byte, []byte, error) {
+	req, err := abi.AppendRequest(nil, header, body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	h, b, err := abi.SplitResponse(w.d.Call(op, handle, req))
+	return append([]byte(nil), h...), append([]byte(nil), b...), err
+}
+
+// TryOpen opens an encoder instance.
+func (w *Wire) TryOpen(name, column string, params map[string]any, seed int64) (uint32, error) {
+	h, _, err := w.Call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindEncoder, Name: name, Column: column, Params: params, Seed: seed}, nil)
+	if err != nil {
+		return 0, err
+	}
+	var r abi.OpenReply
+	if err := json.Unmarshal(h, &r); err != nil {
+		w.t.Fatal(err)
+	}
+	return r.Handle, nil
+}
+
+// TryFit runs fit on each batch, then fit-end, returning the state.
+func (w *Wire) TryFit(handle uint32, batches ...*abi.Batch) ([]byte, error) {
+	for _, b := range batches {
+		if _, _, err := w.Call(abi.OpFit, handle, nil, abi.AppendBatch(nil, b)); err != nil {
+			return nil, err
+		}
+	}
+	_, st, err := w.Call(abi.OpFitEnd, handle, nil, nil)
+	return st, err
+}
+
+// TryLoad loads a fitted state and returns the outputs it describes.
+func (w *Wire) TryLoad(handle uint32, state []byte) ([]abi.Output, error) {
+	h, _, err := w.Call(abi.OpLoad, handle, nil, state)
+	if err != nil {
+		return nil, err
+	}
+	var r abi.LoadReply
+	if err := json.Unmarshal(h, &r); err != nil {
+		w.t.Fatal(err)
+	}
+	return r.Outputs, nil
+}
+
+// TryEncode encodes b.
+func (w *Wire) TryEncode(handle uint32, b *abi.Batch) (*abi.Matrix, error) {
+	_, body, err := w.Call(abi.OpEncVal, handle, nil, abi.AppendBatch(nil, b))
+	if err != nil {
+		return nil, err
+	}
+	return abi.DecodeMatrix(body)
+}
+
+// TryDecode decodes m.
+func (w *Wire) TryDecode(handle uint32, m *abi.Matrix) (*abi.Batch, error) {
+	_, body, err := w.Call(abi.OpDecVal, handle, nil, abi.AppendMatrix(nil, m))
+	if err != nil {
+		return nil, err
+	}
+	return abi.DecodeBatch(body)
+}
+
+// Open is TryOpen failing the test on error.
+func (w *Wire) Open(name, column string, params map[string]any, seed int64) uint32 {
+	w.t.Helper()
+	v, err := w.TryOpen(name, column, params, seed)
+	w.check(err)
+	return v
+}
+
+// Fit is TryFit failing the test on error.
+func (w *Wire) Fit(handle uint32, batches ...*abi.Batch) []byte {
+	w.t.Helper()
+	v, err := w.TryFit(handle, batches...)
+	w.check(err)
+	return v
+}
+
+// Load is TryLoad failing the test on error.
+func (w *Wire) Load(handle uint32, state []byte) []abi.Output {
+	w.t.Helper()
+	v, err := w.TryLoad(handle, state)
+	w.check(err)
+	return v
+}
+
+// Encode is TryEncode failing the test on error.
+func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Matrix {
+	w.t.Helper()
+	v, err := w.TryEncode(handle, b)
+	w.check(err)
+	return v
+}
+
+// Decode is TryDecode failing the test on error.
+func (w *Wire) Decode(handle uint32, m *abi.Matrix) *abi.Batch {
+	w.t.Helper()
+	v, err := w.TryDecode(handle, m)
+	w.check(err)
+	return v
+}
+
+func (w *Wire) check(err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// Columns returns a batch with just the named columns of b.
+func Columns(b *abi.Batch, names ...string) *abi.Batch {
+	out := &abi.Batch{}
+	for _, n := range names {
+		out.Columns = append(out.Columns, *b.Column(n))
+	}
+	return out
+}
