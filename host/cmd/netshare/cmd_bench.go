@@ -47,6 +47,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	genSecs := fs.Float64("gen-seconds", 3, "seconds of generation to time")
 	flows := fs.Int("flows", 10000, "synthetic training flows")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file")
+	dpNoise := fs.Float64("dp-noise", 0, "train the critics with DP-SGD at this noise multiplier (0: no DP), to time a DP iteration")
+	dpClip := fs.Float64("dp-clip", 1, "DP-SGD per-example clip norm (with --dp-noise)")
 	clockName := fs.String("clock", "wall", "wall, or cpu: process CPU time (Linux), which a loaded machine disturbs less; meaningful at 1 thread only")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -77,6 +79,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	cfg.BatchSize, cfg.LSTMUnits, cfg.SampleLen = *batch, *lstm, *S
 	cfg.AttrGenUnits, cfg.CriticUnits, cfg.AttrCriticUnits = *units, *units, *units
 	cfg.AttrGenLayers, cfg.CriticLayers, cfg.AttrCriticLayers = *layers, *layers, *layers
+	if *dpNoise > 0 {
+		cfg.DP = &gan.DPConfig{Clip: *dpClip, Noise: *dpNoise}
+	}
 	m, err := gan.New(cfg, ao, fo, *L, 1)
 	if err != nil {
 		return err
