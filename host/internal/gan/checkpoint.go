@@ -216,10 +216,10 @@ func LatestCheckpoint(dir string) (string, int, error) {
 	return p, s, nil
 }
 
-// clone returns a deep copy of m with its own RNG seeded by seed and its
+// cloneWith returns a deep copy of m under cfg with its own RNG seeded by seed and its
 // step reset, for chunks that continue from chunk 0's weights.
-func (m *Model) clone(seed int64) (*Model, error) {
-	c, err := New(m.cfg, m.attrOut, m.featOut, m.maxLen, seed)
+func (m *Model) cloneWith(cfg Config, seed int64) (*Model, error) {
+	c, err := New(cfg, m.attrOut, m.featOut, m.maxLen, seed)
 	if err != nil {
 		return nil, err
 	}

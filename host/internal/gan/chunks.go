@@ -86,7 +86,7 @@ func TrainChunks(ctx context.Context, cfg Config, sets []*tensor.Set, maxLen int
 		go func() {
 			defer wg.Done()
 			for k := range jobs {
-				m, err := m0.clone(ChunkSeed(opts.Seed, k))
+				m, err := m0.Fork(ChunkSeed(opts.Seed, k))
 				if err == nil {
 					err = m.Train(ctx, sets[k], trainOpts(k, later))
 				}

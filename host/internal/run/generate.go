@@ -75,11 +75,7 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer codec.Close(ctx)
-	metrics, err := r.metricList(r.records)
-	if err != nil {
-		return false, err
-	}
-	metrics = withoutEvaluators(metrics)
+	var metrics []score.Metric // from the columns the model generates
 	var parts []*abi.Batch
 	var choices []chunkChoice
 	for k := range r.sets {
@@ -107,7 +103,13 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		// Choosing by scores against the real chunk would spend privacy
 		// the accountant does not count: a DP run keeps the last one.
 		if len(cands) > 1 && !r.cfg.Privacy.Enabled {
-			choice, results, err := score.ChooseBest(ctx, r.host, real, cands, metrics, score.Options{Seed: r.cfg.Seed})
+			if metrics == nil {
+				if metrics, err = r.metricList(sharedColumns(r.records, cands[0])); err != nil {
+					return false, err
+				}
+				metrics = withoutEvaluators(metrics)
+			}
+			choice, results, err := score.ChooseBest(ctx, r.host, sharedColumns(real, cands[0]), cands, metrics, score.Options{Seed: r.cfg.Seed})
 			if err != nil {
 				return false, fmt.Errorf("chunk %d: choosing a checkpoint: %w", k, err)
 			}

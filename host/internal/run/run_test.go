@@ -244,3 +244,41 @@ func TestRunWithEvaluators(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicPretraining trains on a "public" trace without privacy, then
+// fine-tunes on the "private" one with DP-SGD from that model, as
+// NetShare's SAME/DIFF setups do. Both pipelines list the same
+// data-independent fields, so the models have one shape.
+func TestPublicPretraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two models")
+	}
+	fields := `fields=[{name="ts",role="time",encoder="time",params={iat_max=1.0}},` +
+		`{name="srcip",role="attribute",encoder="ip-bits"},{name="dstip",role="attribute",encoder="ip-bits"},` +
+		`{name="srcport",role="attribute",encoder="continuous",params={min=0.0,max=65535.0}},` +
+		`{name="dstport",role="attribute",encoder="continuous",params={min=0.0,max=65535.0}},` +
+		`{name="proto",role="attribute",encoder="categorical",params={int_choices=[1,6,17],unseen="other",other="255"}},` +
+		`{name="pkt_len",role="feature",encoder="continuous",params={min=20.0,max=1500.0}}]`
+	public := t.TempDir()
+	if _, err := Run(context.Background(), tinyConfig(t, public, fields, "flows.max_flow_len=16", "seed=11"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	private := t.TempDir()
+	res, err := Run(context.Background(), tinyConfig(t, private, fields, "flows.max_flow_len=16",
+		"privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(private, "privacy.json")); err != nil {
+		t.Fatal(err)
+	}
+	if res.Scores["pkt_len_emd"] == 0 {
+		t.Error("no fidelity score")
+	}
+	// A model of another shape is refused with a clear error.
+	_, err = Run(context.Background(), tinyConfig(t, t.TempDir(), fields, "flows.max_flow_len=16", "model.lstm_units=4",
+		"privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public), Options{})
+	if err == nil || !strings.Contains(err.Error(), "architecture differs") {
+		t.Fatalf("mismatched pretrained model: %v", err)
+	}
+}

@@ -45,7 +45,17 @@ func (r *runner) modelConfig() gan.Config {
 // reports whether training is already complete for these inputs.
 func (r *runner) planTraining() (bool, error) {
 	m := r.cfg.Model
-	key := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed).sum()
+	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed)
+	if r.cfg.Privacy.Pretrained != "" {
+		ck, err := r.publicCheckpoint()
+		if err != nil {
+			return false, err
+		}
+		if err := k.file(ck); err != nil {
+			return false, err
+		}
+	}
+	key := k.sum()
 	r.keys["train"] = key
 	var outputs []string
 	for _, d := range r.trainDirs() {
@@ -176,9 +186,17 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 	seed := gan.ChunkSeed(r.cfg.Seed, pos)
 	var model *gan.Model
 	var err error
-	if pos == 0 {
+	switch {
+	case r.cfg.Privacy.Pretrained != "":
+		// Public pretraining (NetShare's SAME/DIFF setups): every chunk
+		// starts from the model trained on public data.
+		var public *gan.Model
+		if public, err = r.publicModel(); err == nil {
+			model, err = public.ForkWith(plan.cfg, seed)
+		}
+	case pos == 0:
 		model, err = gan.New(plan.cfg, set.AttrOutputs, set.FeatOutputs, r.flows.MaxFlowLen, seed)
-	} else {
+	default:
 		var first string
 		first, _, err = gan.LatestCheckpoint(filepath.Join(r.dir, "train", "chunk-0"))
 		if err == nil && first == "" {
@@ -248,4 +266,33 @@ func suffix(note string) string {
 		return ""
 	}
 	return ": " + note
+}
+
+// publicCheckpoint is the model a pretrained run starts from: a checkpoint
+// file, or a run directory whose chunk 0 was trained on public data.
+func (r *runner) publicCheckpoint() (string, error) {
+	p := r.cfg.Resolve(r.cfg.Privacy.Pretrained)
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("privacy.pretrained: %w", err)
+	}
+	if !st.IsDir() {
+		return p, nil
+	}
+	ck, _, err := gan.LatestCheckpoint(filepath.Join(p, "train", "chunk-0"))
+	if err == nil && ck == "" {
+		err = fmt.Errorf("%s holds no trained model (no train/chunk-0 checkpoint)", p)
+	}
+	if err != nil {
+		return "", fmt.Errorf("privacy.pretrained: %w", err)
+	}
+	return ck, nil
+}
+
+func (r *runner) publicModel() (*gan.Model, error) {
+	ck, err := r.publicCheckpoint()
+	if err != nil {
+		return nil, err
+	}
+	return gan.Load(ck)
 }
