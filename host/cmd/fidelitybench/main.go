@@ -39,6 +39,7 @@ func main() {
 	steps := flag.Int("steps", 400, "training steps for chunk 0 (later chunks train a quarter)")
 	chunks := flag.Int("chunks", 2, "time chunks")
 	units := flag.Int("units", 128, "units per MLP layer (generator and critics)")
+	lr := flag.Float64("lr", 1e-3, "learning rate (NetShare: 1e-4 over 80k+ steps; DoppelGANger's 1e-3 learns faster on small budgets)")
 	out := flag.String("out", "", "also write the table (Markdown) here")
 	runs := flag.String("runs", "runs/fidelity", "run directories go under here")
 	only := flag.String("only", "", "comma-separated substrings: run only matching traces")
@@ -48,12 +49,12 @@ func main() {
 	if *out != "" {
 		w = io.MultiWriter(os.Stdout, &md)
 	}
-	fmt.Fprintf(w, "Budget: %d steps for chunk 0, %d chunks, %d units per layer, seed 1.\n\n", *steps, *chunks, *units)
+	fmt.Fprintf(w, "Budget: %d steps for chunk 0, %d chunks, %d units per layer, learning rate %g, seed 1.\n\n", *steps, *chunks, *units, *lr)
 	for _, t := range traces {
 		if *only != "" && !matchesAny(t, *only) {
 			continue
 		}
-		if err := bench(w, filepath.Join(*data, t), *runs, *steps, *chunks, *units); err != nil {
+		if err := bench(w, filepath.Join(*data, t), *runs, *steps, *chunks, *units, *lr); err != nil {
 			fmt.Fprintf(os.Stderr, "fidelitybench: %s: %v\n", t, err)
 			os.Exit(1)
 		}
@@ -75,7 +76,7 @@ func matchesAny(s, subs string) bool {
 	return false
 }
 
-func bench(w io.Writer, path, runs string, steps, chunks, units int) error {
+func bench(w io.Writer, path, runs string, steps, chunks, units int, lr float64) error {
 	name := strings.SplitN(filepath.Base(path), ".", 2)[0]
 	text := fmt.Sprintf("[input]\npaths = [%q]\n", path)
 	cfg, err := pipeline.Parse(name, ".", []byte(text), []string{
@@ -88,6 +89,7 @@ func bench(w io.Writer, path, runs string, steps, chunks, units int) error {
 		fmt.Sprintf("model.attr_critic_units=%d", units),
 		"model.attr_gen_layers=3", "model.critic_layers=3", "model.attr_critic_layers=3",
 		"model.sample_len=5",
+		fmt.Sprintf("model.learning_rate=%g", lr),
 	})
 	if err != nil {
 		return err
