@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
+	"time"
 
+	"github.com/netshare/netshare/host/internal/cluster"
+	"github.com/netshare/netshare/host/internal/pipeline"
 	pipelinerun "github.com/netshare/netshare/host/internal/run"
 )
 
@@ -20,6 +25,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("c", "", "pipeline TOML `file` (default: the embedded netshare.toml)")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a pipeline key: `key=value` (repeatable)")
+	detach := fs.Bool("detach", false, "with [cluster] engine = \"temporal\": submit, print the run id and return")
+	heartbeat := fs.Duration("heartbeat", cluster.DefaultHeartbeatTimeout, "with engine = \"temporal\": how long a silent worker keeps a chunk before it is retried elsewhere")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,18 +41,88 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	// written so far let the next run resume.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if cfg.Cluster.Engine == "temporal" {
+		return runOnCluster(ctx, cfg, *detach, *heartbeat, stdout, stderr)
+	}
 	res, err := pipelinerun.Run(ctx, cfg, pipelinerun.Options{Out: stderr})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "synthetic trace: %s\nreport:          %s\nmetrics:         %s\n", res.Output, res.Report, res.Metrics)
-	names := make([]string, 0, len(res.Scores))
-	for n := range res.Scores {
+	printScores(stdout, res.Scores)
+	return nil
+}
+
+func printScores(stdout io.Writer, scores map[string]float64) {
+	names := make([]string, 0, len(scores))
+	for n := range scores {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(stdout, "  %-24s %.6g\n", n, res.Scores[n])
+		fmt.Fprintf(stdout, "  %-24s %.6g\n", n, scores[n])
 	}
+}
+
+// runOnCluster copies the inputs into the artifact store, submits the
+// workflow and follows it. Interrupting stops following, not the run:
+// netshare status RUN re-attaches.
+func runOnCluster(ctx context.Context, cfg *pipeline.Config, detach bool, heartbeat time.Duration, stdout, stderr io.Writer) error {
+	store, err := cluster.NewStore(cfg.Resolve(cfg.Cluster.Artifacts))
+	if err != nil {
+		return err
+	}
+	job, err := cluster.NewJob(cfg, store)
+	if err != nil {
+		return err
+	}
+	job.HeartbeatTimeout = heartbeat
+	conn := cluster.ConnFrom(cfg.Cluster)
+	cl, err := cluster.Dial(ctx, conn, stderr)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cluster.Submit(ctx, cl, conn.TaskQueue, job); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "run %s submitted to queue %q at %s; its directory is %s\n", job.RunID, conn.TaskQueue, conn.Address,
+		filepath.Join(store.Root, cluster.RunPath(job.RunID)))
+	fmt.Fprintf(stderr, "re-attach with: netshare status -c %s %s\n", cfg.Source, job.RunID)
+	if detach {
+		fmt.Fprintln(stdout, job.RunID)
+		return nil
+	}
+	res, err := cluster.Watch(ctx, cl, job.RunID, stderr, 2*time.Second)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stopped following run %s, which goes on: netshare status -c %s %s", job.RunID, cfg.Source, job.RunID)
+	}
+	if err != nil {
+		return err
+	}
+	printClusterResult(stdout, store.Root, res)
 	return nil
+}
+
+// printClusterResult prints a cluster run's products, as paths in this
+// machine's view of the artifact store, and its scores.
+func printClusterResult(stdout io.Writer, root string, res *cluster.Result) {
+	at := func(p string) string {
+		if root == "" || p == "" {
+			return p + " (in the artifact store)"
+		}
+		return filepath.Join(root, filepath.FromSlash(p))
+	}
+	fmt.Fprintf(stdout, "synthetic trace: %s\nreport:          %s\nmetrics:         %s\n", at(res.Output), at(res.Report), at(res.Metrics))
+	if len(res.Chunks) > 0 {
+		retried := 0
+		for _, c := range res.Chunks {
+			if c.Attempt > 1 {
+				retried++
+			}
+		}
+		fmt.Fprintf(stdout, "training:        %d chunks, chunk 0 in %s, fine-tuning in %s, %d chunk(s) retried (resumed from their last checkpoint)\n",
+			len(res.Chunks), res.Chunk0.Round(time.Millisecond), res.FineTune.Round(time.Millisecond), retried)
+	}
+	printScores(stdout, res.Scores)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/gob"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netshare/netshare/host/internal/atomicfile"
 	"github.com/netshare/netshare/host/internal/tensor"
 )
 
@@ -61,31 +63,14 @@ func (m *Model) Save(path string) error {
 	if f.RNG, err = m.pcg.MarshalBinary(); err != nil {
 		return fmt.Errorf("gan: saving RNG state: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("gan: saving model: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := gob.NewEncoder(bw).Encode(&f); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
-		return fmt.Errorf("gan: saving model: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	w := bufio.NewWriter(tmp)
-	if err := gob.NewEncoder(w).Encode(&f); err != nil {
-		tmp.Close()
-		return fmt.Errorf("gan: encoding model %s: %w", path, err)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("gan: writing model %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("gan: syncing model %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("gan: writing model %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("gan: saving model: %w", err)
 	}
 	return nil

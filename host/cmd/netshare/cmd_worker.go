@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/netshare/netshare/host/internal/cluster"
+	"github.com/netshare/netshare/host/internal/pipeline"
+)
+
+func init() {
+	register(command{name: "worker", summary: "serve a Temporal task queue: train chunks of cluster runs", run: runWorker})
+}
+
+// clusterFlags are the connection settings every cluster command takes;
+// a flag overrides the [cluster] section of the -c file.
+type clusterFlags struct {
+	cfgPath                              *string
+	address, namespace, queue, artifacts *string
+}
+
+func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
+	f := &clusterFlags{}
+	f.cfgPath = fs.String("c", "", "TOML `file` whose [cluster] section to use (a pipeline, or just that section)")
+	f.address = fs.String("address", "", "Temporal frontend `host:port` (default: [cluster] address, else localhost:7233)")
+	f.namespace = fs.String("namespace", "", "Temporal `namespace` (default: [cluster] namespace, else default)")
+	f.queue = fs.String("queue", "", "task `queue` (default: [cluster] task_queue, else netshare)")
+	f.artifacts = fs.String("artifacts", "", "artifact store `directory` every worker reaches (default: [cluster] artifacts)")
+	return f
+}
+
+// resolve reads only the [cluster] section of the -c file, so a worker
+// can be given a file with nothing else (it learns each run's pipeline
+// from the run), then applies the flags.
+func (f *clusterFlags) resolve() (pipeline.Cluster, error) {
+	c := pipeline.Default().Cluster
+	if *f.cfgPath != "" {
+		var doc struct {
+			Cluster *pipeline.Cluster `toml:"cluster"`
+		}
+		doc.Cluster = &c
+		if _, err := toml.DecodeFile(*f.cfgPath, &doc); err != nil {
+			return c, fmt.Errorf("%s: %w", *f.cfgPath, err)
+		}
+		if c.Artifacts != "" && !filepath.IsAbs(c.Artifacts) {
+			c.Artifacts = filepath.Join(filepath.Dir(*f.cfgPath), c.Artifacts)
+		}
+	}
+	for _, o := range []struct{ flag, dst *string }{{f.address, &c.Address}, {f.namespace, &c.Namespace},
+		{f.queue, &c.TaskQueue}, {f.artifacts, &c.Artifacts}} {
+		if *o.flag != "" {
+			*o.dst = *o.flag
+		}
+	}
+	return c, nil
+}
+
+func runWorker(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("worker", stderr)
+	cf := addClusterFlags(fs)
+	slots := fs.Int("slots", 1, "chunks this worker trains at once (one per core the worker may use)")
+	cache := fs.String("cache", defaultCacheDir(), "plugin compilation cache `directory` (\"\" for none)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c, err := cf.resolve()
+	if err != nil {
+		return err
+	}
+	conn := cluster.ConnFrom(c)
+	store, err := cluster.NewStore(c.Artifacts)
+	if err != nil {
+		return err
+	}
+	// SIGTERM too: a worker usually runs under a service manager.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cluster.RunWorker(ctx, cluster.WorkerOptions{Conn: conn, Store: store, Slots: *slots, CacheDir: *cache, Log: stderr})
+}
+
+// defaultCacheDir is the user's cache directory for compiled plugins, so a
+// restarted worker does not compile them again.
+func defaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return d + "/netshare/wazero"
+}
