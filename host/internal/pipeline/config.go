@@ -57,7 +57,7 @@ type Input struct {
 	Format string `toml:"format"`
 	// Params go to the format's decoder (e.g. a CSV column mapping).
 	Params map[string]any `toml:"params"`
-	// Holdout keeps the last fraction of the trace (by time) out of
+	// Holdout keeps a seeded random fraction of the flows out of
 	// training, for privacy audits.
 	Holdout float64 `toml:"holdout"`
 }

@@ -17,7 +17,7 @@ type taskView struct {
 	Rows        []rowView
 }
 
-type checkView struct{ Name, Verdict, Class string }
+type checkView struct{ Name, Verdict, Class, Detail string }
 
 type rowView struct{ Name, Value string }
 
@@ -26,6 +26,17 @@ var tasks = []struct{ prefix, title, help string }{
 	{"sketch", "Telemetry sketches", "Heavy-hitter estimation with Count-Min, Count Sketch and UnivMon at equal memory: each sketch's error on real and on synthetic traffic, and whether the sketches rank the same."},
 	{"anomaly", "Anomaly detection", "One-class detectors on per-flow features: the share of flows each flags as anomalous on real and on synthetic traffic, and whether the detectors rank the same."},
 	{"audit", "Privacy audit", "Whether synthetic records copy training records: exact copies, distance to the closest training record against unseen real records, and a membership-inference attack."},
+}
+
+// headline names the values that explain each check's verdict, by the
+// flag's name.
+var headline = map[string][]string{
+	"classify.flag":         {"classify.mean_gap", "classify.spearman"},
+	"sketch.flag":           {"sketch.mean_relerr_diff", "sketch.pkt.rank_preserved", "sketch.byt.rank_preserved"},
+	"anomaly.flag":          {"anomaly.mean_relerr", "anomaly.spearman"},
+	"audit.exact_copy.flag": {"audit.exact_copy.tuple_rate", "audit.exact_copy.tuple_chance", "audit.exact_copy.tuple_rate_holdout"},
+	"audit.dcr.flag":        {"audit.dcr.syn_share_below_holdout_p5", "audit.dcr.holdout_share_below_holdout_p5"},
+	"audit.mia.flag":        {"audit.mia.advantage", "audit.mia.critical"},
 }
 
 func taskOf(name string) int {
@@ -53,6 +64,10 @@ func splitDownstream(scores []NamedScore) (fidelity []NamedScore, out []taskView
 		}
 		tv := taskView{Title: tasks[i].title, Help: tasks[i].help}
 		sort.Slice(g, func(a, b int) bool { return g[a].Name < g[b].Name })
+		values := map[string]float64{}
+		for _, s := range g {
+			values[s.Name] = s.Value
+		}
 		for _, s := range g {
 			tv.Rows = append(tv.Rows, rowView{Name: s.Name, Value: formatNumber(s.Value)})
 			if !strings.HasSuffix(s.Name, ".flag") {
@@ -72,6 +87,13 @@ func splitDownstream(scores []NamedScore) (fidelity []NamedScore, out []taskView
 			} else if tasks[i].prefix == "audit" {
 				c.Verdict = "pass: no sign of copied training records"
 			}
+			var parts []string
+			for _, n := range headline[s.Name] {
+				if v, ok := values[n]; ok {
+					parts = append(parts, strings.TrimPrefix(n, tasks[i].prefix+".")+" "+formatNumber(v))
+				}
+			}
+			c.Detail = strings.Join(parts, " · ")
 			tv.Checks = append(tv.Checks, c)
 		}
 		out = append(out, tv)

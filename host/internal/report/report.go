@@ -268,8 +268,8 @@ Smaller ε means stronger privacy: no single record changes what an observer can
 <p class="help">Would the synthetic trace do the real trace's job, and did the model copy records? Each check ends in a plain-words verdict; the numbers behind it follow (docs/downstream.md defines each).</p>
 {{range .Tasks}}<div class="card task"><div class="head"><h3>{{.Title}}</h3></div>
 <p class="desc">{{.Help}}</p>
-<table><tr><th>Check</th><th>Verdict</th></tr>
-{{range .Checks}}<tr><td>{{.Name}}</td><td class="verdict {{.Class}}"><span class="dot {{.Class}}"></span>{{.Verdict}}</td></tr>{{end}}</table>
+<table><tr><th>Check</th><th>Verdict</th><th>Why</th></tr>
+{{range .Checks}}<tr><td>{{.Name}}</td><td class="verdict {{.Class}}"><span class="dot {{.Class}}"></span>{{.Verdict}}</td><td class="desc">{{.Detail}}</td></tr>{{end}}</table>
 <details><summary>all {{len .Rows}} values</summary><table>{{range .Rows}}<tr><td>{{.Name}}</td><td class="num">{{.Value}}</td></tr>{{end}}</table></details>
 </div>{{end}}{{end}}
 {{if .Choices}}<h2>Checkpoint selection</h2>

@@ -244,7 +244,7 @@ func TestDownstreamSection(t *testing.T) {
 	}
 	html := b.String()
 	for _, want := range []string{"Downstream tasks and privacy audit", "Privacy audit", "mia", "warn: synthetic records sit too close to training records",
-		"exact copy", "pass: no sign of copied training records", "Traffic classification", "pass: behaves like the real trace"} {
+		"exact copy", "pass: no sign of copied training records", "Traffic classification", "pass: behaves like the real trace", "mia.advantage 0.9"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -8,9 +8,12 @@ package run
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -331,19 +334,46 @@ func (r *runner) read(ctx context.Context) (bool, error) {
 			fmt.Fprintf(r.out, "read     %s: %d records, %d skipped %v\n", f.Path, f.Records, skipped, f.Skipped)
 		}
 	}
-	r.records, r.holdout = splitHoldout(all, r.cfg.Input.Holdout)
+	r.records, r.holdout = splitHoldout(all, r.cfg.Input.Holdout, r.cfg.Flows.Key, r.cfg.Seed)
 	return reused, nil
 }
 
-// splitHoldout keeps the last fraction of the records (they are in time
-// order) out of training.
-func splitHoldout(b *abi.Batch, frac float64) (train, holdout *abi.Batch) {
+// splitHoldout keeps a seeded random fraction of the flows (whole flows,
+// by the flow key) out of training. A random slice rather than the last
+// part of the trace: a holdout from a later time would differ from the
+// training records by its timestamps alone, and the privacy audit would
+// read that drift as memorisation.
+func splitHoldout(b *abi.Batch, frac float64, key []string, seed int64) (train, holdout *abi.Batch) {
 	if frac <= 0 {
 		return b, nil
 	}
-	n := b.Len()
-	cut := n - int(float64(n)*frac)
-	return b.Slice(0, cut), b.Slice(cut, n)
+	var cols []*abi.Column
+	for _, k := range key {
+		if c := b.Column(k); c != nil {
+			cols = append(cols, c)
+		}
+	}
+	var tr, ho []int32
+	h := fnv.New64a()
+	var buf []byte
+	cut := uint64(frac * float64(math.MaxUint64))
+	for i := 0; i < b.Len(); i++ {
+		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(seed))
+		for _, c := range cols {
+			if c.Type == abi.TypeString {
+				buf = append(buf, c.String(i)...)
+			}
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(c.Float(i)))
+		}
+		h.Reset()
+		h.Write(buf)
+		if h.Sum64() < cut {
+			ho = append(ho, int32(i))
+		} else {
+			tr = append(tr, int32(i))
+		}
+	}
+	return b.Take(tr), b.Take(ho)
 }
 
 func (r *runner) splitFlows() error {
