@@ -1,5 +1,10 @@
 package abi
 
+import (
+	"encoding/binary"
+	"math"
+)
+
 // Take returns a new batch holding rows[i] of b as its row i, in that
 // order (rows may repeat). String columns keep b's dictionary. b is left
 // unchanged.
@@ -60,4 +65,29 @@ func gather[T any](src []T, rows []int32) []T {
 		out[i] = src[r]
 	}
 	return out
+}
+
+// AppendKey appends row r's values of cols as a map key: numbers at fixed
+// width, strings length-prefixed, so no two different keys share an
+// encoding. Flow keys, exact-copy checks and holdout assignment use it.
+func AppendKey(dst []byte, cols []*Column, r int) []byte {
+	for _, c := range cols {
+		switch c.Type {
+		case TypeU8:
+			dst = append(dst, c.U8[r])
+		case TypeU16:
+			dst = binary.LittleEndian.AppendUint16(dst, c.U16[r])
+		case TypeU32, TypeIPv4:
+			dst = binary.LittleEndian.AppendUint32(dst, c.U32[r])
+		case TypeI64, TypeTime:
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.I64[r]))
+		case TypeF64:
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.F64[r]))
+		case TypeString:
+			s := c.Dict[c.Codes[r]]
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s)))
+			dst = append(dst, s...)
+		}
+	}
+	return dst
 }

@@ -163,7 +163,7 @@ func (m *Metric) add(s *side, b *abi.Batch, where string, salt uint64) error {
 		}
 	}
 	for r := 0; r < n; r++ {
-		m.keyBuf = ml.AppendKey(m.keyBuf[:0], cols, r)
+		m.keyBuf = abi.AppendKey(m.keyBuf[:0], cols, r)
 		id, ok := s.index[string(m.keyBuf)]
 		if !ok {
 			id = int32(len(s.flows))

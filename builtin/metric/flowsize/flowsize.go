@@ -197,7 +197,7 @@ func (m *Metric) add(f *flows, b *abi.Batch, side dist.Side, n int) error {
 	}
 	buf := m.buf
 	for r := 0; r < rows; r++ {
-		buf = appendKey(buf[:0], cols, r)
+		buf = abi.AppendKey(buf[:0], cols, r)
 		m.count1(f, f.find(buf, hashKey(buf)), r)
 	}
 	m.buf = buf
@@ -267,30 +267,6 @@ func fillKeys(dst []byte, cols []*abi.Column, w int) {
 			off += 8
 		}
 	}
-}
-
-// appendKey encodes row r's key values: fixed-width numbers, and strings
-// length-prefixed so no two different keys share an encoding.
-func appendKey(dst []byte, cols []*abi.Column, r int) []byte {
-	for _, c := range cols {
-		switch c.Type {
-		case abi.TypeU8:
-			dst = append(dst, c.U8[r])
-		case abi.TypeU16:
-			dst = binary.LittleEndian.AppendUint16(dst, c.U16[r])
-		case abi.TypeU32, abi.TypeIPv4:
-			dst = binary.LittleEndian.AppendUint32(dst, c.U32[r])
-		case abi.TypeI64, abi.TypeTime:
-			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.I64[r]))
-		case abi.TypeF64:
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.F64[r]))
-		case abi.TypeString:
-			s := c.Dict[c.Codes[r]]
-			dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s)))
-			dst = append(dst, s...)
-		}
-	}
-	return dst
 }
 
 // Score compares the per-flow totals.

@@ -126,7 +126,7 @@ func (m *Metric) add(t *flowTable, b *abi.Batch, where string) error {
 		}
 	}
 	for r := 0; r < n; r++ {
-		m.keyBuf = ml.AppendKey(m.keyBuf[:0], cols, r)
+		m.keyBuf = abi.AppendKey(m.keyBuf[:0], cols, r)
 		id, ok := t.index[string(m.keyBuf)]
 		if !ok {
 			id = int32(len(t.pkt))

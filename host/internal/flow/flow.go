@@ -319,9 +319,7 @@ func assignFlows(keys []*abi.Column, n int, at func(int) int32) ([]int32, int) {
 			r := at(i)
 			var buf [16]byte
 			p := buf[:0]
-			for _, k := range keys {
-				p = appendKey(p, k, int(r))
-			}
+			p = abi.AppendKey(p, keys, int(r))
 			key := [2]uint64{binary.LittleEndian.Uint64(buf[:8]), binary.LittleEndian.Uint64(buf[8:])}
 			id, ok := ids[key]
 			if !ok {
@@ -336,10 +334,7 @@ func assignFlows(keys []*abi.Column, n int, at func(int) int32) ([]int32, int) {
 	var p []byte
 	for i := 0; i < n; i++ {
 		r := at(i)
-		p = p[:0]
-		for _, k := range keys {
-			p = appendKey(p, k, int(r))
-		}
+		p = abi.AppendKey(p[:0], keys, int(r))
 		id, ok := ids[string(p)]
 		if !ok {
 			id = int32(len(ids))
@@ -362,26 +357,6 @@ func keyWidth(c *abi.Column) int {
 		return 1 << 10 // strings go by value: force the general map
 	}
 	return 8
-}
-
-func appendKey(p []byte, c *abi.Column, r int) []byte {
-	switch c.Type {
-	case abi.TypeU8:
-		return append(p, c.U8[r])
-	case abi.TypeU16:
-		return binary.LittleEndian.AppendUint16(p, c.U16[r])
-	case abi.TypeU32, abi.TypeIPv4:
-		return binary.LittleEndian.AppendUint32(p, c.U32[r])
-	case abi.TypeI64, abi.TypeTime:
-		return binary.LittleEndian.AppendUint64(p, uint64(c.I64[r]))
-	case abi.TypeF64:
-		return binary.LittleEndian.AppendUint64(p, math.Float64bits(c.F64[r]))
-	case abi.TypeString:
-		s := c.String(r)
-		p = binary.LittleEndian.AppendUint32(p, uint32(len(s)))
-		return append(p, s...)
-	}
-	return p
 }
 
 // cut assigns each row its chunk and fills s.Chunks' bounds.

@@ -242,10 +242,7 @@ func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 	keep := make([]int32, 0, b.Len())
 	buf := make([]byte, 0, 64)
 	for i := 0; i < b.Len(); i++ {
-		buf = buf[:0]
-		for _, c := range cols {
-			buf = fmt.Appendf(buf, "%v|", c.Float(i))
-		}
+		buf = abi.AppendKey(buf[:0], cols, i)
 		f := fc.U32[i]
 		if o, ok := owner[string(buf)]; ok && o != f {
 			continue

@@ -358,13 +358,7 @@ func splitHoldout(b *abi.Batch, frac float64, key []string, seed int64) (train, 
 	var buf []byte
 	cut := uint64(frac * float64(math.MaxUint64))
 	for i := 0; i < b.Len(); i++ {
-		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(seed))
-		for _, c := range cols {
-			if c.Type == abi.TypeString {
-				buf = append(buf, c.String(i)...)
-			}
-			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(c.Float(i)))
-		}
+		buf = abi.AppendKey(binary.LittleEndian.AppendUint64(buf[:0], uint64(seed)), cols, i)
 		h.Reset()
 		h.Write(buf)
 		if h.Sum64() < cut {

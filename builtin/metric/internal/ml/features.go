@@ -1,7 +1,6 @@
 package ml
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -154,28 +153,3 @@ func (s *Reservoir) Add(row []float64, tag int32) {
 
 // Len is the number of rows kept.
 func (s *Reservoir) Len() int { return len(s.Tag) }
-
-// AppendKey encodes row r's values of cols as a map key: numbers at fixed
-// width, strings length-prefixed, so no two different keys share an
-// encoding.
-func AppendKey(dst []byte, cols []*abi.Column, r int) []byte {
-	for _, c := range cols {
-		switch c.Type {
-		case abi.TypeU8:
-			dst = append(dst, c.U8[r])
-		case abi.TypeU16:
-			dst = binary.LittleEndian.AppendUint16(dst, c.U16[r])
-		case abi.TypeU32, abi.TypeIPv4:
-			dst = binary.LittleEndian.AppendUint32(dst, c.U32[r])
-		case abi.TypeI64, abi.TypeTime:
-			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.I64[r]))
-		case abi.TypeF64:
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.F64[r]))
-		case abi.TypeString:
-			s := c.Dict[c.Codes[r]]
-			dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s)))
-			dst = append(dst, s...)
-		}
-	}
-	return dst
-}
