@@ -15,6 +15,8 @@ package sdktest
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/netshare/netshare/abi"
@@ -148,6 +150,49 @@ func Columns(b *abi.Batch, names ...string) *abi.Batch {
 	out := &abi.Batch{}
 	for _, n := range names {
 		out.Columns = append(out.Columns, *b.Column(n))
+	}
+	return out
+}
+
+// Params returns the parameters a registered component gets for p: checked
+// against its declaration and completed with defaults, as the host does.
+func Params(t testing.TB, kind abi.Kind, name string, p map[string]any) sdk.Params {
+	t.Helper()
+	m := sdk.Manifest()
+	c, ok := m.Find(kind, name)
+	if !ok {
+		t.Fatalf("no %s %q is registered", kind, name)
+	}
+	r, err := c.ResolveParams(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Rows renders every record of b as one string, "name=value" per column in
+// batch order joined by "|", so records compare across decodes and batch
+// boundaries.
+func Rows(b *abi.Batch) []string {
+	out := make([]string, b.Len())
+	for r := range out {
+		var sb strings.Builder
+		for i := range b.Columns {
+			c := &b.Columns[i]
+			if i > 0 {
+				sb.WriteByte('|')
+			}
+			sb.WriteString(c.Name + "=")
+			switch c.Type {
+			case abi.TypeString:
+				sb.WriteString(c.String(r))
+			case abi.TypeF64:
+				fmt.Fprint(&sb, c.F64[r])
+			default:
+				fmt.Fprint(&sb, int64(c.Float(r)))
+			}
+		}
+		out[r] = sb.String()
 	}
 	return out
 }

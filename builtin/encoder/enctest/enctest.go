@@ -12,6 +12,7 @@ import (
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/netflowcsv"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // DataDir is ../shared/data beside the repository; the test skips when it
@@ -34,16 +35,7 @@ func LoadUGR(t testing.TB) *abi.Batch {
 	if err != nil {
 		t.Skipf("%s: %v", path, err)
 	}
-	m := sdk.Manifest()
-	c, ok := m.Find(abi.KindFormat, netflowcsv.Name)
-	if !ok {
-		t.Fatal("netflow-csv is not registered")
-	}
-	params, err := c.ResolveParams(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := netflowcsv.NewDecoder(sdk.Env{Params: params})
+	d, err := netflowcsv.NewDecoder(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

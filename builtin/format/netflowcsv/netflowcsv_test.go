@@ -11,6 +11,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // dataPath finds a shared test trace: ../shared/data/flows relative to the
@@ -52,46 +53,6 @@ func readData(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func params(t testing.TB, p map[string]any) sdk.Params {
-	t.Helper()
-	m := sdk.Manifest()
-	spec, ok := m.Find(abi.KindFormat, Name)
-	if !ok {
-		t.Fatal("netflow-csv not registered")
-	}
-	r, err := spec.ResolveParams(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// rows renders every record as one string, columns in batch order, so
-// results can be compared across decodes and batch boundaries.
-func rows(b *abi.Batch) []string {
-	out := make([]string, b.Len())
-	for r := range out {
-		var sb strings.Builder
-		for i := range b.Columns {
-			c := &b.Columns[i]
-			if i > 0 {
-				sb.WriteByte('|')
-			}
-			sb.WriteString(c.Name + "=")
-			switch c.Type {
-			case abi.TypeString:
-				sb.WriteString(c.String(r))
-			case abi.TypeF64:
-				fmt.Fprint(&sb, c.F64[r])
-			default:
-				fmt.Fprint(&sb, int64(c.Float(r)))
-			}
-		}
-		out[r] = sb.String()
-	}
-	return out
 }
 
 // decodeAll feeds data in pieces of size bytes and returns all records.
@@ -484,3 +445,10 @@ func BenchmarkEncode(b *testing.B) {
 		out, _ = enc.Encode(out[:0], batches[0])
 	}
 }
+
+func params(t testing.TB, p map[string]any) sdk.Params {
+	t.Helper()
+	return sdktest.Params(t, abi.KindFormat, Name, p)
+}
+
+func rows(b *abi.Batch) []string { return sdktest.Rows(b) }

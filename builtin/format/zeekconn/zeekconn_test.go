@@ -9,6 +9,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 const ctu40 = "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled"
@@ -46,44 +47,6 @@ func readData(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func params(t testing.TB, p map[string]any) sdk.Params {
-	t.Helper()
-	m := sdk.Manifest()
-	spec, ok := m.Find(abi.KindFormat, Name)
-	if !ok {
-		t.Fatal("zeek-conn not registered")
-	}
-	r, err := spec.ResolveParams(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func rows(b *abi.Batch) []string {
-	out := make([]string, b.Len())
-	for r := range out {
-		var sb strings.Builder
-		for i := range b.Columns {
-			c := &b.Columns[i]
-			if i > 0 {
-				sb.WriteByte('|')
-			}
-			sb.WriteString(c.Name + "=")
-			switch c.Type {
-			case abi.TypeString:
-				sb.WriteString(c.String(r))
-			case abi.TypeF64:
-				fmt.Fprint(&sb, c.F64[r])
-			default:
-				fmt.Fprint(&sb, int64(c.Float(r)))
-			}
-		}
-		out[r] = sb.String()
-	}
-	return out
 }
 
 // decode feeds pieces and returns the batches (through the wire form, as
@@ -412,3 +375,10 @@ func TestConnFieldColumns(t *testing.T) {
 		t.Errorf("first record %s", a[0])
 	}
 }
+
+func params(t testing.TB, p map[string]any) sdk.Params {
+	t.Helper()
+	return sdktest.Params(t, abi.KindFormat, Name, p)
+}
+
+func rows(b *abi.Batch) []string { return sdktest.Rows(b) }

@@ -12,6 +12,7 @@ import (
 	"github.com/netshare/netshare/builtin/metric/internal/ml"
 	"github.com/netshare/netshare/builtin/metric/internal/ml/mltest"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 var table = flag.Bool("downstream.table", false, "print the anomaly table for docs/downstream.md")
@@ -80,11 +81,7 @@ func TestHeavyTailsWarn(t *testing.T) {
 // Packets of one flow at 0, 10 and 30 µs of 100, 200 and 300 bytes, fed
 // out of order: the IAT, SIZE and STATS rows are computable by hand.
 func TestPacketFeatures(t *testing.T) {
-	spec := func() *abi.Component { m := sdk.Manifest(); c, _ := m.Find(abi.KindMetric, "anomaly"); return c }()
-	params, err := spec.ResolveParams(map[string]any{"dim": 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	params := sdktest.Params(t, abi.KindMetric, "anomaly", map[string]any{"dim": 3})
 	mi, err := New(sdk.Env{Params: params})
 	if err != nil {
 		t.Fatal(err)

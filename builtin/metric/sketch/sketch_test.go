@@ -11,6 +11,7 @@ import (
 	"github.com/netshare/netshare/builtin/metric/internal/metrictest"
 	"github.com/netshare/netshare/builtin/metric/internal/ml/mltest"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 var table = flag.Bool("downstream.table", false, "print the sketch table for docs/downstream.md")
@@ -84,11 +85,7 @@ func packets(nf int) *abi.Batch {
 }
 
 func TestPacketsCountedPerFlow(t *testing.T) {
-	spec, _ := func() (*abi.Component, bool) { m := sdk.Manifest(); return m.Find(abi.KindMetric, "sketch") }()
-	params, err := spec.ResolveParams(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	params := sdktest.Params(t, abi.KindMetric, "sketch", nil)
 	m, err := New(sdk.Env{Params: params})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/netflowcsv"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // packets builds a packet batch from (ts, flow) pairs; flow k has srcip k.
@@ -341,13 +342,7 @@ func decodeFlowCSV(t testing.TB, name string) *abi.Batch {
 	if err != nil {
 		t.Skipf("test data absent: %v", err)
 	}
-	m := sdk.Manifest()
-	spec, _ := m.Find(abi.KindFormat, netflowcsv.Name)
-	params, err := spec.ResolveParams(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := netflowcsv.NewDecoder(sdk.Env{Params: params})
+	dec, err := netflowcsv.NewDecoder(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

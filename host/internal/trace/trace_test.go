@@ -2,7 +2,6 @@ package trace
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 var (
@@ -52,28 +52,6 @@ func data(t testing.TB, parts ...string) string {
 		t.Skipf("test data absent: %v", err)
 	}
 	return p
-}
-
-// rows renders records one string each, for comparisons.
-func rows(b *abi.Batch) []string {
-	out := make([]string, b.Len())
-	for r := range out {
-		var sb strings.Builder
-		for i := range b.Columns {
-			c := &b.Columns[i]
-			sb.WriteString("|" + c.Name + "=")
-			switch c.Type {
-			case abi.TypeString:
-				sb.WriteString(c.String(r))
-			case abi.TypeF64:
-				fmt.Fprint(&sb, c.F64[r])
-			default:
-				fmt.Fprint(&sb, int64(c.Float(r)))
-			}
-		}
-		out[r] = sb.String()
-	}
-	return out
 }
 
 var nfdump = map[string]any{
@@ -127,7 +105,7 @@ func TestReadSameAsPieces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rows(whole.Records), "\n") != strings.Join(rows(small.Records), "\n") {
+	if strings.Join(sdktest.Rows(whole.Records), "\n") != strings.Join(sdktest.Rows(small.Records), "\n") {
 		t.Error("777-byte pieces give other records than 1 MiB pieces")
 	}
 }
@@ -171,7 +149,7 @@ func TestReadEpochs(t *testing.T) {
 	if !slices.IsSorted(merged.Records.Column("ts").I64) {
 		t.Error("merged records are not in time order")
 	}
-	w, m := rows(whole.Records), rows(merged.Records)
+	w, m := sdktest.Rows(whole.Records), sdktest.Rows(merged.Records)
 	sort.Strings(w)
 	sort.Strings(m)
 	if strings.Join(w, "\n") != strings.Join(m, "\n") {
@@ -240,7 +218,7 @@ func TestWriteRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, b := rows(tr.Records), rows(back.Records)
+			a, b := sdktest.Rows(tr.Records), sdktest.Rows(back.Records)
 			if len(a) != len(b) {
 				t.Fatalf("%d records written, %d read back", len(a), len(b))
 			}
