@@ -9,6 +9,7 @@ import (
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/tensor"
+	"github.com/netshare/netshare/host/internal/trace"
 )
 
 // Codec holds loaded encoder instances and converts between chunks of
@@ -365,21 +366,18 @@ func appendRows(dst []byte, src []float32, stride, off, w int, rows []int) []byt
 // and returns the field's column.
 func (c *Codec) decode(ctx context.Context, in Instance, name string, src []float32, stride, off, w int, rows []int) (*abi.Column, error) {
 	if len(rows) > c.callRows() {
-		var out *abi.Column
+		var out trace.Appender
 		for lo := 0; lo < len(rows); lo += c.callRows() {
 			hi := min(lo+c.callRows(), len(rows))
 			part, err := c.decode(ctx, in, name, src, stride, off, w, rows[lo:hi])
 			if err != nil {
 				return nil, fmt.Errorf("%w (rows %d-%d)", err, lo, hi-1)
 			}
-			if out == nil {
-				out = &abi.Column{Name: part.Name, Type: part.Type}
-			}
-			if err := appendColumn(out, part); err != nil {
+			if err := out.Append(&abi.Batch{Columns: []abi.Column{*part}}); err != nil {
 				return nil, fmt.Errorf("encoding: field %q: %w", name, err)
 			}
 		}
-		return out, nil
+		return &out.Batch().Columns[0], nil
 	}
 	c.buf = appendRows(c.buf[:0], src, stride, off, w, rows)
 	_, body, err := in.Call(ctx, abi.OpDecVal, nil, c.buf)
