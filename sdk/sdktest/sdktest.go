@@ -196,3 +196,39 @@ func Rows(b *abi.Batch) []string {
 	}
 	return out
 }
+
+// Decode feeds pieces to dec, then ends it, and returns the records it
+// produced passed through the wire form (as the host sees them), with the
+// decoder's stats. Feeding one stream in different pieces must give the
+// same records; format tests and fuzzers check that with it.
+func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, error) {
+	var out []*abi.Batch
+	keep := func(b *abi.Batch) error {
+		if b == nil || b.Len() == 0 {
+			return nil
+		}
+		if err := b.Check(); err != nil {
+			return err
+		}
+		c, err := abi.DecodeBatch(abi.AppendBatch(nil, b))
+		if err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	}
+	for _, piece := range pieces {
+		b, err := dec.Decode(piece)
+		if err != nil {
+			return nil, abi.DecodeStats{}, err
+		}
+		if err := keep(b); err != nil {
+			return nil, abi.DecodeStats{}, err
+		}
+	}
+	b, st, err := dec.End()
+	if err != nil {
+		return nil, st, err
+	}
+	return out, st, keep(b)
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // FuzzDecode checks, for any input, that decoding never panics, yields valid
@@ -82,46 +83,19 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func tryDecode(p sdk.Params, pieces [][]byte) ([]*abi.Batch, abi.DecodeStats, error) {
-	dec, err := NewDecoder(sdk.Env{Params: p})
-	if err != nil {
-		return nil, abi.DecodeStats{}, err
-	}
-	var out []*abi.Batch
-	keep := func(b *abi.Batch) error {
-		if b == nil || b.Len() == 0 {
-			return nil
-		}
-		if err := b.Check(); err != nil {
-			return err
-		}
-		c, err := abi.DecodeBatch(abi.AppendBatch(nil, b))
-		if err != nil {
-			return err
-		}
-		out = append(out, c)
-		return nil
-	}
-	for _, piece := range pieces {
-		b, err := dec.Decode(piece)
-		if err != nil {
-			return nil, abi.DecodeStats{}, err
-		}
-		if err := keep(b); err != nil {
-			return nil, abi.DecodeStats{}, err
-		}
-	}
-	b, st, err := dec.End()
-	if err != nil {
-		return nil, st, err
-	}
-	return out, st, keep(b)
-}
-
 func rowsOf(bs []*abi.Batch) []string {
 	var out []string
 	for _, b := range bs {
 		out = append(out, rows(b)...)
 	}
 	return out
+}
+
+// tryDecode feeds pieces to a new decoder with params p.
+func tryDecode(p sdk.Params, pieces [][]byte) ([]*abi.Batch, abi.DecodeStats, error) {
+	dec, err := NewDecoder(sdk.Env{Params: p})
+	if err != nil {
+		return nil, abi.DecodeStats{}, err
+	}
+	return sdktest.Decode(dec, pieces...)
 }

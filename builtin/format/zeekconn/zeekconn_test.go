@@ -49,44 +49,6 @@ func readData(t testing.TB, name string) []byte {
 	return b
 }
 
-// decode feeds pieces and returns the batches (through the wire form, as
-// the host sees them), the stats and any error.
-func decode(p sdk.Params, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, error) {
-	dec, err := NewDecoder(sdk.Env{Params: p})
-	if err != nil {
-		return nil, abi.DecodeStats{}, err
-	}
-	var out []*abi.Batch
-	keep := func(b *abi.Batch) error {
-		if b == nil || b.Len() == 0 {
-			return nil
-		}
-		if err := b.Check(); err != nil {
-			return err
-		}
-		c, err := abi.DecodeBatch(abi.AppendBatch(nil, b))
-		if err != nil {
-			return err
-		}
-		out = append(out, c)
-		return nil
-	}
-	for _, piece := range pieces {
-		b, err := dec.Decode(piece)
-		if err != nil {
-			return nil, abi.DecodeStats{}, err
-		}
-		if err := keep(b); err != nil {
-			return nil, abi.DecodeStats{}, err
-		}
-	}
-	b, st, err := dec.End()
-	if err != nil {
-		return nil, st, err
-	}
-	return out, st, keep(b)
-}
-
 func split(data []byte, size int) [][]byte {
 	var out [][]byte
 	for len(data) > 0 {
@@ -382,3 +344,12 @@ func params(t testing.TB, p map[string]any) sdk.Params {
 }
 
 func rows(b *abi.Batch) []string { return sdktest.Rows(b) }
+
+// decode feeds pieces to a new decoder with params p.
+func decode(p sdk.Params, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, error) {
+	dec, err := NewDecoder(sdk.Env{Params: p})
+	if err != nil {
+		return nil, abi.DecodeStats{}, err
+	}
+	return sdktest.Decode(dec, pieces...)
+}
