@@ -8,7 +8,7 @@ package abi
 
 // Version is the ABI version. A module exports it from netshare_abi_version;
 // the host refuses a module whose version differs.
-const Version uint32 = 1
+const Version uint32 = 2
 
 // Names of the functions every plugin module exports (besides the reactor's
 // _initialize, which the Go toolchain generates for -buildmode=c-shared).
@@ -49,8 +49,8 @@ const (
 	OpFit    Op = 20 // body: Batch (any number of calls)
 	OpFitEnd Op = 21 // -> body: fitted state (opaque to the host)
 	OpLoad   Op = 22 // body: fitted state -> header: LoadReply
-	OpEncVal Op = 23 // body: Batch holding the field's column -> body: Matrix
-	OpDecVal Op = 24 // body: Matrix -> body: Batch holding the field's column
+	OpEncVal Op = 23 // body: Batch holding the field's column -> body: Encoded
+	OpDecVal Op = 24 // body: Encoded -> body: Batch holding the field's column
 
 	// Metrics.
 	OpAddReal      Op = 30 // body: Batch (any number of calls)

@@ -185,16 +185,6 @@ func (b *Batch) Check() error {
 	return nil
 }
 
-// Matrix is a dense row-major float64 matrix: encoded values, one row per
-// record.
-type Matrix struct {
-	Rows, Cols int
-	Data       []float64
-}
-
-// Row returns row i.
-func (m *Matrix) Row(i int) []float64 { return m.Data[i*m.Cols : (i+1)*m.Cols] }
-
 // ErrMalformed wraps every decoding failure of wire data.
 var ErrMalformed = errors.New("malformed data")
 
@@ -300,27 +290,6 @@ func DecodeBatch(src []byte) (*Batch, error) {
 		return nil, malformed("%v", err)
 	}
 	return b, nil
-}
-
-// AppendMatrix appends the wire form of m: u32 rows | u32 cols | rows×cols f64.
-func AppendMatrix(dst []byte, m *Matrix) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(m.Rows))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(m.Cols))
-	return appendU64s(dst, f64bits(m.Data))
-}
-
-// DecodeMatrix parses a matrix written by AppendMatrix.
-func DecodeMatrix(src []byte) (*Matrix, error) {
-	r := reader{buf: src}
-	rows, cols := int(r.u32()), int(r.u32())
-	if r.err != nil {
-		return nil, malformed("matrix header: %v", r.err)
-	}
-	n := uint64(rows) * uint64(cols)
-	if n*8 != uint64(len(src)-8) {
-		return nil, malformed("matrix %d×%d needs %d bytes, have %d", rows, cols, n*8, len(src)-8)
-	}
-	return &Matrix{Rows: rows, Cols: cols, Data: bitsF64(readU64s(r.bytes(int(n) * 8)))}, nil
 }
 
 type reader struct {

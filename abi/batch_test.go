@@ -75,20 +75,6 @@ func TestDecodeBatchMalformed(t *testing.T) {
 	}
 }
 
-func TestMatrixRoundTrip(t *testing.T) {
-	m := &Matrix{Rows: 2, Cols: 3, Data: []float64{1, 2, 3, 4, 5, 6}}
-	got, err := DecodeMatrix(AppendMatrix(nil, m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, m) {
-		t.Fatalf("got %+v want %+v", got, m)
-	}
-	if _, err := DecodeMatrix(AppendMatrix(nil, m)[:20]); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("short matrix: %v", err)
-	}
-}
-
 func TestFrames(t *testing.T) {
 	req, err := AppendRequest(nil, OpenRequest{Kind: KindEncoder, Name: "x"}, []byte("body"))
 	if err != nil {

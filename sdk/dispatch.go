@@ -26,6 +26,10 @@ type instance struct {
 	enc  Encoder
 	fe   FieldEncoder
 	met  Metric
+	// outs is what the encoder's Load described: the layout of its rows.
+	outs        []abi.Output
+	hot, values int
+	loaded      bool
 }
 
 // NewDispatcher returns a dispatcher over the registered components.
@@ -45,7 +49,10 @@ func (d *Dispatcher) Call(op abi.Op, handle uint32, req []byte) (resp []byte) {
 		}
 	}()
 	header, body, err := abi.SplitRequest(req)
-	if err == nil {
+	if err == nil && op == abi.OpEncVal {
+		// Encoded rows are written straight into the response.
+		resp, err = d.encodeValues(handle, body)
+	} else if err == nil {
 		var h any
 		h, body, err = d.call(op, handle, header, body)
 		if err == nil {
@@ -120,7 +127,7 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 		}
 		out, err := in.enc.Encode(nil, b)
 		return nil, out, err
-	case abi.OpFit, abi.OpEncVal, abi.OpAddReal, abi.OpAddSynthetic:
+	case abi.OpFit, abi.OpAddReal, abi.OpAddSynthetic:
 		b, err := abi.DecodeBatch(body)
 		if err != nil {
 			return nil, nil, err
@@ -130,27 +137,32 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 			return nil, nil, in.fe.Fit(b)
 		case abi.OpAddReal:
 			return nil, nil, in.met.AddReal(b)
-		case abi.OpAddSynthetic:
-			return nil, nil, in.met.AddSynthetic(b)
 		}
-		m, err := in.fe.Encode(b)
-		if err != nil {
-			return nil, nil, err
-		}
-		d.body = abi.AppendMatrix(d.body[:0], m)
-		return nil, d.body, nil
+		return nil, nil, in.met.AddSynthetic(b)
 	case abi.OpFitEnd:
 		state, err := in.fe.FitEnd()
 		return nil, state, err
 	case abi.OpLoad:
 		outs, err := in.fe.Load(body)
-		return abi.LoadReply{Outputs: outs}, nil, err
+		if err != nil {
+			in.loaded = false
+			return nil, nil, err
+		}
+		in.outs, in.loaded = outs, true
+		in.hot, in.values = abi.Layout(outs)
+		return abi.LoadReply{Outputs: outs}, nil, nil
 	case abi.OpDecVal:
-		m, err := abi.DecodeMatrix(body)
+		if !in.loaded {
+			return nil, nil, fmt.Errorf("%s before load", op)
+		}
+		e, err := abi.DecodeEncoded(body)
 		if err != nil {
 			return nil, nil, err
 		}
-		b, err := in.fe.Decode(m)
+		if err := e.Check(in.outs); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", abi.ErrMalformed, err)
+		}
+		b, err := in.fe.Decode(e)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -163,6 +175,41 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 		return s, nil, err
 	}
 	return nil, nil, fmt.Errorf("unknown op %d", uint32(op))
+}
+
+// encodeValues answers encode-values: the encoder fills rows laid out in
+// the response itself, so a million rows are never copied inside the
+// module.
+func (d *Dispatcher) encodeValues(handle uint32, body []byte) ([]byte, error) {
+	in, ok := d.instances[handle]
+	if !ok {
+		return nil, fmt.Errorf("%s: no open instance with handle %d", abi.OpEncVal, handle)
+	}
+	if in.fe == nil {
+		return nil, fmt.Errorf("%s is not a %s operation for %s %q", abi.OpEncVal, in.reg.spec.Kind, in.reg.spec.Kind, in.reg.spec.Name)
+	}
+	if !in.loaded {
+		return nil, fmt.Errorf("%s before load", abi.OpEncVal)
+	}
+	b, err := abi.DecodeBatch(body)
+	if err != nil {
+		return nil, err
+	}
+	rows := b.Len()
+	size := abi.FramePrefix + abi.EncodedSize(rows, in.hot, in.values)
+	if cap(d.resp) < size {
+		d.resp = make([]byte, 0, size)
+	}
+	resp := abi.AppendResponseHeader(d.resp[:0], nil)[:size]
+	e := abi.PlaceEncoded(resp[abi.FramePrefix:], rows, in.hot, in.values)
+	if err := in.fe.Encode(b, e); err != nil {
+		return nil, err
+	}
+	if e.Rows != rows || len(e.Hot) != rows*in.hot || len(e.Values) != rows*in.values {
+		return nil, fmt.Errorf("%s: the encoder resized its output", abi.OpEncVal)
+	}
+	abi.SyncEncoded(resp[abi.FramePrefix:], e)
+	return resp, nil
 }
 
 func (d *Dispatcher) open(req abi.OpenRequest) (uint32, error) {

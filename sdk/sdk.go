@@ -7,7 +7,7 @@
 //
 // The sdk owns the module's exports, its memory protocol, (de)serialisation
 // of batches, parameter validation and panic recovery; component code only
-// sees abi.Batch, abi.Matrix and Go values. The same components run natively
+// sees abi.Batch, abi.Encoded and Go values. The same components run natively
 // too (see Dispatcher), which is how their tests run without Wasm.
 package sdk
 
@@ -58,10 +58,14 @@ type Encoder interface {
 	End(dst []byte) ([]byte, error)
 }
 
-// FieldEncoder maps one field to float vectors for the GAN and back.
+// FieldEncoder maps one field to the GAN's vectors and back.
 // The life cycle is Fit… FitEnd (on real data, producing a state the host
 // stores with the model), then Load (from that state, possibly in another
 // process) followed by any number of Encode and Decode calls.
+//
+// Encoded rows carry a discrete output as the index of its hot position
+// and a continuous output as its values (see abi.Encoded): the host owns
+// the one-hot vectors and the argmax over generated ones.
 type FieldEncoder interface {
 	// Fit sees a batch of records (all of the trace's columns, plus
 	// "_flow", the flow index of each row, rows in flow and time order).
@@ -70,12 +74,19 @@ type FieldEncoder interface {
 	FitEnd() ([]byte, error)
 	// Load restores a fitted state and describes the encoded vector.
 	Load(state []byte) ([]abi.Output, error)
-	// Encode maps records (at least the field's column, plus "_flow"
-	// where the host has it) to one row of floats each.
-	Encode(b *abi.Batch) (*abi.Matrix, error)
-	// Decode maps rows of floats back to a batch holding the field's
-	// column (and "_flow" where the encoder needs it).
-	Decode(m *abi.Matrix) (*abi.Batch, error)
+	// Encode writes the encoding of b's rows (at least the field's column,
+	// plus "_flow" where the host has it) into out, which the sdk has
+	// sized to b's rows and the layout of Load's outputs. out's memory is
+	// the response being built and holds whatever the last call left:
+	// Encode must set every index and value. b is valid only during the
+	// call.
+	Encode(b *abi.Batch, out *abi.Encoded) error
+	// Decode maps encoded rows back to a batch holding the field's column
+	// (and "_flow" where the encoder needs it). The sdk has checked in's
+	// shape and that every index is inside its output's width; in is
+	// valid only during the call. The batch may be reused by the next
+	// call.
+	Decode(in *abi.Encoded) (*abi.Batch, error)
 }
 
 // Metric scores a synthetic table against a real one. Both sides arrive in

@@ -117,31 +117,25 @@ func (e *encoder) Load(raw []byte) ([]abi.Output, error) {
 	return []abi.Output{{Name: e.column, Width: len(e.bounds), Discrete: true, Activation: abi.ActSoftmax}}, nil
 }
 
-func (e *encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+// Encode gives each TTL the index of its bucket: the host turns it into
+// the one-hot vector the GAN sees.
+func (e *encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	ttls, err := e.column8(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m := &abi.Matrix{Rows: len(ttls), Cols: len(e.bounds), Data: make([]float64, len(ttls)*len(e.bounds))}
 	for i, t := range ttls {
-		m.Row(i)[e.bucket(t)] = 1
+		out.Hot[i] = uint32(e.bucket(t))
 	}
-	return m, nil
+	return nil
 }
 
-func (e *encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
-	if m.Cols != len(e.bounds) {
-		return nil, fmt.Errorf("ttl-bucket: want %d columns, got %d", len(e.bounds), m.Cols)
-	}
-	out := make([]uint8, m.Rows)
+// Decode maps a bucket (the host's argmax of the generated vector) to the
+// bucket's most common TTL.
+func (e *encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
+	out := make([]uint8, in.Rows)
 	for i := range out {
-		row, best := m.Row(i), 0
-		for j := range row {
-			if row[j] > row[best] {
-				best = j
-			}
-		}
-		out[i] = e.modes[best]
+		out[i] = e.modes[in.Hot[i]]
 	}
 	return &abi.Batch{Columns: []abi.Column{{Name: e.column, Type: abi.TypeU8, U8: out}}}, nil
 }

@@ -7,8 +7,8 @@
 //	h := w.Open("ttl-bucket", "ttl", nil, 1)
 //	state := w.Fit(h, batch)
 //	outs := w.Load(h, state)
-//	m := w.Encode(h, batch)
-//	back := w.Decode(h, m)
+//	e := w.Encode(h, batch)
+//	back := w.Decode(h, e)
 //
 // The Try… variants return the plugin's error instead of failing the test.
 package sdktest
@@ -81,17 +81,17 @@ func (w *Wire) TryLoad(handle uint32, state []byte) ([]abi.Output, error) {
 }
 
 // TryEncode encodes b.
-func (w *Wire) TryEncode(handle uint32, b *abi.Batch) (*abi.Matrix, error) {
+func (w *Wire) TryEncode(handle uint32, b *abi.Batch) (*abi.Encoded, error) {
 	_, body, err := w.Call(abi.OpEncVal, handle, nil, abi.AppendBatch(nil, b))
 	if err != nil {
 		return nil, err
 	}
-	return abi.DecodeMatrix(body)
+	return abi.DecodeEncoded(body)
 }
 
-// TryDecode decodes m.
-func (w *Wire) TryDecode(handle uint32, m *abi.Matrix) (*abi.Batch, error) {
-	_, body, err := w.Call(abi.OpDecVal, handle, nil, abi.AppendMatrix(nil, m))
+// TryDecode decodes e.
+func (w *Wire) TryDecode(handle uint32, e *abi.Encoded) (*abi.Batch, error) {
+	_, body, err := w.Call(abi.OpDecVal, handle, nil, abi.AppendEncoded(nil, e))
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (w *Wire) Load(handle uint32, state []byte) []abi.Output {
 }
 
 // Encode is TryEncode failing the test on error.
-func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Matrix {
+func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Encoded {
 	w.t.Helper()
 	v, err := w.TryEncode(handle, b)
 	w.check(err)
@@ -131,9 +131,9 @@ func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Matrix {
 }
 
 // Decode is TryDecode failing the test on error.
-func (w *Wire) Decode(handle uint32, m *abi.Matrix) *abi.Batch {
+func (w *Wire) Decode(handle uint32, e *abi.Encoded) *abi.Batch {
 	w.t.Helper()
-	v, err := w.TryDecode(handle, m)
+	v, err := w.TryDecode(handle, e)
 	w.check(err)
 	return v
 }
@@ -231,4 +231,64 @@ func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, e
 		return nil, st, err
 	}
 	return out, st, keep(b)
+}
+
+// Dense returns encoded rows as the GAN sees them: each row the
+// concatenation of the outputs, a discrete one as a one-hot vector. It is
+// row-major, Width(outs) values a row.
+func Dense(outs []abi.Output, e *abi.Encoded) []float64 {
+	w := Width(outs)
+	out := make([]float64, e.Rows*w)
+	for i := 0; i < e.Rows; i++ {
+		row, hot, vals := out[i*w:(i+1)*w], e.HotRow(i), e.ValueRow(i)
+		for _, o := range outs {
+			if o.Discrete {
+				row[hot[0]] = 1
+				hot = hot[1:]
+			} else {
+				copy(row, vals[:o.Width])
+				vals = vals[o.Width:]
+			}
+			row = row[o.Width:]
+		}
+	}
+	return out
+}
+
+// Sparse is Dense's inverse for any dense rows, generated ones included:
+// a discrete output becomes the index of its largest value (the lowest on
+// ties), as the host does before it asks for a decode.
+func Sparse(outs []abi.Output, dense []float64) *abi.Encoded {
+	w := Width(outs)
+	hw, vw := abi.Layout(outs)
+	rows := len(dense) / w
+	e := &abi.Encoded{Rows: rows, HotWidth: hw, ValueWidth: vw, Hot: make([]uint32, 0, rows*hw), Values: make([]float64, 0, rows*vw)}
+	for i := 0; i < rows; i++ {
+		row := dense[i*w : (i+1)*w]
+		for _, o := range outs {
+			v := row[:o.Width]
+			row = row[o.Width:]
+			if !o.Discrete {
+				e.Values = append(e.Values, v...)
+				continue
+			}
+			best := 0
+			for j, x := range v {
+				if x > v[best] {
+					best = j
+				}
+			}
+			e.Hot = append(e.Hot, uint32(best))
+		}
+	}
+	return e
+}
+
+// Width is the total width of outs, the GAN's view of one row.
+func Width(outs []abi.Output) int {
+	w := 0
+	for _, o := range outs {
+		w += o.Width
+	}
+	return w
 }

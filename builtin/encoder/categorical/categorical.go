@@ -48,10 +48,29 @@ type Encoder struct {
 	strIndex map[string]int
 	intIndex map[int64]int
 	width    int // categories plus the "other" slot when present
+	// dense maps an integer v in [base, base+len(dense)) to its slot, or
+	// to otherSlot (-1 without one) for values that are not categories;
+	// nil when the categories spread too wide, and then sorted holds them
+	// in increasing order with sortedSlot their slots, for binary search
+	// (maps cost about 100 ns a lookup in Wasm).
+	dense      []int32
+	base       int64
+	sorted     []int64
+	sortedSlot []int32
+	otherSlot  int32
+	// The decoded value of each slot, in the column's type.
+	u8s  []uint8
+	u16s []uint16
+	u32s []uint32
+	i64s []int64
 
-	m   abi.Matrix
-	out abi.Batch
+	slots []int32   // per-call dictionary code → slot
+	out   abi.Batch // reused by every Decode
 }
+
+// maxDense bounds the dense lookup table (entries of 4 bytes): every u8
+// and u16 column fits, and so do integer categories of narrow range.
+const maxDense = 1 << 16
 
 // state is the fitted state: the column type and the ordered categories.
 type state struct {
@@ -316,8 +335,13 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	}
 	e.st = st
 	e.width = n
+	e.otherSlot = -1
 	if st.Other {
 		e.width++
+		e.otherSlot = int32(n)
+	}
+	if typ != abi.TypeString {
+		e.buildIntTables()
 	}
 	return []abi.Output{{Name: e.column, Width: e.width, Discrete: true, Activation: abi.ActSoftmax}}, nil
 }
@@ -331,109 +355,255 @@ func typeByName(s string) (abi.Type, bool) {
 	return 0, false
 }
 
-// Encode writes one one-hot row per record.
-func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+// buildIntTables makes the dense encode table, when the categories'
+// range allows, and the typed decode tables. Load has checked that every
+// value fits the column's type.
+func (e *Encoder) buildIntTables() {
+	ints := e.st.Ints
+	lo, hi := ints[0], ints[0]
+	for _, v := range ints {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if e.typ == abi.TypeU8 {
+		// Every u8 has an entry: the row loop then needs no range test.
+		lo, hi = 0, math.MaxUint8
+	}
+	e.dense, e.base, e.sorted, e.sortedSlot = nil, lo, nil, nil
+	if uint64(hi-lo) < maxDense {
+		e.dense = make([]int32, hi-lo+1)
+		for i := range e.dense {
+			e.dense[i] = e.otherSlot
+		}
+		for k, v := range ints {
+			e.dense[v-lo] = int32(k)
+		}
+	} else {
+		order := make([]int, len(ints))
+		for i := range order {
+			order[i] = i
+		}
+		sort.Slice(order, func(a, b int) bool { return ints[order[a]] < ints[order[b]] })
+		for _, k := range order {
+			e.sorted = append(e.sorted, ints[k])
+			e.sortedSlot = append(e.sortedSlot, int32(k))
+		}
+	}
+	vals := ints
+	if e.st.Other {
+		other, _ := strconv.ParseInt(e.st.OtherValue, 10, 64)
+		vals = append(append([]int64(nil), ints...), other)
+	}
+	e.u8s, e.u16s, e.u32s, e.i64s = nil, nil, nil, nil
+	switch e.typ {
+	case abi.TypeU8:
+		e.u8s = narrow[uint8](vals)
+	case abi.TypeU16:
+		e.u16s = narrow[uint16](vals)
+	case abi.TypeU32, abi.TypeIPv4:
+		e.u32s = narrow[uint32](vals)
+	default:
+		e.i64s = vals
+	}
+}
+
+func narrow[T uint8 | uint16 | uint32](vals []int64) []T {
+	out := make([]T, len(vals))
+	for i, v := range vals {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// Encode writes each record's category index, one loop per column type.
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if e.width == 0 {
-		return nil, fmt.Errorf("categorical %s: encode before load", e.column)
+		return fmt.Errorf("categorical %s: encode before load", e.column)
 	}
 	c, err := e.col(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if (c.Type == abi.TypeString) != (e.typ == abi.TypeString) {
-		return nil, fmt.Errorf("categorical %s: column is %s, state was fitted on %s", e.column, c.Type, e.typ)
+		return fmt.Errorf("categorical %s: column is %s, state was fitted on %s", e.column, c.Type, e.typ)
 	}
-	n := c.Len()
-	e.m.Rows, e.m.Cols = n, e.width
-	e.m.Data = grow(e.m.Data, n*e.width)
-	clear(e.m.Data)
-	otherSlot := -1
-	if e.st.Other {
-		otherSlot = e.width - 1
-	}
+	dst := out.Hot[:c.Len()]
 	if c.Type == abi.TypeString {
 		// Map each dictionary entry once; rows then only index.
-		slot := make([]int, len(c.Dict))
+		if cap(e.slots) < len(c.Dict) {
+			e.slots = make([]int32, len(c.Dict))
+		}
+		slots := e.slots[:len(c.Dict)]
 		for code, s := range c.Dict {
 			k, ok := e.strIndex[s]
 			if !ok {
-				k = otherSlot
+				k = int(e.otherSlot)
 			}
-			slot[code] = k
+			slots[code] = int32(k)
 		}
 		for i, code := range c.Codes {
-			k := slot[code]
+			k := slots[code]
 			if k < 0 {
-				return nil, fmt.Errorf("categorical %s: row %d: value %q was not seen at fit (set unseen = \"other\" to accept it)", e.column, i, c.Dict[code])
+				return fmt.Errorf("categorical %s: row %d: value %q was not seen at fit (set unseen = \"other\" to accept it)", e.column, i, c.Dict[code])
 			}
-			e.m.Data[i*e.width+k] = 1
+			dst[i] = uint32(k)
 		}
-		return &e.m, nil
+		return nil
 	}
-	for i := 0; i < n; i++ {
-		v := intAt(c, i)
-		k, ok := e.intIndex[v]
-		if !ok {
-			if otherSlot < 0 {
-				return nil, fmt.Errorf("categorical %s: row %d: value %d was not seen at fit (set unseen = \"other\" to accept it)", e.column, i, v)
-			}
-			k = otherSlot
+	row := -1
+	if e.dense == nil {
+		switch c.Type {
+		case abi.TypeU8:
+			row = encodeSorted(dst, c.U8, e.sorted, e.sortedSlot, e.otherSlot)
+		case abi.TypeU16:
+			row = encodeSorted(dst, c.U16, e.sorted, e.sortedSlot, e.otherSlot)
+		case abi.TypeU32, abi.TypeIPv4:
+			row = encodeSorted(dst, c.U32, e.sorted, e.sortedSlot, e.otherSlot)
+		default:
+			row = encodeSorted(dst, c.I64, e.sorted, e.sortedSlot, e.otherSlot)
 		}
-		e.m.Data[i*e.width+k] = 1
+	} else {
+		switch c.Type {
+		case abi.TypeU8:
+			row = encodeU8(dst, c.U8, (*[256]int32)(e.dense))
+		case abi.TypeU16:
+			row = encodeDense(dst, c.U16, e.dense, e.base, e.otherSlot)
+		case abi.TypeU32, abi.TypeIPv4:
+			row = encodeDense(dst, c.U32, e.dense, e.base, e.otherSlot)
+		default:
+			row = encodeDense(dst, c.I64, e.dense, e.base, e.otherSlot)
+		}
 	}
-	return &e.m, nil
+	if row >= 0 {
+		return fmt.Errorf("categorical %s: row %d: value %d was not seen at fit (set unseen = \"other\" to accept it)", e.column, row, intAt(c, row))
+	}
+	return nil
 }
 
-// Decode takes the argmax of each row (first on ties) and writes the value
-// in the column's fitted type.
-func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
+// encodeDense looks each value up in the dense table; values outside it
+// take the other slot. It returns the first row with no slot, or -1.
+func encodeDense[T uint8 | uint16 | uint32 | int64](dst []uint32, src []T, dense []int32, base int64, other int32) int {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		k := other
+		if d := uint64(int64(x) - base); d < uint64(len(dense)) {
+			k = dense[d]
+		}
+		if k < 0 {
+			return i
+		}
+		dst[i] = uint32(k)
+	}
+	return -1
+}
+
+// encodeU8 is encodeDense for u8 columns, whose table has all 256 entries.
+func encodeU8(dst []uint32, src []uint8, dense *[256]int32) int {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		k := dense[x]
+		if k < 0 {
+			return i
+		}
+		dst[i] = uint32(k)
+	}
+	return -1
+}
+
+// encodeSorted serves categories too spread out for a dense table, by
+// binary search over their sorted values; it returns the first row with no
+// slot, or -1.
+func encodeSorted[T uint8 | uint16 | uint32 | int64](dst []uint32, src []T, sorted []int64, slots []int32, other int32) int {
+	dst = dst[:len(src)]
+	slots = slots[:len(sorted)]
+	for i, x := range src {
+		v := int64(x)
+		lo, hi := 0, len(sorted)
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if sorted[m] < v {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		k := other
+		if lo < len(sorted) && sorted[lo] == v {
+			k = slots[lo]
+		}
+		if k < 0 {
+			return i
+		}
+		dst[i] = uint32(k)
+	}
+	return -1
+}
+
+// Decode writes each row's category (the host has taken the argmax of
+// generated rows) in the column's fitted type.
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if e.width == 0 {
 		return nil, fmt.Errorf("categorical %s: decode before load", e.column)
 	}
-	if m.Cols != e.width {
-		return nil, fmt.Errorf("categorical %s: decode wants %d columns, got %d", e.column, e.width, m.Cols)
-	}
-	if len(m.Data) != m.Rows*m.Cols {
-		return nil, fmt.Errorf("categorical %s: matrix %d×%d holds %d values", e.column, m.Rows, m.Cols, len(m.Data))
+	if in.HotWidth != 1 || in.ValueWidth != 0 || len(in.Hot) != in.Rows {
+		return nil, fmt.Errorf("categorical %s: decode wants %d rows of 1 index, got %d indices of width %d", e.column, in.Rows, len(in.Hot), in.HotWidth)
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
 	}
 	col := &e.out.Columns[0]
-	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0], Codes: col.Codes[:0]}
-	var otherInt int64
-	if e.typ == abi.TypeString {
+	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8, U16: col.U16, U32: col.U32, I64: col.I64, Codes: col.Codes}
+	row := -1
+	switch e.typ {
+	case abi.TypeString:
 		col.Dict = e.st.Values
 		if e.st.Other {
-			col.Dict = append(append([]string(nil), e.st.Values...), e.st.OtherValue)
+			col.Dict = append(e.st.Values[:len(e.st.Values):len(e.st.Values)], e.st.OtherValue)
 		}
-	} else if e.st.Other {
-		otherInt, _ = strconv.ParseInt(e.st.OtherValue, 10, 64)
+		col.Codes = grow(col.Codes, in.Rows)
+		row = decodeCodes(col.Codes, in.Hot, uint32(e.width))
+	case abi.TypeU8:
+		col.U8 = grow(col.U8, in.Rows)
+		row = decodeInts(col.U8, in.Hot, e.u8s)
+	case abi.TypeU16:
+		col.U16 = grow(col.U16, in.Rows)
+		row = decodeInts(col.U16, in.Hot, e.u16s)
+	case abi.TypeU32, abi.TypeIPv4:
+		col.U32 = grow(col.U32, in.Rows)
+		row = decodeInts(col.U32, in.Hot, e.u32s)
+	default:
+		col.I64 = grow(col.I64, in.Rows)
+		row = decodeInts(col.I64, in.Hot, e.i64s)
 	}
-	for i := 0; i < m.Rows; i++ {
-		row := m.Data[i*m.Cols : (i+1)*m.Cols]
-		best, bv := 0, math.Inf(-1)
-		for k, x := range row {
-			if x > bv {
-				best, bv = k, x
-			}
-		}
-		if math.IsInf(bv, -1) {
-			return nil, fmt.Errorf("categorical %s: row %d holds no finite value", e.column, i)
-		}
-		if e.typ == abi.TypeString {
-			col.Codes = append(col.Codes, uint32(best))
-			continue
-		}
-		v := otherInt
-		if best < len(e.st.Ints) {
-			v = e.st.Ints[best]
-		}
-		if err := appendInt(col, v); err != nil {
-			return nil, fmt.Errorf("categorical %s: row %d: %w", e.column, i, err)
-		}
+	if row >= 0 {
+		return nil, fmt.Errorf("categorical %s: row %d: index %d is outside the %d categories", e.column, row, in.Hot[row], e.width)
 	}
 	return &e.out, nil
+}
+
+// decodeCodes copies the indices as dictionary codes, returning the first
+// row whose index is out of range, or -1.
+func decodeCodes(dst, hot []uint32, width uint32) int {
+	dst = dst[:len(hot)]
+	for i, k := range hot {
+		if k >= width {
+			return i
+		}
+		dst[i] = k
+	}
+	return -1
+}
+
+// decodeInts maps indices to values through the slot table, returning the
+// first row whose index is out of range, or -1.
+func decodeInts[T uint8 | uint16 | uint32 | int64](dst []T, hot []uint32, vals []T) int {
+	dst = dst[:len(hot)]
+	for i, k := range hot {
+		if uint64(k) >= uint64(len(vals)) {
+			return i
+		}
+		dst[i] = vals[k]
+	}
+	return -1
 }
 
 func appendInt(c *abi.Column, v int64) error {
@@ -463,9 +633,10 @@ func appendInt(c *abi.Column, v int64) error {
 	return nil
 }
 
-func grow(s []float64, n int) []float64 {
+// grow returns s resized to n, reusing its storage when it is big enough.
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float64, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

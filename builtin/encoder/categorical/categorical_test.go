@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 func TestRoundTripRealData(t *testing.T) {
@@ -29,13 +30,17 @@ func TestRoundTripRealData(t *testing.T) {
 				t.Fatalf("outputs %+v, want one %d-wide softmax", outs, tc.width)
 			}
 			m := w.Encode(h, sub(b, tc.col))
+			if m.HotWidth != 1 || m.ValueWidth != 0 || m.Rows != b.Len() {
+				t.Fatalf("encoded %d rows of %d indices and %d values", m.Rows, m.HotWidth, m.ValueWidth)
+			}
+			dense := sdktest.Dense(outs, m)
 			for i := 0; i < m.Rows; i++ {
 				var sum float64
-				for _, x := range m.Row(i) {
+				for _, x := range dense[i*tc.width : (i+1)*tc.width] {
 					sum += x
 				}
 				if sum != 1 {
-					t.Fatalf("row %d is not one-hot: %v", i, m.Row(i))
+					t.Fatalf("row %d is not one-hot: %v", i, dense[i*tc.width:(i+1)*tc.width])
 				}
 			}
 			got := w.Decode(h, m).Column(tc.col)
@@ -59,15 +64,15 @@ func TestRoundTripRealData(t *testing.T) {
 func TestChoicesOrderAndArgmax(t *testing.T) {
 	w := newWire(t)
 	h := w.Open("categorical", "flag", map[string]any{"int_choices": []any{int64(2), int64(0), int64(1)}}, 1)
-	w.Load(h, w.Fit(h, &abi.Batch{Columns: []abi.Column{{Name: "flag", Type: abi.TypeU8, U8: []uint8{0, 1, 2, 2}}}}))
+	outs := w.Load(h, w.Fit(h, &abi.Batch{Columns: []abi.Column{{Name: "flag", Type: abi.TypeU8, U8: []uint8{0, 1, 2, 2}}}}))
 	m := w.Encode(h, &abi.Batch{Columns: []abi.Column{{Name: "flag", Type: abi.TypeU8, U8: []uint8{2, 0, 1}}}})
-	want := []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}
+	want := []uint32{0, 1, 2}
 	for i := range want {
-		if m.Data[i] != want[i] {
-			t.Fatalf("encoded %v, want %v (choices keep their listed order)", m.Data, want)
+		if m.Hot[i] != want[i] {
+			t.Fatalf("encoded %v, want %v (choices keep their listed order)", m.Hot, want)
 		}
 	}
-	got := w.Decode(h, &abi.Matrix{Rows: 3, Cols: 3, Data: []float64{0.1, 0.7, 0.2, 0.4, 0.4, 0.2, 0.1, 0.2, 0.3}})
+	got := w.Decode(h, sdktest.Sparse(outs, []float64{0.1, 0.7, 0.2, 0.4, 0.4, 0.2, 0.1, 0.2, 0.3}))
 	c := got.Column("flag")
 	if c.Type != abi.TypeU8 || c.U8[0] != 0 || c.U8[1] != 2 || c.U8[2] != 1 {
 		t.Fatalf("decoded %+v, want u8 [0 2 1] (argmax, first on ties)", c)
@@ -88,8 +93,8 @@ func TestUnseen(t *testing.T) {
 	h = w.Open("categorical", "svc", map[string]any{"unseen": "other", "other": "-"}, 1)
 	w.Load(h, w.Fit(h, fit))
 	m := w.Encode(h, enc)
-	if m.Cols != 3 || m.Data[1] != 1 || m.Data[5] != 1 {
-		t.Fatalf("unseen = other: encoded %v", m.Data)
+	if m.HotWidth != 1 || m.Hot[0] != 1 || m.Hot[1] != 2 {
+		t.Fatalf("unseen = other: encoded %v", m.Hot)
 	}
 	got := w.Decode(h, m).Column("svc")
 	if got.String(0) != "http" || got.String(1) != "-" {

@@ -47,10 +47,10 @@ type Encoder struct {
 	lo, hi float64
 	rows   int64
 
-	st  state
-	ok  bool
-	m   abi.Matrix
-	out abi.Batch
+	st    state
+	ok    bool
+	small []float64 // see kernel.small
+	out   abi.Batch // reused by every Decode
 }
 
 // state is the fitted state. Min and Max are on the transformed (log1p)
@@ -203,6 +203,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		return nil, fmt.Errorf("continuous %s: state bounds [%v, %v] are unusable", e.column, st.Min, st.Max)
 	}
 	e.st, e.typ, e.log1p, e.ok = st, typ, st.Log1p, true
+	e.small = nil
 	return []abi.Output{{Name: e.column, Width: 1, Activation: st.Activation}}, nil
 }
 
@@ -217,95 +218,283 @@ func typeByName(s string) (abi.Type, bool) {
 
 // Encode scales each value; values outside the bounds (possible with fixed
 // bounds) are clamped so the target stays within the activation's range.
-func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+// One loop per column type keeps the type switch out of the rows.
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if !e.ok {
-		return nil, fmt.Errorf("continuous %s: encode before load", e.column)
+		return fmt.Errorf("continuous %s: encode before load", e.column)
 	}
 	c, err := e.col(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n := c.Len()
-	e.m.Rows, e.m.Cols = n, 1
-	e.m.Data = grow(e.m.Data, n)
-	lo, span := e.st.Min, e.st.Max-e.st.Min
-	tanh := e.st.Activation == abi.ActTanh
-	for i := 0; i < n; i++ {
-		x := c.Float(i)
-		if math.IsNaN(x) || (e.log1p && x <= -1) {
-			return nil, fmt.Errorf("continuous %s: row %d: cannot encode %v", e.column, i, x)
-		}
-		s := (e.transform(x) - lo) / span
-		s = min(max(s, 0), 1)
-		if tanh {
-			s = 2*s - 1
-		}
-		e.m.Data[i] = s
+	k := e.kernel()
+	dst := out.Values[:c.Len()]
+	row := -1
+	switch c.Type {
+	case abi.TypeU8:
+		encodeUints(&k, dst, c.U8)
+	case abi.TypeU16:
+		encodeUints(&k, dst, c.U16)
+	case abi.TypeU32, abi.TypeIPv4:
+		encodeUints(&k, dst, c.U32)
+	case abi.TypeI64, abi.TypeTime:
+		row = k.encodeI64(dst, c.I64)
+	case abi.TypeF64:
+		row = k.encodeF64(dst, c.F64)
 	}
-	return &e.m, nil
+	if row >= 0 {
+		return fmt.Errorf("continuous %s: row %d: cannot encode %v", e.column, row, c.Float(row))
+	}
+	return nil
+}
+
+// kernel holds what the row loops need, fixed per batch, so that they do
+// not branch on the activation: sigmoid is s*1+0 and tanh s*2-1, both
+// exact, so the result equals the old branchy form bit for bit.
+type kernel struct {
+	lo, span float64
+	a, b     float64
+	log1p    bool
+	// small[x] is the encoding of the integer x for x < len(small), with
+	// log1p on integer columns: the same bits, without math.Log1p (pure
+	// Go, the bulk of a row's cost in Wasm) for the small counts that
+	// dominate packet and byte columns.
+	small []float64
+}
+
+// smallInts is how many leading integers the log1p table covers (32 KiB).
+const smallInts = 4096
+
+func (e *Encoder) kernel() kernel {
+	k := kernel{lo: e.st.Min, span: e.st.Max - e.st.Min, a: 1, log1p: e.log1p}
+	if e.st.Activation == abi.ActTanh {
+		k.a, k.b = 2, -1
+	}
+	if e.log1p && e.typ != abi.TypeF64 {
+		if e.small == nil {
+			// Built on first use: decode-only instances never pay for it.
+			e.small = make([]float64, smallInts)
+			for x := range e.small {
+				e.small[x] = k.scale(math.Log1p(float64(x)))
+			}
+		}
+		k.small = e.small
+	}
+	return k
+}
+
+// scale maps a value on the transformed scale into the activation's range.
+// t is never NaN here, so clamp01 is exact.
+func (k *kernel) scale(t float64) float64 {
+	return clamp01((t-k.lo)/k.span)*k.a + k.b
+}
+
+// clamp01 is min(max(x, 0), 1) for x that is not NaN, up to the sign of a
+// zero, which the callers' "+ b" or "* span + lo" erases. The builtins
+// compile to runtime calls in Wasm (fmin64/fmax64), which spill the whole
+// loop to memory around them; comparisons stay in locals.
+func clamp01(x float64) float64 {
+	if x < 0 {
+		return 0
+	}
+	if x > 1 {
+		return 1
+	}
+	return x
+}
+
+// encodeUints needs no checks: unsigned values are never NaN nor <= -1.
+func encodeUints[T uint8 | uint16 | uint32](k *kernel, dst []float64, src []T) {
+	dst = dst[:len(src)]
+	if k.log1p {
+		small := k.small
+		for i, x := range src {
+			if uint64(x) < uint64(len(small)) {
+				dst[i] = small[x]
+			} else {
+				dst[i] = k.scale(math.Log1p(float64(x)))
+			}
+		}
+		return
+	}
+	for i, x := range src {
+		dst[i] = k.scale(float64(x))
+	}
+}
+
+// encodeI64 returns the first row log1p cannot take, or -1.
+func (k *kernel) encodeI64(dst []float64, src []int64) int {
+	dst = dst[:len(src)]
+	if k.log1p {
+		small := k.small
+		for i, x := range src {
+			if uint64(x) < uint64(len(small)) {
+				dst[i] = small[x]
+				continue
+			}
+			if x <= -1 {
+				return i
+			}
+			dst[i] = k.scale(math.Log1p(float64(x)))
+		}
+		return -1
+	}
+	for i, x := range src {
+		dst[i] = k.scale(float64(x))
+	}
+	return -1
+}
+
+// encodeF64 returns the first NaN row (or one log1p cannot take), or -1.
+func (k *kernel) encodeF64(dst []float64, src []float64) int {
+	dst = dst[:len(src)]
+	if k.log1p {
+		for i, x := range src {
+			if !(x > -1) { // NaN too
+				return i
+			}
+			dst[i] = k.scale(math.Log1p(x))
+		}
+		return -1
+	}
+	for i, x := range src {
+		if x != x {
+			return i
+		}
+		dst[i] = k.scale(x)
+	}
+	return -1
 }
 
 // Decode inverts Encode, clamping generated values to the activation's
-// range first so that they decode inside the bounds.
-func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
+// range first so that they decode inside the bounds. It writes the
+// column's type directly, one loop per type, into a reused batch.
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if !e.ok {
 		return nil, fmt.Errorf("continuous %s: decode before load", e.column)
 	}
-	if m.Cols != 1 {
-		return nil, fmt.Errorf("continuous %s: decode wants 1 column, got %d", e.column, m.Cols)
-	}
-	if len(m.Data) != m.Rows {
-		return nil, fmt.Errorf("continuous %s: matrix %d×1 holds %d values", e.column, m.Rows, len(m.Data))
+	if in.ValueWidth != 1 || in.HotWidth != 0 || len(in.Values) != in.Rows {
+		return nil, fmt.Errorf("continuous %s: decode wants %d rows of 1 value, got %d values of width %d", e.column, in.Rows, len(in.Values), in.ValueWidth)
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
 	}
 	col := &e.out.Columns[0]
-	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0], F64: col.F64[:0]}
-	lo, span := e.st.Min, e.st.Max-e.st.Min
-	tanh := e.st.Activation == abi.ActTanh
-	for i, s := range m.Data {
-		if math.IsNaN(s) {
-			return nil, fmt.Errorf("continuous %s: row %d is NaN", e.column, i)
-		}
-		if tanh {
-			s = (s + 1) / 2
-		}
-		s = min(max(s, 0), 1)
-		x := s*span + lo
-		if e.log1p {
-			x = math.Expm1(x)
-		}
-		appendValue(col, x)
+	col.Name, col.Type = e.column, e.typ
+	d := e.decoder()
+	src := in.Values
+	row := -1
+	switch e.typ {
+	case abi.TypeF64:
+		col.F64 = grow(col.F64, len(src))
+		row = d.floats(col.F64, src)
+	case abi.TypeU8:
+		col.U8 = grow(col.U8, len(src))
+		row = decodeInts(&d, col.U8, src, 0, math.MaxUint8)
+	case abi.TypeU16:
+		col.U16 = grow(col.U16, len(src))
+		row = decodeInts(&d, col.U16, src, 0, math.MaxUint16)
+	case abi.TypeU32, abi.TypeIPv4:
+		col.U32 = grow(col.U32, len(src))
+		row = decodeInts(&d, col.U32, src, 0, math.MaxUint32)
+	case abi.TypeI64, abi.TypeTime:
+		// ±2^63 is not representable exactly; stay one ulp inside.
+		col.I64 = grow(col.I64, len(src))
+		row = decodeInts(&d, col.I64, src, -9.223372036854775e18, 9.223372036854775e18)
+	}
+	if row >= 0 {
+		return nil, fmt.Errorf("continuous %s: row %d is NaN", e.column, row)
 	}
 	return &e.out, nil
 }
 
-// appendValue writes x in c's type: floats as they are, integers rounded
-// to nearest and clamped to the type's range.
-func appendValue(c *abi.Column, x float64) {
-	switch c.Type {
-	case abi.TypeF64:
-		c.F64 = append(c.F64, x)
-	case abi.TypeU8:
-		c.U8 = append(c.U8, uint8(clampRound(x, 0, math.MaxUint8)))
-	case abi.TypeU16:
-		c.U16 = append(c.U16, uint16(clampRound(x, 0, math.MaxUint16)))
-	case abi.TypeU32, abi.TypeIPv4:
-		c.U32 = append(c.U32, uint32(clampRound(x, 0, math.MaxUint32)))
-	case abi.TypeI64, abi.TypeTime:
-		// ±2^63 is not representable exactly; stay one ulp inside.
-		c.I64 = append(c.I64, int64(clampRound(x, -9.223372036854775e18, 9.223372036854775e18)))
+// decoder is Encode's inverse as plain values: s in the activation's range
+// maps to [0,1] as s*a+b ((s+1)/2 for tanh, exact either way), is clamped,
+// then scaled and, with log1p, passed through expm1.
+type decoder struct {
+	lo, span float64
+	a, b     float64
+	expm1    bool
+}
+
+func (e *Encoder) decoder() decoder {
+	d := decoder{lo: e.st.Min, span: e.st.Max - e.st.Min, a: 1, expm1: e.log1p}
+	if e.st.Activation == abi.ActTanh {
+		d.a, d.b = 0.5, 0.5
 	}
+	return d
 }
 
+// unscale maps s to the bounds' scale, before any expm1.
+func (d *decoder) unscale(s float64) float64 {
+	return clamp01(s*d.a+d.b)*d.span + d.lo
+}
+
+// floats returns the first NaN row, or -1.
+func (d *decoder) floats(dst, src []float64) int {
+	dst = dst[:len(src)]
+	if d.expm1 {
+		for i, s := range src {
+			if s != s {
+				return i
+			}
+			dst[i] = math.Expm1(d.unscale(s))
+		}
+		return -1
+	}
+	for i, s := range src {
+		if s != s {
+			return i
+		}
+		dst[i] = d.unscale(s)
+	}
+	return -1
+}
+
+// decodeInts writes integers rounded to nearest and clamped to [lo, hi],
+// returning the first NaN row, or -1.
+func decodeInts[T uint8 | uint16 | uint32 | int64](d *decoder, dst []T, src []float64, lo, hi float64) int {
+	dst = dst[:len(src)]
+	if d.expm1 {
+		for i, s := range src {
+			if s != s {
+				return i
+			}
+			dst[i] = T(clampRound(math.Expm1(d.unscale(s)), lo, hi))
+		}
+		return -1
+	}
+	for i, s := range src {
+		if s != s {
+			return i
+		}
+		dst[i] = T(clampRound(d.unscale(s), lo, hi))
+	}
+	return -1
+}
+
+// clampRound rounds x to nearest (halves away from zero, as math.Round)
+// and clamps it to [lo, hi], which must be integers; x is never NaN here.
+// Clamping first is the same for integer bounds and keeps ±Inf out of the
+// rounding, which is then branch-free: with t = trunc(y), y-t is exact and
+// trunc(2(y-t)) is the ±1 or 0 to add. Trunc is one Wasm instruction;
+// math.Round's bit fiddling and min/max's runtime calls cost more.
 func clampRound(x, lo, hi float64) float64 {
-	return min(max(math.Round(x), lo), hi)
+	y := x
+	if y < lo {
+		y = lo
+	}
+	if y > hi {
+		y = hi
+	}
+	t := math.Trunc(y)
+	return t + math.Trunc(2*(y-t))
 }
 
-func grow(s []float64, n int) []float64 {
+// grow returns s resized to n, reusing its storage when it is big enough.
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float64, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

@@ -40,7 +40,10 @@ func TestRoundTripRealData(t *testing.T) {
 			if wantAct == abi.ActTanh {
 				lo = -1
 			}
-			for i, x := range m.Data {
+			if m.HotWidth != 0 || m.ValueWidth != 1 || len(m.Values) != b.Len() {
+				t.Fatalf("encoded %d rows of %d indices and %d values", m.Rows, m.HotWidth, m.ValueWidth)
+			}
+			for i, x := range m.Values {
 				if x < lo || x > hi {
 					t.Fatalf("row %d encodes to %v outside [%v,%v]", i, x, lo, hi)
 				}
@@ -81,7 +84,7 @@ func TestScaling(t *testing.T) {
 			h := w.Open("continuous", "x", tc.params, 1)
 			w.Load(h, w.Fit(h, col(tc.fit...)))
 			m := w.Encode(h, col(tc.in...))
-			for i, x := range m.Data {
+			for i, x := range m.Values {
 				if math.Abs(x-tc.want[i]) > 1e-12 {
 					t.Errorf("value %v encodes to %v, want %v", tc.in[i], x, tc.want[i])
 				}
@@ -95,7 +98,7 @@ func TestDecodeIntegerTypes(t *testing.T) {
 	w := newWire(t)
 	h := w.Open("continuous", "ttl", map[string]any{"min": 0.0, "max": 300.0}, 1)
 	w.Load(h, w.Fit(h, &abi.Batch{Columns: []abi.Column{{Name: "ttl", Type: abi.TypeU8, U8: []uint8{64}}}}))
-	got := w.Decode(h, &abi.Matrix{Rows: 4, Cols: 1, Data: []float64{0.2131, 0.9, 1.7, -3}})
+	got := w.Decode(h, &abi.Encoded{Rows: 4, ValueWidth: 1, Hot: []uint32{}, Values: []float64{0.2131, 0.9, 1.7, -3}})
 	c := got.Column("ttl")
 	want := []uint8{64, 255, 255, 0} // 63.93 → 64; 270 and beyond clamp to 255; below 0 clamps to 0
 	for i, v := range want {

@@ -25,6 +25,7 @@ func init() {
 type Encoder struct {
 	column     string
 	activation string
+	out        abi.Batch // reused by every Decode
 }
 
 // New returns an identity encoder for env.Column.
@@ -45,24 +46,48 @@ func (e *Encoder) Load([]byte) ([]abi.Output, error) {
 	return []abi.Output{{Name: e.column, Width: 1, Activation: e.activation}}, nil
 }
 
-func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+// Encode copies the column's values, one loop per type.
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	c := b.Column(e.column)
 	if c == nil {
-		return nil, fmt.Errorf("identity: batch has no column %q", e.column)
+		return fmt.Errorf("identity: batch has no column %q", e.column)
 	}
-	if c.Type == abi.TypeString {
-		return nil, fmt.Errorf("identity: column %q is a string column", e.column)
+	dst := out.Values[:c.Len()]
+	switch c.Type {
+	case abi.TypeU8:
+		widen(dst, c.U8)
+	case abi.TypeU16:
+		widen(dst, c.U16)
+	case abi.TypeU32, abi.TypeIPv4:
+		widen(dst, c.U32)
+	case abi.TypeI64, abi.TypeTime:
+		widen(dst, c.I64)
+	case abi.TypeF64:
+		copy(dst, c.F64)
+	default:
+		return fmt.Errorf("identity: column %q is a %s column", e.column, c.Type)
 	}
-	m := &abi.Matrix{Rows: c.Len(), Cols: 1, Data: make([]float64, c.Len())}
-	for i := range m.Data {
-		m.Data[i] = c.Float(i)
-	}
-	return m, nil
+	return nil
 }
 
-func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
-	if m.Cols != 1 {
-		return nil, fmt.Errorf("identity: want 1 column, got %d", m.Cols)
+func widen[T uint8 | uint16 | uint32 | int64](dst []float64, src []T) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float64(x)
 	}
-	return &abi.Batch{Columns: []abi.Column{{Name: e.column, Type: abi.TypeF64, F64: append([]float64(nil), m.Data...)}}}, nil
+}
+
+// Decode copies the values into a reused f64 column (in is only valid
+// during the call).
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
+	if in.ValueWidth != 1 || in.HotWidth != 0 || len(in.Values) != in.Rows {
+		return nil, fmt.Errorf("identity: want %d rows of 1 value, got %d values of width %d", in.Rows, len(in.Values), in.ValueWidth)
+	}
+	if len(e.out.Columns) != 1 {
+		e.out.Columns = make([]abi.Column, 1)
+	}
+	col := &e.out.Columns[0]
+	col.Name, col.Type = e.column, abi.TypeF64
+	col.F64 = append(col.F64[:0], in.Values...)
+	return &e.out, nil
 }

@@ -35,7 +35,6 @@ type Encoder struct {
 	column string
 	typ    abi.Type // column type seen at fit (ipv4 or u32), restored on decode
 	fitted bool
-	m      abi.Matrix
 	out    abi.Batch
 }
 
@@ -99,48 +98,38 @@ func (e *Encoder) Load(st []byte) ([]abi.Output, error) {
 	return outs, nil
 }
 
-// Encode writes 64 floats per address. The matrix is reused by the next
-// call; the sdk serialises it before that.
-func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+// Encode writes 32 bit indices per address.
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	c, err := e.col(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n := len(c.U32)
-	e.m.Rows, e.m.Cols = n, 2*Bits
-	e.m.Data = grow(e.m.Data, n*2*Bits)
+	if out.HotWidth != Bits || len(out.Hot) != len(c.U32)*Bits {
+		return fmt.Errorf("ip-bits %s: encode into %d×%d indices, want %d×%d", e.column, out.Rows, out.HotWidth, len(c.U32), Bits)
+	}
 	for i, v := range c.U32 {
-		encodeRow((*[2 * Bits]float64)(e.m.Data[i*2*Bits:]), v)
+		encodeRow((*[Bits]uint32)(out.Hot[i*Bits:]), v)
 	}
-	return &e.m, nil
+	return nil
 }
 
-// Decode sets each bit where the second element of its pair is the larger
-// (ties give 0, as NetShare's p1 > p0).
-func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
-	if m.Cols != 2*Bits {
-		return nil, fmt.Errorf("ip-bits %s: decode wants %d columns, got %d", e.column, 2*Bits, m.Cols)
-	}
-	if len(m.Data) != m.Rows*m.Cols {
-		return nil, fmt.Errorf("ip-bits %s: matrix %d×%d holds %d values", e.column, m.Rows, m.Cols, len(m.Data))
+// Decode sets each bit whose index is 1: the host's argmax picks the
+// second element of a pair only when it is the larger (ties give 0, as
+// NetShare's p1 > p0).
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
+	if in.HotWidth != Bits || len(in.Hot) != in.Rows*Bits {
+		return nil, fmt.Errorf("ip-bits %s: decode wants %d indices a row, got %d rows of %d", e.column, Bits, in.Rows, in.HotWidth)
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
 	}
 	col := &e.out.Columns[0]
 	col.Name, col.Type = e.column, e.typ
-	col.U32 = growU32(col.U32, m.Rows)
+	col.U32 = growU32(col.U32, in.Rows)
 	for i := range col.U32 {
-		col.U32[i] = decodeRow((*[2 * Bits]float64)(m.Data[i*2*Bits:]))
+		col.U32[i] = decodeRow((*[Bits]uint32)(in.Hot[i*Bits:]))
 	}
 	return &e.out, nil
-}
-
-func grow(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
-	}
-	return s[:n]
 }
 
 func growU32(s []uint32, n int) []uint32 {

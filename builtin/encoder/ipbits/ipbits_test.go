@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 func TestEncodeBits(t *testing.T) {
@@ -38,10 +39,12 @@ func TestEncodeBits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := w.Encode(h, &abi.Batch{Columns: []abi.Column{{Name: "srcip", Type: abi.TypeIPv4, U32: []uint32{tc.ip}}}})
-			if m.Rows != 1 || m.Cols != 64 {
-				t.Fatalf("matrix %d×%d, want 1×64", m.Rows, m.Cols)
+			e := w.Encode(h, &abi.Batch{Columns: []abi.Column{{Name: "srcip", Type: abi.TypeIPv4, U32: []uint32{tc.ip}}}})
+			if e.Rows != 1 || e.HotWidth != 32 || e.ValueWidth != 0 {
+				t.Fatalf("encoded %d rows of %d indices and %d values, want 1 of 32 and 0", e.Rows, e.HotWidth, e.ValueWidth)
 			}
+			// As the GAN sees it.
+			got := sdktest.Dense(outs, e)
 			want := make([]float64, 64)
 			for k := 0; k < 32; k++ {
 				want[2*k] = 1
@@ -50,8 +53,8 @@ func TestEncodeBits(t *testing.T) {
 				want[2*k], want[2*k+1] = 0, 1
 			}
 			for i := range want {
-				if m.Data[i] != want[i] {
-					t.Fatalf("value %d = %v, want %v (row %v)", i, m.Data[i], want[i], m.Data)
+				if got[i] != want[i] {
+					t.Fatalf("value %d = %v, want %v (row %v)", i, got[i], want[i], got)
 				}
 			}
 		})
@@ -66,8 +69,7 @@ func TestRoundTripRealData(t *testing.T) {
 			h := w.Open("ip-bits", col, nil, 1)
 			st := w.Fit(h, b)
 			w.Load(h, st)
-			m := w.Encode(h, sub(b, col))
-			got := w.Decode(h, m)
+			got := w.Decode(h, w.Encode(h, sub(b, col)))
 			c := got.Column(col)
 			if c == nil || c.Type != abi.TypeIPv4 {
 				t.Fatalf("decoded batch %+v lacks an ipv4 column %q", got, col)
@@ -81,16 +83,12 @@ func TestRoundTripRealData(t *testing.T) {
 	}
 }
 
-// Generated vectors are soft: each pair decodes by its larger element.
+// Generated vectors are soft: each pair decodes by its larger element
+// once the host has taken the argmax.
 func TestDecodeSoft(t *testing.T) {
-	fe, err := New(envFor("dstip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := fe.(*Encoder)
-	if _, err := e.Load([]byte(`{"type":"u32"}`)); err != nil {
-		t.Fatal(err)
-	}
+	w := newWire(t)
+	h := w.Open("ip-bits", "dstip", nil, 1)
+	outs := w.Load(h, []byte(`{"type":"u32"}`))
 	row := make([]float64, 64)
 	want := uint32(0xC0A80101) // 192.168.1.1
 	for k := 0; k < 32; k++ {
@@ -105,10 +103,7 @@ func TestDecodeSoft(t *testing.T) {
 	for i := range row2 {
 		row2[i] = 0.5
 	}
-	b, err := e.Decode(&abi.Matrix{Rows: 2, Cols: 64, Data: append(row, row2...)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := w.Decode(h, sdktest.Sparse(outs, append(row, row2...)))
 	c := b.Column("dstip")
 	if c.Type != abi.TypeU32 {
 		t.Errorf("decoded type %s, want the fitted u32", c.Type)
@@ -138,9 +133,16 @@ func TestErrors(t *testing.T) {
 		}, "state names column type"},
 		{"wrong width", func(w *wire, h uint32) error {
 			w.Load(h, []byte(`{"type":"ipv4"}`))
-			_, err := w.TryDecode(h, &abi.Matrix{Rows: 1, Cols: 3, Data: make([]float64, 3)})
+			_, err := w.TryDecode(h, &abi.Encoded{Rows: 1, HotWidth: 3, Hot: make([]uint32, 3)})
 			return err
-		}, "wants 64 columns"},
+		}, "3 indices and 0 values each, the outputs 32 and 0"},
+		{"index outside a pair", func(w *wire, h uint32) error {
+			w.Load(h, []byte(`{"type":"ipv4"}`))
+			hot := make([]uint32, 32)
+			hot[5] = 2
+			_, err := w.TryDecode(h, &abi.Encoded{Rows: 1, HotWidth: 32, Hot: hot})
+			return err
+		}, `output "srcip.bit5": index 2 outside its width 2`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

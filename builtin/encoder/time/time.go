@@ -77,8 +77,7 @@ type Encoder struct {
 
 	st  state
 	ok  bool
-	m   abi.Matrix
-	out abi.Batch
+	out abi.Batch // reused by every Decode
 }
 
 // state is one chunk's fitted bounds, in µs.
@@ -276,89 +275,116 @@ func (e *Encoder) width() int {
 // Encode scales each row. For "start" every row is taken as a flow start
 // (the host passes each flow's first record); for "iat" rows must be
 // grouped by flow with the "_flow" column.
-func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if !e.ok {
-		return nil, fmt.Errorf("time %s: encode before load", e.column)
+		return fmt.Errorf("time %s: encode before load", e.column)
 	}
 	needFlow := e.part == PartIAT && e.mode == ModeInterarrival
 	ts, flow, err := e.columns(b, needFlow)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	w := e.width()
-	e.m.Rows, e.m.Cols = len(ts), w
-	e.m.Data = grow(e.m.Data, len(ts)*w)
-	if w == 0 {
-		return &e.m, nil
+	if e.width() == 0 {
+		return nil
 	}
-	span := float64(e.st.Hi - e.st.Lo)
+	dst := out.Values[:len(ts)]
 	if !needFlow {
+		lo, span := e.st.Lo, float64(e.st.Hi-e.st.Lo)
 		for i, t := range ts {
-			e.m.Data[i] = clamp01(float64(t-e.st.Lo) / span)
+			dst[i] = clamp01(float64(t-lo) / span)
 		}
-		return &e.m, nil
+		return nil
 	}
-	ispan := e.st.IATHi - e.st.IATLo
-	for i, t := range ts {
-		var iat int64
-		if i > 0 && flow[i] == flow[i-1] {
-			iat = t - ts[i-1]
-			if iat < 0 {
-				return nil, fmt.Errorf("time %s: row %d (flow %d) is %d µs before the flow's previous record: rows must be in time order within a flow", e.column, i, flow[i], -iat)
-			}
+	flow = flow[:len(ts)]
+	ilo, ispan := e.st.IATLo, e.st.IATHi-e.st.IATLo
+	// A flow's first record (and the batch's first row) has interarrival 0.
+	first := clamp01((0 - ilo) / ispan)
+	if len(ts) > 0 {
+		dst[0] = first
+	}
+	for i := 1; i < len(ts); i++ {
+		if flow[i] != flow[i-1] {
+			dst[i] = first
+			continue
 		}
-		e.m.Data[i] = clamp01((float64(iat) - e.st.IATLo) / ispan)
+		iat := ts[i] - ts[i-1]
+		if iat < 0 {
+			return fmt.Errorf("time %s: row %d (flow %d) is %d µs before the flow's previous record: rows must be in time order within a flow", e.column, i, flow[i], -iat)
+		}
+		dst[i] = clamp01((float64(iat) - ilo) / ispan)
 	}
-	return &e.m, nil
+	return nil
 }
 
 // Decode maps [0,1] back to µs: absolute times for "start" and raw mode,
 // interarrival durations for "iat" (see the package comment).
-func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if !e.ok {
 		return nil, fmt.Errorf("time %s: decode before load", e.column)
 	}
 	w := e.width()
-	if m.Cols != w {
-		return nil, fmt.Errorf("time %s: decode wants %d columns, got %d", e.column, w, m.Cols)
-	}
-	if len(m.Data) != m.Rows*m.Cols {
-		return nil, fmt.Errorf("time %s: matrix %d×%d holds %d values", e.column, m.Rows, m.Cols, len(m.Data))
+	if in.ValueWidth != w || in.HotWidth != 0 || len(in.Values) != in.Rows*w {
+		return nil, fmt.Errorf("time %s: decode wants %d rows of %d values, got %d values of width %d", e.column, in.Rows, w, len(in.Values), in.ValueWidth)
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
 	}
 	col := &e.out.Columns[0]
 	col.Name, col.Type = e.column, abi.TypeTime
-	col.I64 = growI64(col.I64, m.Rows)
+	col.I64 = growI64(col.I64, in.Rows)
 	if w == 0 {
 		// Raw mode has no start attribute: the times come from the feature.
 		clear(col.I64)
 		return &e.out, nil
 	}
-	iat := e.part == PartIAT && e.mode == ModeInterarrival
-	for i, s := range m.Data {
-		if math.IsNaN(s) {
+	dst := col.I64[:len(in.Values)]
+	if e.part == PartIAT && e.mode == ModeInterarrival {
+		ilo, ispan := e.st.IATLo, e.st.IATHi-e.st.IATLo
+		for i, s := range in.Values {
+			if s != s {
+				return nil, fmt.Errorf("time %s: row %d is NaN", e.column, i)
+			}
+			// Bounds are ≥ 0 µs, so this is ≥ 0 unless fixed iat_min
+			// made it negative; the old max(0, …) clamp stays.
+			v := int64(round(clamp01(s)*ispan + ilo))
+			if v < 0 {
+				v = 0
+			}
+			dst[i] = v
+		}
+		return &e.out, nil
+	}
+	// Scale the offset, not the absolute time, to keep µs precision.
+	lo, span := e.st.Lo, float64(e.st.Hi-e.st.Lo)
+	for i, s := range in.Values {
+		if s != s {
 			return nil, fmt.Errorf("time %s: row %d is NaN", e.column, i)
 		}
-		s = clamp01(s)
-		if iat {
-			col.I64[i] = max(0, int64(math.Round(s*(e.st.IATHi-e.st.IATLo)+e.st.IATLo)))
-			continue
-		}
-		// Scale the offset, not the absolute time, to keep µs precision.
-		col.I64[i] = e.st.Lo + int64(math.Round(s*float64(e.st.Hi-e.st.Lo)))
+		dst[i] = lo + int64(round(clamp01(s)*span))
 	}
 	return &e.out, nil
 }
 
-func clamp01(x float64) float64 { return min(max(x, 0), 1) }
-
-func grow(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
+// clamp01 is min(max(x, 0), 1) for x that is not NaN (up to a zero's
+// sign, which no caller can see). The builtins compile to runtime calls in
+// Wasm (fmin64/fmax64) that spill the row loop to memory; comparisons do
+// not.
+func clamp01(x float64) float64 {
+	if x < 0 {
+		return 0
 	}
-	return s[:n]
+	if x > 1 {
+		return 1
+	}
+	return x
+}
+
+// round is math.Round (halves away from zero) for finite x, branch-free:
+// with t = trunc(x), x-t is exact and trunc(2(x-t)) is the ±1 or 0 to
+// add. Trunc is one Wasm instruction; math.Round's bit fiddling is not.
+func round(x float64) float64 {
+	t := math.Trunc(x)
+	return t + math.Trunc(2*(x-t))
 }
 
 func growI64(s []int64, n int) []int64 {

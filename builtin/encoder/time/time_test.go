@@ -71,7 +71,7 @@ func TestRoundTripRealData(t *testing.T) {
 		}
 		ms := w.Encode(start, pick(grouped, firsts))
 		mi := w.Encode(iat, grouped)
-		for i, x := range append(append([]float64(nil), ms.Data...), mi.Data...) {
+		for i, x := range append(append([]float64(nil), ms.Values...), mi.Values...) {
 			if x < 0 || x > 1 {
 				t.Fatalf("value %d encodes to %v outside [0,1]", i, x)
 			}
@@ -129,8 +129,8 @@ func TestBounds(t *testing.T) {
 			w.Load(h, w.Fit(h, b))
 			m := w.Encode(h, tc.in)
 			for i, x := range tc.want {
-				if d := m.Data[i] - x; d > 1e-12 || d < -1e-12 {
-					t.Fatalf("encoded %v, want %v", m.Data, tc.want)
+				if d := m.Values[i] - x; d > 1e-12 || d < -1e-12 {
+					t.Fatalf("encoded %v, want %v", m.Values, tc.want)
 				}
 			}
 			if tc.params["mode"] == "raw" {

@@ -38,12 +38,13 @@ func FuzzLoad(f *testing.F) {
 		for _, v := range enc.values {
 			vals = append(vals, uint16(v))
 		}
-		m, err := e.Encode(&abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: vals}}})
-		if err != nil {
-			t.Fatal(err)
+		hot, width := abi.Layout(outs)
+		if hot != 0 || width != enc.dim {
+			t.Fatalf("outputs %+v: want %d values and no indices", outs, enc.dim)
 		}
-		if m.Cols != outs[0].Width {
-			t.Fatalf("encoded %d columns, outputs say %d", m.Cols, outs[0].Width)
+		m := &abi.Encoded{Rows: len(vals), ValueWidth: width, Values: make([]float64, len(vals)*width)}
+		if err := e.Encode(&abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: vals}}}, m); err != nil {
+			t.Fatal(err)
 		}
 		if _, err := e.Decode(m); err != nil {
 			t.Fatal(err)

@@ -1,51 +1,103 @@
 package word2vec
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // kdTree answers exact nearest-neighbour queries (squared Euclidean
-// distance, ties to the lower point index) over a fixed set of points.
-// Brute force would cost vocabulary × dims per decoded value, too slow for
-// port vocabularies of tens of thousands.
+// distance, ties to the lower key) over a fixed set of points. Brute force
+// would cost vocabulary × dims per decoded value, too slow for port
+// vocabularies of tens of thousands.
+//
+// Everything the search touches is laid out for it: points are stored in
+// tree order (a leaf's points are contiguous, no index indirection), the
+// search state is allocated once, and the loop makes no calls, since inside
+// the Wasm sandbox a call or a short loop costs far more than straight-line
+// code.
 type kdTree struct {
-	pts   []float64
 	dim   int
-	perm  []int32 // point indices, leaves own contiguous ranges
-	nodes []kdNode
+	pts   []float64 // points in tree order, dim values each
+	key   []int64   // tie-break key of each point, tree order (lower wins)
+	orig  []int32   // each point's index in the input, tree order (for tests)
+	nodes []kdNode  // preorder: an inner node's left child follows it
+
+	// Search state, reused by every query (an Encoder is not shared
+	// between goroutines).
+	frames []kdFrame
+	undo   []kdUndo
+	off    []float64 // per axis, the query's distance to the current cell
 }
 
 type kdNode struct {
-	// Inner nodes: split dimension and value, children. Leaves: axis -1
-	// and the range [lo, hi) of perm.
-	axis        int
-	split       float64
-	left, right int32
-	lo, hi      int32
+	split float64
+	axis  int32 // -1 for a leaf
+	right int32 // inner node: right child
+	lo    int32 // leaf: its points are [lo, hi)
+	hi    int32
 }
 
-const leafSize = 8
+// kdFrame is a far child left for later: the squared distance from the
+// query to its cell, and the change to off that entering it makes.
+type kdFrame struct {
+	rd      float64
+	diff    float64
+	node    int32
+	axis    int32
+	undoLen int32
+}
 
-func newKDTree(pts []float64, dim int) *kdTree {
+type kdUndo struct {
+	axis int32
+	old  float64
+}
+
+const (
+	leafSize = 8
+	// pruneSlack keeps a cell whose lower bound exceeds the best distance
+	// by less than the rounding of the incrementally updated bound, so
+	// that pruning never drops a point the brute force would pick. The
+	// points are unit vectors (distances ≤ 4), errors ~1e-15.
+	pruneSlack = 1e-10
+)
+
+// newKDTree indexes n = len(pts)/dim points; keys[i] breaks ties between
+// equidistant points (lower wins) and must be distinct.
+func newKDTree(pts []float64, dim int, keys []int64) *kdTree {
 	n := len(pts) / dim
-	t := &kdTree{pts: pts, dim: dim, perm: make([]int32, n)}
-	for i := range t.perm {
-		t.perm[i] = int32(i)
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
 	}
-	t.build(0, n)
+	t := &kdTree{dim: dim}
+	depth := t.build(pts, perm, 0, n, 1)
+	t.orig = perm
+	t.pts = make([]float64, 0, len(pts))
+	t.key = make([]int64, n)
+	for p, i := range perm {
+		t.pts = append(t.pts, pts[int(i)*dim:int(i+1)*dim]...)
+		t.key[p] = keys[i]
+	}
+	t.frames = make([]kdFrame, depth+1)
+	t.undo = make([]kdUndo, depth+1)
+	t.off = make([]float64, dim)
 	return t
 }
 
-func (t *kdTree) build(lo, hi int) int32 {
-	id := int32(len(t.nodes))
+// build makes the subtree of perm[lo:hi] and returns its depth.
+func (t *kdTree) build(pts []float64, perm []int32, lo, hi, depth int) int {
+	id := len(t.nodes)
 	t.nodes = append(t.nodes, kdNode{axis: -1, lo: int32(lo), hi: int32(hi)})
 	if hi-lo <= leafSize {
-		return id
+		return depth
 	}
+	d := t.dim
 	// Split on the dimension of widest spread, at the median.
 	axis, best := 0, -1.0
-	for k := 0; k < t.dim; k++ {
-		mn, mx := t.pts[int(t.perm[lo])*t.dim+k], t.pts[int(t.perm[lo])*t.dim+k]
-		for _, p := range t.perm[lo:hi] {
-			v := t.pts[int(p)*t.dim+k]
+	for k := 0; k < d; k++ {
+		mn, mx := pts[int(perm[lo])*d+k], pts[int(perm[lo])*d+k]
+		for _, p := range perm[lo:hi] {
+			v := pts[int(p)*d+k]
 			mn, mx = min(mn, v), max(mx, v)
 		}
 		if mx-mn > best {
@@ -53,78 +105,117 @@ func (t *kdTree) build(lo, hi int) int32 {
 		}
 	}
 	if best <= 0 {
-		return id // all points equal: one leaf
+		return depth // all points equal: one leaf
 	}
-	seg := t.perm[lo:hi]
+	seg := perm[lo:hi]
 	sort.Slice(seg, func(a, b int) bool {
-		va, vb := t.pts[int(seg[a])*t.dim+axis], t.pts[int(seg[b])*t.dim+axis]
+		va, vb := pts[int(seg[a])*d+axis], pts[int(seg[b])*d+axis]
 		if va != vb {
 			return va < vb
 		}
 		return seg[a] < seg[b]
 	})
 	mid := lo + (hi-lo)/2
-	split := t.pts[int(t.perm[mid])*t.dim+axis]
-	l := t.build(lo, mid)
-	r := t.build(mid, hi)
-	t.nodes[id] = kdNode{axis: axis, split: split, left: l, right: r}
-	return id
+	split := pts[int(perm[mid])*d+axis]
+	dl := t.build(pts, perm, lo, mid, depth+1)
+	r := len(t.nodes)
+	dr := t.build(pts, perm, mid, hi, depth+1)
+	t.nodes[id] = kdNode{axis: int32(axis), split: split, right: int32(r)}
+	return max(dl, dr)
 }
 
-// nearest returns the index of the point closest to q. With maxChecks > 0
-// the search stops once it has examined that many points and returns the
-// closest seen (an approximate answer, as Annoy's); 0 means exact.
+// nearest returns the tree position of the point closest to q and its
+// squared distance. With maxChecks
+// > 0 the search stops once it has examined that many points and returns
+// the closest seen (an approximate answer, as Annoy's); 0 means exact.
 //
-// The search is iterative, not recursive: inside the Wasm sandbox a call
-// costs far more than a loop step. A far child is visited only when the
-// distance from q to its side of the split plane does not exceed the best
-// distance so far (equal is visited, so ties resolve to the lower index).
-func (t *kdTree) nearest(q []float64, maxChecks int) int {
-	best, bestD := int32(-1), 0.0
-	budget := maxChecks
-	var stack [64]struct {
-		node int32
-		gap  float64
-	}
-	sp := 1
-	stack[0].node, stack[0].gap = 0, 0
+// The search is depth-first and iterative: it descends to the query's
+// leaf, leaving far children on a stack with the squared distance from q
+// to their cell (the sum over axes of q's offset from the cell, kept in
+// off and restored through an undo log), and visits a far child only when
+// that bound does not exceed the best distance so far (equal is visited,
+// so ties resolve to the lower key).
+func (t *kdTree) nearest(q []float64, maxChecks int) (int, float64) {
 	d := t.dim
-	for sp > 0 {
-		sp--
-		nd, gap := stack[sp].node, stack[sp].gap
-		if best >= 0 && (gap > bestD || budget < 0) {
-			continue
-		}
-		n := &t.nodes[nd]
-		if n.axis < 0 {
-			if budget > 0 {
-				if budget -= int(n.hi - n.lo); budget <= 0 {
-					budget = -1 // spent: finish this leaf, visit no other
-				}
+	pts, key, nodes := t.pts, t.key, t.nodes
+	frames, undo, off := t.frames, t.undo, t.off[:d]
+	q = q[:d]
+	for k := range off {
+		off[k] = 0
+	}
+	best, bestD := -1, math.MaxFloat64
+	budget := maxChecks
+	if budget <= 0 {
+		budget = math.MaxInt
+	}
+	sp, ul := 0, 0
+	node, rd := int32(0), 0.0
+	for {
+		n := &nodes[node]
+		for n.axis >= 0 {
+			a := n.axis
+			diff := q[a] - n.split
+			near, far := node+1, n.right
+			if diff >= 0 {
+				near, far = far, near
 			}
-			for _, p := range t.perm[n.lo:n.hi] {
-				v := t.pts[int(p)*d : int(p+1)*d]
-				var dist float64
+			o := off[a]
+			// Depth bounds both stacks: a frame per level of the current
+			// path at most, and an undo entry per frame entered.
+			if r := rd - o*o + diff*diff; r <= bestD+pruneSlack {
+				frames[sp] = kdFrame{rd: r, diff: diff, node: far, axis: a, undoLen: int32(ul)}
+				sp++
+			}
+			node = near
+			n = &nodes[node]
+		}
+		for p := int(n.lo); p < int(n.hi); p++ {
+			var dist float64
+			if d == 10 {
+				v, w := (*[10]float64)(pts[p*10:]), (*[10]float64)(q)
+				y0, y1, y2, y3, y4 := w[0]-v[0], w[1]-v[1], w[2]-v[2], w[3]-v[3], w[4]-v[4]
+				y5, y6, y7, y8, y9 := w[5]-v[5], w[6]-v[6], w[7]-v[7], w[8]-v[8], w[9]-v[9]
+				dist = y0*y0 + y1*y1 + y2*y2 + y3*y3 + y4*y4 + y5*y5 + y6*y6 + y7*y7 + y8*y8 + y9*y9
+			} else {
+				v := pts[p*d : p*d+d]
 				for k, x := range q {
 					y := x - v[k]
 					dist += y * y
 				}
-				if best < 0 || dist < bestD || (dist == bestD && p < best) {
-					best, bestD = p, dist
-				}
 			}
-			continue
+			if dist < bestD || (dist == bestD && best >= 0 && key[p] < key[best]) {
+				best, bestD = p, dist
+			}
 		}
-		diff := q[n.axis] - n.split
-		near, far := n.left, n.right
-		if diff >= 0 {
-			near, far = n.right, n.left
+		if budget -= int(n.hi - n.lo); budget <= 0 {
+			break // spent: the closest seen so far
 		}
-		// Depth is at most log2(points/leafSize)+1 < 32, and each level
-		// leaves at most one entry behind, so the stack cannot overflow.
-		stack[sp].node, stack[sp].gap = far, max(gap, diff*diff)
-		stack[sp+1].node, stack[sp+1].gap = near, gap
-		sp += 2
+		// Next far child whose cell may still hold a closer point.
+		for {
+			if sp == 0 {
+				if best < 0 {
+					best = 0 // only when no distance was finite
+				}
+				return best, bestD
+			}
+			sp--
+			f := &frames[sp]
+			if f.rd > bestD+pruneSlack {
+				continue
+			}
+			for ul > int(f.undoLen) {
+				ul--
+				off[undo[ul].axis] = undo[ul].old
+			}
+			undo[ul] = kdUndo{axis: f.axis, old: off[f.axis]}
+			ul++
+			off[f.axis] = f.diff
+			node, rd = f.node, f.rd
+			break
+		}
 	}
-	return int(best)
+	if best < 0 {
+		best = 0
+	}
+	return best, bestD
 }

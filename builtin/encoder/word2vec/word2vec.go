@@ -101,11 +101,17 @@ type Encoder struct {
 	typ     abi.Type  // the field column's type
 	dense   []int32   // nearest-token index for every value in [denseLo, denseLo+len)
 	denseLo int64
-	tree    *kdTree
+	// small maps every value below 2^16 (all of a u8 or u16 column) to
+	// the offset in vecs of its nearest token's vector: encoding ports and
+	// protocols is one unchecked array index per row.
+	small *[1 << 16]int32
+	tree  *kdTree
+	memo  *memo
 
-	m   abi.Matrix
-	out abi.Batch
-	q   []float64
+	// Reused by every call.
+	offs []int32 // Encode: each row's offset in vecs; Decode: each row's tree position
+	out  abi.Batch
+	q    []float64
 }
 
 // New returns a word2vec encoder for env.Column.
@@ -429,7 +435,17 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		normalize(v)
 	}
 	e.buildDense()
-	e.tree = newKDTree(e.vecs, d)
+	e.small = new([1 << 16]int32)
+	for x := range e.small {
+		e.small[x] = int32(e.nearest(int64(x)) * d)
+	}
+	e.tree = newKDTree(e.vecs, d, e.values)
+	e.q = make([]float64, d)
+	m, err := newMemo(e.vecs, d, func(row []float64) (int32, error) { return e.search(row, 0) })
+	if err != nil {
+		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
+	}
+	e.memo = m
 	e.loaded = true
 	outs := []abi.Output{{Name: e.column, Width: d, Activation: abi.ActTanh}}
 	return outs, nil
@@ -521,73 +537,186 @@ func normalize(v []float64) {
 
 // Encode writes each value's unit vector (its nearest known value's for
 // values never seen at fit).
-func (e *Encoder) Encode(b *abi.Batch) (*abi.Matrix, error) {
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if !e.loaded {
-		return nil, fmt.Errorf("word2vec %s: encode before load", e.column)
+		return fmt.Errorf("word2vec %s: encode before load", e.column)
 	}
 	c := b.Column(e.column)
 	if c == nil {
-		return nil, fmt.Errorf("word2vec %s: batch has no column %q", e.column, e.column)
+		return fmt.Errorf("word2vec %s: batch has no column %q", e.column, e.column)
 	}
 	if !isInt(c.Type) {
-		return nil, fmt.Errorf("word2vec %s: column is %s, want an integer type", e.column, c.Type)
+		return fmt.Errorf("word2vec %s: column is %s, want an integer type", e.column, c.Type)
 	}
 	n, d := c.Len(), e.dim
-	e.m.Rows, e.m.Cols = n, d
-	if cap(e.m.Data) < n*d {
-		e.m.Data = make([]float64, n*d)
+	if out.ValueWidth != d || len(out.Values) != n*d {
+		return fmt.Errorf("word2vec %s: encode into %d values of width %d, want %d rows × %d", e.column, len(out.Values), out.ValueWidth, n, d)
 	}
-	e.m.Data = e.m.Data[:n*d]
-	for i := 0; i < n; i++ {
-		k := e.nearest(intAt(c, i))
-		copy(e.m.Data[i*d:(i+1)*d], e.vecs[k*d:(k+1)*d])
+	// First each row's vector offset, one loop per column type, then the
+	// copies.
+	if cap(e.offs) < n {
+		e.offs = make([]int32, n)
 	}
-	return &e.m, nil
+	offs, small := e.offs[:n], e.small
+	switch c.Type {
+	case abi.TypeU8:
+		for i, v := range c.U8 {
+			offs[i] = small[v]
+		}
+	case abi.TypeU16:
+		for i, v := range c.U16 {
+			offs[i] = small[v]
+		}
+	case abi.TypeU32:
+		for i, v := range c.U32 {
+			if v < 1<<16 {
+				offs[i] = small[v]
+			} else {
+				offs[i] = int32(e.nearest(int64(v)) * d)
+			}
+		}
+	default:
+		for i, v := range c.I64 {
+			if v >= 0 && v < 1<<16 {
+				offs[i] = small[v]
+			} else {
+				offs[i] = int32(e.nearest(v) * d)
+			}
+		}
+	}
+	vals, vecs := out.Values, e.vecs
+	if d == 10 {
+		// Whole-array moves: no loop or call per row.
+		for i, o := range offs {
+			*(*[10]float64)(vals[i*10:]) = *(*[10]float64)(vecs[o:])
+		}
+		return nil
+	}
+	for i, o := range offs {
+		copy(vals[i*d:(i+1)*d], vecs[o:int(o)+d])
+	}
+	return nil
 }
 
 // Decode maps each row to the token of the field's kind with the highest
 // cosine similarity (ties: the lower value).
-func (e *Encoder) Decode(m *abi.Matrix) (*abi.Batch, error) {
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if !e.loaded {
 		return nil, fmt.Errorf("word2vec %s: decode before load", e.column)
 	}
-	d := e.dim
-	if m.Cols != d {
-		return nil, fmt.Errorf("word2vec %s: decode wants %d columns, got %d", e.column, d, m.Cols)
+	d, n := e.dim, in.Rows
+	if in.ValueWidth != d || in.HotWidth != 0 {
+		return nil, fmt.Errorf("word2vec %s: decode wants rows of %d values and no indices, got %d and %d", e.column, d, in.ValueWidth, in.HotWidth)
 	}
-	if len(m.Data) != m.Rows*m.Cols {
-		return nil, fmt.Errorf("word2vec %s: matrix %d×%d holds %d values", e.column, m.Rows, m.Cols, len(m.Data))
+	if len(in.Values) != n*d {
+		return nil, fmt.Errorf("word2vec %s: %d rows of %d hold %d values", e.column, n, d, len(in.Values))
+	}
+	if cap(e.offs) < n {
+		e.offs = make([]int32, n)
+	}
+	pos := e.offs[:n]
+	if d == 10 {
+		e.memo.lookupAll10(in.Values, pos)
+	} else {
+		for i := range pos {
+			pos[i] = e.memo.lookup(in.Values[i*d : i*d+d])
+		}
+	}
+	for i, p := range pos {
+		if p >= 0 {
+			continue
+		}
+		p, err := e.search(in.Values[i*d:i*d+d], i)
+		if err != nil {
+			return nil, err
+		}
+		pos[i] = p
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
 	}
 	col := &e.out.Columns[0]
 	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
-	if cap(e.q) < d {
-		e.q = make([]float64, d)
-	}
-	q := e.q[:d]
-	for i := 0; i < m.Rows; i++ {
-		copy(q, m.Data[i*d:(i+1)*d])
-		for _, x := range q {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, fmt.Errorf("word2vec %s: row %d holds %v", e.column, i, x)
-			}
+	key := e.tree.key
+	switch e.typ {
+	case abi.TypeU8:
+		col.U8 = slices.Grow(col.U8, n)[:n]
+		for i, p := range pos {
+			col.U8[i] = uint8(key[p])
 		}
-		// On unit vectors the smallest Euclidean distance is the highest
-		// cosine, which the k-d tree finds exactly.
-		normalize(q)
-		v := e.values[e.tree.nearest(q, e.maxChecks)]
-		switch e.typ {
-		case abi.TypeU8:
-			col.U8 = append(col.U8, uint8(v))
-		case abi.TypeU16:
-			col.U16 = append(col.U16, uint16(v))
-		case abi.TypeU32:
-			col.U32 = append(col.U32, uint32(v))
-		default:
-			col.I64 = append(col.I64, v)
+	case abi.TypeU16:
+		col.U16 = slices.Grow(col.U16, n)[:n]
+		for i, p := range pos {
+			col.U16[i] = uint16(key[p])
+		}
+	case abi.TypeU32:
+		col.U32 = slices.Grow(col.U32, n)[:n]
+		for i, p := range pos {
+			col.U32[i] = uint32(key[p])
+		}
+	default:
+		col.I64 = slices.Grow(col.I64, n)[:n]
+		for i, p := range pos {
+			col.I64[i] = key[p]
 		}
 	}
 	return &e.out, nil
+}
+
+// search is Decode's exact nearest-neighbour search for one row: the
+// tree position of the token with the highest cosine.
+func (e *Encoder) search(row []float64, i int) (int32, error) {
+	d, q := e.dim, e.q[:e.dim]
+	var s float64
+	if d == 10 {
+		w := (*[10]float64)(row)
+		s = w[0]*w[0] + w[1]*w[1] + w[2]*w[2] + w[3]*w[3] + w[4]*w[4] + w[5]*w[5] + w[6]*w[6] + w[7]*w[7] + w[8]*w[8] + w[9]*w[9]
+	} else {
+		for _, x := range row {
+			s += x * x
+		}
+	}
+	// On unit vectors the smallest Euclidean distance is the highest
+	// cosine, which the k-d tree finds exactly. A NaN or infinity makes s
+	// NaN or infinite; so does a finite row too large to square, which
+	// rescale handles.
+	switch {
+	case !(s <= math.MaxFloat64):
+		if err := e.rescale(row, q, i); err != nil {
+			return 0, err
+		}
+	case s == 0:
+		copy(q, row)
+	default:
+		inv := 1 / math.Sqrt(s)
+		if d == 10 {
+			w, v := (*[10]float64)(row), (*[10]float64)(q)
+			v[0], v[1], v[2], v[3], v[4] = w[0]*inv, w[1]*inv, w[2]*inv, w[3]*inv, w[4]*inv
+			v[5], v[6], v[7], v[8], v[9] = w[5]*inv, w[6]*inv, w[7]*inv, w[8]*inv, w[9]*inv
+		} else {
+			for k, x := range row {
+				q[k] = x * inv
+			}
+		}
+	}
+	p, _ := e.tree.nearest(q, e.maxChecks)
+	return int32(p), nil
+}
+
+// rescale is Decode's slow path for a row whose squared norm is not
+// finite: an error naming a NaN or infinite value, or else the row scaled
+// by its largest magnitude before it is normalised into q.
+func (e *Encoder) rescale(row, q []float64, i int) error {
+	var big float64
+	for _, x := range row {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("word2vec %s: row %d holds %v", e.column, i, x)
+		}
+		big = max(big, math.Abs(x))
+	}
+	for k, x := range row {
+		q[k] = x / big
+	}
+	normalize(q)
+	return nil
 }

@@ -30,7 +30,7 @@ func TestCommands(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"version", []string{"version"}, 0, "netshare 0.1.0 (plugin ABI 1", ""},
+		{"version", []string{"version"}, 0, "netshare 0.1.0 (plugin ABI 2", ""},
 		{"help", []string{"help"}, 0, "usage: netshare <command>", ""},
 		{"unknown command", []string{"trian"}, 2, "", `unknown command "trian"`},
 		{"validate embedded default", []string{"validate"}, 0, "netshare.toml (embedded default): ok", ""},

@@ -24,7 +24,8 @@ func BenchmarkNativeCodec1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	codec, err := Open(ctx, rt, st)
+	timed := newTimed(rt)
+	codec, err := Open(ctx, timed, st)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,4 +47,5 @@ func BenchmarkNativeCodec1M(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(rows)/(cpuTime()-c0).Seconds(), "records/cpu-s")
+	timed.report(b, rows)
 }

@@ -2,9 +2,7 @@ package encoding
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/flow"
@@ -13,8 +11,9 @@ import (
 )
 
 // Codec holds loaded encoder instances and converts between chunks of
-// records and tensor sets. Every conversion makes one plugin call per
-// field per chunk (per CallRows records of a chunk).
+// records and tensor sets. A chunk is converted in blocks of flows: per
+// block, one plugin call per field and one pass over the block's tensor
+// rows for all fields together.
 type Codec struct {
 	// CallRows bounds the records per plugin call (default
 	// DefaultCallRows): a chunk larger than that takes several calls.
@@ -32,7 +31,23 @@ type Codec struct {
 	startOff     int // offset of the time start attribute
 	startW       int
 	iatW         int
-	buf          []byte
+	// slots are the calls of a block: the fields in order, then the time
+	// field's start (when it has one) and interarrival.
+	slots              []slot
+	startSlot, iatSlot int
+	buf                []byte
+}
+
+// slot is one encoder call per block, with its place in the tensor rows.
+type slot struct {
+	name string // the record column
+	in   Instance
+	l    layout
+	off  int  // first column in the attribute or feature row
+	attr bool // one row per flow (attribute) or per record (feature)
+	// enc holds the block's encoded rows on the host: what the module
+	// returned (encode) or what the tensor gives (decode).
+	enc abi.Encoded
 }
 
 type codecField struct {
@@ -43,7 +58,7 @@ type codecField struct {
 
 // Open loads every field's state into a new instance.
 func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
-	c := &Codec{rt: rt, st: st, timeChunk: -1}
+	c := &Codec{rt: rt, st: st, timeChunk: -1, startSlot: -1, iatSlot: -1}
 	ok := false
 	defer func() {
 		if !ok {
@@ -74,11 +89,14 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		}
 		cf := &c.fields[len(c.fields)-1]
 		cf.w = width(outs)
-		if fs.Role == RoleAttribute {
+		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == RoleAttribute}
+		if sl.attr {
 			cf.off, aOff = aOff, aOff+cf.w
 		} else {
 			cf.off, fOff = fOff, fOff+cf.w
 		}
+		sl.off = cf.off
+		c.slots = append(c.slots, sl)
 	}
 	c.tagOff = aOff
 	aOff += flow.TagWidth(st.NChunks)
@@ -96,8 +114,14 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 			return nil, err
 		}
 		c.startW = width(ts.StartOutputs)
-		aOff += c.startW
 		c.raw = c.startW == 0
+		if !c.raw {
+			c.startSlot = len(c.slots)
+			c.slots = append(c.slots, slot{name: ts.Name, in: c.tStart, l: newLayout(ts.StartOutputs), off: aOff, attr: true})
+		}
+		c.iatSlot = len(c.slots)
+		c.slots = append(c.slots, slot{name: ts.Name, in: c.tIAT, l: newLayout(ts.IATOutputs)})
+		aOff += c.startW
 	}
 	c.attrW, c.featW = aOff, fOff
 	if c.attrW != tensor.Width(st.AttrOutputs) || c.featW != tensor.Width(st.FeatOutputs) {
@@ -169,7 +193,7 @@ func (c *Codec) Close(ctx context.Context) error {
 			}
 		}
 	}
-	c.fields, c.tStart, c.tIAT = nil, nil, nil
+	c.fields, c.tStart, c.tIAT, c.slots = nil, nil, nil, nil
 	return first
 }
 
@@ -195,59 +219,57 @@ func (c *Codec) useChunk(ctx context.Context, k int) error {
 	return nil
 }
 
-// encode runs one encoder over b and scatters the resulting rows×w matrix
-// into dst (rows stride wide, at column off; row i goes to pos[i], or i
-// when pos is nil), reading the wire form directly rather than through an
-// intermediate abi.Matrix.
-func (c *Codec) encode(ctx context.Context, in Instance, name string, b *abi.Batch, rows, w int, dst []float32, stride, off int, pos []int) error {
-	// A chunk can hold millions of records, and a matrix is 8 bytes per
-	// value inside a memory-capped sandbox: call in slices of CallRows.
-	if rows > c.callRows() {
-		for lo := 0; lo < rows; lo += c.callRows() {
-			hi := min(lo+c.callRows(), rows)
-			var p []int
-			if pos != nil {
-				p = pos[lo:hi]
-			} else {
-				p = make([]int, hi-lo)
-				for i := range p {
-					p[i] = lo + i
-				}
-			}
-			if err := c.encode(ctx, in, name, b.Slice(lo, hi), hi-lo, w, dst, stride, off, p); err != nil {
-				return fmt.Errorf("%w (rows %d-%d)", err, lo, hi-1)
-			}
-		}
-		return nil
-	}
+// encode runs a slot's encoder over b and keeps the encoded rows in
+// sl.enc: the module's answer is copied out once, so that the scatter can
+// then walk the tensor rows for all fields together.
+func (c *Codec) encode(ctx context.Context, sl *slot, b *abi.Batch) error {
+	rows := b.Len()
 	c.buf = abi.AppendBatch(c.buf[:0], b)
-	_, body, err := in.Call(ctx, abi.OpEncVal, nil, c.buf)
+	err := sl.in.Exchange(ctx, abi.OpEncVal, len(c.buf), func(body []byte) { copy(body, c.buf) }, func(_, body []byte) error {
+		e, err := abi.DecodeEncoded(body)
+		if err != nil {
+			return err
+		}
+		if e.Rows != rows || e.HotWidth != sl.l.hot || e.ValueWidth != sl.l.values {
+			return fmt.Errorf("encoder returned %d rows of %d indices and %d values for %d records, its outputs have %d and %d", e.Rows, e.HotWidth, e.ValueWidth, rows, sl.l.hot, sl.l.values)
+		}
+		sl.l.resize(&sl.enc, rows)
+		copy(sl.enc.Hot, e.Hot)
+		copy(sl.enc.Values, e.Values)
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("encoding: field %q: %w", name, err)
-	}
-	if len(body) < 8 {
-		return fmt.Errorf("encoding: field %q: %w: matrix of %d bytes", name, abi.ErrMalformed, len(body))
-	}
-	r, k := int(binary.LittleEndian.Uint32(body)), int(binary.LittleEndian.Uint32(body[4:]))
-	if r != rows || k != w {
-		return fmt.Errorf("encoding: field %q: encoder returned %d×%d values, want %d×%d", name, r, k, rows, w)
-	}
-	if len(body) != 8+8*rows*w {
-		return fmt.Errorf("encoding: field %q: %w: %d×%d matrix in %d bytes", name, abi.ErrMalformed, rows, w, len(body))
-	}
-	data := body[8:]
-	for i := 0; i < rows; i++ {
-		row := i
-		if pos != nil {
-			row = pos[i]
-		}
-		d := dst[row*stride+off : row*stride+off+w]
-		src := data[i*8*w : (i+1)*8*w]
-		for j := range d {
-			d[j] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*j:])))
-		}
+		return fmt.Errorf("encoding: field %q: %w", sl.name, err)
 	}
 	return nil
+}
+
+// blockBytes is the tensor memory one block covers: every field's encoded
+// rows for the block stay in the cache between the calls and the single
+// pass over the tensor rows.
+const blockBytes = 1 << 20
+
+// blocks cuts the flows into consecutive blocks [f0, f1) of about
+// blockBytes of tensor and at most CallRows flows and records (a flow
+// whose records alone exceed CallRows gets a block of its own). starts[f]
+// is the index of flow f's first record, len N+1. A chunk without flows
+// has one empty block, so that decoding it still names its columns.
+func (c *Codec) blocks(starts []int, L int) [][2]int {
+	N := len(starts) - 1
+	per := max(1, min(c.callRows(), blockBytes/(4*(c.attrW+L*c.featW)+1)))
+	var out [][2]int
+	for f0 := 0; f0 < N || len(out) == 0; {
+		f1 := f0
+		for f1 < N && f1-f0 < per && (f1 == f0 || starts[f1+1]-starts[f0] <= c.callRows()) {
+			f1++
+		}
+		out = append(out, [2]int{f0, f1})
+		if f1 == f0 {
+			break
+		}
+		f0 = f1
+	}
+	return out
 }
 
 // Encode builds chunk k's tensor set from the records: one attribute row
@@ -265,12 +287,14 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	if err := c.useChunk(ctx, k); err != nil {
 		return nil, err
 	}
-	// Row indices: the first record of each flow, and every kept record,
-	// with the record's position in the feature tensor.
+	// Row indices: the first record of each flow, every kept record with
+	// its position in the feature tensor, and where each flow's records
+	// start among them.
 	firsts := make([]int32, N)
 	var rows []int32
 	var pos []int
 	var flowOf []uint32
+	starts := make([]int, 0, N+1)
 	n := records.Len()
 	out := &tensor.Set{
 		N: N, L: L,
@@ -281,6 +305,7 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 		FeatOutputs: c.st.FeatOutputs,
 	}
 	for f, fl := range ch.Flows {
+		starts = append(starts, len(rows))
 		if len(fl.Rows) == 0 {
 			return nil, fmt.Errorf("encoding: chunk %d flow %d has no records", k, fl.ID)
 		}
@@ -296,50 +321,58 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 		}
 		firsts[f] = kept[0]
 	}
-	flowCol := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: flowOf}
-	for _, f := range c.fields {
-		col := records.Column(f.fs.Name)
-		if col == nil {
-			return nil, fmt.Errorf("encoding: the records have no column %q", f.fs.Name)
-		}
-		if f.fs.Role == RoleAttribute {
-			b := &abi.Batch{Columns: []abi.Column{take(col, firsts)}}
-			if err := c.encode(ctx, f.in, f.fs.Name, b, N, f.w, out.Attributes, c.attrW, f.off, nil); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		b := &abi.Batch{Columns: []abi.Column{take(col, rows), flowCol}}
-		if err := c.encode(ctx, f.in, f.fs.Name, b, len(rows), f.w, out.Features, c.featW, f.off, pos); err != nil {
-			return nil, err
+	starts = append(starts, len(rows))
+	cols := make([]*abi.Column, len(c.slots))
+	for i := range c.slots {
+		if cols[i] = records.Column(c.slots[i].name); cols[i] == nil {
+			return nil, fmt.Errorf("encoding: the records have no column %q", c.slots[i].name)
 		}
 	}
-	// Flow tags from the flow package: started here, then presence in
-	// each chunk.
-	if tw := flow.TagWidth(c.st.NChunks); tw > 0 {
-		var tags []float32
-		for f, fl := range ch.Flows {
-			tags = set.Tags(tags[:0], fl)
-			if len(tags) != tw {
-				return nil, fmt.Errorf("encoding: chunk %d flow %d: %d tag values, want %d", k, fl.ID, len(tags), tw)
+	tw := flow.TagWidth(c.st.NChunks)
+	var tags []float32
+	for _, blk := range c.blocks(starts, L) {
+		f0, f1 := blk[0], blk[1]
+		r0, r1 := starts[f0], starts[f1]
+		flowCol := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: flowOf[r0:r1]}
+		for i := range c.slots {
+			sl := &c.slots[i]
+			b := &abi.Batch{Columns: []abi.Column{take(cols[i], rows[r0:r1]), flowCol}}
+			if sl.attr {
+				b = &abi.Batch{Columns: []abi.Column{take(cols[i], firsts[f0:f1])}}
 			}
-			copy(out.Attributes[f*c.attrW+c.tagOff:], tags)
-		}
-	}
-	if c.st.Time != nil {
-		col := records.Column(c.st.Time.Name)
-		if col == nil {
-			return nil, fmt.Errorf("encoding: the records have no time column %q", c.st.Time.Name)
-		}
-		if c.startW > 0 {
-			b := &abi.Batch{Columns: []abi.Column{take(col, firsts)}}
-			if err := c.encode(ctx, c.tStart, c.st.Time.Name, b, N, c.startW, out.Attributes, c.attrW, c.startOff, nil); err != nil {
-				return nil, err
+			if err := c.encode(ctx, sl, b); err != nil {
+				return nil, fmt.Errorf("%w (chunk %d, flows %d-%d)", err, k, f0, f1-1)
 			}
 		}
-		b := &abi.Batch{Columns: []abi.Column{take(col, rows), flowCol}}
-		if err := c.encode(ctx, c.tIAT, c.st.Time.Name, b, len(rows), c.iatW, out.Features, c.featW, 0, pos); err != nil {
-			return nil, err
+		// One pass over the block's rows for every field.
+		for f := f0; f < f1; f++ {
+			arow := out.Attributes[f*c.attrW : (f+1)*c.attrW]
+			for i := range c.slots {
+				if sl := &c.slots[i]; sl.attr {
+					if err := sl.l.put(&sl.enc, f-f0, arow[sl.off:]); err != nil {
+						return nil, fmt.Errorf("encoding: field %q: chunk %d flow %d: %w", sl.name, k, f, err)
+					}
+				}
+			}
+			if tw > 0 {
+				// Flow tags from the flow package: started here, then
+				// presence in each chunk.
+				fl := ch.Flows[f]
+				if tags = set.Tags(tags[:0], fl); len(tags) != tw {
+					return nil, fmt.Errorf("encoding: chunk %d flow %d: %d tag values, want %d", k, fl.ID, len(tags), tw)
+				}
+				copy(arow[c.tagOff:], tags)
+			}
+			for r := starts[f]; r < starts[f+1]; r++ {
+				frow := out.Features[pos[r]*c.featW : (pos[r]+1)*c.featW]
+				for i := range c.slots {
+					if sl := &c.slots[i]; !sl.attr {
+						if err := sl.l.put(&sl.enc, r-r0, frow[sl.off:]); err != nil {
+							return nil, fmt.Errorf("encoding: field %q: chunk %d flow %d record %d: %w", sl.name, k, f, r-starts[f], err)
+						}
+					}
+				}
+			}
 		}
 	}
 	if err := out.Validate(); err != nil {
@@ -348,49 +381,27 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	return out, nil
 }
 
-// appendRows appends the wire form of a matrix made of the w columns at
-// off of the given rows of src (rows stride wide), straight from the
-// float32 tensor.
-func appendRows(dst []byte, src []float32, stride, off, w int, rows []int) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rows)))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(w))
-	for _, r := range rows {
-		for _, x := range src[r*stride+off : r*stride+off+w] {
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(float64(x)))
+// decode sends a slot's rows, gathered in sl.enc, to its encoder and
+// returns the field's column.
+func (c *Codec) decode(ctx context.Context, sl *slot) (*abi.Column, error) {
+	var col *abi.Column
+	e := &sl.enc
+	size := abi.EncodedSize(e.Rows, e.HotWidth, e.ValueWidth)
+	err := sl.in.Exchange(ctx, abi.OpDecVal, size, func(body []byte) {
+		w := abi.PlaceEncoded(body, e.Rows, e.HotWidth, e.ValueWidth)
+		copy(w.Hot, e.Hot)
+		copy(w.Values, e.Values)
+		abi.SyncEncoded(body, w)
+	}, func(_, body []byte) error {
+		b, err := abi.DecodeBatch(body)
+		if err != nil {
+			return err
 		}
-	}
-	return dst
-}
-
-// decode runs one encoder's decode over the given rows of a tensor slice
-// and returns the field's column.
-func (c *Codec) decode(ctx context.Context, in Instance, name string, src []float32, stride, off, w int, rows []int) (*abi.Column, error) {
-	if len(rows) > c.callRows() {
-		var out trace.Appender
-		for lo := 0; lo < len(rows); lo += c.callRows() {
-			hi := min(lo+c.callRows(), len(rows))
-			part, err := c.decode(ctx, in, name, src, stride, off, w, rows[lo:hi])
-			if err != nil {
-				return nil, fmt.Errorf("%w (rows %d-%d)", err, lo, hi-1)
-			}
-			if err := out.Append(&abi.Batch{Columns: []abi.Column{*part}}); err != nil {
-				return nil, fmt.Errorf("encoding: field %q: %w", name, err)
-			}
-		}
-		return &out.Batch().Columns[0], nil
-	}
-	c.buf = appendRows(c.buf[:0], src, stride, off, w, rows)
-	_, body, err := in.Call(ctx, abi.OpDecVal, nil, c.buf)
+		col, err = columnOf(b, sl.name, e.Rows)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
-	}
-	b, err := abi.DecodeBatch(body)
-	if err != nil {
-		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
-	}
-	col, err := columnOf(b, name, len(rows))
-	if err != nil {
-		return nil, fmt.Errorf("encoding: field %q: %w", name, err)
+		return nil, fmt.Errorf("encoding: field %q: %w", sl.name, err)
 	}
 	return col, nil
 }
@@ -411,25 +422,14 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 	if err := c.useChunk(ctx, k); err != nil {
 		return nil, err
 	}
-	for i, x := range set.Attributes {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("encoding: decode chunk %d: flow %d attribute %d is %v", k, i/c.attrW, i%c.attrW, x)
-		}
-	}
-	for i, x := range set.Features {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("encoding: decode chunk %d: flow %d step %d feature %d is %v", k, i/(c.featW*set.L), i/c.featW%set.L, i%c.featW, x)
-		}
-	}
 	N, L := set.N, set.L
-	flows := make([]int, N)
-	for i := range flows {
-		flows[i] = i
-	}
-	// Valid steps, in flow then time order, and their flows.
+	// Valid steps, in flow then time order, and their flows; starts[f] is
+	// the index of flow f's first step.
 	var steps []int
 	var flowOf []int32
+	starts := make([]int, 0, N+1)
 	for f := 0; f < N; f++ {
+		starts = append(starts, len(steps))
 		for j := 0; j < L; j++ {
 			if set.GenFlags[f*L+j] > 0.5 {
 				steps = append(steps, f*L+j)
@@ -437,64 +437,113 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 			}
 		}
 	}
-	out := &abi.Batch{}
-	for _, f := range c.fields {
-		var col *abi.Column
-		var err error
-		if f.fs.Role == RoleAttribute {
-			col, err = c.decode(ctx, f.in, f.fs.Name, set.Attributes, c.attrW, f.off, f.w, flows)
-			if err == nil {
-				g := take(col, flowOf)
-				col = &g
+	starts = append(starts, len(steps))
+	var all trace.Appender
+	for _, blk := range c.blocks(starts, L) {
+		f0, f1 := blk[0], blk[1]
+		s0, s1 := starts[f0], starts[f1]
+		for i := range c.slots {
+			sl := &c.slots[i]
+			if sl.attr {
+				sl.l.resize(&sl.enc, f1-f0)
+			} else {
+				sl.l.resize(&sl.enc, s1-s0)
 			}
-		} else {
-			col, err = c.decode(ctx, f.in, f.fs.Name, set.Features, c.featW, f.off, f.w, steps)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decode chunk %d: %w", k, err)
+		// One pass over the block's rows gathers every field's argmax
+		// indices and values; a NaN or infinity is named by flow, step
+		// and column.
+		for f := f0; f < f1; f++ {
+			arow := set.Attributes[f*c.attrW : (f+1)*c.attrW]
+			for i := range c.slots {
+				if sl := &c.slots[i]; sl.attr {
+					if j := sl.l.get(arow[sl.off:], &sl.enc, f-f0); j >= 0 {
+						return nil, fmt.Errorf("encoding: decode chunk %d: flow %d attribute %d is %v", k, f, sl.off+j, arow[sl.off+j])
+					}
+				}
+			}
+			for st := starts[f]; st < starts[f+1]; st++ {
+				frow := set.Features[steps[st]*c.featW : (steps[st]+1)*c.featW]
+				for i := range c.slots {
+					if sl := &c.slots[i]; !sl.attr {
+						if j := sl.l.get(frow[sl.off:], &sl.enc, st-s0); j >= 0 {
+							return nil, fmt.Errorf("encoding: decode chunk %d: flow %d step %d feature %d is %v", k, f, steps[st]%L, sl.off+j, frow[sl.off+j])
+						}
+					}
+				}
+			}
 		}
-		out.Columns = append(out.Columns, *col)
-	}
-	if c.st.Time != nil {
-		name := c.st.Time.Name
-		feat, err := c.decode(ctx, c.tIAT, name, set.Features, c.featW, 0, c.iatW, steps)
-		if err != nil {
-			return nil, fmt.Errorf("decode chunk %d: %w", k, err)
+		// Each step's flow within the block, to repeat attributes.
+		local := make([]int32, s1-s0)
+		for i, f := range flowOf[s0:s1] {
+			local[i] = f - int32(f0)
 		}
-		if feat.Type != abi.TypeTime && feat.Type != abi.TypeI64 {
-			return nil, fmt.Errorf("encoding: decode chunk %d: time field %q decoded to %s, want time", k, name, feat.Type)
-		}
-		ts := abi.Column{Name: name, Type: abi.TypeTime, I64: make([]int64, len(steps))}
-		if c.raw {
-			copy(ts.I64, feat.I64)
-		} else {
-			start, err := c.decode(ctx, c.tStart, name, set.Attributes, c.attrW, c.startOff, c.startW, flows)
+		decoded := make([]*abi.Column, len(c.slots))
+		for i := range c.slots {
+			col, err := c.decode(ctx, &c.slots[i])
 			if err != nil {
 				return nil, fmt.Errorf("decode chunk %d: %w", k, err)
 			}
-			if start.Type != abi.TypeTime && start.Type != abi.TypeI64 {
-				return nil, fmt.Errorf("encoding: decode chunk %d: time field %q start decoded to %s, want time", k, name, start.Type)
-			}
-			// t_j = start + Σ_{0<i≤j} iat_i: the first interarrival is 0.
-			var cur int64
-			for i, f := range flowOf {
-				if i == 0 || f != flowOf[i-1] {
-					cur = start.I64[f]
-				} else {
-					cur += feat.I64[i]
-				}
-				ts.I64[i] = cur
-			}
+			decoded[i] = col
 		}
-		out.Columns = append(out.Columns, ts)
+		out := &abi.Batch{}
+		for i := range c.fields {
+			col := decoded[i]
+			if c.slots[i].attr {
+				g := take(col, local)
+				col = &g
+			}
+			out.Columns = append(out.Columns, *col)
+		}
+		if c.st.Time != nil {
+			ts, err := c.timestamps(k, decoded, local)
+			if err != nil {
+				return nil, err
+			}
+			out.Columns = append(out.Columns, *ts)
+		}
+		fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
+		for i, f := range flowOf[s0:s1] {
+			fl.U32[i] = uint32(f)
+		}
+		out.Columns = append(out.Columns, fl)
+		if err := out.Check(); err != nil {
+			return nil, fmt.Errorf("encoding: decode chunk %d: %w", k, err)
+		}
+		if err := all.Append(out); err != nil {
+			return nil, fmt.Errorf("encoding: decode chunk %d: %w", k, err)
+		}
 	}
-	fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: make([]uint32, len(flowOf))}
-	for i, f := range flowOf {
-		fl.U32[i] = uint32(f)
+	return all.Batch(), nil
+}
+
+// timestamps rebuilds one block's timestamps from the time slots' decoded
+// columns: the flow's start plus the running sum of its interarrivals, or
+// the raw feature.
+func (c *Codec) timestamps(k int, decoded []*abi.Column, local []int32) (*abi.Column, error) {
+	name := c.st.Time.Name
+	feat := decoded[c.iatSlot]
+	if feat.Type != abi.TypeTime && feat.Type != abi.TypeI64 {
+		return nil, fmt.Errorf("encoding: decode chunk %d: time field %q decoded to %s, want time", k, name, feat.Type)
 	}
-	out.Columns = append(out.Columns, fl)
-	if err := out.Check(); err != nil {
-		return nil, fmt.Errorf("encoding: decode chunk %d: %w", k, err)
+	ts := abi.Column{Name: name, Type: abi.TypeTime, I64: make([]int64, len(local))}
+	if c.raw {
+		copy(ts.I64, feat.I64)
+		return &ts, nil
 	}
-	return out, nil
+	start := decoded[c.startSlot]
+	if start.Type != abi.TypeTime && start.Type != abi.TypeI64 {
+		return nil, fmt.Errorf("encoding: decode chunk %d: time field %q start decoded to %s, want time", k, name, start.Type)
+	}
+	// t_j = start + Σ_{0<i≤j} iat_i: the first interarrival is 0.
+	var cur int64
+	for i, f := range local {
+		if i == 0 || f != local[i-1] {
+			cur = start.I64[f]
+		} else {
+			cur += feat.I64[i]
+		}
+		ts.I64[i] = cur
+	}
+	return &ts, nil
 }

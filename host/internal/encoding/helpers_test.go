@@ -1,7 +1,10 @@
 package encoding
 
 import (
+	"context"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/encoder/enctest"
@@ -19,4 +22,48 @@ func split(t testing.TB, b *abi.Batch, n int) *flow.Set {
 		t.Fatal(err)
 	}
 	return set
+}
+
+// timedRuntime wraps a runtime and adds up the wall time of each field's
+// calls by operation, for benchmarks to say where the time goes.
+type timedRuntime struct {
+	Runtime
+	spent map[string]time.Duration
+}
+
+func newTimed(rt Runtime) *timedRuntime {
+	return &timedRuntime{Runtime: rt, spent: map[string]time.Duration{}}
+}
+
+func (r *timedRuntime) Open(ctx context.Context, req abi.OpenRequest) (Instance, error) {
+	in, err := r.Runtime.Open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &timedInstance{Instance: in, r: r, name: req.Column + " (" + req.Name + ")"}, nil
+}
+
+// report logs each field's share, largest first, in ns per record.
+func (r *timedRuntime) report(b *testing.B, records int) {
+	keys := make([]string, 0, len(r.spent))
+	for k := range r.spent {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return r.spent[keys[i]] > r.spent[keys[j]] })
+	for _, k := range keys {
+		b.Logf("%-40s %8.1f ns/record", k, float64(r.spent[k].Nanoseconds())/float64(records))
+	}
+}
+
+type timedInstance struct {
+	Instance
+	r    *timedRuntime
+	name string
+}
+
+func (in *timedInstance) Exchange(ctx context.Context, op abi.Op, size int, fill func([]byte), read func(h, b []byte) error) error {
+	t := time.Now()
+	err := in.Instance.Exchange(ctx, op, size, fill, read)
+	in.r.spent[in.name+" "+op.String()] += time.Since(t)
+	return err
 }

@@ -56,8 +56,9 @@ func (r *nativeRuntime) Open(ctx context.Context, req abi.OpenRequest) (Instance
 }
 
 type nativeInstance struct {
-	r *nativeRuntime
-	h uint32
+	r   *nativeRuntime
+	h   uint32
+	buf []byte
 }
 
 func (in *nativeInstance) Call(_ context.Context, op abi.Op, header any, body []byte) ([]byte, []byte, error) {
@@ -78,4 +79,17 @@ func (in *nativeInstance) Call(_ context.Context, op abi.Op, header any, body []
 func (in *nativeInstance) Close(ctx context.Context) error {
 	_, _, err := in.Call(ctx, abi.OpClose, nil, nil)
 	return err
+}
+
+func (in *nativeInstance) Exchange(_ context.Context, op abi.Op, size int, fill func([]byte), read func(h, b []byte) error) error {
+	req := abi.AppendRequestHeader(in.buf[:0], nil)
+	n := len(req)
+	req = append(req, make([]byte, size)...)
+	in.buf = req
+	fill(req[n:])
+	h, b, err := abi.SplitResponse(in.r.d.Call(op, in.h, req))
+	if err != nil {
+		return err
+	}
+	return read(h, b)
 }

@@ -21,6 +21,11 @@ type Runtime interface {
 // Instance is one open encoder.
 type Instance interface {
 	Call(ctx context.Context, op abi.Op, header any, body []byte) ([]byte, []byte, error)
+	// Exchange is Call for bulk data without copies: fill writes the
+	// request body (size bytes) in place, and read sees the response's
+	// header and body where the plugin left them, valid only until read
+	// returns (see plugin.Instance.Exchange).
+	Exchange(ctx context.Context, op abi.Op, size int, fill func(body []byte), read func(header, body []byte) error) error
 	Close(ctx context.Context) error
 }
 

@@ -121,7 +121,8 @@ func BenchmarkWasmCodec1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	fit, fitCPU := time.Since(t0), cpuTime()-c0
-	codec, err := Open(ctx, rt, st)
+	timed := newTimed(rt)
+	codec, err := Open(ctx, timed, st)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,6 +149,9 @@ func BenchmarkWasmCodec1M(b *testing.B) {
 	b.ReportMetric(fit.Seconds(), "fit-s")
 	b.ReportMetric(fitCPU.Seconds(), "fit-cpu-s")
 	b.ReportMetric(float64(st.MaxLen), "L")
+	// With -v: each field's calls, the module's work and the host's
+	// gather and scatter around it.
+	timed.report(b, rows)
 }
 
 // BenchmarkWasmWord2VecFit1M fits the shared word2vec model on 1M records

@@ -32,6 +32,7 @@ func TestHostilePlugins(t *testing.T) {
 		{"panic", time.Minute, []string{`plugin hostile, encoder "panic", encode-values: panic: boom from the panic encoder`, "main.go"}},
 		{"loop", 2 * time.Second, []string{`plugin hostile, encoder "loop", encode-values: call exceeded its time limit of 2s`}},
 		{"bomb", time.Minute, []string{`plugin hostile, encoder "bomb", encode-values: module crashed (wasm error: unreachable): fatal error: out of memory`, "memory cap 128 MiB"}},
+		{"liar", time.Minute, []string{`plugin hostile, encoder "liar", encode-values: encode-values: the encoder resized its output`}},
 		{"fatal", time.Minute, []string{`plugin hostile, encoder "fatal", encode-values: module crashed (wasm error: unreachable): panic: assignment to entry in nil map`, "hostile/main.go:"}},
 	}
 	for _, tt := range tests {
@@ -42,6 +43,9 @@ func TestHostilePlugins(t *testing.T) {
 			})
 			in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindEncoder, Name: tt.component})
 			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := in.Call(ctx, abi.OpLoad, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			_, _, err = in.Call(ctx, abi.OpEncVal, nil, one)
@@ -61,7 +65,7 @@ func TestHostilePlugins(t *testing.T) {
 				t.Fatalf("module did not restart: %v", err)
 			}
 			again.Close(ctx)
-			if tt.component != "panic" {
+			if tt.component != "panic" && tt.component != "liar" { // errors the module reports and survives
 				if _, _, err := in.Call(ctx, abi.OpLoad, nil, nil); err == nil || !strings.Contains(err.Error(), "instance lost") {
 					t.Errorf("stale instance: got %v", err)
 				}
@@ -105,7 +109,7 @@ func TestRefusedModules(t *testing.T) {
 		spec ModuleSpec
 		want string
 	}{
-		{"wrong ABI version", ModuleSpec{Name: "oldabi", Wasm: old}, "plugin oldabi: speaks plugin ABI version 99, this host speaks 1"},
+		{"wrong ABI version", ModuleSpec{Name: "oldabi", Wasm: old}, "plugin oldabi: speaks plugin ABI version 99, this host speaks 2"},
 		{"sha256 mismatch", ModuleSpec{Name: "pinned", Wasm: hostile, SHA256: strings.Repeat("0", 64)}, "plugin pinned: sha256 is " + good + ", the pipeline pins 0000"},
 		{"not wasm", ModuleSpec{Name: "junk", Wasm: []byte("#!/bin/sh\n")}, "plugin junk: not a valid WebAssembly module"},
 		{"no exports", ModuleSpec{Name: "empty", Wasm: []byte("\x00asm\x01\x00\x00\x00")}, "plugin empty: does not export netshare_abi_version"},

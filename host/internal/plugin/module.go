@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -116,7 +116,7 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 		WithStartFunctions("_initialize").
 		WithStderr(&m.stderr).
 		WithRandSource(rand.New(rand.NewSource(seed ^ int64(m.gen))))
-	ictx, cancel := m.callContext(ctx)
+	ictx, cancel := m.callContext(experimental.WithMemoryAllocator(ctx, newMemoryAllocator()))
 	defer cancel()
 	mod, err := m.rt.InstantiateModule(ictx, m.compiled, cfg)
 	if err != nil {
@@ -148,48 +148,65 @@ func (m *Module) callContext(ctx context.Context) (context.Context, context.Canc
 // and body. Any failure other than an error the plugin reported leaves the
 // module stopped: its state can no longer be trusted.
 func (m *Module) rawCall(ctx context.Context, op abi.Op, handle uint32, header any, body []byte) ([]byte, []byte, error) {
+	var rh, rb []byte
+	err := m.exchange(ctx, op, handle, header, len(body), func(dst []byte) { copy(dst, body) }, func(h, b []byte) error {
+		rh, rb = append([]byte(nil), h...), append([]byte(nil), b...)
+		return nil
+	})
+	return rh, rb, err
+}
+
+// exchange is one call without copies: fill writes the request body of
+// size bytes straight into the module's buffer, and read sees the
+// response's header and body in the module's memory, valid until the
+// next call into the module. An error from read is returned as is.
+func (m *Module) exchange(ctx context.Context, op abi.Op, handle uint32, header any, size int, fill func([]byte), read func(h, b []byte) error) error {
 	if m.live == nil {
-		return nil, nil, errors.New("module is stopped after an earlier failure")
+		return errors.New("module is stopped after an earlier failure")
 	}
 	var h []byte
 	if header != nil {
 		var err error
 		if h, err = json.Marshal(header); err != nil {
-			return nil, nil, fmt.Errorf("encoding request: %w", err)
+			return fmt.Errorf("encoding request: %w", err)
 		}
 	}
 	ctx, cancel := m.callContext(ctx)
 	defer cancel()
-	size := 4 + len(h) + len(body)
-	res, err := m.live.buffer.Call(ctx, uint64(size))
+	total := abi.RequestSize(len(h), size)
+	if uint64(total) > 1<<32-1 {
+		return fmt.Errorf("request of %d bytes is too large for a 32-bit module", total)
+	}
+	res, err := m.live.buffer.Call(ctx, uint64(total))
 	if err != nil {
-		return nil, nil, m.crash(ctx, err)
+		return m.crash(ctx, err)
 	}
 	ptr := uint32(res[0])
-	var lenb [4]byte
-	binary.LittleEndian.PutUint32(lenb[:], uint32(len(h)))
 	mem := m.live.mem
-	if !mem.Write(ptr, lenb[:]) || !mem.Write(ptr+4, h) || !mem.Write(ptr+4+uint32(len(h)), body) {
-		return nil, nil, m.crash(ctx, fmt.Errorf("%w: request buffer at %#x of %d bytes is outside the module's memory", abi.ErrMalformed, ptr, size))
+	req, ok := mem.Read(ptr, uint32(total))
+	if !ok {
+		return m.crash(ctx, fmt.Errorf("%w: request buffer at %#x of %d bytes is outside the module's memory", abi.ErrMalformed, ptr, total))
 	}
-	res, err = m.live.call.Call(ctx, uint64(op), uint64(handle), uint64(size))
+	prefix := abi.AppendRequestHeader(req[:0], h)
+	fill(req[len(prefix):total])
+	res, err = m.live.call.Call(ctx, uint64(op), uint64(handle), uint64(total))
 	if err != nil {
-		return nil, nil, m.crash(ctx, err)
+		return m.crash(ctx, err)
 	}
 	rptr, rlen := uint32(res[0]>>32), uint32(res[0])
 	view, ok := mem.Read(rptr, rlen)
 	if !ok {
-		return nil, nil, m.crash(ctx, fmt.Errorf("%w: response at %#x of %d bytes is outside the module's memory", abi.ErrMalformed, rptr, rlen))
+		return m.crash(ctx, fmt.Errorf("%w: response at %#x of %d bytes is outside the module's memory", abi.ErrMalformed, rptr, rlen))
 	}
 	rh, rb, err := abi.SplitResponse(view)
 	if err != nil {
 		var pe *abi.PluginError
 		if errors.As(err, &pe) {
-			return nil, nil, err
+			return err
 		}
-		return nil, nil, m.crash(ctx, err)
+		return m.crash(ctx, err)
 	}
-	return append([]byte(nil), rh...), append([]byte(nil), rb...), nil
+	return read(rh, rb)
 }
 
 // crash stops the module after a failed call and explains the failure.
@@ -304,6 +321,31 @@ func (in *Instance) Close(ctx context.Context) error {
 	_, _, err := m.rawCall(ctx, abi.OpClose, in.handle, nil, nil)
 	if err != nil {
 		return in.wrap(abi.OpClose, err)
+	}
+	return nil
+}
+
+// Exchange is Call without copies, for bulk data: fill writes the
+// request body (size bytes) into the module's memory, and read sees the
+// response's header and body there; they are valid only until read
+// returns. An error read returns is passed back unwrapped.
+func (in *Instance) Exchange(ctx context.Context, op abi.Op, size int, fill func(body []byte), read func(header, body []byte) error) error {
+	m := in.mod
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil || m.gen != in.gen {
+		return in.wrap(op, errors.New("instance lost: its module was stopped after an earlier failure; open it again"))
+	}
+	var readErr error
+	err := m.exchange(ctx, op, in.handle, nil, size, fill, func(h, b []byte) error {
+		readErr = read(h, b)
+		return readErr
+	})
+	if err != nil && err == readErr {
+		return err
+	}
+	if err != nil {
+		return in.wrap(op, err)
 	}
 	return nil
 }

@@ -10,32 +10,37 @@ import (
 
 type hostile struct {
 	sdk.FieldEncoder
-	encode func(*abi.Batch) (*abi.Matrix, error)
+	encode func(*abi.Batch, *abi.Encoded) error
 }
 
-func (h hostile) Encode(b *abi.Batch) (*abi.Matrix, error) { return h.encode(b) }
+func (h hostile) Encode(b *abi.Batch, out *abi.Encoded) error { return h.encode(b, out) }
+
+// Load describes one value a row, so that encode-values reaches Encode.
+func (hostile) Load([]byte) ([]abi.Output, error) {
+	return []abi.Output{{Name: "v", Width: 1, Activation: abi.ActSigmoid}}, nil
+}
 
 var sink [][]byte
 
-var behaviours = map[string]func(*abi.Batch) (*abi.Matrix, error){
+var behaviours = map[string]func(*abi.Batch, *abi.Encoded) error{
 	// A panic inside component code: the sdk recovers it.
-	"panic": func(*abi.Batch) (*abi.Matrix, error) { panic("boom from the panic encoder") },
+	"panic": func(*abi.Batch, *abi.Encoded) error { panic("boom from the panic encoder") },
 	// An endless loop: only the host's call time limit ends it.
-	"loop": func(*abi.Batch) (*abi.Matrix, error) {
+	"loop": func(*abi.Batch, *abi.Encoded) error {
 		for i := 0; ; i++ {
 			if i < 0 {
-				return nil, nil
+				return nil
 			}
 		}
 	},
 	// Allocates until the memory cap stops it.
-	"bomb": func(*abi.Batch) (*abi.Matrix, error) {
+	"bomb": func(*abi.Batch, *abi.Encoded) error {
 		for {
 			sink = append(sink, make([]byte, 16<<20))
 		}
 	},
 	// A fatal runtime error the sdk cannot recover: the module dies.
-	"fatal": func(*abi.Batch) (*abi.Matrix, error) {
+	"fatal": func(*abi.Batch, *abi.Encoded) error {
 		var m map[int]int
 		done := make(chan bool)
 		go func() {
@@ -43,11 +48,12 @@ var behaviours = map[string]func(*abi.Batch) (*abi.Matrix, error){
 			m[1] = 1 // nil map write in another goroutine: not recoverable by the sdk
 		}()
 		<-done
-		return nil, nil
+		return nil
 	},
-	// Answers a matrix that does not match its declared width.
-	"liar": func(b *abi.Batch) (*abi.Matrix, error) {
-		return &abi.Matrix{Rows: b.Len(), Cols: 3, Data: make([]float64, 3*b.Len())}, nil
+	// Resizes its output past its declared layout.
+	"liar": func(b *abi.Batch, out *abi.Encoded) error {
+		out.Values = make([]float64, 3*b.Len())
+		return nil
 	},
 }
 

@@ -12,15 +12,20 @@ import (
 
 var req, resp []byte
 
+// frame is an OK response: status, three zero bytes, the header's length,
+// the header, and zero padding to a multiple of 8.
 func frame(header string) uint64 {
-	resp = append(resp[:0], 0)
+	resp = append(resp[:0], 0, 0, 0, 0)
 	resp = binary.LittleEndian.AppendUint32(resp, uint32(len(header)))
 	resp = append(resp, header...)
+	for len(resp)%8 != 0 {
+		resp = append(resp, 0)
+	}
 	return uint64(uintptr(unsafe.Pointer(&resp[0])))<<32 | uint64(len(resp))
 }
 
 //go:wasmexport netshare_abi_version
-func version() uint32 { return 1 }
+func version() uint32 { return 2 }
 
 //go:wasmexport netshare_buffer
 func buffer(n uint32) uint32 {
@@ -32,7 +37,7 @@ func buffer(n uint32) uint32 {
 func call(op, handle, n uint32) uint64 {
 	switch op {
 	case 1:
-		return frame(`{"abi":1,"module":"rawbad","components":[{"kind":"encoder","name":"outofbounds","version":"1"},{"kind":"encoder","name":"badstatus","version":"1"}]}`)
+		return frame(`{"abi":2,"module":"rawbad","components":[{"kind":"encoder","name":"outofbounds","version":"1"},{"kind":"encoder","name":"badstatus","version":"1"}]}`)
 	case 2:
 		if bytes.Contains(req[:n], []byte("outofbounds")) {
 			return frame(`{"handle":1}`)
@@ -42,7 +47,7 @@ func call(op, handle, n uint32) uint64 {
 	if handle == 1 {
 		return uint64(0xFFFFFFF0)<<32 | 64
 	}
-	resp = append(resp[:0], 7, 0, 0, 0, 0)
+	resp = append(resp[:0], 7, 0, 0, 0, 0, 0, 0, 0)
 	return uint64(uintptr(unsafe.Pointer(&resp[0])))<<32 | uint64(len(resp))
 }
 

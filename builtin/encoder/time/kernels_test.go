@@ -1,0 +1,96 @@
+package time
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk"
+)
+
+// Decoding generated values (outside [0,1] too) gives exactly what the
+// per-row form with min, max and math.Round gave, for every part.
+func TestDecodeMatchesReference(t *testing.T) {
+	fit := &abi.Batch{Columns: []abi.Column{
+		{Name: "ts", Type: abi.TypeTime, I64: []int64{1000, 1010, 1530, 90000, 90001, 170000}},
+		{Name: FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 0, 1, 1, 2}},
+	}}
+	r := rand.New(rand.NewPCG(5, 6))
+	in := make([]float64, 5000)
+	for i := range in {
+		in[i] = r.Float64()*1.4 - 0.2
+	}
+	in = append(in, 0, 1, 0.5, math.Nextafter(0.5, 0), math.Inf(1), math.Inf(-1))
+	for _, p := range []sdk.Params{
+		{"mode": ModeInterarrival, "part": PartStart, "private": false},
+		{"mode": ModeInterarrival, "part": PartIAT, "private": false},
+		{"mode": ModeInterarrival, "part": PartIAT, "private": false, "iat_min": 1e-6, "iat_max": 3.0},
+		{"mode": ModeRaw, "part": PartIAT, "private": false},
+	} {
+		e, err := New(sdk.Env{Column: "ts", Params: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Fit(fit); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := e.FitEnd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Load(raw); err != nil {
+			t.Fatal(err)
+		}
+		st := e.(*Encoder).st
+		iat := p["part"] == PartIAT && p["mode"] == ModeInterarrival
+		got, err := e.Decode(&abi.Encoded{Rows: len(in), ValueWidth: 1, Values: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range in {
+			s = min(max(s, 0), 1)
+			want := st.Lo + int64(math.Round(s*float64(st.Hi-st.Lo)))
+			if iat {
+				want = max(0, int64(math.Round(s*(st.IATHi-st.IATLo)+st.IATLo)))
+			}
+			if g := got.Columns[0].I64[i]; g != want {
+				t.Fatalf("%v: %v decodes to %d, want %d", p, in[i], g, want)
+			}
+		}
+	}
+}
+
+func TestRound(t *testing.T) {
+	xs := []float64{0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+		4503599627370495.5, 4503599627370497, 1 << 53, 1e300, -1e300, math.Nextafter(0.5, 0), math.Nextafter(0.5, 1)}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 10000 {
+		xs = append(xs, (r.Float64()-0.5)*1e12, math.Floor(r.Float64()*1e9)+0.5)
+	}
+	for _, x := range xs {
+		if got, want := round(x), math.Round(x); got != want {
+			t.Fatalf("round(%v) = %v, want %v", x, got, want)
+		}
+	}
+}
+
+// Encode errors name the field and the row wherever the row is.
+func TestEncodeOrderError(t *testing.T) {
+	e, _ := New(sdk.Env{Column: "ts", Params: sdk.Params{"mode": ModeInterarrival, "part": PartIAT, "private": false, "span_start": int64(0), "span_end": int64(10), "iat_max": 1.0}})
+	raw, err := e.FitEnd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(raw); err != nil {
+		t.Fatal(err)
+	}
+	b := &abi.Batch{Columns: []abi.Column{
+		{Name: "ts", Type: abi.TypeTime, I64: []int64{5, 1, 2, 9, 7}},
+		{Name: FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 1, 1, 1, 1}},
+	}}
+	err = e.Encode(b, &abi.Encoded{Rows: 5, ValueWidth: 1, Values: make([]float64, 5)})
+	if err == nil || err.Error() != "time ts: row 4 (flow 1) is 2 µs before the flow's previous record: rows must be in time order within a flow" {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -1,0 +1,142 @@
+package encoding
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/netshare/netshare/abi"
+)
+
+// layout is how one encoder's rows sit in a tensor row: its outputs in
+// order, each at an offset from the field's first column. A discrete
+// output is one index on the wire and a one-hot vector in the tensor.
+type layout struct {
+	parts       []part
+	hot, values int // abi.Layout of the outputs
+	width       int
+	// bits is set when every output is a two-way discrete one (ip-bits),
+	// which has its own tight loops.
+	bits bool
+}
+
+type part struct {
+	name     string
+	off, w   int
+	discrete bool
+}
+
+func newLayout(outs []abi.Output) layout {
+	l := layout{bits: len(outs) > 0}
+	for _, o := range outs {
+		l.parts = append(l.parts, part{name: o.Name, off: l.width, w: o.Width, discrete: o.Discrete})
+		l.width += o.Width
+		l.bits = l.bits && o.Discrete && o.Width == 2
+	}
+	l.hot, l.values = abi.Layout(outs)
+	return l
+}
+
+// put writes row i of e into d, the field's columns of a tensor row
+// (zeroed): an index becomes a one-hot vector, a value a float32.
+func (l *layout) put(e *abi.Encoded, i int, d []float32) error {
+	hot := e.Hot[i*l.hot : (i+1)*l.hot]
+	if l.bits {
+		d = d[:2*len(hot)]
+		for k, x := range hot {
+			if x > 1 {
+				return fmt.Errorf("output %q: index %d outside its width 2", l.parts[k].name, x)
+			}
+			d[2*k+int(x)] = 1
+		}
+		return nil
+	}
+	vals := e.Values[i*l.values : (i+1)*l.values]
+	for _, p := range l.parts {
+		if p.discrete {
+			x := hot[0]
+			if int(x) >= p.w {
+				return fmt.Errorf("output %q: index %d outside its width %d", p.name, x, p.w)
+			}
+			d[p.off+int(x)] = 1
+			hot = hot[1:]
+			continue
+		}
+		for j, v := range vals[:p.w] {
+			d[p.off+j] = float32(v)
+		}
+		vals = vals[p.w:]
+	}
+	return nil
+}
+
+// get fills row i of e from s, the field's columns of a tensor row: the
+// argmax of each discrete output (the lowest index on ties) and the values
+// of continuous ones. It returns the column of a NaN or infinity in s, or
+// -1.
+func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
+	hot := e.Hot[i*l.hot : (i+1)*l.hot]
+	if l.bits {
+		s = s[:2*len(hot)]
+		for k := range hot {
+			a, b := s[2*k], s[2*k+1]
+			if a-a != 0 || b-b != 0 {
+				return badColumn(s[2*k:2*k+2]) + 2*k
+			}
+			hot[k] = 0
+			if b > a {
+				hot[k] = 1
+			}
+		}
+		return -1
+	}
+	vals := e.Values[i*l.values : (i+1)*l.values]
+	for _, p := range l.parts {
+		v := s[p.off : p.off+p.w]
+		if p.discrete {
+			best := 0
+			for j, x := range v {
+				if x-x != 0 {
+					return p.off + j
+				}
+				if x > v[best] {
+					best = j
+				}
+			}
+			hot[0] = uint32(best)
+			hot = hot[1:]
+			continue
+		}
+		for j, x := range v {
+			if x-x != 0 {
+				return p.off + j
+			}
+			vals[j] = float64(x)
+		}
+		vals = vals[p.w:]
+	}
+	return -1
+}
+
+// badColumn is the index of v's first NaN or infinity.
+func badColumn(v []float32) int {
+	for j, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return j
+		}
+	}
+	return 0
+}
+
+// resize makes e hold rows rows of l's layout, keeping its storage.
+func (l *layout) resize(e *abi.Encoded, rows int) {
+	e.Rows, e.HotWidth, e.ValueWidth = rows, l.hot, l.values
+	e.Hot = grow(e.Hot, rows*l.hot)
+	e.Values = grow(e.Values, rows*l.values)
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
