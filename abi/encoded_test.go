@@ -108,3 +108,22 @@ func FuzzDecodeEncoded(f *testing.F) {
 		}
 	})
 }
+
+func TestOrAll(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		s := make([]uint32, n+1)
+		for i := range s {
+			s[i] = 1 << (i % 32)
+		}
+		// Both alignments of the slice start.
+		for _, v := range [][]uint32{s[:n], s[1:]} {
+			var want uint32
+			for _, x := range v {
+				want |= x
+			}
+			if got := orAll(v); got != want {
+				t.Fatalf("len %d: orAll %#x, want %#x", len(v), got, want)
+			}
+		}
+	}
+}

@@ -362,9 +362,33 @@ func TestDecodeGenerated(t *testing.T) {
 	} else if got.Len() != 0 {
 		t.Fatalf("empty set decoded to %d rows", got.Len())
 	}
-	gen.Features[3] = float32(math.NaN())
-	if _, err := codec.Decode(ctx, gen, 1); err == nil || !strings.Contains(err.Error(), "flow 0 step 0 feature 3 is NaN") {
-		t.Fatalf("NaN feature: %v", err)
+	// A NaN or infinity anywhere a decode reads is named by flow, step
+	// and column: in an ip-bits pair, a word2vec vector, a feature.
+	aw, fw := tensor.Width(st.AttrOutputs), tensor.Width(st.FeatOutputs)
+	for _, tc := range []struct {
+		attr  bool
+		index int
+		v     float32
+		want  string
+	}{
+		{false, 3, float32(math.NaN()), "flow 0 step 0 feature 3 is NaN"},
+		{false, 1*L*fw + fw + 2, float32(math.Inf(-1)), "flow 1 step 1 feature 2 is -Inf"},
+		{true, 2*aw + 5, float32(math.Inf(1)), "flow 2 attribute 5 is +Inf"},
+		{true, 130, float32(math.NaN()), "flow 0 attribute 130 is NaN"},
+	} {
+		bad := *gen
+		bad.Attributes = append([]float32(nil), gen.Attributes...)
+		bad.Features = append([]float32(nil), gen.Features...)
+		bad.GenFlags = append([]float32(nil), gen.GenFlags...)
+		if tc.attr {
+			bad.Attributes[tc.index] = tc.v
+		} else {
+			bad.Features[tc.index] = tc.v
+			bad.GenFlags[tc.index/fw] = 1 // the step is read
+		}
+		if _, err := codec.Decode(ctx, &bad, 1); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v", tc.want, err)
+		}
 	}
 }
 

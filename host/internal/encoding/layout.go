@@ -75,17 +75,21 @@ func (l *layout) put(e *abi.Encoded, i int, d []float32) error {
 // -1.
 func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 	hot := e.Hot[i*l.hot : (i+1)*l.hot]
+	// x-x is 0 for a finite x and NaN otherwise: summed over the row it
+	// finds a NaN or infinity without a branch per value.
+	var bad float32
 	if l.bits {
 		s = s[:2*len(hot)]
 		for k := range hot {
 			a, b := s[2*k], s[2*k+1]
-			if a-a != 0 || b-b != 0 {
-				return badColumn(s[2*k:2*k+2]) + 2*k
-			}
+			bad += (a - a) + (b - b)
 			hot[k] = 0
 			if b > a {
 				hot[k] = 1
 			}
+		}
+		if bad != 0 {
+			return badColumn(s)
 		}
 		return -1
 	}
@@ -95,9 +99,7 @@ func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 		if p.discrete {
 			best := 0
 			for j, x := range v {
-				if x-x != 0 {
-					return p.off + j
-				}
+				bad += x - x
 				if x > v[best] {
 					best = j
 				}
@@ -107,12 +109,13 @@ func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 			continue
 		}
 		for j, x := range v {
-			if x-x != 0 {
-				return p.off + j
-			}
+			bad += x - x
 			vals[j] = float64(x)
 		}
 		vals = vals[p.w:]
+	}
+	if bad != 0 {
+		return badColumn(s[:l.width])
 	}
 	return -1
 }
@@ -124,7 +127,7 @@ func badColumn(v []float32) int {
 			return j
 		}
 	}
-	return 0
+	return -1
 }
 
 // resize makes e hold rows rows of l's layout, keeping its storage.

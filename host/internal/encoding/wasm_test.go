@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 // wasmRuntime starts a plugin host on the embedded builtin module, with
@@ -179,4 +181,74 @@ func BenchmarkWasmWord2VecFit1M(b *testing.B) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/fit")
 	b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/fit")
 	b.ReportMetric(float64(vocab), "state-bytes")
+}
+
+// BenchmarkWasmDecodeGenerated decodes what generation decodes: tensors
+// that are not exact encodings. It takes chunk 0's encoded tensor (the
+// first 20k flows: the search is slow) and adds Gaussian noise of σ to
+// every value, as a generator close to the data (σ 0.01) or a rough one
+// (σ 0.1) would leave it; "uniform" draws every value from [-1, 1], an
+// untrained generator. Word2vec's exact nearest-neighbour search, which
+// round trips skip through its memo, dominates here.
+func BenchmarkWasmDecodeGenerated(b *testing.B) {
+	ctx := context.Background()
+	recs := bigTrace(b, 1_000_000)
+	set := split(b, recs, 10)
+	rt, done := wasmRuntime(b)
+	defer done()
+	cfg := Config{Fields: netflowFields(), Seed: 1}
+	for i := range cfg.Fields {
+		if cfg.Fields[i].Encoder == "word2vec" {
+			cfg.Fields[i].Params = map[string]any{"epochs": int64(1)}
+		}
+	}
+	st, err := Fit(ctx, rt, cfg, recs, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	timed := newTimed(rt)
+	codec, err := Open(ctx, timed, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer codec.Close(ctx)
+	enc, err := codec.Encode(ctx, recs, set, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const flows = 20_000
+	aw, fw := codec.attrW, codec.featW
+	base := &tensor.Set{N: flows, L: enc.L, AttrOutputs: enc.AttrOutputs, FeatOutputs: enc.FeatOutputs,
+		Attributes: enc.Attributes[:flows*aw], Features: enc.Features[:flows*enc.L*fw], GenFlags: enc.GenFlags[:flows*enc.L]}
+	for _, noise := range []struct {
+		name  string
+		sigma float64
+	}{{"sigma0.01", 0.01}, {"sigma0.1", 0.1}, {"uniform", -1}} {
+		r := rand.New(rand.NewPCG(1, 2))
+		gen := *base
+		gen.Attributes = append([]float32(nil), base.Attributes...)
+		gen.Features = append([]float32(nil), base.Features...)
+		for _, s := range [][]float32{gen.Attributes, gen.Features} {
+			for i := range s {
+				if noise.sigma < 0 {
+					s[i] = float32(2*r.Float64() - 1)
+				} else {
+					s[i] += float32(noise.sigma * r.NormFloat64())
+				}
+			}
+		}
+		b.Run(noise.name, func(b *testing.B) {
+			c0, rows := cpuTime(), 0
+			for range b.N {
+				got, err := codec.Decode(ctx, &gen, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows += got.Len()
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(rows)/(cpuTime()-c0).Seconds(), "records/cpu-s")
+		})
+	}
+	timed.report(b, 0)
 }
