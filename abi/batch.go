@@ -161,16 +161,18 @@ func (b *Batch) Reset() {
 // and string codes index their dictionary.
 func (b *Batch) Check() error {
 	n := b.Len()
-	seen := make(map[string]bool, len(b.Columns))
 	for i := range b.Columns {
 		c := &b.Columns[i]
 		if c.Type.width() == 0 {
 			return fmt.Errorf("column %q: unknown type %d", c.Name, c.Type)
 		}
-		if seen[c.Name] {
-			return fmt.Errorf("column %q appears twice", c.Name)
+		// A batch has a few columns: comparing names beats a map, and
+		// this runs on every call into a plugin.
+		for j := range i {
+			if b.Columns[j].Name == c.Name {
+				return fmt.Errorf("column %q appears twice", c.Name)
+			}
 		}
-		seen[c.Name] = true
 		if c.Len() != n {
 			return fmt.Errorf("column %q has %d rows, column %q has %d", c.Name, c.Len(), b.Columns[0].Name, n)
 		}

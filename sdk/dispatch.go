@@ -66,6 +66,15 @@ func (d *Dispatcher) Call(op abi.Op, handle uint32, req []byte) (resp []byte) {
 	return resp
 }
 
+// opKind is the component kind each instance operation belongs to.
+var opKind = map[abi.Op]abi.Kind{
+	abi.OpDetect: abi.KindFormat, abi.OpDecode: abi.KindFormat, abi.OpDecodeEnd: abi.KindFormat,
+	abi.OpEncode: abi.KindFormat, abi.OpEncodeEnd: abi.KindFormat,
+	abi.OpFit: abi.KindEncoder, abi.OpFitEnd: abi.KindEncoder, abi.OpLoad: abi.KindEncoder,
+	abi.OpEncVal: abi.KindEncoder, abi.OpDecVal: abi.KindEncoder,
+	abi.OpAddReal: abi.KindMetric, abi.OpAddSynthetic: abi.KindMetric, abi.OpScore: abi.KindMetric,
+}
+
 func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, []byte, error) {
 	switch op {
 	case abi.OpManifest:
@@ -86,13 +95,7 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 		delete(d.instances, handle)
 		return nil, nil, nil
 	}
-	want := map[abi.Op]abi.Kind{
-		abi.OpDetect: abi.KindFormat, abi.OpDecode: abi.KindFormat, abi.OpDecodeEnd: abi.KindFormat,
-		abi.OpEncode: abi.KindFormat, abi.OpEncodeEnd: abi.KindFormat,
-		abi.OpFit: abi.KindEncoder, abi.OpFitEnd: abi.KindEncoder, abi.OpLoad: abi.KindEncoder,
-		abi.OpEncVal: abi.KindEncoder, abi.OpDecVal: abi.KindEncoder,
-		abi.OpAddReal: abi.KindMetric, abi.OpAddSynthetic: abi.KindMetric, abi.OpScore: abi.KindMetric,
-	}[op]
+	want := opKind[op]
 	if want == "" {
 		return nil, nil, fmt.Errorf("unknown op %d", uint32(op))
 	}
