@@ -12,7 +12,7 @@ import (
 // values (v, -v); misbehave makes it break the contract.
 type fake struct{ misbehave string }
 
-func (f *fake) Fit(*abi.Batch) error     { return nil }
+func (f *fake) Fit(*abi.Batch) error    { return nil }
 func (f *fake) FitEnd() ([]byte, error) { return nil, nil }
 func (f *fake) Load([]byte) ([]abi.Output, error) {
 	return []abi.Output{
