@@ -3,6 +3,8 @@ package encoding
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/flow"
@@ -36,6 +38,9 @@ type Codec struct {
 	slots              []slot
 	startSlot, iatSlot int
 	buf                []byte
+	// lanes are codecs over other runtimes (OpenLanes) that Decode
+	// shares blocks with.
+	lanes []*Codec
 }
 
 // slot is one encoder call per block, with its place in the tensor rows.
@@ -132,6 +137,31 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 	return c, nil
 }
 
+// OpenLanes opens a codec on each runtime, each of which must hold its own
+// module instances (a plugin.Host each): Decode then spreads a chunk's
+// blocks over them, one goroutine a lane. Decoding generated word2vec
+// vectors is an exact nearest-neighbour search that can take 100 µs a
+// value inside the sandbox; lanes are how generation uses more than one
+// core for it. Encode stays on the first runtime.
+func OpenLanes(ctx context.Context, rts []Runtime, st *State) (*Codec, error) {
+	if len(rts) == 0 {
+		return nil, fmt.Errorf("encoding: no runtime")
+	}
+	c, err := Open(ctx, rts[0], st)
+	if err != nil {
+		return nil, err
+	}
+	for i, rt := range rts[1:] {
+		l, err := Open(ctx, rt, st)
+		if err != nil {
+			c.Close(ctx)
+			return nil, fmt.Errorf("encoding: lane %d: %w", i+1, err)
+		}
+		c.lanes = append(c.lanes, l)
+	}
+	return c, nil
+}
+
 func checkVersion(rt Runtime, encoder, version, field string) error {
 	_, comp, err := rt.Component(encoder)
 	if err != nil {
@@ -179,6 +209,12 @@ func (c *Codec) State() *State { return c.st }
 // Close releases every instance.
 func (c *Codec) Close(ctx context.Context) error {
 	var first error
+	for _, l := range c.lanes {
+		if err := l.Close(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	c.lanes = nil
 	for _, f := range c.fields {
 		if f.in != nil {
 			if err := f.in.Close(ctx); err != nil && first == nil {
@@ -257,9 +293,13 @@ const blockBytes = 16 << 20
 // whose records alone exceed CallRows gets a block of its own). starts[f]
 // is the index of flow f's first record, len N+1. A chunk without flows
 // has one empty block, so that decoding it still names its columns.
-func (c *Codec) blocks(starts []int, L int) [][2]int {
+func (c *Codec) blocks(starts []int, L, lanes int) [][2]int {
 	N := len(starts) - 1
 	per := max(1, min(c.callRows(), blockBytes/(4*(c.attrW+L*c.featW)+1)))
+	if lanes > 1 {
+		// Several blocks a lane, so that lanes finish together.
+		per = min(per, max(256, (N+4*lanes-1)/(4*lanes)))
+	}
 	var out [][2]int
 	for f0 := 0; f0 < N || len(out) == 0; {
 		f1 := f0
@@ -333,7 +373,7 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	}
 	tw := flow.TagWidth(c.st.NChunks)
 	var tags []float32
-	for _, blk := range c.blocks(starts, L) {
+	for _, blk := range c.blocks(starts, L, 1) {
 		f0, f1 := blk[0], blk[1]
 		r0, r1 := starts[f0], starts[f1]
 		flowCol := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: flowOf[r0:r1]}
@@ -441,83 +481,136 @@ func (c *Codec) Decode(ctx context.Context, set *tensor.Set, k int) (*abi.Batch,
 		}
 	}
 	starts = append(starts, len(steps))
-	var all trace.Appender
-	for _, blk := range c.blocks(starts, L) {
-		f0, f1 := blk[0], blk[1]
-		s0, s1 := starts[f0], starts[f1]
-		for i := range c.slots {
-			sl := &c.slots[i]
-			if sl.attr {
-				sl.l.resize(&sl.enc, f1-f0)
-			} else {
-				sl.l.resize(&sl.enc, s1-s0)
+	lanes := append([]*Codec{c}, c.lanes...)
+	for _, l := range c.lanes {
+		if err := l.useChunk(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	blks := c.blocks(starts, L, len(lanes))
+	parts := make([]*abi.Batch, len(blks))
+	if len(lanes) == 1 || len(blks) == 1 {
+		for i, blk := range blks {
+			var err error
+			if parts[i], err = c.decodeBlock(ctx, set, k, steps, flowOf, starts, blk); err != nil {
+				return nil, err
 			}
 		}
-		// One pass over the block's rows gathers every field's argmax
-		// indices and values; a NaN or infinity is named by flow, step
-		// and column.
-		for f := f0; f < f1; f++ {
-			arow := set.Attributes[f*c.attrW : (f+1)*c.attrW]
-			for i := range c.slots {
-				if sl := &c.slots[i]; sl.attr {
-					if j := sl.l.get(arow[sl.off:], &sl.enc, f-f0); j >= 0 {
-						return nil, fmt.Errorf("encoding: decode chunk %d: flow %d attribute %d is %v", k, f, sl.off+j, arow[sl.off+j])
+	} else {
+		// Each lane has its own module instances: blocks are decoded side
+		// by side, and joined in order, so the result does not depend on
+		// which lane took which block.
+		errs := make([]error, len(blks))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for _, l := range lanes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(blks) || ctx.Err() != nil {
+						return
+					}
+					if parts[i], errs[i] = l.decodeBlock(ctx, set, k, steps, flowOf, starts, blks[i]); errs[i] != nil {
+						return
 					}
 				}
-			}
-			for st := starts[f]; st < starts[f+1]; st++ {
-				frow := set.Features[steps[st]*c.featW : (steps[st]+1)*c.featW]
-				for i := range c.slots {
-					if sl := &c.slots[i]; !sl.attr {
-						if j := sl.l.get(frow[sl.off:], &sl.enc, st-s0); j >= 0 {
-							return nil, fmt.Errorf("encoding: decode chunk %d: flow %d step %d feature %d is %v", k, f, steps[st]%L, sl.off+j, frow[sl.off+j])
-						}
-					}
-				}
-			}
+			}()
 		}
-		// Each step's flow within the block, to repeat attributes.
-		local := make([]int32, s1-s0)
-		for i, f := range flowOf[s0:s1] {
-			local[i] = f - int32(f0)
-		}
-		decoded := make([]*abi.Column, len(c.slots))
-		for i := range c.slots {
-			col, err := c.decode(ctx, &c.slots[i])
-			if err != nil {
-				return nil, fmt.Errorf("decode chunk %d: %w", k, err)
-			}
-			decoded[i] = col
-		}
-		out := &abi.Batch{}
-		for i := range c.fields {
-			col := decoded[i]
-			if c.slots[i].attr {
-				g := take(col, local)
-				col = &g
-			}
-			out.Columns = append(out.Columns, *col)
-		}
-		if c.st.Time != nil {
-			ts, err := c.timestamps(k, decoded, local)
+		wg.Wait()
+		for i, err := range errs {
 			if err != nil {
 				return nil, err
 			}
-			out.Columns = append(out.Columns, *ts)
+			if parts[i] == nil {
+				return nil, ctx.Err()
+			}
 		}
-		fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
-		for i, f := range flowOf[s0:s1] {
-			fl.U32[i] = uint32(f)
-		}
-		out.Columns = append(out.Columns, fl)
-		if err := out.Check(); err != nil {
-			return nil, fmt.Errorf("encoding: decode chunk %d: %w", k, err)
-		}
-		if err := all.Append(out); err != nil {
+	}
+	var all trace.Appender
+	for _, part := range parts {
+		if err := all.Append(part); err != nil {
 			return nil, fmt.Errorf("encoding: decode chunk %d: %w", k, err)
 		}
 	}
 	return all.Batch(), nil
+}
+
+// decodeBlock decodes the flows [blk[0], blk[1]) of a chunk's set with
+// this codec's instances: one pass over their tensor rows gathers every
+// field's indices and values, then one call per field.
+func (c *Codec) decodeBlock(ctx context.Context, set *tensor.Set, k int, steps []int, flowOf []int32, starts []int, blk [2]int) (*abi.Batch, error) {
+	L := set.L
+	f0, f1 := blk[0], blk[1]
+	s0, s1 := starts[f0], starts[f1]
+	for i := range c.slots {
+		sl := &c.slots[i]
+		if sl.attr {
+			sl.l.resize(&sl.enc, f1-f0)
+		} else {
+			sl.l.resize(&sl.enc, s1-s0)
+		}
+	}
+	// A NaN or infinity is named by flow, step and column.
+	for f := f0; f < f1; f++ {
+		arow := set.Attributes[f*c.attrW : (f+1)*c.attrW]
+		for i := range c.slots {
+			if sl := &c.slots[i]; sl.attr {
+				if j := sl.l.get(arow[sl.off:], &sl.enc, f-f0); j >= 0 {
+					return nil, fmt.Errorf("encoding: decode chunk %d: flow %d attribute %d is %v", k, f, sl.off+j, arow[sl.off+j])
+				}
+			}
+		}
+		for st := starts[f]; st < starts[f+1]; st++ {
+			frow := set.Features[steps[st]*c.featW : (steps[st]+1)*c.featW]
+			for i := range c.slots {
+				if sl := &c.slots[i]; !sl.attr {
+					if j := sl.l.get(frow[sl.off:], &sl.enc, st-s0); j >= 0 {
+						return nil, fmt.Errorf("encoding: decode chunk %d: flow %d step %d feature %d is %v", k, f, steps[st]%L, sl.off+j, frow[sl.off+j])
+					}
+				}
+			}
+		}
+	}
+	// Each step's flow within the block, to repeat attributes.
+	local := make([]int32, s1-s0)
+	for i, f := range flowOf[s0:s1] {
+		local[i] = f - int32(f0)
+	}
+	decoded := make([]*abi.Column, len(c.slots))
+	for i := range c.slots {
+		col, err := c.decode(ctx, &c.slots[i])
+		if err != nil {
+			return nil, fmt.Errorf("decode chunk %d: %w", k, err)
+		}
+		decoded[i] = col
+	}
+	out := &abi.Batch{}
+	for i := range c.fields {
+		col := decoded[i]
+		if c.slots[i].attr {
+			g := take(col, local)
+			col = &g
+		}
+		out.Columns = append(out.Columns, *col)
+	}
+	if c.st.Time != nil {
+		ts, err := c.timestamps(k, decoded, local)
+		if err != nil {
+			return nil, err
+		}
+		out.Columns = append(out.Columns, *ts)
+	}
+	fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
+	for i, f := range flowOf[s0:s1] {
+		fl.U32[i] = uint32(f)
+	}
+	out.Columns = append(out.Columns, fl)
+	if err := out.Check(); err != nil {
+		return nil, fmt.Errorf("encoding: decode chunk %d: %w", k, err)
+	}
+	return out, nil
 }
 
 // timestamps rebuilds one block's timestamps from the time slots' decoded

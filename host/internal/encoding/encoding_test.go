@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -504,5 +506,56 @@ func TestLoadStateRejects(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Lanes decode blocks side by side on their own instances; the records
+// must be those of one codec, for exact encodings and for noisy ones.
+func TestDecodeLanes(t *testing.T) {
+	b := loadUGR(t)
+	set := split(t, b, 3)
+	ctx := context.Background()
+	st, err := Fit(ctx, newNative(), Config{Fields: netflowFields(), Seed: 1}, b, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := Open(ctx, newNative(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close(ctx)
+	lanes, err := OpenLanes(ctx, []Runtime{newNative(), newNative(), newNative()}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lanes.Close(ctx)
+	lanes.CallRows = 7 // many blocks: 256-flow blocks would be one here
+	r := rand.New(rand.NewPCG(3, 4))
+	for k, ch := range set.Chunks {
+		if len(ch.Flows) == 0 {
+			continue
+		}
+		ts, err := one.Encode(ctx, b, set, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noisy := *ts
+		noisy.Attributes = append([]float32(nil), ts.Attributes...)
+		for i := range noisy.Attributes {
+			noisy.Attributes[i] += float32(0.05 * r.NormFloat64())
+		}
+		for _, in := range []*tensor.Set{ts, &noisy} {
+			want, err := one.Decode(ctx, in, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := lanes.Decode(ctx, in, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("chunk %d: lanes decoded differently from one codec", k)
+			}
+		}
 	}
 }

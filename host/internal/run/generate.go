@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/score"
 	"github.com/netshare/netshare/host/internal/tensor"
 	"github.com/netshare/netshare/host/internal/trace"
@@ -70,11 +72,11 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	codec, err := encoding.Open(ctx, encoding.FromPlugin(r.host), r.state)
+	codec, closeCodec, err := r.openDecoder(ctx, attrs)
 	if err != nil {
 		return false, err
 	}
-	defer codec.Close(ctx)
+	defer closeCodec()
 	var metrics []score.Metric // from the columns the model generates
 	var parts []*abi.Batch
 	var choices []chunkChoice
@@ -213,6 +215,56 @@ func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *ga
 	set := &tensor.Set{N: len(attrs) / m.AttrWidth(), L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
 	return codec.Decode(ctx, set, k)
+}
+
+// decodeLaneFlows is the number of flows in the largest chunk that makes
+// each extra decode lane worth its start-up (a host of its own that loads
+// every encoder's state: about a second for a 64k-port vocabulary).
+var decodeLaneFlows = 4096
+
+// maxDecodeLanes bounds the lanes: each holds a copy of the encoders'
+// state in its own module instance.
+const maxDecodeLanes = 8
+
+// openDecoder opens the codec generation decodes with: on the run's host,
+// plus, when chunks are large, lanes on hosts of their own (up to
+// model.workers), since decoding generated word2vec vectors is an exact
+// nearest-neighbour search that one module instance runs on one core.
+func (r *runner) openDecoder(ctx context.Context, attrs [][]float32) (*encoding.Codec, func(), error) {
+	most := 0
+	for k, a := range attrs {
+		if r.sets[k] != nil {
+			most = max(most, len(a)/tensor.Width(r.sets[k].AttrOutputs))
+		}
+	}
+	workers := r.cfg.Model.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	lanes := max(1, min(workers, maxDecodeLanes, most/decodeLaneFlows))
+	rts := []encoding.Runtime{encoding.FromPlugin(r.host)}
+	var hosts []*plugin.Host
+	closeHosts := func() {
+		for _, h := range hosts {
+			h.Close(ctx)
+		}
+	}
+	for len(rts) < lanes {
+		h, err := plugin.NewHost(ctx, PluginOptions(r.cfg))
+		if err != nil {
+			closeHosts()
+			return nil, nil, fmt.Errorf("decode lane %d: %w", len(rts), err)
+		}
+		hosts = append(hosts, h)
+		rts = append(rts, encoding.FromPlugin(h))
+	}
+	codec, err := encoding.OpenLanes(ctx, rts, r.state)
+	if err != nil {
+		closeHosts()
+		return nil, nil, err
+	}
+	r.decodeLanes = lanes
+	return codec, func() { codec.Close(ctx); closeHosts() }, nil
 }
 
 // chunkRecords are the real records of chunk k, in time order.

@@ -61,14 +61,16 @@ type Timing struct {
 
 // runner carries one run's state from stage to stage.
 type runner struct {
-	cfg    *pipeline.Config
-	host   *plugin.Host
-	dir    string
-	out    io.Writer
-	line   *progress.Line
-	notify func(stage string, done, total int)
-	stages *stages
-	res    *Result
+	cfg  *pipeline.Config
+	host *plugin.Host
+	// decodeLanes is how many module instances decoded generated records.
+	decodeLanes int
+	dir         string
+	out         io.Writer
+	line        *progress.Line
+	notify      func(stage string, done, total int)
+	stages      *stages
+	res         *Result
 
 	records   *abi.Batch // training records (without the holdout)
 	holdout   *abi.Batch

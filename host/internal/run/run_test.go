@@ -282,3 +282,44 @@ func TestPublicPretraining(t *testing.T) {
 		t.Fatalf("mismatched pretrained model: %v", err)
 	}
 }
+
+// Generation decoding on several lanes (module instances of their own)
+// gives exactly the records of one lane.
+func TestDecodeLanesInRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	one := t.TempDir()
+	if _, err := Run(context.Background(), tinyConfig(t, one), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { decodeLaneFlows = n }(decodeLaneFlows)
+	decodeLaneFlows = 1 // lanes even for the tiny sample's chunks
+	lanes := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(ctx, tinyConfig(t, lanes), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if err := s.r.trainAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.r.decodeLanes != 2 {
+		t.Fatalf("decoded on %d lanes, want model.workers = 2", s.r.decodeLanes)
+	}
+	a, err := os.ReadFile(filepath.Join(one, "generated", "records.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(lanes, "generated", "records.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("decoding on lanes generated other records than one lane")
+	}
+}
