@@ -38,6 +38,15 @@ func Layout(outs []Output) (hot, values int) {
 	return hot, values
 }
 
+// Width is the summed width of outs: the GAN's view of one row.
+func Width(outs []Output) int {
+	w := 0
+	for _, o := range outs {
+		w += o.Width
+	}
+	return w
+}
+
 // HotRow returns row i's indices.
 func (e *Encoded) HotRow(i int) []uint32 { return e.Hot[i*e.HotWidth : (i+1)*e.HotWidth] }
 

@@ -235,9 +235,9 @@ func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, e
 
 // Dense returns encoded rows as the GAN sees them: each row the
 // concatenation of the outputs, a discrete one as a one-hot vector. It is
-// row-major, Width(outs) values a row.
+// row-major, abi.Width(outs) values a row.
 func Dense(outs []abi.Output, e *abi.Encoded) []float64 {
-	w := Width(outs)
+	w := abi.Width(outs)
 	out := make([]float64, e.Rows*w)
 	for i := 0; i < e.Rows; i++ {
 		row, hot, vals := out[i*w:(i+1)*w], e.HotRow(i), e.ValueRow(i)
@@ -259,7 +259,7 @@ func Dense(outs []abi.Output, e *abi.Encoded) []float64 {
 // a discrete output becomes the index of its largest value (the lowest on
 // ties), as the host does before it asks for a decode.
 func Sparse(outs []abi.Output, dense []float64) *abi.Encoded {
-	w := Width(outs)
+	w := abi.Width(outs)
 	hw, vw := abi.Layout(outs)
 	rows := len(dense) / w
 	e := &abi.Encoded{Rows: rows, HotWidth: hw, ValueWidth: vw, Hot: make([]uint32, 0, rows*hw), Values: make([]float64, 0, rows*vw)}
@@ -282,13 +282,4 @@ func Sparse(outs []abi.Output, dense []float64) *abi.Encoded {
 		}
 	}
 	return e
-}
-
-// Width is the total width of outs, the GAN's view of one row.
-func Width(outs []abi.Output) int {
-	w := 0
-	for _, o := range outs {
-		w += o.Width
-	}
-	return w
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/enctest"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -33,33 +34,7 @@ func benchCols(b *testing.B, decode bool) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in := &abi.Batch{Columns: []abi.Column{tc.col}}
-			if err := e.Fit(in); err != nil {
-				b.Fatal(err)
-			}
-			raw, err := e.FitEnd()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := e.Load(raw); err != nil {
-				b.Fatal(err)
-			}
-			out := &abi.Encoded{Rows: benchRows, HotWidth: 1, Hot: make([]uint32, benchRows)}
-			if err := e.Encode(in, out); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if decode {
-					_, err = e.Decode(out)
-				} else {
-					err = e.Encode(in, out)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+			enctest.Kernels(b, e, &abi.Batch{Columns: []abi.Column{tc.col}}, decode)
 		})
 	}
 }

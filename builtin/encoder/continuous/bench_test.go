@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/enctest"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -48,36 +49,7 @@ func benchCases(b *testing.B, decode bool) {
 					xs[i] = 1 + math.Floor(r.ExpFloat64()*20)
 				}
 			}
-			in := &abi.Batch{Columns: []abi.Column{column(tc.typ, xs)}}
-			if err := e.Fit(in); err != nil {
-				b.Fatal(err)
-			}
-			raw, err := e.FitEnd()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := e.Load(raw); err != nil {
-				b.Fatal(err)
-			}
-			out := &abi.Encoded{Rows: benchRows, ValueWidth: 1, Values: make([]float64, benchRows)}
-			if err := e.Encode(in, out); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := e.Decode(out); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if decode {
-					_, err = e.Decode(out)
-				} else {
-					err = e.Encode(in, out)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+			enctest.Kernels(b, e, &abi.Batch{Columns: []abi.Column{column(tc.typ, xs)}}, decode)
 		})
 	}
 }

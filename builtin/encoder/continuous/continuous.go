@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/internal/fmath"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -286,21 +287,7 @@ func (e *Encoder) kernel() kernel {
 // scale maps a value on the transformed scale into the activation's range.
 // t is never NaN here, so clamp01 is exact.
 func (k *kernel) scale(t float64) float64 {
-	return clamp01((t-k.lo)/k.span)*k.a + k.b
-}
-
-// clamp01 is min(max(x, 0), 1) for x that is not NaN, up to the sign of a
-// zero, which the callers' "+ b" or "* span + lo" erases. The builtins
-// compile to runtime calls in Wasm (fmin64/fmax64), which spill the whole
-// loop to memory around them; comparisons stay in locals.
-func clamp01(x float64) float64 {
-	if x < 0 {
-		return 0
-	}
-	if x > 1 {
-		return 1
-	}
-	return x
+	return fmath.Clamp01((t-k.lo)/k.span)*k.a + k.b
 }
 
 // encodeUints needs no checks: unsigned values are never NaN nor <= -1.
@@ -427,7 +414,7 @@ func (e *Encoder) decoder() decoder {
 
 // unscale maps s to the bounds' scale, before any expm1.
 func (d *decoder) unscale(s float64) float64 {
-	return clamp01(s*d.a+d.b)*d.span + d.lo
+	return fmath.Clamp01(s*d.a+d.b)*d.span + d.lo
 }
 
 // floats returns the first NaN row, or -1.

@@ -84,3 +84,43 @@ func concat(t testing.TB, parts []*abi.Batch) *abi.Batch {
 	}
 	return all
 }
+
+// Kernels fits fe on in, loads the state, and times Encode of in's rows or
+// (decode) Decode of their encoding, in ns per row: the encoder's own
+// loops, without the wire framing. Built for wasip1 and run under wazero
+// (see docs/encoders.md) it gives the sandbox's cost of them.
+func Kernels(b *testing.B, fe sdk.FieldEncoder, in *abi.Batch, decode bool) {
+	b.Helper()
+	if err := fe.Fit(in); err != nil {
+		b.Fatal(err)
+	}
+	state, err := fe.FitEnd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	outs, err := fe.Load(state)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := in.Len()
+	hot, values := abi.Layout(outs)
+	e := &abi.Encoded{Rows: rows, HotWidth: hot, ValueWidth: values, Hot: make([]uint32, rows*hot), Values: make([]float64, rows*values)}
+	if err := fe.Encode(in, e); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := fe.Decode(e); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if decode {
+			_, err = fe.Decode(e)
+		} else {
+			err = fe.Encode(in, e)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
+}

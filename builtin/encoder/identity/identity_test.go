@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/enctest"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -79,17 +80,5 @@ func bench(b *testing.B, decode bool) {
 	for i := range benchRows {
 		in.Columns[0].U16[i] = uint16(i)
 	}
-	out := &abi.Encoded{Rows: benchRows, ValueWidth: 1, Values: make([]float64, benchRows)}
-	b.ResetTimer()
-	for range b.N {
-		if decode {
-			_, err = e.Decode(out)
-		} else {
-			err = e.Encode(in, out)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+	enctest.Kernels(b, e, in, decode)
 }

@@ -155,25 +155,3 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
-
-// BenchmarkWire encodes and decodes 65536 addresses through the sdk's
-// dispatcher (the module's wire path, serialisation included). Built for
-// wasip1 and run under wazero it measures the sandbox's share.
-func BenchmarkWire(b *testing.B) {
-	const n = 1 << 16
-	col := abi.Column{Name: "srcip", Type: abi.TypeIPv4, U32: make([]uint32, n)}
-	for i := range col.U32 {
-		col.U32[i] = uint32(i) * 2654435761
-	}
-	batch := &abi.Batch{Columns: []abi.Column{col}}
-	w := newWire(b)
-	h := w.Open("ip-bits", "srcip", nil, 1)
-	w.Load(h, w.Fit(h, batch))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if got := w.Decode(h, w.Encode(h, batch)); got.Len() != n {
-			b.Fatalf("decoded %d rows", got.Len())
-		}
-	}
-	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "records/s")
-}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/enctest"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -34,32 +35,7 @@ func benchParts(b *testing.B, decode bool) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := e.Fit(batch); err != nil {
-				b.Fatal(err)
-			}
-			raw, err := e.FitEnd()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := e.Load(raw); err != nil {
-				b.Fatal(err)
-			}
-			out := &abi.Encoded{Rows: benchRows, ValueWidth: 1, Values: make([]float64, benchRows)}
-			if err := e.Encode(batch, out); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if decode {
-					_, err = e.Decode(out)
-				} else {
-					err = e.Encode(batch, out)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+			enctest.Kernels(b, e, batch, decode)
 		})
 	}
 }

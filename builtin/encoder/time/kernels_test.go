@@ -61,20 +61,6 @@ func TestDecodeMatchesReference(t *testing.T) {
 	}
 }
 
-func TestRound(t *testing.T) {
-	xs := []float64{0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
-		4503599627370495.5, 4503599627370497, 1 << 53, 1e300, -1e300, math.Nextafter(0.5, 0), math.Nextafter(0.5, 1)}
-	r := rand.New(rand.NewPCG(7, 8))
-	for range 10000 {
-		xs = append(xs, (r.Float64()-0.5)*1e12, math.Floor(r.Float64()*1e9)+0.5)
-	}
-	for _, x := range xs {
-		if got, want := round(x), math.Round(x); got != want {
-			t.Fatalf("round(%v) = %v, want %v", x, got, want)
-		}
-	}
-}
-
 // Encode errors name the field and the row wherever the row is.
 func TestEncodeOrderError(t *testing.T) {
 	e, _ := New(sdk.Env{Column: "ts", Params: sdk.Params{"mode": ModeInterarrival, "part": PartIAT, "private": false, "span_start": int64(0), "span_end": int64(10), "iat_max": 1.0}})

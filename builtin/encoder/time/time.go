@@ -26,6 +26,7 @@ import (
 	"math"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/internal/fmath"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -291,14 +292,14 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if !needFlow {
 		lo, span := e.st.Lo, float64(e.st.Hi-e.st.Lo)
 		for i, t := range ts {
-			dst[i] = clamp01(float64(t-lo) / span)
+			dst[i] = fmath.Clamp01(float64(t-lo) / span)
 		}
 		return nil
 	}
 	flow = flow[:len(ts)]
 	ilo, ispan := e.st.IATLo, e.st.IATHi-e.st.IATLo
 	// A flow's first record (and the batch's first row) has interarrival 0.
-	first := clamp01((0 - ilo) / ispan)
+	first := fmath.Clamp01((0 - ilo) / ispan)
 	if len(ts) > 0 {
 		dst[0] = first
 	}
@@ -311,7 +312,7 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 		if iat < 0 {
 			return fmt.Errorf("time %s: row %d (flow %d) is %d µs before the flow's previous record: rows must be in time order within a flow", e.column, i, flow[i], -iat)
 		}
-		dst[i] = clamp01((float64(iat) - ilo) / ispan)
+		dst[i] = fmath.Clamp01((float64(iat) - ilo) / ispan)
 	}
 	return nil
 }
@@ -346,7 +347,7 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 			}
 			// Bounds are ≥ 0 µs, so this is ≥ 0 unless fixed iat_min
 			// made it negative; the old max(0, …) clamp stays.
-			v := int64(round(clamp01(s)*ispan + ilo))
+			v := int64(fmath.Round(fmath.Clamp01(s)*ispan + ilo))
 			if v < 0 {
 				v = 0
 			}
@@ -360,31 +361,9 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		if s != s {
 			return nil, fmt.Errorf("time %s: row %d is NaN", e.column, i)
 		}
-		dst[i] = lo + int64(round(clamp01(s)*span))
+		dst[i] = lo + int64(fmath.Round(fmath.Clamp01(s)*span))
 	}
 	return &e.out, nil
-}
-
-// clamp01 is min(max(x, 0), 1) for x that is not NaN (up to a zero's
-// sign, which no caller can see). The builtins compile to runtime calls in
-// Wasm (fmin64/fmax64) that spill the row loop to memory; comparisons do
-// not.
-func clamp01(x float64) float64 {
-	if x < 0 {
-		return 0
-	}
-	if x > 1 {
-		return 1
-	}
-	return x
-}
-
-// round is math.Round (halves away from zero) for finite x, branch-free:
-// with t = trunc(x), x-t is exact and trunc(2(x-t)) is the ±1 or 0 to
-// add. Trunc is one Wasm instruction; math.Round's bit fiddling is not.
-func round(x float64) float64 {
-	t := math.Trunc(x)
-	return t + math.Trunc(2*(x-t))
 }
 
 func growI64(s []int64, n int) []int64 {

@@ -10,25 +10,7 @@ import (
 // the two is the sandbox's cost.
 func BenchmarkNativeCodec1M(b *testing.B) {
 	ctx := context.Background()
-	recs := bigTrace(b, 1_000_000)
-	set := split(b, recs, 10)
-	rt := newNative()
-	cfg := Config{Fields: netflowFields(), Seed: 1}
-	// As in BenchmarkWasmCodec1M: one word2vec epoch for a short setup.
-	for i := range cfg.Fields {
-		if cfg.Fields[i].Encoder == "word2vec" {
-			cfg.Fields[i].Params = map[string]any{"epochs": int64(1)}
-		}
-	}
-	st, err := Fit(ctx, rt, cfg, recs, set)
-	if err != nil {
-		b.Fatal(err)
-	}
-	timed := newTimed(rt)
-	codec, err := Open(ctx, timed, st)
-	if err != nil {
-		b.Fatal(err)
-	}
+	recs, set, _, codec, timed, _, _ := benchSetup(b, newNative())
 	b.ResetTimer()
 	c0 := cpuTime()
 	rows := 0

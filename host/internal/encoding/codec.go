@@ -72,7 +72,7 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 	}()
 	aOff, fOff := 0, 0
 	if st.Time != nil {
-		fOff = width(st.Time.IATOutputs)
+		fOff = abi.Width(st.Time.IATOutputs)
 		c.iatW = fOff
 	}
 	for i := range st.Fields {
@@ -93,7 +93,7 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 			return nil, fmt.Errorf("encoding: field %q: the encoder describes outputs %v, the state recorded %v", fs.Name, outs, fs.Outputs)
 		}
 		cf := &c.fields[len(c.fields)-1]
-		cf.w = width(outs)
+		cf.w = abi.Width(outs)
 		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == RoleAttribute}
 		if sl.attr {
 			cf.off, aOff = aOff, aOff+cf.w
@@ -118,7 +118,7 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		if c.tIAT, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(partIAT), ts.Seed); err != nil {
 			return nil, err
 		}
-		c.startW = width(ts.StartOutputs)
+		c.startW = abi.Width(ts.StartOutputs)
 		c.raw = c.startW == 0
 		if !c.raw {
 			c.startSlot = len(c.slots)
@@ -171,14 +171,6 @@ func checkVersion(rt Runtime, encoder, version, field string) error {
 		return fmt.Errorf("encoding: field %q was fitted with encoder %q version %s, the loaded one is version %s: refit, or load the module that fitted it", field, encoder, version, comp.Version)
 	}
 	return nil
-}
-
-func width(outs []abi.Output) int {
-	w := 0
-	for _, o := range outs {
-		w += o.Width
-	}
-	return w
 }
 
 func sameOutputs(a, b []abi.Output) bool {

@@ -85,3 +85,37 @@ func (in *timedInstance) Exchange(ctx context.Context, op abi.Op, size int, fill
 	in.r.spent["(host: fill and read, all fields)"] += host
 	return err
 }
+
+// benchConfig is NetShare's NetFlow fields with one word2vec epoch: the
+// benchmarks' setup stays short, and decoding speed depends on the
+// vocabulary, not on how long it trained.
+func benchConfig() Config {
+	cfg := Config{Fields: netflowFields(), Seed: 1}
+	for i := range cfg.Fields {
+		if cfg.Fields[i].Encoder == "word2vec" {
+			cfg.Fields[i].Params = map[string]any{"epochs": int64(1)}
+		}
+	}
+	return cfg
+}
+
+// benchSetup fits benchConfig on bigTrace's 1M records in 10 chunks and
+// opens a codec on rt through a timedRuntime; fit and fitCPU are the
+// fit's wall and CPU time.
+func benchSetup(b *testing.B, rt Runtime) (recs *abi.Batch, set *flow.Set, st *State, codec *Codec, timed *timedRuntime, fit, fitCPU time.Duration) {
+	ctx := context.Background()
+	recs = bigTrace(b, 1_000_000)
+	set = split(b, recs, 10)
+	t0, c0 := time.Now(), cpuTime()
+	st, err := Fit(ctx, rt, benchConfig(), recs, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fit, fitCPU = time.Since(t0), cpuTime()-c0
+	timed = newTimed(rt)
+	if codec, err = Open(ctx, timed, st); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { codec.Close(ctx) })
+	return recs, set, st, codec, timed, fit, fitCPU
+}

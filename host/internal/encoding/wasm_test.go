@@ -105,30 +105,9 @@ func bigTrace(t testing.TB, n int) *abi.Batch {
 // stays meaningful on a shared machine.
 func BenchmarkWasmCodec1M(b *testing.B) {
 	ctx := context.Background()
-	recs := bigTrace(b, 1_000_000)
-	set := split(b, recs, 10)
 	rt, done := wasmRuntime(b)
 	defer done()
-	cfg := Config{Fields: netflowFields(), Seed: 1}
-	// One word2vec epoch keeps the setup short; decoding speed depends on
-	// the vocabulary, not on how long it trained.
-	for i := range cfg.Fields {
-		if cfg.Fields[i].Encoder == "word2vec" {
-			cfg.Fields[i].Params = map[string]any{"epochs": int64(1)}
-		}
-	}
-	t0, c0 := time.Now(), cpuTime()
-	st, err := Fit(ctx, rt, cfg, recs, set)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fit, fitCPU := time.Since(t0), cpuTime()-c0
-	timed := newTimed(rt)
-	codec, err := Open(ctx, timed, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer codec.Close(ctx)
+	recs, set, st, codec, timed, fit, fitCPU := benchSetup(b, rt)
 	b.ResetTimer()
 	c1 := cpuTime()
 	rows := 0
@@ -192,26 +171,9 @@ func BenchmarkWasmWord2VecFit1M(b *testing.B) {
 // round trips skip through its memo, dominates here.
 func BenchmarkWasmDecodeGenerated(b *testing.B) {
 	ctx := context.Background()
-	recs := bigTrace(b, 1_000_000)
-	set := split(b, recs, 10)
 	rt, done := wasmRuntime(b)
 	defer done()
-	cfg := Config{Fields: netflowFields(), Seed: 1}
-	for i := range cfg.Fields {
-		if cfg.Fields[i].Encoder == "word2vec" {
-			cfg.Fields[i].Params = map[string]any{"epochs": int64(1)}
-		}
-	}
-	st, err := Fit(ctx, rt, cfg, recs, set)
-	if err != nil {
-		b.Fatal(err)
-	}
-	timed := newTimed(rt)
-	codec, err := Open(ctx, timed, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer codec.Close(ctx)
+	recs, set, st, codec, timed, _, _ := benchSetup(b, rt)
 	// The same on two lanes (a second host), as generation decodes on a
 	// machine with cores to spare: wall time halves, CPU time stays.
 	rt2, done2 := wasmRuntime(b)
