@@ -3,6 +3,7 @@
 package plugin
 
 import (
+	"math"
 	"syscall"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -17,6 +18,9 @@ type mmapMemory struct{ buf []byte }
 
 func newMemoryAllocator() experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		if max > math.MaxInt {
+			return &sliceMemory{} // a 32-bit host cannot map a 4 GiB cap
+		}
 		b, err := syscall.Mmap(-1, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
 		if err != nil {
 			// No address space for the reservation: wazero's growable slice.
