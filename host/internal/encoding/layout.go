@@ -75,18 +75,21 @@ func (l *layout) put(e *abi.Encoded, i int, d []float32) error {
 // -1.
 func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 	hot := e.Hot[i*l.hot : (i+1)*l.hot]
-	// x-x is 0 for a finite x and NaN otherwise: summed over the row it
-	// finds a NaN or infinity without a branch per value.
-	var bad float32
+	// bad collects nonFinite over the row: a NaN or infinity is found
+	// without a branch per value.
+	var bad uint32
 	if l.bits {
 		s = s[:2*len(hot)]
 		for k := range hot {
 			a, b := s[2*k], s[2*k+1]
-			bad += (a - a) + (b - b)
-			hot[k] = 0
+			bad |= nonFinite(a) | nonFinite(b)
+			// In a register the compiler makes this a conditional move:
+			// generated bits are coin flips a branch would mispredict.
+			var x uint32
 			if b > a {
-				hot[k] = 1
+				x = 1
 			}
+			hot[k] = x
 		}
 		if bad != 0 {
 			return badColumn(s)
@@ -99,7 +102,7 @@ func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 		if p.discrete {
 			best := 0
 			for j, x := range v {
-				bad += x - x
+				bad |= nonFinite(x)
 				if x > v[best] {
 					best = j
 				}
@@ -109,7 +112,7 @@ func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 			continue
 		}
 		for j, x := range v {
-			bad += x - x
+			bad |= nonFinite(x)
 			vals[j] = float64(x)
 		}
 		vals = vals[p.w:]
@@ -118,6 +121,13 @@ func (l *layout) get(s []float32, e *abi.Encoded, i int) int {
 		return badColumn(s[:l.width])
 	}
 	return -1
+}
+
+// nonFinite is 1 for a NaN or an infinity (all exponent bits set) and 0
+// otherwise: adding one to the exponent carries into the sign bit only
+// from all ones.
+func nonFinite(x float32) uint32 {
+	return (math.Float32bits(x)&0x7f800000 + 0x00800000) >> 31
 }
 
 // badColumn is the index of v's first NaN or infinity.
