@@ -6,7 +6,6 @@ package enctest
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/netshare/netshare/abi"
@@ -19,12 +18,7 @@ import (
 // is absent.
 func DataDir(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real data not available at %s: %v", dir, err)
-	}
-	return dir
+	return sdktest.SharedData(t)
 }
 
 // LoadUGR returns NetShare's 1000-record UGR'16 sample as flow records.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,37 +13,11 @@ import (
 	"github.com/netshare/netshare/sdk/sdktest"
 )
 
-// dataPath finds a shared test trace: ../shared/data/flows relative to the
-// repository root.
-func dataPath(name string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("repository root not found above %s", dir)
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", "flows", name)
-	_, err = os.Stat(p)
-	return p, err
-}
-
 // dataFile returns the path of a shared test trace, skipping the test when
 // the shared data is absent.
 func dataFile(t testing.TB, name string) string {
 	t.Helper()
-	p, err := dataPath(name)
-	if err != nil {
-		t.Skipf("test data %s absent: %v", name, err)
-	}
-	return p
+	return sdktest.SharedData(t, "flows", name)
 }
 
 func readData(t testing.TB, name string) []byte {

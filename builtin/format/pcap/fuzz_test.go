@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // fuzzDecode is the property both fuzz targets check on any input: no
@@ -63,7 +65,8 @@ func fuzzSeeds(f *testing.F, ng bool, hand ...[]byte) {
 		f.Add(h, uint16(7))
 	}
 	// Without the real traces the hand-made seeds still run.
-	paths, _ := filepath.Glob(filepath.Join(sharedPcapDir(), "*.pcap*"))
+	dir, _ := sdktest.SharedDataPath("pcap")
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil || len(data) < 4 {

@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // rec is one packet record, for comparisons.
@@ -91,20 +91,11 @@ func decodeAll(t testing.TB, data []byte, piece int) ([]rec, abi.DecodeStats, er
 	return out, st, nil
 }
 
-// sharedPcapDir is ../shared/data/pcap relative to the repository root.
-func sharedPcapDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "data", "pcap")
-}
-
-// dataDir returns sharedPcapDir, skipping the test when it is absent.
+// dataDir is ../shared/data/pcap beside the repository, skipping the test
+// when it is absent.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir := sharedPcapDir()
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real traces absent (%v): they live in ../shared/data/pcap beside the repository", err)
-	}
-	return dir
+	return sdktest.SharedData(t, "pcap")
 }
 
 // realFiles returns the real captures by base name.

@@ -3,7 +3,6 @@ package zeekconn
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,35 +13,9 @@ import (
 
 const ctu40 = "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled"
 
-// dataPath finds a shared test trace: ../shared/data/flows relative to the
-// repository root.
-func dataPath(name string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("repository root not found above %s", dir)
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", "flows", name)
-	_, err = os.Stat(p)
-	return p, err
-}
-
 func readData(t testing.TB, name string) []byte {
 	t.Helper()
-	p, err := dataPath(name)
-	if err != nil {
-		t.Skipf("test data %s absent: %v", name, err)
-	}
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(sdktest.SharedData(t, "flows", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,17 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-)
 
-// sharedData returns the path of a shared test file, skipping when absent.
-func sharedData(t testing.TB, parts ...string) string {
-	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "..", "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test data absent: %v", err)
-	}
-	return p
-}
+	"github.com/netshare/netshare/sdk/sdktest"
+)
 
 func inspectJSON(t *testing.T, args ...string) Summary {
 	t.Helper()
@@ -47,11 +39,11 @@ func TestInspectCounts(t *testing.T) {
 		protocols map[string]int64
 		firstTS   int64
 	}{
-		{"netshare csv", []string{sharedData(t, "flows", "ugr16_netshare-small_1k.csv")}, 1000, 989,
+		{"netshare csv", []string{sdktest.SharedData(t, "flows", "ugr16_netshare-small_1k.csv")}, 1000, 989,
 			map[string]int64{"TCP": 437, "ICMP": 267, "UDP": 231, "GRE": 30, "ESP": 29, "IPIP": 5, "IPv6": 1}, 1458298072364000},
-		{"nfdump by mapping", []string{"--format", "netflow-csv", "--params", nfdumpParams, sharedData(t, "flows", "ugr16_july-week5_first5k_nfdump-noheader.csv")}, 5000, 4877,
+		{"nfdump by mapping", []string{"--format", "netflow-csv", "--params", nfdumpParams, sdktest.SharedData(t, "flows", "ugr16_july-week5_first5k_nfdump-noheader.csv")}, 5000, 4877,
 			map[string]int64{"UDP": 2802, "TCP": 2190, "ICMP": 8}, 0},
-		{"CTU-Normal-40", []string{sharedData(t, "flows", "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled")}, 5663, 4880, nil, 1655056416228417},
+		{"CTU-Normal-40", []string{sdktest.SharedData(t, "flows", "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled")}, 5663, 4880, nil, 1655056416228417},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

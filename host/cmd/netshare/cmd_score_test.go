@@ -5,22 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 // shared returns a file of ../shared/data (relative to the repository
 // root), or skips the test when the data is absent.
-func shared(t *testing.T, rel string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test data %s not available: %v", p, err)
-	}
-	return p
-}
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, rc int) {
 	t.Helper()
@@ -30,7 +22,7 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, rc int) {
 }
 
 func TestScoreJSONSelf(t *testing.T) {
-	ugr := shared(t, "flows/ugr16_netshare-small_1k.csv")
+	ugr := sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv")
 	// Flags after the positional arguments, as the usage line writes them.
 	out, errs, rc := runCmd(t, "score", ugr, ugr, "--json", "--noise-floor=false")
 	if rc != 0 {
@@ -55,8 +47,8 @@ func TestScoreJSONSelf(t *testing.T) {
 }
 
 func TestScoreReportAndRebuild(t *testing.T) {
-	realPath := shared(t, "pcap/caida_equinix-nyc_2018-03-15_10kpkts.pcapng")
-	synPath := shared(t, "pcap/stopddos_amp.TCP.reflection.SYNACK.pcap")
+	realPath := sdktest.SharedData(t, "pcap/caida_equinix-nyc_2018-03-15_10kpkts.pcapng")
+	synPath := sdktest.SharedData(t, "pcap/stopddos_amp.TCP.reflection.SYNACK.pcap")
 	dir := t.TempDir()
 	html := filepath.Join(dir, "score.html")
 	metrics := filepath.Join(dir, "metrics.json")
@@ -120,7 +112,7 @@ params = {column = "ttl", name = "ttl_divergence"}
 }
 
 func TestScoreErrors(t *testing.T) {
-	ugr := shared(t, "flows/ugr16_netshare-small_1k.csv")
+	ugr := sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv")
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("[input]\npaths = [\"x\"]\n[[metrics]]\nname = \"emd\"\nparams = {colum = \"td\"}\n"), 0o644)

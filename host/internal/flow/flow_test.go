@@ -4,7 +4,6 @@ import (
 	"flag"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -334,13 +333,9 @@ func TestNetShareFile(t *testing.T) {
 
 func decodeFlowCSV(t testing.TB, name string) *abi.Batch {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "data", "flows", name))
+	data, err := os.ReadFile(sdktest.SharedData(t, "flows", name))
 	if err != nil {
 		t.Fatal(err)
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Skipf("test data absent: %v", err)
 	}
 	dec, err := netflowcsv.NewDecoder(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
 	if err != nil {

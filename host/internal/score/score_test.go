@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/sdk/sdktest"
 )
 
 var (
@@ -34,18 +34,6 @@ func host(t testing.TB) *plugin.Host {
 		t.Fatal(hostErr)
 	}
 	return testHost
-}
-
-// sharedData is ../shared/data relative to the repository root.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	p := filepath.Join(root, "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test data %s not available: %v", p, err)
-	}
-	return p
 }
 
 var protoNumbers = map[string]uint8{"TCP": 6, "UDP": 17, "ICMP": 1, "GRE": 47, "ESP": 50, "IPIP": 4, "IPv6": 41}
@@ -124,7 +112,7 @@ func rows(b *abi.Batch, lo, hi int) *abi.Batch {
 // dist_metrics: rank JSD for IPs, JSD over 0..65535 for ports and 0..255
 // for protocols, EMD of ts − min(ts) and of raw td/pkt/byt.
 func TestUGR16AgainstScipy(t *testing.T) {
-	all := readUGR(t, sharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
 	real, syn := rows(all, 0, 500), rows(all, 500, all.Len())
 	metrics, err := DefaultMetrics(real)
 	if err != nil {
@@ -299,7 +287,7 @@ func TestChooseByRankSum(t *testing.T) {
 }
 
 func TestChooseBest(t *testing.T) {
-	all := readUGR(t, sharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
 	real := rows(all, 0, 500)
 	// Candidate 1 is the real table itself: every score is 0, so it must
 	// win against the other half and a degenerate copy of one record.
@@ -323,7 +311,7 @@ func TestChooseBest(t *testing.T) {
 }
 
 func TestSplitHalves(t *testing.T) {
-	all := readUGR(t, sharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
 	x, y := SplitHalves(all, 7)
 	if x.Len()+y.Len() != all.Len() || x.Len() < all.Len()/3 || y.Len() < all.Len()/3 {
 		t.Fatalf("split %d into %d and %d", all.Len(), x.Len(), y.Len())

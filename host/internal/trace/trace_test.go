@@ -47,11 +47,7 @@ func TestMain(m *testing.M) {
 // data returns the path of a shared test file, skipping when absent.
 func data(t testing.TB, parts ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "..", "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test data absent: %v", err)
-	}
-	return p
+	return sdktest.SharedData(t, parts...)
 }
 
 var nfdump = map[string]any{

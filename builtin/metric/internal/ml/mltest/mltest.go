@@ -10,14 +10,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/metric/internal/ml"
 	"github.com/netshare/netshare/sdk"
+	"github.com/netshare/netshare/sdk/sdktest"
 
 	// The formats the traces are read with.
 	_ "github.com/netshare/netshare/builtin/format/netflowcsv"
@@ -25,24 +24,12 @@ import (
 	_ "github.com/netshare/netshare/builtin/format/zeekconn"
 )
 
-// DataDir is the shared test data folder: ../shared/data from the
-// repository root, found from this file's location.
-func DataDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	// file is <root>/builtin/metric/internal/ml/mltest/mltest.go.
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "..")
-	return filepath.Join(root, "..", "shared", "data")
-}
-
 // Read decodes the shared data file rel (e.g. "flows/x.csv") with format
 // and params, skipping the test when the data folder is absent.
 func Read(t testing.TB, rel, format string, params map[string]any) *abi.Batch {
 	t.Helper()
-	path := filepath.Join(DataDir(), rel)
+	path := sdktest.SharedData(t, rel)
 	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		t.Skipf("test data %s is absent (see /work/shared/data/README.md)", path)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
