@@ -30,9 +30,7 @@ type Codec struct {
 	raw          bool // time encoder in raw mode: the feature is the timestamp
 	attrW, featW int
 	tagOff       int // offset of the flow tags in the attribute vector
-	startOff     int // offset of the time start attribute
 	startW       int
-	iatW         int
 	// slots are the calls of a block: the fields in order, then the time
 	// field's start (when it has one) and interarrival.
 	slots              []slot
@@ -73,7 +71,6 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 	aOff, fOff := 0, 0
 	if st.Time != nil {
 		fOff = abi.Width(st.Time.IATOutputs)
-		c.iatW = fOff
 	}
 	for i := range st.Fields {
 		fs := &st.Fields[i]
@@ -105,7 +102,6 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 	}
 	c.tagOff = aOff
 	aOff += flow.TagWidth(st.NChunks)
-	c.startOff = aOff
 	if st.Time != nil {
 		ts := st.Time
 		if err := checkVersion(rt, ts.Encoder, ts.Version, ts.Name); err != nil {
