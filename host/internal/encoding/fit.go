@@ -14,6 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/internal/suggest"
 )
 
 // Fit fits every field's encoder on the records and returns the state.
@@ -59,7 +60,7 @@ func Fit(ctx context.Context, rt Runtime, cfg Config, records *abi.Batch, set *f
 			return nil, err
 		}
 		st.Fields = append(st.Fields, FieldState{
-			Field:  Field{Name: r.field.Name, Role: r.field.Role, Encoder: r.field.Encoder, Params: r.params},
+			Field:  abi.Field{Name: r.field.Name, Role: r.field.Role, Encoder: r.field.Encoder, Params: r.params},
 			Module: r.module, Version: r.comp.Version, Seed: r.seed, State: state, Outputs: outs,
 		})
 	}
@@ -100,7 +101,7 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 			for _, c := range records.Columns {
 				names = append(names, c.Name)
 			}
-			return nil, nil, fmt.Errorf("%s: the records have no such column%s (they have %s)", where, abi.Suggest(f.Name, names), strings.Join(names, ", "))
+			return nil, nil, fmt.Errorf("%s: the records have no such column%s (they have %s)", where, suggest.DidYouMean(f.Name, names), strings.Join(names, ", "))
 		}
 		module, comp, err := rt.Component(f.Encoder)
 		if err != nil {
@@ -133,8 +134,8 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 		}
 		r := resolved{field: f, module: module, comp: comp, params: params, seed: fieldSeed(cfg.Seed, f.Name)}
 		switch f.Role {
-		case RoleAttribute, RoleFeature:
-		case RoleTime:
+		case abi.RoleAttribute, abi.RoleFeature:
+		case abi.RoleTime:
 			if timeField != nil {
 				return nil, nil, fmt.Errorf("%s: a second time field (the first is %q)", where, timeField.field.Name)
 			}
@@ -148,7 +149,7 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 			timeField = &r
 			continue
 		default:
-			return nil, nil, fmt.Errorf("%s: role %q, want %q, %q or %q", where, f.Role, RoleAttribute, RoleFeature, RoleTime)
+			return nil, nil, fmt.Errorf("%s: role %q, want %q, %q or %q", where, f.Role, abi.RoleAttribute, abi.RoleFeature, abi.RoleTime)
 		}
 		if shared, _ := comp.Defaults["shared_fit"].(bool); shared {
 			r.group = groupKey(f.Encoder, params, comp.Defaults["per_field_params"])
@@ -184,7 +185,7 @@ func groupKey(encoder string, params map[string]any, perField any) string {
 // readPretrained reads a pretrained model file for f. The file is either
 // an encoding state saved by another run (the state of its field of the
 // same encoder is taken, preferring the same name) or a raw encoder state.
-func readPretrained(cfg Config, path string, f Field) (string, error) {
+func readPretrained(cfg Config, path string, f abi.Field) (string, error) {
 	read := cfg.ReadFile
 	if read == nil {
 		read = os.ReadFile
@@ -213,7 +214,7 @@ func readPretrained(cfg Config, path string, f Field) (string, error) {
 	return "base64:" + base64.StdEncoding.EncodeToString(raw), nil
 }
 
-func open(ctx context.Context, rt Runtime, name string, f Field, params map[string]any, seed int64) (Instance, error) {
+func open(ctx context.Context, rt Runtime, name string, f abi.Field, params map[string]any, seed int64) (Instance, error) {
 	in, err := rt.Open(ctx, abi.OpenRequest{Kind: abi.KindEncoder, Name: f.Encoder, Params: params, Seed: seed, Column: name})
 	if err != nil {
 		return nil, fmt.Errorf("encoding: field %q: %w", f.Name, err)
@@ -244,7 +245,7 @@ func fitOne(ctx context.Context, rt Runtime, r resolved, column string, records 
 	return state, nil
 }
 
-func loadOutputs(ctx context.Context, rt Runtime, f Field, params map[string]any, seed int64, state []byte) ([]abi.Output, error) {
+func loadOutputs(ctx context.Context, rt Runtime, f abi.Field, params map[string]any, seed int64, state []byte) ([]abi.Output, error) {
 	in, err := open(ctx, rt, f.Name, f, params, seed)
 	if err != nil {
 		return nil, err

@@ -170,7 +170,7 @@ func (s *State) layout() error {
 		return nil
 	}
 	for _, f := range s.Fields {
-		if f.Role == RoleAttribute {
+		if f.Role == abi.RoleAttribute {
 			if err := add(&s.AttrOutputs, f.Outputs); err != nil {
 				return err
 			}
@@ -186,7 +186,7 @@ func (s *State) layout() error {
 		}
 	}
 	for _, f := range s.Fields {
-		if f.Role == RoleFeature {
+		if f.Role == abi.RoleFeature {
 			if err := add(&s.FeatOutputs, f.Outputs); err != nil {
 				return err
 			}

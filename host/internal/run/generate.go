@@ -279,7 +279,7 @@ func (r *runner) chunkRecords(k int) *abi.Batch {
 // dedupeFlows keeps, of generated flows sharing a flow key, the first:
 // two flows with one 5-tuple would read as one flow in the output.
 func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
-	fc := b.Column(encoding.FlowColumn)
+	fc := b.Column(abi.FlowColumn)
 	if fc == nil {
 		return b
 	}
@@ -302,7 +302,7 @@ func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 		keep = append(keep, int32(i))
 	}
 	out := b.Take(keep)
-	drop := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == encoding.FlowColumn })
+	drop := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == abi.FlowColumn })
 	out.Columns = slices.Delete(out.Columns, drop, drop+1)
 	return out
 }
