@@ -72,7 +72,8 @@ const (
 	// within a shared-fit group.
 	DefaultPerFieldParams = "per_field_params"
 	// DefaultColumnParams ([]string, metrics): params whose values name
-	// record columns; the host checks that those columns exist.
+	// the record columns the metric reads; the host sends it only those
+	// columns (every column when the key is absent).
 	DefaultColumnParams = "column_params"
 )
 

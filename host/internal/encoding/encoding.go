@@ -17,10 +17,10 @@
 // taken as 0), or, in the encoder's "raw" mode, takes the feature as the
 // timestamp.
 //
-// Encoders whose manifest sets Defaults["shared_fit"] (word2vec) are fitted
-// once per group of fields with the same encoder and params (ignoring the
-// names in Defaults["per_field_params"]); every field of the group loads
-// that one state.
+// Encoders whose manifest sets Defaults[abi.DefaultSharedFit] (word2vec)
+// are fitted once per group of fields with the same encoder and params
+// (ignoring the names in Defaults[abi.DefaultPerFieldParams]); every field
+// of the group loads that one state.
 package encoding
 
 import (

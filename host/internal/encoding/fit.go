@@ -115,10 +115,10 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 			return slices.ContainsFunc(comp.Params, func(p abi.Param) bool { return p.Name == name })
 		}
 		if cfg.Private {
-			if !declares("private") {
+			if !declares(abi.ParamPrivate) {
 				return nil, nil, fmt.Errorf("%s: privacy is on, and encoder %q declares no private param, so it cannot promise to fit without reading the private data", where, f.Encoder)
 			}
-			params["private"] = true
+			params[abi.ParamPrivate] = true
 		}
 		if p, ok := params["pretrained"].(string); ok && p != "" && !strings.HasPrefix(p, "base64:") && !strings.HasPrefix(strings.TrimSpace(p), "{") {
 			inline, err := readPretrained(cfg, p, f)
@@ -139,10 +139,10 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 			if timeField != nil {
 				return nil, nil, fmt.Errorf("%s: a second time field (the first is %q)", where, timeField.field.Name)
 			}
-			if !declares("part") {
+			if !declares(abi.ParamPart) {
 				return nil, nil, fmt.Errorf("%s: role time needs an encoder with a part param (start/iat), and %q has none", where, f.Encoder)
 			}
-			if _, ok := params["part"]; ok {
+			if _, ok := params[abi.ParamPart]; ok {
 				return nil, nil, fmt.Errorf("%s: part is set by the host for the time field; remove it", where)
 			}
 			r := r
@@ -151,8 +151,16 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 		default:
 			return nil, nil, fmt.Errorf("%s: role %q, want %q, %q or %q", where, f.Role, abi.RoleAttribute, abi.RoleFeature, abi.RoleTime)
 		}
-		if shared, _ := comp.Defaults["shared_fit"].(bool); shared {
-			r.group = groupKey(f.Encoder, params, comp.Defaults["per_field_params"])
+		var shared bool
+		if _, err := comp.Default(abi.DefaultSharedFit, &shared); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if shared {
+			var perField []string
+			if _, err := comp.Default(abi.DefaultPerFieldParams, &perField); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", where, err)
+			}
+			r.group = groupKey(f.Encoder, params, perField)
 		}
 		out = append(out, r)
 	}
@@ -169,14 +177,10 @@ func fieldSeed(seed int64, name string) int64 {
 
 // groupKey identifies fields that share one fit: same encoder, same params
 // apart from the per-field ones.
-func groupKey(encoder string, params map[string]any, perField any) string {
+func groupKey(encoder string, params map[string]any, perField []string) string {
 	p := maps.Clone(params)
-	if list, ok := perField.([]any); ok {
-		for _, n := range list {
-			if s, ok := n.(string); ok {
-				delete(p, s)
-			}
-		}
+	for _, n := range perField {
+		delete(p, n)
 	}
 	b, _ := json.Marshal(p) // map keys marshal sorted
 	return "shared:" + encoder + ":" + string(b)

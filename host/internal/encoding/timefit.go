@@ -30,7 +30,7 @@ func fitTime(ctx context.Context, rt Runtime, cfg Config, r resolved, records *a
 		if cfg.Private {
 			// The chunk's bounds, not its data, scale the starts.
 			lo, hi := int64(math.Floor(ch.Start)), int64(math.Ceil(ch.End))
-			params["span_start"], params["span_end"] = lo, max(hi, lo+1)
+			params[abi.ParamSpanStart], params[abi.ParamSpanEnd] = lo, max(hi, lo+1)
 		}
 		b, err := chunkTimeBatch(col, k, ch, records.Len(), cfg.MaxLen)
 		if err != nil {
@@ -80,10 +80,10 @@ func (ts *TimeState) partParams(part string) map[string]any {
 	if p == nil {
 		p = map[string]any{}
 	}
-	p["part"] = part
-	if priv, _ := p["private"].(bool); priv {
-		if _, ok := p["span_start"]; !ok {
-			p["span_start"], p["span_end"] = int64(0), int64(1)
+	p[abi.ParamPart] = part
+	if priv, _ := p[abi.ParamPrivate].(bool); priv {
+		if _, ok := p[abi.ParamSpanStart]; !ok {
+			p[abi.ParamSpanStart], p[abi.ParamSpanEnd] = int64(0), int64(1)
 		}
 	}
 	return p
