@@ -186,15 +186,6 @@ func Default() Config {
 	}
 }
 
-// FieldNames lists the configured fields' names in order.
-func (c *Config) FieldNames() []string {
-	out := make([]string, len(c.Fields))
-	for i, f := range c.Fields {
-		out[i] = f.Name
-	}
-	return out
-}
-
 // Keys lists every key path the pipeline understands, for documentation
 // and for --set completion.
 func Keys() []string {
