@@ -23,7 +23,7 @@ type Codec struct {
 
 	rt     Runtime
 	st     *State
-	fields []codecField
+	fields []Instance // one per non-time field, in state order
 	// Time instances, loaded with the state of chunk timeChunk.
 	tStart, tIAT Instance
 	timeChunk    int
@@ -53,12 +53,6 @@ type slot struct {
 	enc abi.Encoded
 }
 
-type codecField struct {
-	fs     *FieldState
-	in     Instance
-	off, w int // slice of the attribute or feature vector
-}
-
 // Open loads every field's state into a new instance.
 func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 	c := &Codec{rt: rt, st: st, timeChunk: -1, startSlot: -1, iatSlot: -1}
@@ -81,7 +75,7 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.fields = append(c.fields, codecField{fs: fs, in: in})
+		c.fields = append(c.fields, in)
 		outs, err := load(ctx, in, fs.Name, fs.State)
 		if err != nil {
 			return nil, err
@@ -89,15 +83,13 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		if !sameOutputs(outs, fs.Outputs) {
 			return nil, fmt.Errorf("encoding: field %q: the encoder describes outputs %v, the state recorded %v", fs.Name, outs, fs.Outputs)
 		}
-		cf := &c.fields[len(c.fields)-1]
-		cf.w = abi.Width(outs)
+		w := abi.Width(outs)
 		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == abi.RoleAttribute}
 		if sl.attr {
-			cf.off, aOff = aOff, aOff+cf.w
+			sl.off, aOff = aOff, aOff+w
 		} else {
-			cf.off, fOff = fOff, fOff+cf.w
+			sl.off, fOff = fOff, fOff+w
 		}
-		sl.off = cf.off
 		c.slots = append(c.slots, sl)
 	}
 	c.tagOff = aOff
@@ -203,14 +195,7 @@ func (c *Codec) Close(ctx context.Context) error {
 		}
 	}
 	c.lanes = nil
-	for _, f := range c.fields {
-		if f.in != nil {
-			if err := f.in.Close(ctx); err != nil && first == nil {
-				first = err
-			}
-		}
-	}
-	for _, in := range []Instance{c.tStart, c.tIAT} {
+	for _, in := range append(c.fields, c.tStart, c.tIAT) {
 		if in != nil {
 			if err := in.Close(ctx); err != nil && first == nil {
 				first = err

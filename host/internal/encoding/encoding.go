@@ -88,11 +88,10 @@ type TimeState struct {
 }
 
 type resolved struct {
-	field   abi.Field
-	module  string
-	comp    abi.Component
-	params  map[string]any
-	seed    int64
-	group   string // shared-fit group key, "" for none
-	stateIx int
+	field  abi.Field
+	module string
+	comp   abi.Component
+	params map[string]any
+	seed   int64
+	group  string // shared-fit group key, "" for none
 }
