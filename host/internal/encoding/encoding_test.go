@@ -19,7 +19,7 @@ import (
 // f32eps is float32's relative precision: tensors hold float32 values.
 const f32eps = 1.0 / (1 << 23)
 
-// netflowFields is NetShare's NetFlow configuration (notes §2.3).
+// netflowFields is NetShare's NetFlow configuration (docs/encoders.md).
 func netflowFields() []abi.Field {
 	return []abi.Field{
 		{Name: "srcip", Role: abi.RoleAttribute, Encoder: "ip-bits"},

@@ -145,7 +145,7 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 }
 
 // mergedAttributes generates each chunk's flows from its model and places
-// them as NetShare does (notes §1.5): a flow is kept by the chunk that
+// them as NetShare does (docs/encoders.md, flow tags): a flow is kept by the chunk that
 // generated it if it starts there, and copied into every later chunk it
 // appears in with its start bit cleared. Each chunk then generates the
 // records of exactly the flows placed in it.

@@ -1,5 +1,5 @@
 // Package netshare holds NetShare's choices of fields and encoders (Yin et
-// al., SIGCOMM 2022, §4 and §5; docs/encoders.md), which the builtin
+// al., SIGCOMM 2022; docs/encoders.md), which the builtin
 // formats offer as their default fields: the packet set for pcap, the flow
 // set for netflow-csv and zeek-conn. IPs as bits, ports and protocol
 // through one shared IP2Vec model, the timestamp as flow start plus
