@@ -174,3 +174,81 @@ func TestNewJobNamesAMissingInput(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestNewJobCopiesThePretrainedModel: privacy.pretrained, a relative path
+// to a checkpoint file or to a run directory, reaches a worker that mounts
+// the store elsewhere as the checkpoint itself.
+func TestNewJobCopiesThePretrainedModel(t *testing.T) {
+	const ckpt = "model bytes"
+	for _, tc := range []struct {
+		name, pretrained string
+		files            map[string]string
+		wantErr          string
+	}{
+		{"checkpoint file", "public/model.ckpt", map[string]string{"public/model.ckpt": ckpt}, ""},
+		{"run directory", "public-run", map[string]string{
+			"public-run/train/chunk-0/step-000000004.ckpt": "older",
+			"public-run/train/chunk-0/step-000000008.ckpt": ckpt,
+		}, ""},
+		{"run directory without a model", "empty-run", map[string]string{"empty-run/stages.json": "{}"}, "no trained model"},
+		{"missing", "nowhere.ckpt", nil, "privacy.pretrained"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := t.TempDir()
+			files := map[string]string{"in/trace.pcap": "packets", "p.toml": `
+[input]
+paths = ["in/trace.pcap"]
+[flows]
+max_flow_len = 8
+[privacy]
+enabled = true
+epsilon = 8.0
+pretrained = "` + tc.pretrained + `"
+[cluster]
+engine = "temporal"
+artifacts = "store"
+`}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			writeFiles(t, src, files)
+			cfg, err := pipeline.LoadFile(filepath.Join(src, "p.toml"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, err := NewStore(cfg.Resolve(cfg.Cluster.Artifacts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			job, err := NewJob(cfg, store)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved := filepath.Join(t.TempDir(), "mnt")
+			if err := os.Rename(store.Root, moved); err != nil {
+				t.Fatal(err)
+			}
+			there, err := NewStore(moved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wcfg, err := job.Config(there, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := wcfg.Resolve(wcfg.Privacy.Pretrained)
+			if !strings.HasPrefix(p, filepath.Join(moved, "cas", "sha256")+"/") {
+				t.Errorf("pretrained model at %s, outside the store", p)
+			}
+			if b, err := os.ReadFile(p); err != nil || string(b) != ckpt {
+				t.Errorf("pretrained model reads %q, %v on the worker; want the newest checkpoint", b, err)
+			}
+		})
+	}
+}
