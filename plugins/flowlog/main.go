@@ -45,8 +45,8 @@ func init() {
 		},
 	}, sdk.Format{
 		Detect:     func(head []byte) bool { return bytes.HasPrefix(head, []byte(header)) },
-		NewDecoder: func(sdk.Env) (sdk.Decoder, error) { return &decoder{}, nil },
-		NewEncoder: func(sdk.Env) (sdk.Encoder, error) { return &encoder{}, nil },
+		NewReader: func(sdk.Env) (sdk.Reader, error) { return &decoder{}, nil },
+		NewWriter: func(sdk.Env) (sdk.Writer, error) { return &encoder{}, nil },
 	})
 }
 
@@ -79,7 +79,7 @@ type decoder struct {
 	tail   []byte
 	line   int64
 	header bool
-	stats  abi.DecodeStats
+	stats  abi.ReadStats
 }
 
 func newBatch() *abi.Batch {
@@ -107,7 +107,7 @@ func (d *decoder) Decode(p []byte) (*abi.Batch, error) {
 	return b, nil
 }
 
-func (d *decoder) End() (*abi.Batch, abi.DecodeStats, error) {
+func (d *decoder) End() (*abi.Batch, abi.ReadStats, error) {
 	b := newBatch()
 	if len(bytes.TrimSpace(d.tail)) > 0 {
 		if err := d.parse(b, d.tail); err != nil {

@@ -197,11 +197,11 @@ func Rows(b *abi.Batch) []string {
 	return out
 }
 
-// Decode feeds pieces to dec, then ends it, and returns the records it
+// Read feeds pieces to dec, then ends it, and returns the records it
 // produced passed through the wire form (as the host sees them), with the
 // decoder's stats. Feeding one stream in different pieces must give the
 // same records; format tests and fuzzers check that with it.
-func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, error) {
+func Read(dec sdk.Reader, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats, error) {
 	var out []*abi.Batch
 	keep := func(b *abi.Batch) error {
 		if b == nil || b.Len() == 0 {
@@ -220,10 +220,10 @@ func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, e
 	for _, piece := range pieces {
 		b, err := dec.Decode(piece)
 		if err != nil {
-			return nil, abi.DecodeStats{}, err
+			return nil, abi.ReadStats{}, err
 		}
 		if err := keep(b); err != nil {
-			return nil, abi.DecodeStats{}, err
+			return nil, abi.ReadStats{}, err
 		}
 	}
 	b, st, err := dec.End()

@@ -13,8 +13,8 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// Encoder writes flow records as CSV.
-type Encoder struct {
+// Writer writes flow records as CSV.
+type Writer struct {
 	cfg *config
 	// layout, fixed by the first batch: out[i] is the record column written
 	// at CSV position i ("" leaves the position empty).
@@ -23,18 +23,18 @@ type Encoder struct {
 	started bool
 }
 
-// NewEncoder opens an encoder with env's parameters.
-func NewEncoder(env sdk.Env) (sdk.Encoder, error) {
+// NewWriter opens an encoder with env's parameters.
+func NewWriter(env sdk.Env) (sdk.Writer, error) {
 	cfg, err := parseConfig(env.Params)
 	if err != nil {
 		return nil, err
 	}
-	return &Encoder{cfg: cfg}, nil
+	return &Writer{cfg: cfg}, nil
 }
 
 // plan fixes the CSV layout from the table, or from the first batch's
 // columns when there is no table.
-func (e *Encoder) plan(b *abi.Batch) {
+func (e *Writer) plan(b *abi.Batch) {
 	if e.cfg.table == nil {
 		e.out = append(e.out, Standard...)
 		e.header = append(e.header, Standard...)
@@ -76,7 +76,7 @@ func (e *Encoder) plan(b *abi.Batch) {
 	}
 }
 
-func (e *Encoder) start(dst []byte, b *abi.Batch) []byte {
+func (e *Writer) start(dst []byte, b *abi.Batch) []byte {
 	e.started = true
 	e.plan(b)
 	if !e.cfg.header {
@@ -92,7 +92,7 @@ func (e *Encoder) start(dst []byte, b *abi.Batch) []byte {
 }
 
 // Encode appends b's records as CSV lines.
-func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
+func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	if !e.started {
 		dst = e.start(dst, b)
 	}
@@ -132,14 +132,14 @@ func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 
 // End writes the header if no record came (an empty trace is still a valid
 // CSV file).
-func (e *Encoder) End(dst []byte) ([]byte, error) {
+func (e *Writer) End(dst []byte) ([]byte, error) {
 	if !e.started {
 		dst = e.start(dst, nil)
 	}
 	return dst, nil
 }
 
-func (e *Encoder) appendValue(dst []byte, c *abi.Column, r int, std map[string]*abi.Column) ([]byte, error) {
+func (e *Writer) appendValue(dst []byte, c *abi.Column, r int, std map[string]*abi.Column) ([]byte, error) {
 	switch c.Name {
 	case "srcip", "dstip":
 		v, err := uintAt(c, r, math.MaxUint32)
@@ -202,7 +202,7 @@ func (e *Encoder) appendValue(dst []byte, c *abi.Column, r int, std map[string]*
 
 // appendString quotes a value only when it holds the delimiter, a quote or
 // a line ending, so ordinary labels stay bare as in NetShare's files.
-func (e *Encoder) appendString(dst []byte, s string) []byte {
+func (e *Writer) appendString(dst []byte, s string) []byte {
 	if !strings.ContainsAny(s, "\"\r\n") && strings.IndexByte(s, e.cfg.delim) < 0 &&
 		(len(s) == 0 || s[0] != ' ' && s[len(s)-1] != ' ') {
 		return append(dst, s...)

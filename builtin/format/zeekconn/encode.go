@@ -22,14 +22,14 @@ var connFields = []struct{ name, typ string }{
 	{"tunnel_parents", "set[string]"},
 }
 
-// Encoder writes flow records as a conn.log. A flow record has no
+// Writer writes flow records as a conn.log. A flow record has no
 // per-direction split, so all packets and bytes are written on the orig
 // side (orig_pkts = pkt, orig_ip_bytes = byt, resp_* = 0) and read back to
 // the same pkt and byt; payload byte counts and locality are unknown and
 // written unset. String columns named uid, service, conn_state or history
 // fill those fields (unset when absent; uids are then drawn from the
 // instance's seed).
-type Encoder struct {
+type Writer struct {
 	started bool
 	extras  []string // string columns written after tunnel_parents
 	rng     uint64
@@ -37,12 +37,12 @@ type Encoder struct {
 	any     bool
 }
 
-// NewEncoder opens an encoder.
-func NewEncoder(env sdk.Env) (sdk.Encoder, error) {
-	return &Encoder{rng: uint64(env.Seed)}, nil
+// NewWriter opens an encoder.
+func NewWriter(env sdk.Env) (sdk.Writer, error) {
+	return &Writer{rng: uint64(env.Seed)}, nil
 }
 
-func (e *Encoder) start(dst []byte, b *abi.Batch, openTS int64) []byte {
+func (e *Writer) start(dst []byte, b *abi.Batch, openTS int64) []byte {
 	e.started = true
 	if b != nil {
 		for _, c := range b.Columns {
@@ -80,7 +80,7 @@ func appendZeekTime(dst []byte, us int64) []byte {
 }
 
 // Encode appends b's records as conn.log lines.
-func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
+func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	n := b.Len()
 	need := [nColumns]*abi.Column{}
 	for i, c := range columns {
@@ -175,7 +175,7 @@ func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 
 // End writes the #close line, stamped with the latest record time so the
 // output depends on the records alone.
-func (e *Encoder) End(dst []byte) ([]byte, error) {
+func (e *Writer) End(dst []byte) ([]byte, error) {
 	if !e.started {
 		dst = e.start(dst, nil, 0)
 	}
@@ -202,7 +202,7 @@ func appendString(dst []byte, c *abi.Column, r int) []byte {
 
 // appendUID writes 17 base62 characters, like Zeek's connection uids, from a
 // splitmix64 stream so output is reproducible for a given seed.
-func (e *Encoder) appendUID(dst []byte) []byte {
+func (e *Writer) appendUID(dst []byte) []byte {
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	e.rng += 0x9e3779b97f4a7c15
 	z := e.rng

@@ -1,7 +1,7 @@
 // Package textrec holds what the text flow-record formats (netflow-csv and
 // zeek-conn) share: a line splitter for streams fed in pieces, allocation-free
 // parsers for addresses, counts and decimal timestamps, protocol names, a
-// string-column builder, and the skip bookkeeping behind abi.DecodeStats.
+// string-column builder, and the skip bookkeeping behind abi.ReadStats.
 // Both formats use it so they read numbers and addresses the same way.
 package textrec
 
@@ -399,10 +399,10 @@ func (s *Skips) Add(reason string, num int64, detail string) {
 	}
 }
 
-// Stats returns the DecodeStats for records decoded, noting the first
+// Stats returns the ReadStats for records decoded, noting the first
 // skipped lines under the key "first skipped".
-func (s *Skips) Stats(records int64, notes map[string]string) abi.DecodeStats {
-	st := abi.DecodeStats{Records: records, Notes: notes}
+func (s *Skips) Stats(records int64, notes map[string]string) abi.ReadStats {
+	st := abi.ReadStats{Records: records, Notes: notes}
 	if len(s.Counts) > 0 {
 		st.Skipped = s.Counts
 	}
