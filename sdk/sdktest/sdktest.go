@@ -29,15 +29,30 @@ type Wire struct {
 	d *sdk.Dispatcher
 }
 
-// NewWire returns a Wire whose helpers fail t on protocol errors.
+// NewWire returns a Wire whose helpers fail t on protocol errors. t may be
+// nil, as in a godoc Example: the helpers then panic instead.
 func NewWire(t testing.TB) *Wire { return &Wire{t: t, d: sdk.NewDispatcher()} }
+
+func (w *Wire) helper() {
+	if w.t != nil {
+		w.helper()
+	}
+}
+
+func (w *Wire) fatal(err error) {
+	if w.t == nil {
+		panic(err)
+	}
+	w.helper()
+	w.t.Fatal(err)
+}
 
 // Call sends one request and returns copies of the response's header and
 // body, or the plugin's error.
 func (w *Wire) Call(op abi.Op, handle uint32, header any, body []byte) ([]byte, []byte, error) {
 	req, err := abi.AppendRequest(nil, header, body)
 	if err != nil {
-		w.t.Fatal(err)
+		w.fatal(err)
 	}
 	h, b, err := abi.SplitResponse(w.d.Call(op, handle, req))
 	return append([]byte(nil), h...), append([]byte(nil), b...), err
@@ -51,7 +66,7 @@ func (w *Wire) TryOpen(name, column string, params map[string]any, seed int64) (
 	}
 	var r abi.OpenReply
 	if err := json.Unmarshal(h, &r); err != nil {
-		w.t.Fatal(err)
+		w.fatal(err)
 	}
 	return r.Handle, nil
 }
@@ -75,7 +90,7 @@ func (w *Wire) TryLoad(handle uint32, state []byte) ([]abi.Output, error) {
 	}
 	var r abi.LoadReply
 	if err := json.Unmarshal(h, &r); err != nil {
-		w.t.Fatal(err)
+		w.fatal(err)
 	}
 	return r.Outputs, nil
 }
@@ -100,7 +115,7 @@ func (w *Wire) TryDecode(handle uint32, e *abi.Encoded) (*abi.Batch, error) {
 
 // Open is TryOpen failing the test on error.
 func (w *Wire) Open(name, column string, params map[string]any, seed int64) uint32 {
-	w.t.Helper()
+	w.helper()
 	v, err := w.TryOpen(name, column, params, seed)
 	w.check(err)
 	return v
@@ -108,7 +123,7 @@ func (w *Wire) Open(name, column string, params map[string]any, seed int64) uint
 
 // Fit is TryFit failing the test on error.
 func (w *Wire) Fit(handle uint32, batches ...*abi.Batch) []byte {
-	w.t.Helper()
+	w.helper()
 	v, err := w.TryFit(handle, batches...)
 	w.check(err)
 	return v
@@ -116,7 +131,7 @@ func (w *Wire) Fit(handle uint32, batches ...*abi.Batch) []byte {
 
 // Load is TryLoad failing the test on error.
 func (w *Wire) Load(handle uint32, state []byte) []abi.Output {
-	w.t.Helper()
+	w.helper()
 	v, err := w.TryLoad(handle, state)
 	w.check(err)
 	return v
@@ -124,7 +139,7 @@ func (w *Wire) Load(handle uint32, state []byte) []abi.Output {
 
 // Encode is TryEncode failing the test on error.
 func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Encoded {
-	w.t.Helper()
+	w.helper()
 	v, err := w.TryEncode(handle, b)
 	w.check(err)
 	return v
@@ -132,17 +147,100 @@ func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Encoded {
 
 // Decode is TryDecode failing the test on error.
 func (w *Wire) Decode(handle uint32, e *abi.Encoded) *abi.Batch {
-	w.t.Helper()
+	w.helper()
 	v, err := w.TryDecode(handle, e)
 	w.check(err)
 	return v
 }
 
 func (w *Wire) check(err error) {
-	w.t.Helper()
+	w.helper()
 	if err != nil {
-		w.t.Fatal(err)
+		w.fatal(err)
 	}
+}
+
+// TryScore runs a metric over real and synthetic records and returns its
+// scores.
+func (w *Wire) TryScore(name string, params map[string]any, real, synthetic *abi.Batch) (abi.Scores, error) {
+	var sc abi.Scores
+	h, _, err := w.Call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindMetric, Name: name, Params: params}, nil)
+	if err != nil {
+		return sc, err
+	}
+	var r abi.OpenReply
+	if err := json.Unmarshal(h, &r); err != nil {
+		return sc, err
+	}
+	defer w.Call(abi.OpClose, r.Handle, nil, nil)
+	if _, _, err := w.Call(abi.OpAddReal, r.Handle, nil, abi.AppendBatch(nil, real)); err != nil {
+		return sc, err
+	}
+	if _, _, err := w.Call(abi.OpAddSynthetic, r.Handle, nil, abi.AppendBatch(nil, synthetic)); err != nil {
+		return sc, err
+	}
+	hdr, _, err := w.Call(abi.OpScore, r.Handle, nil, nil)
+	if err != nil {
+		return sc, err
+	}
+	return sc, json.Unmarshal(hdr, &sc)
+}
+
+// Score is TryScore failing the test on error.
+func (w *Wire) Score(name string, params map[string]any, real, synthetic *abi.Batch) abi.Scores {
+	w.helper()
+	v, err := w.TryScore(name, params, real, synthetic)
+	w.check(err)
+	return v
+}
+
+// TryReadStream reads a stream, fed in the given pieces, with a format and
+// returns the batches its reader returned (empty ones left out) and its
+// stats.
+func (w *Wire) TryReadStream(format string, params map[string]any, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats, error) {
+	var st abi.ReadStats
+	h, _, err := w.Call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: format, Params: params, Mode: abi.ModeRead}, nil)
+	if err != nil {
+		return nil, st, err
+	}
+	var r abi.OpenReply
+	if err := json.Unmarshal(h, &r); err != nil {
+		return nil, st, err
+	}
+	defer w.Call(abi.OpClose, r.Handle, nil, nil)
+	var out []*abi.Batch
+	keep := func(body []byte) error {
+		b, err := abi.DecodeBatch(body)
+		if err == nil && b.Len() > 0 {
+			out = append(out, b)
+		}
+		return err
+	}
+	for _, p := range pieces {
+		_, body, err := w.Call(abi.OpRead, r.Handle, nil, p)
+		if err == nil {
+			err = keep(body)
+		}
+		if err != nil {
+			return nil, st, err
+		}
+	}
+	hdr, body, err := w.Call(abi.OpReadEnd, r.Handle, nil, nil)
+	if err == nil {
+		err = keep(body)
+	}
+	if err == nil {
+		err = json.Unmarshal(hdr, &st)
+	}
+	return out, st, err
+}
+
+// ReadStream is TryReadStream failing the test on error.
+func (w *Wire) ReadStream(format string, params map[string]any, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats) {
+	w.helper()
+	b, st, err := w.TryReadStream(format, params, pieces...)
+	w.check(err)
+	return b, st
 }
 
 // Columns returns a batch with just the named columns of b.
