@@ -4,6 +4,12 @@
 // decode, write the synthetic trace, score it and write the report. Every
 // stage writes into the run directory and records a hash of its inputs, so
 // a rerun skips the stages whose inputs have not changed.
+//
+// Each stage has its file, in the order of the README's pipeline line:
+// read.go, encode.go, train.go (with dp.go, its privacy plan),
+// generate.go, output.go, score.go and report.go. This file is the public
+// API; stages.go keeps the record of what each stage's output depends on,
+// persist.go the forms its products are saved in.
 package run
 
 import (
