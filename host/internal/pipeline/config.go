@@ -120,6 +120,10 @@ type Privacy struct {
 	// Pretrained is a run directory or model file trained on public data
 	// to start from (NetShare's public pretraining).
 	Pretrained string `toml:"pretrained"`
+	// InsecureReproducibleNoise draws DP noise, batches and flow counts
+	// from the public seed so that a test can replay a run. It voids the
+	// guarantee: the run's privacy.json and report say it is not private.
+	InsecureReproducibleNoise bool `toml:"insecure_reproducible_noise"`
 }
 
 // Output says what to write.

@@ -153,7 +153,10 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 	n := len(r.sets)
 	out := make([][]float32, n)
-	counts := r.flowCounts()
+	counts, err := r.flowCounts()
+	if err != nil {
+		return nil, err
+	}
 	tagOff, tagW := r.tagLayout()
 	for c, m := range models {
 		if m == nil {

@@ -34,7 +34,7 @@ func (r *runner) trainDirs() []string {
 func (r *runner) modelConfig() gan.Config {
 	cfg := r.cfg.Model.Config
 	if p := r.cfg.Privacy; p.Enabled {
-		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise}
+		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise, Reproducible: p.InsecureReproducibleNoise}
 	}
 	return cfg
 }
@@ -91,12 +91,8 @@ func (r *runner) planTraining() (bool, error) {
 		if steps, b, err = r.planPrivacy(); err != nil {
 			return false, err
 		}
-		counts := r.flowCounts()
-		for k, s := range r.sets {
-			if s != nil {
-				b.Counts = append(b.Counts, counts[k])
-			}
-		}
+		b.TrainKey = key
+		b.Counts = r.noisyCounts(key)
 		if err := r.saveBudget(b); err != nil {
 			return false, err
 		}
@@ -104,6 +100,9 @@ func (r *runner) planTraining() (bool, error) {
 		if !fresh {
 			fmt.Fprintf(r.out, "privacy  ε = %.4g (δ = %g, order %g) with noise multiplier %.4g over %v iterations%s\n",
 				b.Epsilon, b.Delta, b.Order, b.Noise, b.Iterations, suffix(b.Note))
+		}
+		if b.NotPrivate != "" {
+			fmt.Fprintf(r.out, "privacy  %s\n", b.NotPrivate)
 		}
 	}
 	r.plan = &trainPlan{cfg: modelCfg, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
