@@ -16,7 +16,6 @@ import (
 	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/gan"
-	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/score"
 	"github.com/netshare/netshare/host/internal/tensor"
@@ -358,41 +357,4 @@ func concatByTime(parts []*abi.Batch) (*abi.Batch, error) {
 	}
 	sort.SliceStable(order, func(i, j int) bool { return ts.I64[order[i]] < ts.I64[order[j]] })
 	return all.Take(order), nil
-}
-
-// metricList is the pipeline's metrics, or the default set for the kind
-// of records; an entry named "defaults" stands for that set, so a
-// pipeline can add evaluators to it.
-func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
-	if len(r.cfg.Metrics) == 0 {
-		return score.DefaultMetrics(real)
-	}
-	var out []score.Metric
-	for _, m := range r.cfg.Metrics {
-		if m.Name != pipeline.DefaultMetrics {
-			out = append(out, score.Metric{Name: m.Name, Params: m.Params})
-			continue
-		}
-		def, err := score.DefaultMetrics(real)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, def...)
-	}
-	return out, nil
-}
-
-// withoutEvaluators keeps the metrics that compare distributions, the
-// ones a checkpoint is chosen by: downstream evaluators and audits are
-// reported, not optimised for.
-func withoutEvaluators(ms []score.Metric) []score.Metric {
-	var out []score.Metric
-	for _, m := range ms {
-		switch m.Name {
-		case "classify", "sketch", "anomaly", "audit":
-		default:
-			out = append(out, m)
-		}
-	}
-	return out
 }
