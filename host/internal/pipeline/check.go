@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"slices"
+
 	"errors"
 	"fmt"
+	"github.com/netshare/netshare/host/internal/release"
 	"regexp"
 	"strings"
 )
@@ -66,6 +69,23 @@ func (c *Config) check(name string, text []byte) error {
 	}
 	if c.Model.Workers < 0 {
 		bad("model", "workers", "%d, want ≥ 0", c.Model.Workers)
+	}
+	switch c.Privacy.Copies {
+	case "auto", "keep":
+	case "drop":
+		if c.Privacy.Enabled {
+			bad("privacy", "copies", "\"drop\" consults the private data outside the DP accountant; use \"auto\" or \"keep\" under privacy")
+		}
+	default:
+		bad("privacy", "copies", "%q, want \"auto\", \"drop\" or \"keep\"", c.Privacy.Copies)
+	}
+	if c.Release.MaxEpsilon < 0 {
+		bad("release", "max_epsilon", "%g, want ≥ 0 (0: no limit)", c.Release.MaxEpsilon)
+	}
+	for _, a := range c.Release.Artifacts {
+		if !slices.Contains(release.Artifacts, a) {
+			bad("release", "artifacts", "unknown artifact %q, want some of %q", a, release.Artifacts)
+		}
 	}
 	if p := c.Privacy; p.Enabled {
 		if p.Epsilon <= 0 && p.Noise <= 0 {

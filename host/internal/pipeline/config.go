@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/netshare/netshare/host/internal/release"
 	"reflect"
 	"sort"
 	"strings"
@@ -29,6 +30,7 @@ type Config struct {
 	Model   Model    `toml:"model"`
 	Privacy Privacy  `toml:"privacy"`
 	Output  Output   `toml:"output"`
+	Release Release  `toml:"release"`
 	Metrics []Metric `toml:"metrics"`
 	Plugins Plugins  `toml:"plugins"`
 	Cluster Cluster  `toml:"cluster"`
@@ -117,6 +119,17 @@ type Privacy struct {
 	// from the public seed so that a test can replay a run. It voids the
 	// guarantee: the run's privacy.json and report say it is not private.
 	InsecureReproducibleNoise bool `toml:"insecure_reproducible_noise"`
+	// Copies says what generation does with synthetic flows whose key is
+	// exactly a training flow's: "drop" them, "keep" them, or "auto", which
+	// drops without DP and keeps under DP (dropping consults the private
+	// data outside the accountant).
+	Copies string `toml:"copies"`
+}
+
+// DropCopies reports whether generation drops exact copies of training
+// flow keys.
+func (p Privacy) DropCopies() bool {
+	return p.Copies == "drop" || (p.Copies == "auto" && !p.Enabled)
 }
 
 // Output says what to write.
@@ -126,6 +139,17 @@ type Output struct {
 	// Path of the synthetic trace; relative to the run directory.
 	Path   string         `toml:"path"`
 	Params map[string]any `toml:"params"`
+}
+
+// Release says what may leave the data holder's site and on what
+// conditions: RUN_DIR/release/ gets only what passes (docs/privacy.md).
+type Release struct {
+	// MaxEpsilon, when > 0, requires a private run with ε at most this.
+	MaxEpsilon float64 `toml:"max_epsilon"`
+	// RequireAudit requires every privacy-audit check to pass.
+	RequireAudit bool `toml:"require_audit"`
+	// Artifacts are what may leave: synthetic, model, report.
+	Artifacts []string `toml:"artifacts"`
 }
 
 // Metric is one fidelity metric to compute.
@@ -197,8 +221,9 @@ func Default() Config {
 			CheckpointEvery:  500,
 			LogEvery:         10,
 		},
-		Privacy: Privacy{Delta: 1e-5, Clip: 1},
+		Privacy: Privacy{Delta: 1e-5, Clip: 1, Copies: "auto"},
 		Output:  Output{Path: "synthetic"},
+		Release: Release{Artifacts: []string{release.Synthetic}},
 		Plugins: Plugins{},
 		Cluster: Cluster{Engine: "local", Address: "localhost:7233", Namespace: "default", TaskQueue: "netshare"},
 	}

@@ -190,7 +190,7 @@ func (r *runner) trainedChunks() int {
 // reused. The noise comes from crypto/rand unless the run is reproducible,
 // for the reason gan's privacyRand gives.
 func (r *runner) noisyCounts(trainKey string) []int {
-	if old, err := r.loadBudget(); err == nil && old.TrainKey == trainKey && len(old.Counts) == r.trainedChunks() {
+	if old, err := loadBudget(r.dir); err == nil && old.TrainKey == trainKey && len(old.Counts) == r.trainedChunks() {
 		return old.Counts
 	}
 	var rng *rand.Rand
@@ -214,7 +214,7 @@ func (r *runner) flowCounts() ([]int, error) {
 	out := make([]int, len(r.sets))
 	var noisy []int
 	if r.cfg.Privacy.Enabled {
-		b, err := r.loadBudget()
+		b, err := loadBudget(r.dir)
 		if err != nil {
 			return nil, fmt.Errorf("privacy: the noisy flow counts: %w", err)
 		}
@@ -245,8 +245,8 @@ func (r *runner) saveBudget(b *budget) error {
 	return atomicfile.WriteBytes(filepath.Join(r.dir, "privacy.json"), raw)
 }
 
-func (r *runner) loadBudget() (*budget, error) {
-	raw, err := os.ReadFile(filepath.Join(r.dir, "privacy.json"))
+func loadBudget(dir string) (*budget, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "privacy.json"))
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (r *runner) reportData(scores []report.NamedScore) report.Data {
 		}
 	}
 	if r.cfg.Privacy.Enabled {
-		if b, err := r.loadBudget(); err == nil {
+		if b, err := loadBudget(r.dir); err == nil {
 			d.Privacy = &report.Budget{Epsilon: b.Epsilon, Delta: b.Delta, NoiseMultiplier: b.Noise, ClipNorm: b.Clip, Note: b.Note, NotPrivate: b.NotPrivate}
 		}
 	}

@@ -170,7 +170,7 @@ func (s *Session) Trained() bool { return s.trained }
 func (s *Session) TrainChunk(ctx context.Context, pos int) error { return s.r.trainChunk(ctx, pos) }
 
 // Finish checks that every chunk is trained, then generates, writes the
-// synthetic trace, scores it and writes the report.
+// synthetic trace, scores it, writes the report and builds the release.
 func (s *Session) Finish(ctx context.Context) (*Result, error) {
 	r := s.r
 	if !s.trained {
@@ -187,6 +187,7 @@ func (s *Session) Finish(ctx context.Context) (*Result, error) {
 		{"output", r.output},
 		{"score", r.score},
 		{"report", r.report},
+		{"release", r.release},
 	} {
 		if err := r.stage(ctx, st.name, st.fn); err != nil {
 			return nil, err
