@@ -55,11 +55,21 @@ func (c *Config) check(name string, text []byte) error {
 			errs = append(errs, fmt.Errorf("%s: %s (%s): encoder is required", name, at, f.Name))
 		}
 	}
-	if err := c.Model.Config.Validate(); err != nil {
+	// Sizes left at 0 are the run's to choose from the trace.
+	sized := c.Model.Config
+	for _, v := range []*int{&sized.AttrGenLayers, &sized.AttrGenUnits, &sized.LSTMUnits, &sized.CriticLayers, &sized.CriticUnits, &sized.AttrCriticLayers, &sized.AttrCriticUnits} {
+		if *v == 0 {
+			*v = 2
+		}
+	}
+	if err := sized.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: [model]: %w", name, err))
 	}
-	if c.Model.Steps < 1 {
-		bad("model", "steps", "%d, want ≥ 1", c.Model.Steps)
+	if c.Model.Steps < 0 {
+		bad("model", "steps", "%d, want ≥ 0 (0: from model.time_budget)", c.Model.Steps)
+	}
+	if c.Model.Steps == 0 && c.Model.TimeBudget.Duration <= 0 {
+		bad("model", "time_budget", "%s: set a positive training time, or model.steps", c.Model.TimeBudget.Duration)
 	}
 	if c.Model.FinetuneFraction <= 0 || c.Model.FinetuneFraction > 1 {
 		bad("model", "finetune_fraction", "%g is outside (0, 1]", c.Model.FinetuneFraction)

@@ -88,8 +88,13 @@ const (
 // Model is the GAN's hyper-parameters plus the training budget.
 type Model struct {
 	gan.Config
-	// Steps is the number of training iterations for chunk 0.
+	// Steps is the number of training iterations for chunk 0; 0 (the
+	// default) derives it from TimeBudget.
 	Steps int `toml:"steps"`
+	// TimeBudget is how long training takes when Steps is 0: split
+	// between chunk 0 and the fine-tunes, turned into steps by timing the
+	// model on the trace (docs/pipeline.md).
+	TimeBudget Duration `toml:"time_budget"`
 	// FinetuneFraction of Steps trains each later chunk, starting from
 	// chunk 0's weights.
 	FinetuneFraction float64 `toml:"finetune_fraction"`
@@ -203,6 +208,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration as a string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
+// autoSized is NetShare's model with the network sizes left to the trace
+// (0: the run sizes them, docs/pipeline.md) and DoppelGANger's learning
+// rate, 1e-3: at a budget of minutes it learns much faster than NetShare's
+// 1e-4, and a budget of minutes is the default.
+func autoSized(c gan.Config) gan.Config {
+	c.AttrGenLayers, c.AttrGenUnits, c.LSTMUnits = 0, 0, 0
+	c.CriticLayers, c.CriticUnits, c.AttrCriticLayers, c.AttrCriticUnits = 0, 0, 0, 0
+	c.LearningRate = 1e-3
+	return c
+}
+
 // Default returns the settings every pipeline starts from; a file only
 // states what differs.
 func Default() Config {
@@ -215,8 +231,8 @@ func Default() Config {
 			Chunking: "time",
 		},
 		Model: Model{
-			Config:           gan.DefaultConfig(),
-			Steps:            2000,
+			Config:           autoSized(gan.DefaultConfig()),
+			TimeBudget:       Duration{2 * time.Minute},
 			FinetuneFraction: 0.25,
 			CheckpointEvery:  500,
 			LogEvery:         10,

@@ -109,8 +109,8 @@ func (r *runner) planIterations(steps int) []int {
 // planPrivacy settles σ and the training length so that the run's ε stays
 // within the target, and records the plan. It returns the steps chunk 0
 // may train.
-func (r *runner) planPrivacy() (int, *budget, error) {
-	p, m := r.cfg.Privacy, r.cfg.Model
+func (r *runner) planPrivacy(steps int) (int, *budget, error) {
+	p := r.cfg.Privacy
 	if r.cfg.Flows.MaxFlowLen == 0 {
 		return 0, nil, errors.New("privacy: set flows.max_flow_len: the longest flow of the private trace may not shape the model")
 	}
@@ -118,7 +118,6 @@ func (r *runner) planPrivacy() (int, *budget, error) {
 	if p.InsecureReproducibleNoise {
 		b.NotPrivate = notPrivate
 	}
-	steps := m.Steps
 	switch {
 	case p.Noise <= 0:
 		// Smallest σ that fits the budget: ε falls as σ grows.

@@ -154,7 +154,7 @@ func (s *Session) open(ctx context.Context) error {
 		return err
 	}
 	var err error
-	s.trained, err = r.planTraining()
+	s.trained, err = r.planTraining(ctx)
 	return err
 }
 

@@ -32,7 +32,7 @@ func (r *runner) trainDirs() []string {
 }
 
 func (r *runner) modelConfig() gan.Config {
-	cfg := r.cfg.Model.Config
+	cfg := sizeModel(r.cfg.Model.Config, r.sets)
 	if p := r.cfg.Privacy; p.Enabled {
 		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise, Reproducible: p.InsecureReproducibleNoise}
 	}
@@ -43,7 +43,7 @@ func (r *runner) modelConfig() gan.Config {
 // checkpoint directory (cleared when the configuration changed, kept for
 // resuming otherwise), the privacy plan and each chunk's iterations. It
 // reports whether training is already complete for these inputs.
-func (r *runner) planTraining() (bool, error) {
+func (r *runner) planTraining(ctx context.Context) (bool, error) {
 	m := r.cfg.Model
 	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed)
 	if r.cfg.Privacy.Pretrained != "" {
@@ -84,11 +84,13 @@ func (r *runner) planTraining() (bool, error) {
 		fresh = false
 	}
 	modelCfg := r.modelConfig()
-	steps := m.Steps
+	steps, every, err := r.plannedSteps(ctx, key, modelCfg)
+	if err != nil {
+		return false, err
+	}
 	if r.cfg.Privacy.Enabled {
 		var b *budget
-		var err error
-		if steps, b, err = r.planPrivacy(); err != nil {
+		if steps, b, err = r.planPrivacy(steps); err != nil {
 			return false, err
 		}
 		b.TrainKey = key
@@ -105,7 +107,7 @@ func (r *runner) planTraining() (bool, error) {
 			fmt.Fprintf(r.out, "privacy  %s\n", b.NotPrivate)
 		}
 	}
-	r.plan = &trainPlan{cfg: modelCfg, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
+	r.plan = &trainPlan{cfg: modelCfg, every: every, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
 	for _, it := range r.plan.iters {
 		r.plan.total += it
 	}
@@ -164,6 +166,7 @@ func (r *runner) trainingComplete() error {
 // trainPlan is what every chunk's training shares.
 type trainPlan struct {
 	cfg   gan.Config
+	every int   // steps between checkpoints
 	iters []int // per trained chunk
 	total int
 
@@ -222,7 +225,7 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 	defer logf.Close()
 	m := r.cfg.Model
 	err = model.Train(ctx, set, gan.TrainOptions{
-		Steps: plan.iters[pos], CheckpointDir: dir, CheckpointEvery: m.CheckpointEvery, Resume: true,
+		Steps: plan.iters[pos], CheckpointDir: dir, CheckpointEvery: plan.every, Resume: true,
 		Log: logf, LogEvery: m.LogEvery, ProgressEvery: max(1, m.LogEvery),
 		Progress: func(p gan.Progress) {
 			plan.mu.Lock()
