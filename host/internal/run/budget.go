@@ -27,12 +27,10 @@ import (
 //     chunks at its 512;
 //   - MLP layers: 3 at 128 units or fewer, 4 at 256, 5 (NetShare's) at 512;
 //   - LSTM units: half the MLP units within [64, 100] (NetShare: 100).
-func sizeModel(cfg gan.Config, sets []*tensor.Set) gan.Config {
+func sizeModel(cfg gan.Config, flows []int) gan.Config {
 	n := 1
-	for _, s := range sets {
-		if s != nil {
-			n = max(n, s.N)
-		}
+	for _, f := range flows {
+		n = max(n, f)
 	}
 	units := 4 * math.Sqrt(float64(n))
 	u := 1 << bits.Len(uint(units)) // next power of two above
@@ -62,6 +60,21 @@ func sizeModel(cfg gan.Config, sets []*tensor.Set) gan.Config {
 	return cfg
 }
 
+// sizedLike fills cfg's sizes left at 0 with those of like: a model that
+// fine-tunes another must have its architecture.
+func sizedLike(cfg, like gan.Config) gan.Config {
+	for _, p := range [][2]*int{
+		{&cfg.AttrGenUnits, &like.AttrGenUnits}, {&cfg.AttrGenLayers, &like.AttrGenLayers}, {&cfg.LSTMUnits, &like.LSTMUnits},
+		{&cfg.CriticUnits, &like.CriticUnits}, {&cfg.CriticLayers, &like.CriticLayers},
+		{&cfg.AttrCriticUnits, &like.AttrCriticUnits}, {&cfg.AttrCriticLayers, &like.AttrCriticLayers},
+	} {
+		if *p[0] == 0 {
+			*p[0] = *p[1]
+		}
+	}
+	return cfg
+}
+
 // budgetPlan is train/plan.json: the steps a time budget became, so that a
 // rerun or resume of the same training does not re-measure and train a
 // different number of steps.
@@ -82,7 +95,7 @@ type budgetPlan struct {
 // data: the budget is split between chunk 0 and the fine-tunes (each
 // finetune_fraction as long, run model.workers at a time), and the
 // checkpoint cadence gives four candidates per chunk.
-func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config) (steps, every int, err error) {
+func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, noisy []int) (steps, every int, err error) {
 	m := r.cfg.Model
 	if m.Steps > 0 {
 		return m.Steps, m.CheckpointEvery, nil
@@ -93,6 +106,12 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config) (
 		return p.Steps, p.CheckpointEvery, nil
 	}
 	set, _ := r.trainedSet(0)
+	if noisy != nil {
+		// Under privacy the timing, which the step count releases, must not
+		// depend on the private records: time a zero-valued set of the same
+		// layout with the released flow count.
+		set = zeroSet(set, noisy[0])
+	}
 	rate, err := stepsPerSecond(ctx, cfg, set, r.flows.MaxFlowLen, r.cfg.Seed)
 	if err != nil {
 		return 0, 0, fmt.Errorf("timing training for model.time_budget: %w", err)
@@ -115,6 +134,13 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config) (
 	fmt.Fprintf(r.out, "train    time budget %s: %.1f steps/s, so %d steps for chunk 0 and %d for each of %d fine-tunes\n",
 		m.TimeBudget, rate, steps, int(float64(steps)*m.FinetuneFraction+0.5), finetunes)
 	return steps, every, nil
+}
+
+// zeroSet is a tensor set of like's layout with n flows, all zero.
+func zeroSet(like *tensor.Set, n int) *tensor.Set {
+	a, d := tensor.Width(like.AttrOutputs), tensor.Width(like.FeatOutputs)
+	return &tensor.Set{N: n, L: like.L, Attributes: make([]float32, n*a), Features: make([]float32, n*like.L*d),
+		GenFlags: make([]float32, n*like.L), AttrOutputs: like.AttrOutputs, FeatOutputs: like.FeatOutputs}
 }
 
 // stepsPerSecond times training iterations of a throwaway model: one to

@@ -9,7 +9,6 @@ import (
 
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
-	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 func TestSizeModel(t *testing.T) {
@@ -31,11 +30,7 @@ func TestSizeModel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var sets []*tensor.Set
-			for _, n := range tc.flows {
-				sets = append(sets, &tensor.Set{N: n}, nil)
-			}
-			c := sizeModel(tc.cfg, sets)
+			c := sizeModel(tc.cfg, tc.flows)
 			if c.AttrGenUnits != tc.units || c.AttrGenLayers != tc.layers || c.LSTMUnits != tc.lstm ||
 				c.AttrCriticUnits != tc.units || c.CriticUnits != tc.critic || c.CriticLayers != tc.criticLayers {
 				t.Errorf("sized %d×%d (attr critic %d, critic %d×%d), LSTM %d; want %d×%d, critic %d×%d, LSTM %d",
@@ -91,5 +86,33 @@ func TestTimeBudget(t *testing.T) {
 		if tm.Stage == "train" && !tm.Reused {
 			t.Error("a rerun with the same budget trained again")
 		}
+	}
+}
+
+// TestTimeBudgetUnderPrivacy trains a DP run by time: the step count is
+// timed on a zero-valued set of the released flow count, and the privacy
+// plan accounts for the steps the budget became.
+func TestTimeBudgetUnderPrivacy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "model.steps=0", `model.time_budget="2s"`, "privacy.enabled=true", "privacy.noise=1.0", "flows.max_flow_len=16")
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var p budgetPlan
+	var b budget
+	for name, v := range map[string]any{filepath.Join("train", "plan.json"): &p, "privacy.json": &b} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Steps < 10 || len(b.Iterations) != 2 || b.Iterations[0] != p.Steps || b.Epsilon <= 0 {
+		t.Errorf("plan %+v, budget %+v: want the budget's steps accounted", p, b)
 	}
 }

@@ -31,12 +31,35 @@ func (r *runner) trainDirs() []string {
 	return dirs
 }
 
-func (r *runner) modelConfig() gan.Config {
-	cfg := sizeModel(r.cfg.Model.Config, r.sets)
+// modelConfig is the [model] section with its sizes settled: a model
+// fine-tuned from a public one takes that model's sizes; otherwise they
+// follow the flow counts (sizeModel), under privacy the noisy ones, since
+// the architecture is released with every model and the real counts are
+// private.
+func (r *runner) modelConfig(noisy []int) (gan.Config, error) {
+	var cfg gan.Config
+	switch {
+	case r.cfg.Privacy.Pretrained != "":
+		public, err := r.publicModel()
+		if err != nil {
+			return cfg, err
+		}
+		cfg = sizedLike(r.cfg.Model.Config, public.Config())
+	case noisy != nil:
+		cfg = sizeModel(r.cfg.Model.Config, noisy)
+	default:
+		var counts []int
+		for _, s := range r.sets {
+			if s != nil {
+				counts = append(counts, s.N)
+			}
+		}
+		cfg = sizeModel(r.cfg.Model.Config, counts)
+	}
 	if p := r.cfg.Privacy; p.Enabled {
 		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise, Reproducible: p.InsecureReproducibleNoise}
 	}
-	return cfg
+	return cfg, nil
 }
 
 // planTraining settles what training will do: the stage key, the
@@ -83,8 +106,15 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 		}
 		fresh = false
 	}
-	modelCfg := r.modelConfig()
-	steps, every, err := r.plannedSteps(ctx, key, modelCfg)
+	var noisy []int
+	if r.cfg.Privacy.Enabled {
+		noisy = r.noisyCounts(key)
+	}
+	modelCfg, err := r.modelConfig(noisy)
+	if err != nil {
+		return false, err
+	}
+	steps, every, err := r.plannedSteps(ctx, key, modelCfg, noisy)
 	if err != nil {
 		return false, err
 	}
@@ -94,7 +124,7 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		b.TrainKey = key
-		b.Counts = r.noisyCounts(key)
+		b.Counts = noisy
 		if err := r.saveBudget(b); err != nil {
 			return false, err
 		}
