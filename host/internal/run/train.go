@@ -68,7 +68,10 @@ func (r *runner) modelConfig(noisy []int) (gan.Config, error) {
 // reports whether training is already complete for these inputs.
 func (r *runner) planTraining(ctx context.Context) (bool, error) {
 	m := r.cfg.Model
-	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed)
+	// What generation does with copies does not change training.
+	priv := r.cfg.Privacy
+	priv.Copies = ""
+	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", priv).json("seed", r.cfg.Seed)
 	if r.cfg.Privacy.Pretrained != "" {
 		ck, err := r.publicCheckpoint()
 		if err != nil {
