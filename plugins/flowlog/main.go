@@ -44,7 +44,7 @@ func init() {
 			abi.DefaultPrivateFields: defaults(true),
 		},
 	}, sdk.Format{
-		Detect:     func(head []byte) bool { return bytes.HasPrefix(head, []byte(header)) },
+		Detect:    func(head []byte) bool { return bytes.HasPrefix(head, []byte(header)) },
 		NewReader: func(sdk.Env) (sdk.Reader, error) { return &decoder{}, nil },
 		NewWriter: func(sdk.Env) (sdk.Writer, error) { return &encoder{}, nil },
 	})

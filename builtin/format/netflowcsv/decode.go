@@ -37,7 +37,13 @@ type Reader struct {
 	err     error
 }
 
-// NewReader opens a decoder with env's parameters.
+// NewDecoder is NewReader.
+//
+// Deprecated: use NewReader; kept until host/internal/flow's tests, which
+// another branch is editing, switch.
+func NewDecoder(env sdk.Env) (sdk.Reader, error) { return NewReader(env) }
+
+// NewReader opens a reader with env's parameters.
 func NewReader(env sdk.Env) (sdk.Reader, error) {
 	cfg, err := parseConfig(env.Params)
 	if err != nil {

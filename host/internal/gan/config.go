@@ -39,6 +39,10 @@ type Config struct {
 type DPConfig struct {
 	Clip  float64 `toml:"clip"`
 	Noise float64 `toml:"noise"`
+	// Reproducible derives the noise and the batch draw from the seed
+	// instead of crypto/rand: for tests only, since it voids the guarantee
+	// (privacyRand says why).
+	Reproducible bool `toml:"-"`
 }
 
 // DefaultConfig returns NetShare's settings (§3.5 of the notes).

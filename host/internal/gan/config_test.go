@@ -104,7 +104,7 @@ func TestPoissonBatch(t *testing.T) {
 	sizes := map[int]bool{}
 	total := 0
 	for d := 0; d < draws; d++ {
-		b := m.poissonBatch(n)
+		b := m.poissonBatch(n, m.privacyRand())
 		sizes[b] = true
 		total += b
 		for _, r := range m.batch[:b] {
@@ -126,7 +126,7 @@ func TestPoissonBatch(t *testing.T) {
 		}
 	}
 	// A chunk smaller than the batch takes every flow every time.
-	if b := m.poissonBatch(7); b != 7 {
+	if b := m.poissonBatch(7, m.privacyRand()); b != 7 {
 		t.Errorf("7 flows, batch of %d", b)
 	}
 }

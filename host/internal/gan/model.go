@@ -25,6 +25,7 @@ type Model struct {
 	optG, optD, optA *adam[float32]
 	pcg              *rand.PCG
 	rng              *rand.Rand
+	dprng            *rand.Rand // privacy's randomness: see privacyRand
 	step             int
 
 	// training scratch
@@ -163,12 +164,12 @@ func sameOutputs(want, got []tensor.Output) error {
 // assumes: every flow joins independently with probability q =
 // BatchSize/n, so the batch size varies around BatchSize. An empty draw
 // is redrawn; with q·n = BatchSize that has probability e^-BatchSize.
-func (m *Model) poissonBatch(n int) int {
+func (m *Model) poissonBatch(n int, rng *rand.Rand) int {
 	q := min(1, float64(m.cfg.BatchSize)/float64(n))
 	for {
 		m.batch = m.batch[:0]
 		for i := 0; i < n; i++ {
-			if m.rng.Float64() < q {
+			if rng.Float64() < q {
 				m.batch = append(m.batch, i)
 			}
 		}
@@ -188,8 +189,10 @@ func (m *Model) poissonBatch(n int) int {
 func (m *Model) iterate(p *prepared) Losses {
 	cfg := m.cfg
 	b, g := cfg.BatchSize, m.gen
+	var dp *dpParams
 	if cfg.DP != nil {
-		b = m.poissonBatch(p.n)
+		dp = &dpParams{clip: cfg.DP.Clip, noise: cfg.DP.Noise, rng: m.privacyRand()}
+		b = m.poissonBatch(p.n, dp.rng)
 	}
 	A, LF := g.A, m.lpad*g.F
 	dIn := LF + A
@@ -217,10 +220,6 @@ func (m *Model) iterate(p *prepared) Losses {
 	}
 	copy(m.fakeAttr, g.cache.attrSoft[:b*A])
 
-	var dp *dpParams
-	if cfg.DP != nil {
-		dp = &dpParams{clip: cfg.DP.Clip, noise: cfg.DP.Noise, rng: m.rng}
-	}
 	var ls Losses
 	m.alpha = grow(m.alpha, b)
 	for round := 0; round < cfg.CriticRounds; round++ {

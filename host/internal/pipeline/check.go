@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"slices"
+
 	"errors"
 	"fmt"
+	"github.com/netshare/netshare/host/internal/release"
 	"regexp"
 	"strings"
 
@@ -54,11 +57,21 @@ func (c *Config) check(name string, text []byte) error {
 			errs = append(errs, fmt.Errorf("%s: %s (%s): encoder is required", name, at, f.Name))
 		}
 	}
-	if err := c.Model.Config.Validate(); err != nil {
+	// Sizes left at 0 are the run's to choose from the trace.
+	sized := c.Model.Config
+	for _, v := range []*int{&sized.AttrGenLayers, &sized.AttrGenUnits, &sized.LSTMUnits, &sized.CriticLayers, &sized.CriticUnits, &sized.AttrCriticLayers, &sized.AttrCriticUnits} {
+		if *v == 0 {
+			*v = 2
+		}
+	}
+	if err := sized.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: [model]: %w", name, err))
 	}
-	if c.Model.Steps < 1 {
-		bad("model", "steps", "%d, want ≥ 1", c.Model.Steps)
+	if c.Model.Steps < 0 {
+		bad("model", "steps", "%d, want ≥ 0 (0: from model.time_budget)", c.Model.Steps)
+	}
+	if c.Model.Steps == 0 && c.Model.TimeBudget.Duration <= 0 {
+		bad("model", "time_budget", "%s: set a positive training time, or model.steps", c.Model.TimeBudget.Duration)
 	}
 	if c.Model.FinetuneFraction <= 0 || c.Model.FinetuneFraction > 1 {
 		bad("model", "finetune_fraction", "%g is outside (0, 1]", c.Model.FinetuneFraction)
@@ -68,6 +81,23 @@ func (c *Config) check(name string, text []byte) error {
 	}
 	if c.Model.Workers < 0 {
 		bad("model", "workers", "%d, want ≥ 0", c.Model.Workers)
+	}
+	switch c.Privacy.Copies {
+	case "auto", "keep":
+	case "drop":
+		if c.Privacy.Enabled {
+			bad("privacy", "copies", "\"drop\" consults the private data outside the DP accountant; use \"auto\" or \"keep\" under privacy")
+		}
+	default:
+		bad("privacy", "copies", "%q, want \"auto\", \"drop\" or \"keep\"", c.Privacy.Copies)
+	}
+	if c.Release.MaxEpsilon < 0 {
+		bad("release", "max_epsilon", "%g, want ≥ 0 (0: no limit)", c.Release.MaxEpsilon)
+	}
+	for _, a := range c.Release.Artifacts {
+		if !slices.Contains(release.Artifacts, a) {
+			bad("release", "artifacts", "unknown artifact %q, want some of %q", a, release.Artifacts)
+		}
 	}
 	if p := c.Privacy; p.Enabled {
 		if p.Epsilon <= 0 && p.Noise <= 0 {

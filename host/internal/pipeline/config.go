@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/netshare/netshare/host/internal/release"
 	"reflect"
 	"sort"
 	"strings"
@@ -30,6 +31,7 @@ type Config struct {
 	Model   Model       `toml:"model"`
 	Privacy Privacy     `toml:"privacy"`
 	Output  Output      `toml:"output"`
+	Release Release     `toml:"release"`
 	Metrics []Metric    `toml:"metrics"`
 	Plugins Plugins     `toml:"plugins"`
 	Cluster Cluster     `toml:"cluster"`
@@ -72,8 +74,13 @@ type Flows struct {
 // Model is the GAN's hyper-parameters plus the training budget.
 type Model struct {
 	gan.Config
-	// Steps is the number of training iterations for chunk 0.
+	// Steps is the number of training iterations for chunk 0; 0 (the
+	// default) derives it from TimeBudget.
 	Steps int `toml:"steps"`
+	// TimeBudget is how long training takes when Steps is 0: split
+	// between chunk 0 and the fine-tunes, turned into steps by timing the
+	// model on the trace (docs/pipeline.md).
+	TimeBudget Duration `toml:"time_budget"`
 	// FinetuneFraction of Steps trains each later chunk, starting from
 	// chunk 0's weights.
 	FinetuneFraction float64 `toml:"finetune_fraction"`
@@ -99,6 +106,21 @@ type Privacy struct {
 	// Pretrained is a run directory or model file trained on public data
 	// to start from (NetShare's public pretraining).
 	Pretrained string `toml:"pretrained"`
+	// InsecureReproducibleNoise draws DP noise, batches and flow counts
+	// from the public seed so that a test can replay a run. It voids the
+	// guarantee: the run's privacy.json and report say it is not private.
+	InsecureReproducibleNoise bool `toml:"insecure_reproducible_noise"`
+	// Copies says what generation does with synthetic flows whose key is
+	// exactly a training flow's: "drop" them, "keep" them, or "auto", which
+	// drops without DP and keeps under DP (dropping consults the private
+	// data outside the accountant).
+	Copies string `toml:"copies"`
+}
+
+// DropCopies reports whether generation drops exact copies of training
+// flow keys.
+func (p Privacy) DropCopies() bool {
+	return p.Copies == "drop" || (p.Copies == "auto" && !p.Enabled)
 }
 
 // Output says what to write.
@@ -108,6 +130,17 @@ type Output struct {
 	// Path of the synthetic trace; relative to the run directory.
 	Path   string         `toml:"path"`
 	Params map[string]any `toml:"params"`
+}
+
+// Release says what may leave the data holder's site and on what
+// conditions: RUN_DIR/release/ gets only what passes (docs/privacy.md).
+type Release struct {
+	// MaxEpsilon, when > 0, requires a private run with ε at most this.
+	MaxEpsilon float64 `toml:"max_epsilon"`
+	// RequireAudit requires every privacy-audit check to pass.
+	RequireAudit bool `toml:"require_audit"`
+	// Artifacts are what may leave: synthetic, model, report.
+	Artifacts []string `toml:"artifacts"`
 }
 
 // Metric is one fidelity metric to compute.
@@ -161,6 +194,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration as a string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
+// autoSized is NetShare's model with the network sizes left to the trace
+// (0: the run sizes them, docs/pipeline.md) and DoppelGANger's learning
+// rate, 1e-3: at a budget of minutes it learns much faster than NetShare's
+// 1e-4, and a budget of minutes is the default.
+func autoSized(c gan.Config) gan.Config {
+	c.AttrGenLayers, c.AttrGenUnits, c.LSTMUnits = 0, 0, 0
+	c.CriticLayers, c.CriticUnits, c.AttrCriticLayers, c.AttrCriticUnits = 0, 0, 0, 0
+	c.LearningRate = 1e-3
+	return c
+}
+
 // Default returns the settings every pipeline starts from; a file only
 // states what differs.
 func Default() Config {
@@ -173,14 +217,15 @@ func Default() Config {
 			Chunking: "time",
 		},
 		Model: Model{
-			Config:           gan.DefaultConfig(),
-			Steps:            2000,
+			Config:           autoSized(gan.DefaultConfig()),
+			TimeBudget:       Duration{2 * time.Minute},
 			FinetuneFraction: 0.25,
 			CheckpointEvery:  500,
 			LogEvery:         10,
 		},
-		Privacy: Privacy{Delta: 1e-5, Clip: 1},
+		Privacy: Privacy{Delta: 1e-5, Clip: 1, Copies: "auto"},
 		Output:  Output{Path: "synthetic"},
+		Release: Release{Artifacts: []string{release.Synthetic}},
 		Plugins: Plugins{},
 		Cluster: Cluster{Engine: "local", Address: "localhost:7233", Namespace: "default", TaskQueue: "netshare"},
 	}

@@ -124,18 +124,14 @@ type AccountantConfig struct {
 	Orders []float64
 	// Delta is the δ at which ε is reported; it must be in (0, 1).
 	Delta float64
-	// Target is the ε budget that Fits and TryCompose check against; zero
-	// means no budget (everything fits).
-	Target float64
 	// Conversion turns RDP into ε; the zero value is Tight.
 	Conversion Conversion
 }
 
-// Accountant tracks the RDP spent so far by a sequence of mechanisms and
-// answers whether another one fits an ε budget. Training asks
-// TryCompose(step, 1) before each DP-SGD step and stops when it says no, so
-// the final ε never exceeds the target. An Accountant is not safe for
-// concurrent use.
+// Accountant tracks the RDP spent so far by a sequence of mechanisms. A
+// run plans its training with it before the first step, choosing σ or the
+// number of steps so that the final ε stays within the target
+// (host/internal/run). An Accountant is not safe for concurrent use.
 type Accountant struct {
 	orders []float64
 	rdp    []float64
@@ -152,9 +148,6 @@ func NewAccountant(cfg AccountantConfig) (*Accountant, error) {
 	}
 	if !(cfg.Delta > 0 && cfg.Delta < 1) {
 		return nil, fmt.Errorf("privacy: δ = %v: must be in (0, 1)", cfg.Delta)
-	}
-	if math.IsNaN(cfg.Target) || cfg.Target < 0 {
-		return nil, fmt.Errorf("privacy: target ε = %v: must be non-negative", cfg.Target)
 	}
 	if cfg.Conversion != Tight && cfg.Conversion != Classic {
 		return nil, fmt.Errorf("privacy: %v: unknown conversion", cfg.Conversion)
@@ -183,33 +176,6 @@ func (a *Accountant) Compose(m Mechanism, times int) error {
 // attains it.
 func (a *Accountant) Epsilon() (eps, order float64, err error) {
 	return a.cfg.Conversion.Epsilon(a.orders, a.rdp, a.cfg.Delta)
-}
-
-// Fits reports whether charging times more uses of m would keep ε within
-// the target. It charges nothing.
-func (a *Accountant) Fits(m Mechanism, times int) (bool, error) {
-	next, err := a.after(m, times)
-	if err != nil {
-		return false, err
-	}
-	if a.cfg.Target == 0 {
-		return true, nil
-	}
-	eps, _, err := a.cfg.Conversion.Epsilon(a.orders, next, a.cfg.Delta)
-	if err != nil {
-		return false, err
-	}
-	return eps <= a.cfg.Target, nil
-}
-
-// TryCompose charges times uses of m if that keeps ε within the target and
-// reports whether it did.
-func (a *Accountant) TryCompose(m Mechanism, times int) (bool, error) {
-	ok, err := a.Fits(m, times)
-	if err != nil || !ok {
-		return false, err
-	}
-	return true, a.Compose(m, times)
 }
 
 func (a *Accountant) after(m Mechanism, times int) ([]float64, error) {

@@ -182,66 +182,10 @@ func TestAccountantComposesAdditively(t *testing.T) {
 	}
 }
 
-// TestAccountantStopsAtTarget runs the training loop's check: step until
-// the next step would exceed the target.
-func TestAccountantStopsAtTarget(t *testing.T) {
-	const target = 1.0
-	acc, err := NewAccountant(AccountantConfig{Delta: 1e-5, Target: target})
-	if err != nil {
-		t.Fatal(err)
-	}
-	step, err := CriticStep(0.01, 1.1, 2, SharedBatch, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := 0
-	for {
-		ok, err := acc.TryCompose(step, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		steps++
-		if steps > 1e6 {
-			t.Fatal("never stopped")
-		}
-	}
-	eps, _, _ := acc.Epsilon()
-	if eps > target {
-		t.Errorf("spent ε = %v above target %v", eps, target)
-	}
-	if fits, _ := acc.Fits(step, 1); fits {
-		t.Error("Fits says yes after TryCompose said no")
-	}
-	// Charging regardless shows the refused step would have exceeded it.
-	if err := acc.Compose(step, 1); err != nil {
-		t.Fatal(err)
-	}
-	if over, _, _ := acc.Epsilon(); over <= target {
-		t.Errorf("the refused step leaves ε = %v within target", over)
-	}
-	// The same count comes out of Plan.MaxSteps.
-	res, err := Plan{Records: 100, Batch: 1, Noise: 1.1, Delta: 1e-5, Critics: 2, PublicCounts: true}.MaxSteps(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Steps != steps {
-		t.Errorf("accountant took %d steps, Plan.MaxSteps says %d", steps, res.Steps)
-	}
-	// Without a target everything fits.
-	free, _ := NewAccountant(AccountantConfig{Delta: 1e-5})
-	if ok, err := free.TryCompose(step, 1e6); !ok || err != nil {
-		t.Errorf("no target: TryCompose = %v, %v", ok, err)
-	}
-}
-
 func TestAccountantRejectsBadInput(t *testing.T) {
 	for _, cfg := range []AccountantConfig{
 		{Delta: 0},
 		{Delta: 1},
-		{Delta: 1e-5, Target: -1},
 		{Delta: 1e-5, Orders: []float64{0.5}},
 		{Delta: 1e-5, Conversion: Conversion(5)},
 	} {

@@ -19,7 +19,7 @@ func TestConversionKnownValues(t *testing.T) {
 		for i := 1001; i < 100000; i++ {
 			a := 0.001 * float64(i)
 			orders = append(orders, a)
-			r, _ := GaussianRDP(4.530877117, a)
+			r, _ := SampledGaussianRDP(1, 4.530877117, a)
 			rdp = append(rdp, r)
 		}
 		return orders, rdp

@@ -3,7 +3,6 @@ package privacy
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // Plan describes a DP training run before it starts: K chunks, each trained
@@ -251,70 +250,6 @@ func (p Plan) SolveNoise(target float64) (Result, error) {
 			hi, best = mid, r
 		} else {
 			lo = mid
-		}
-	}
-	return best, nil
-}
-
-// MaxSteps returns the largest number of DP-SGD steps per chunk for which
-// the plan, at its Noise, spends at most target ε; Steps and Epochs are
-// ignored. Result.Steps is that number (possibly 0) and Result.Epsilon the
-// ε it spends. It fails when even zero steps exceed the target.
-func (p Plan) MaxSteps(target float64) (Result, error) {
-	p.Steps, p.Epochs = 0, 0
-	p, err := p.withDefaults()
-	if err != nil {
-		return Result{}, err
-	}
-	if math.IsNaN(p.Noise) || p.Noise < 0 {
-		return Result{}, fmt.Errorf("privacy: plan: noise %v: must be non-negative", p.Noise)
-	}
-	if math.IsNaN(target) || target < 0 {
-		return Result{}, fmt.Errorf("privacy: plan: target ε = %v: must be non-negative", target)
-	}
-	step, count, err := p.perChunk(p.Noise)
-	if err != nil {
-		return Result{}, err
-	}
-	eval := func(steps int) (Result, error) {
-		return p.result(combine(step, count, steps, p.Chunks), p.Noise, steps)
-	}
-	best, err := eval(0)
-	if err != nil {
-		return Result{}, err
-	}
-	if best.Epsilon > target {
-		return Result{}, fmt.Errorf("privacy: plan: target ε = %v is out of reach: the per-chunk count releases alone spend ε = %.4g", target, best.Epsilon)
-	}
-	if !slices.ContainsFunc(step, func(r float64) bool { return r > 0 }) {
-		return Result{}, fmt.Errorf("privacy: plan: a step spends nothing, so steps are unbounded")
-	}
-	// Invariant: lo steps fit, hi steps do not.
-	lo, hi := 0, 1
-	for {
-		r, err := eval(hi)
-		if err != nil {
-			return Result{}, err
-		}
-		if r.Epsilon > target {
-			break
-		}
-		lo, best = hi, r
-		if hi >= math.MaxInt32/2 {
-			return best, nil
-		}
-		hi *= 2
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		r, err := eval(mid)
-		if err != nil {
-			return Result{}, err
-		}
-		if r.Epsilon <= target {
-			lo, best = mid, r
-		} else {
-			hi = mid
 		}
 	}
 	return best, nil

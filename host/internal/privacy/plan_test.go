@@ -167,46 +167,6 @@ func TestPlanSolveNoise(t *testing.T) {
 	}
 }
 
-func TestPlanMaxSteps(t *testing.T) {
-	for _, target := range []float64{0.3, 0.7242, 2, 8} {
-		p := tutorial()
-		r, err := p.MaxSteps(target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := func(steps int) float64 { // steps ≥ 1
-			q := tutorial()
-			q.Epochs, q.Steps = 0, steps
-			res, err := q.Epsilon()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return res.Epsilon
-		}
-		if r.Epsilon > target || (r.Steps > 0 && at(r.Steps) > target) {
-			t.Errorf("target %v: %d steps spend %v", target, r.Steps, r.Epsilon)
-		}
-		if next := at(r.Steps + 1); next <= target {
-			t.Errorf("target %v: %d steps is not the most: %d spend %v", target, r.Steps, r.Steps+1, next)
-		}
-	}
-	// 6000 steps give 0.72422; a target just above allows exactly 6000.
-	r, err := tutorial().MaxSteps(0.72423)
-	if err != nil || r.Steps != 6000 {
-		t.Errorf("MaxSteps(0.72423) = %d (%v), want 6000", r.Steps, err)
-	}
-	p := tutorial()
-	p.PublicCounts = false
-	if _, err := p.MaxSteps(1); err == nil {
-		t.Error("counts above target: no error")
-	}
-	p = tutorial()
-	p.Noise = math.Inf(1)
-	if _, err := p.MaxSteps(1); err == nil {
-		t.Error("free steps: no error")
-	}
-}
-
 func TestPlanRejectsBadInput(t *testing.T) {
 	tests := []struct {
 		name string
@@ -242,8 +202,5 @@ func TestPlanRejectsBadInput(t *testing.T) {
 	}
 	if _, err := tutorial().SolveNoise(0); err == nil {
 		t.Error("SolveNoise(0): no error")
-	}
-	if _, err := tutorial().MaxSteps(-1); err == nil {
-		t.Error("MaxSteps(-1): no error")
 	}
 }

@@ -1,5 +1,8 @@
-// Package privacy accounts for the differential privacy of DP-SGD training
-// and holds the DP-SGD primitives the GAN's critics use.
+// Package privacy accounts for the differential privacy of DP-SGD training.
+// The DP-SGD step itself (Poisson batches, per-example clipping, Gaussian
+// noise from crypto/rand) lives where the gradients are, in the GAN's
+// critics (host/internal/gan: critic.go, dprand.go); docs/privacy.md says
+// why.
 //
 // The accountant works in Rényi differential privacy (RDP): each mechanism
 // is described by its RDP ε(α) on a fixed grid of orders α, mechanisms
@@ -8,8 +11,7 @@
 // (Mironov, Talwar, Zhang 2019): every record joins a batch independently
 // with probability q (Poisson sampling), each per-example gradient is clipped
 // to L2 norm C, and Gaussian noise of standard deviation σC is added to the
-// sum. The accountant's numbers hold only for that sampling scheme; see
-// PoissonSampler.
+// sum. The accountant's numbers hold only for that sampling scheme.
 //
 // The package depends only on the standard library. docs/privacy.md explains
 // the accounting choices (critics, chunks, the noisy flow count).
@@ -44,13 +46,6 @@ func checkOrders(orders []float64) error {
 		}
 	}
 	return nil
-}
-
-// GaussianRDP returns the RDP at order alpha of the Gaussian mechanism with
-// noise multiplier sigma (noise standard deviation over L2 sensitivity):
-// α/(2σ²). It is +Inf for sigma = 0 and 0 for sigma = +Inf.
-func GaussianRDP(sigma, alpha float64) (float64, error) {
-	return SampledGaussianRDP(1, sigma, alpha)
 }
 
 // SampledGaussianRDP returns the RDP at order alpha of one step of the

@@ -199,7 +199,7 @@ func TestRDPSpecialCases(t *testing.T) {
 	}
 	// Sampling only helps: the sampled mechanism never costs more than q=1.
 	for _, a := range DefaultOrders() {
-		g, _ := GaussianRDP(1.1, a)
+		g, _ := SampledGaussianRDP(1, 1.1, a)
 		s, _ := SampledGaussianRDP(0.999, 1.1, a)
 		if s > g*(1+1e-12) {
 			t.Errorf("α=%v: sampled RDP %v above the unsampled %v", a, s, g)

@@ -71,6 +71,9 @@ type Budget struct {
 	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"`
 	ClipNorm        float64 `json:"clip_norm,omitempty"`
 	Note            string  `json:"note,omitempty"`
+	// NotPrivate, when set, says why the guarantee does not hold; the
+	// report then shows it in red instead of the guarantee.
+	NotPrivate string `json:"not_private,omitempty"`
 }
 
 // Choice records one rank-sum selection among synthetic candidates (a

@@ -218,6 +218,7 @@ h2{font-size:19px;margin:32px 0 10px;border-bottom:1px solid #d8dde3;padding-bot
 h3{font-size:16px;margin:0}
 .sub{color:#5b6670;margin:0 0 14px}
 .help{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:10px 14px;color:#38434d}
+.notprivate{background:#fdecea;border:2px solid #c62828;border-radius:6px;padding:10px 14px;color:#b71c1c;font-weight:600}
 table{border-collapse:collapse;background:#fff;border:1px solid #d8dde3;width:100%}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e6e9ed;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
@@ -248,7 +249,8 @@ JSD scores (Jensen–Shannon divergence) range from 0 to 0.693 (= ln 2, no overl
 EMD scores (earth mover's distance) are in the field's own unit: roughly how far, on average, values must move to turn one distribution into the other.
 {{if .HasFloor}}The <i>noise floor</i> is the score of one half of the real trace against the other half: a synthetic trace cannot be expected to do better.{{end}}</p>
 {{if .Privacy}}<h2>Privacy</h2>
-<p class="help">Trained with differential privacy: <b>ε = {{printf "%.3g" .Privacy.Epsilon}}</b> at <b>δ = {{printf "%.3g" .Privacy.Delta}}</b>{{if .Privacy.NoiseMultiplier}} (DP-SGD noise multiplier {{.Privacy.NoiseMultiplier}}{{if .Privacy.ClipNorm}}, clipping norm {{.Privacy.ClipNorm}}{{end}}){{end}}.
+{{if .Privacy.NotPrivate}}<p class="notprivate">{{.Privacy.NotPrivate}}. The ε below is what the accountant would give a run with unpredictable noise; this one has none.</p>
+{{end}}<p class="help">Trained with differential privacy: <b>ε = {{printf "%.3g" .Privacy.Epsilon}}</b> at <b>δ = {{printf "%.3g" .Privacy.Delta}}</b>{{if .Privacy.NoiseMultiplier}} (DP-SGD noise multiplier {{.Privacy.NoiseMultiplier}}{{if .Privacy.ClipNorm}}, clipping norm {{.Privacy.ClipNorm}}{{end}}){{end}}.
 Smaller ε means stronger privacy: no single record changes what an observer can learn from the synthetic trace by more than a factor e<sup>ε</sup>, except with probability δ.{{if .Privacy.Note}} {{.Privacy.Note}}{{end}}</p>{{end}}
 <h2>Summary</h2>
 <table>

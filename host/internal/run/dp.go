@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/privacy"
 )
 
@@ -34,7 +35,17 @@ type budget struct {
 	SampleRates []float64 `json:"sample_rates"` // per trained chunk
 	Counts      []int     `json:"noisy_flow_counts"`
 	Note        string    `json:"note,omitempty"`
+	// NotPrivate, when set, says why the run's guarantee does not hold.
+	NotPrivate string `json:"not_private,omitempty"`
+	// TrainKey ties the counts to the training they were drawn for: a
+	// rerun or resume of the same training reuses them, since each fresh
+	// draw of the same count would be another release.
+	TrainKey string `json:"train_key"`
 }
+
+// notPrivate is what privacy.json and the report say of a run whose noise
+// came from the public seed.
+const notPrivate = "NOT PRIVATE: privacy.insecure_reproducible_noise drew the DP noise, batches and flow counts from the public seed, so anyone who knows the seed can replay them; for tests only"
 
 // dpCritics is how many noisy gradient sums one training iteration
 // releases from its batch: each critic round updates both critics on the
@@ -98,13 +109,15 @@ func (r *runner) planIterations(steps int) []int {
 // planPrivacy settles σ and the training length so that the run's ε stays
 // within the target, and records the plan. It returns the steps chunk 0
 // may train.
-func (r *runner) planPrivacy() (int, *budget, error) {
-	p, m := r.cfg.Privacy, r.cfg.Model
+func (r *runner) planPrivacy(steps int) (int, *budget, error) {
+	p := r.cfg.Privacy
 	if r.cfg.Flows.MaxFlowLen == 0 {
 		return 0, nil, errors.New("privacy: set flows.max_flow_len: the longest flow of the private trace may not shape the model")
 	}
 	b := &budget{Delta: p.Delta, Target: p.Epsilon, Clip: p.Clip, CountNoise: countNoise, Noise: p.Noise}
-	steps := m.Steps
+	if p.InsecureReproducibleNoise {
+		b.NotPrivate = notPrivate
+	}
 	switch {
 	case p.Noise <= 0:
 		// Smallest σ that fits the budget: ε falls as σ grows.
@@ -170,22 +183,57 @@ func (r *runner) trainedChunks() int {
 	return n
 }
 
-// noisyCounts releases each chunk's flow count with Gaussian noise; the
-// model then generates that many flows. Without privacy the counts are
-// the real ones.
-func (r *runner) flowCounts() []int {
+// noisyCounts releases each trained chunk's flow count with Gaussian noise
+// (the model then generates that many flows), drawn once per training:
+// when privacy.json already holds counts for this training key they are
+// reused. The noise comes from crypto/rand unless the run is reproducible,
+// for the reason gan's privacyRand gives.
+func (r *runner) noisyCounts(trainKey string) []int {
+	if old, err := loadBudget(r.dir); err == nil && old.TrainKey == trainKey && len(old.Counts) == r.trainedChunks() {
+		return old.Counts
+	}
+	var rng *rand.Rand
+	if r.cfg.Privacy.InsecureReproducibleNoise {
+		rng = rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0xc0de))
+	} else {
+		rng = rand.New(rand.NewChaCha8(gan.CryptoKey()))
+	}
+	var out []int
+	for _, s := range r.sets {
+		if s != nil {
+			out = append(out, max(1, int(math.Round(float64(s.N)+rng.NormFloat64()*countNoise))))
+		}
+	}
+	return out
+}
+
+// flowCounts is how many flows each chunk generates: the noisy counts
+// privacy.json released under privacy, else the real ones.
+func (r *runner) flowCounts() ([]int, error) {
 	out := make([]int, len(r.sets))
-	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0xc0de))
+	var noisy []int
+	if r.cfg.Privacy.Enabled {
+		b, err := loadBudget(r.dir)
+		if err != nil {
+			return nil, fmt.Errorf("privacy: the noisy flow counts: %w", err)
+		}
+		if len(b.Counts) != r.trainedChunks() {
+			return nil, fmt.Errorf("privacy: privacy.json has %d noisy flow counts for %d trained chunks", len(b.Counts), r.trainedChunks())
+		}
+		noisy = b.Counts
+	}
+	pos := 0
 	for k, s := range r.sets {
 		if s == nil {
 			continue
 		}
 		out[k] = s.N
-		if r.cfg.Privacy.Enabled {
-			out[k] = max(1, int(math.Round(float64(s.N)+rng.NormFloat64()*countNoise)))
+		if noisy != nil {
+			out[k] = noisy[pos]
 		}
+		pos++
 	}
-	return out
+	return out, nil
 }
 
 func (r *runner) saveBudget(b *budget) error {
@@ -196,8 +244,8 @@ func (r *runner) saveBudget(b *budget) error {
 	return atomicfile.WriteBytes(filepath.Join(r.dir, "privacy.json"), raw)
 }
 
-func (r *runner) loadBudget() (*budget, error) {
-	raw, err := os.ReadFile(filepath.Join(r.dir, "privacy.json"))
+func loadBudget(dir string) (*budget, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "privacy.json"))
 	if err != nil {
 		return nil, err
 	}

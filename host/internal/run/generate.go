@@ -24,17 +24,20 @@ import (
 
 // chunkChoice records which checkpoint generated each chunk.
 type chunkChoice struct {
-	Chunk       int                  `json:"chunk"`
-	Flows       int                  `json:"flows"`
-	Records     int                  `json:"records"`
-	Checkpoints []string             `json:"checkpoints"`
-	Chosen      string               `json:"chosen"`
-	RankSums    []float64            `json:"rank_sums,omitempty"`
-	Scores      []map[string]float64 `json:"scores,omitempty"`
+	Chunk       int       `json:"chunk"`
+	Flows       int       `json:"flows"`
+	Records     int       `json:"records"`
+	Checkpoints []string  `json:"checkpoints"`
+	Chosen      string    `json:"chosen"`
+	RankSums    []float64 `json:"rank_sums,omitempty"`
+	// CopiesDropped counts the flows dropped as exact copies of training
+	// flow keys.
+	CopiesDropped int                  `json:"copies_dropped"`
+	Scores        []map[string]float64 `json:"scores,omitempty"`
 }
 
 func (r *runner) generate(ctx context.Context) (bool, error) {
-	key := newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).sum()
+	key := newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).json("copies", r.cfg.Privacy.DropCopies()).sum()
 	r.keys["generate"] = key
 	genPath := filepath.Join(r.dir, "generated", "records.bin")
 	choicePath := filepath.Join(r.dir, "generated", "choice.json")
@@ -79,6 +82,11 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 	var metrics []score.Metric // from the columns the model generates
 	var parts []*abi.Batch
 	var choices []chunkChoice
+	var realKeys map[string]struct{}
+	if r.cfg.Privacy.DropCopies() {
+		realKeys = flowKeys(r.records, r.cfg.Flows.Key)
+	}
+	dropped := 0
 	for k := range r.sets {
 		if r.sets[k] == nil || len(attrs[k]) == 0 {
 			continue
@@ -121,10 +129,15 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		}
 		ch.Chosen = ckpts[k][best]
 		lo, hi := r.chunkSpan(k, real)
-		part := truncateToSpan(dedupeFlows(cands[best], r.cfg.Flows.Key), lo, hi)
-		ch.Records = part.Len()
+		deduped, copies := dedupeFlows(cands[best], r.cfg.Flows.Key, realKeys)
+		part := truncateToSpan(deduped, lo, hi)
+		ch.Records, ch.CopiesDropped = part.Len(), copies
+		dropped += copies
 		parts = append(parts, part)
 		choices = append(choices, ch)
+	}
+	if dropped > 0 {
+		fmt.Fprintf(r.out, "generate dropped %d synthetic flows whose key copies a training flow's (privacy.copies)\n", dropped)
 	}
 	syn, err := concatByTime(parts)
 	if err != nil {
@@ -152,7 +165,10 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 	n := len(r.sets)
 	out := make([][]float32, n)
-	counts := r.flowCounts()
+	counts, err := r.flowCounts()
+	if err != nil {
+		return nil, err
+	}
 	tagOff, tagW := r.tagLayout()
 	for c, m := range models {
 		if m == nil {
@@ -276,25 +292,51 @@ func (r *runner) chunkRecords(k int) *abi.Batch {
 	return r.records.Take(rows)
 }
 
-// dedupeFlows keeps, of generated flows sharing a flow key, the first:
-// two flows with one 5-tuple would read as one flow in the output.
-func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
-	fc := b.Column(abi.FlowColumn)
-	if fc == nil {
-		return b
-	}
+// keyColumns are b's columns of the flow key, those it has.
+func keyColumns(b *abi.Batch, key []string) []*abi.Column {
 	cols := make([]*abi.Column, 0, len(key))
 	for _, k := range key {
 		if c := b.Column(k); c != nil {
 			cols = append(cols, c)
 		}
 	}
+	return cols
+}
+
+// flowKeys is the set of b's flow keys.
+func flowKeys(b *abi.Batch, key []string) map[string]struct{} {
+	cols := keyColumns(b, key)
+	out := map[string]struct{}{}
+	buf := make([]byte, 0, 64)
+	for i := 0; i < b.Len(); i++ {
+		buf = abi.AppendKey(buf[:0], cols, i)
+		out[string(buf)] = struct{}{}
+	}
+	return out
+}
+
+// dedupeFlows keeps, of generated flows sharing a flow key, the first:
+// two flows with one 5-tuple would read as one flow in the output. It
+// drops every flow whose key is in drop (the training flows' keys, when
+// privacy.copies drops exact copies: docs/privacy.md) and returns how many
+// flows that removed.
+func dedupeFlows(b *abi.Batch, key []string, drop map[string]struct{}) (*abi.Batch, int) {
+	fc := b.Column(abi.FlowColumn)
+	if fc == nil {
+		return b, 0
+	}
+	cols := keyColumns(b, key)
 	owner := map[string]uint32{}
+	copied := map[uint32]bool{}
 	keep := make([]int32, 0, b.Len())
 	buf := make([]byte, 0, 64)
 	for i := 0; i < b.Len(); i++ {
 		buf = abi.AppendKey(buf[:0], cols, i)
 		f := fc.U32[i]
+		if _, ok := drop[string(buf)]; ok {
+			copied[f] = true
+			continue
+		}
 		if o, ok := owner[string(buf)]; ok && o != f {
 			continue
 		}
@@ -302,9 +344,9 @@ func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 		keep = append(keep, int32(i))
 	}
 	out := b.Take(keep)
-	drop := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == abi.FlowColumn })
-	out.Columns = slices.Delete(out.Columns, drop, drop+1)
-	return out
+	fi := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == abi.FlowColumn })
+	out.Columns = slices.Delete(out.Columns, fi, fi+1)
+	return out, len(copied)
 }
 
 // chunkSpan is the time range chunk k's synthetic records must fall in:

@@ -49,8 +49,8 @@ func (r *runner) reportData(scores []report.NamedScore) report.Data {
 		}
 	}
 	if r.cfg.Privacy.Enabled {
-		if b, err := r.loadBudget(); err == nil {
-			d.Privacy = &report.Budget{Epsilon: b.Epsilon, Delta: b.Delta, NoiseMultiplier: b.Noise, ClipNorm: b.Clip, Note: b.Note}
+		if b, err := loadBudget(r.dir); err == nil {
+			d.Privacy = &report.Budget{Epsilon: b.Epsilon, Delta: b.Delta, NoiseMultiplier: b.Noise, ClipNorm: b.Clip, Note: b.Note, NotPrivate: b.NotPrivate}
 		}
 	}
 	return d

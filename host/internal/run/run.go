@@ -160,7 +160,7 @@ func (s *Session) open(ctx context.Context) error {
 		return err
 	}
 	var err error
-	s.trained, err = r.planTraining()
+	s.trained, err = r.planTraining(ctx)
 	return err
 }
 
@@ -176,7 +176,7 @@ func (s *Session) Trained() bool { return s.trained }
 func (s *Session) TrainChunk(ctx context.Context, pos int) error { return s.r.trainChunk(ctx, pos) }
 
 // Finish checks that every chunk is trained, then generates, writes the
-// synthetic trace, scores it and writes the report.
+// synthetic trace, scores it, writes the report and builds the release.
 func (s *Session) Finish(ctx context.Context) (*Result, error) {
 	r := s.r
 	if !s.trained {
@@ -193,6 +193,7 @@ func (s *Session) Finish(ctx context.Context) (*Result, error) {
 		{"output", r.output},
 		{"score", r.score},
 		{"report", r.report},
+		{"release", r.release},
 	} {
 		if err := r.stage(ctx, st.name, st.fn); err != nil {
 			return nil, err

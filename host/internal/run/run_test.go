@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,7 +80,7 @@ func TestRunEndToEndAndReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tm := range res2.Timings {
-		if !tm.Reused && tm.Stage != "report" {
+		if !tm.Reused && tm.Stage != "report" && tm.Stage != "release" {
 			t.Errorf("stage %s reran with unchanged inputs", tm.Stage)
 		}
 	}
@@ -192,6 +193,20 @@ func TestRunWithPrivacy(t *testing.T) {
 	}
 	if b.Epsilon > 8 || b.Epsilon < 7 || b.Noise <= 0 || len(b.Iterations) != 2 {
 		t.Fatalf("budget %+v: want ε just under 8 with a derived noise", b)
+	}
+	if b.NotPrivate != "" {
+		t.Errorf("a run with crypto noise says %q", b.NotPrivate)
+	}
+	// Reusing the run releases nothing new: the same noisy counts.
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var again budget
+	if raw, err := os.ReadFile(filepath.Join(dir, "privacy.json")); err != nil || json.Unmarshal(raw, &again) != nil {
+		t.Fatalf("privacy.json after a rerun: %v", err)
+	}
+	if !slices.Equal(again.Counts, b.Counts) {
+		t.Errorf("a rerun released new flow counts %v, had %v", again.Counts, b.Counts)
 	}
 	html, err := os.ReadFile(res.Report)
 	if err != nil {

@@ -95,7 +95,27 @@ func sharedColumns(real, syn *abi.Batch) *abi.Batch {
 // metricList is the pipeline's metrics, or the default set for the kind
 // of records; an entry named "defaults" stands for that set, so a
 // pipeline can add evaluators to it.
+//
+// Every run also audits its copies of training flows (the audit metric,
+// keyed on the flow key) unless the pipeline lists the audit itself: the
+// copy rate against chance and the holdout belongs in every summary, and
+// [release] require_audit reads it.
 func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
+	out, err := r.listedMetrics(real)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(out, func(m score.Metric) bool { return m.Name == "audit" }) {
+		key := make([]any, len(r.cfg.Flows.Key))
+		for i, k := range r.cfg.Flows.Key {
+			key[i] = k
+		}
+		out = append(out, score.Metric{Name: "audit", Params: map[string]any{"key": key}})
+	}
+	return out, nil
+}
+
+func (r *runner) listedMetrics(real *abi.Batch) ([]score.Metric, error) {
 	if len(r.cfg.Metrics) == 0 {
 		return score.DefaultMetrics(real)
 	}

@@ -31,21 +31,47 @@ func (r *runner) trainDirs() []string {
 	return dirs
 }
 
-func (r *runner) modelConfig() gan.Config {
-	cfg := r.cfg.Model.Config
-	if p := r.cfg.Privacy; p.Enabled {
-		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise}
+// modelConfig is the [model] section with its sizes settled: a model
+// fine-tuned from a public one takes that model's sizes; otherwise they
+// follow the flow counts (sizeModel), under privacy the noisy ones, since
+// the architecture is released with every model and the real counts are
+// private.
+func (r *runner) modelConfig(noisy []int) (gan.Config, error) {
+	var cfg gan.Config
+	switch {
+	case r.cfg.Privacy.Pretrained != "":
+		public, err := r.publicModel()
+		if err != nil {
+			return cfg, err
+		}
+		cfg = sizedLike(r.cfg.Model.Config, public.Config())
+	case noisy != nil:
+		cfg = sizeModel(r.cfg.Model.Config, noisy)
+	default:
+		var counts []int
+		for _, s := range r.sets {
+			if s != nil {
+				counts = append(counts, s.N)
+			}
+		}
+		cfg = sizeModel(r.cfg.Model.Config, counts)
 	}
-	return cfg
+	if p := r.cfg.Privacy; p.Enabled {
+		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise, Reproducible: p.InsecureReproducibleNoise}
+	}
+	return cfg, nil
 }
 
 // planTraining settles what training will do: the stage key, the
 // checkpoint directory (cleared when the configuration changed, kept for
 // resuming otherwise), the privacy plan and each chunk's iterations. It
 // reports whether training is already complete for these inputs.
-func (r *runner) planTraining() (bool, error) {
+func (r *runner) planTraining(ctx context.Context) (bool, error) {
 	m := r.cfg.Model
-	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed)
+	// What generation does with copies does not change training.
+	priv := r.cfg.Privacy
+	priv.Copies = ""
+	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", priv).json("seed", r.cfg.Seed)
 	if r.cfg.Privacy.Pretrained != "" {
 		ck, err := PublicCheckpoint(r.cfg.Resolve(r.cfg.Privacy.Pretrained))
 		if err != nil {
@@ -83,20 +109,25 @@ func (r *runner) planTraining() (bool, error) {
 		}
 		fresh = false
 	}
-	modelCfg := r.modelConfig()
-	steps := m.Steps
+	var noisy []int
+	if r.cfg.Privacy.Enabled {
+		noisy = r.noisyCounts(key)
+	}
+	modelCfg, err := r.modelConfig(noisy)
+	if err != nil {
+		return false, err
+	}
+	steps, every, err := r.plannedSteps(ctx, key, modelCfg, noisy)
+	if err != nil {
+		return false, err
+	}
 	if r.cfg.Privacy.Enabled {
 		var b *budget
-		var err error
-		if steps, b, err = r.planPrivacy(); err != nil {
+		if steps, b, err = r.planPrivacy(steps); err != nil {
 			return false, err
 		}
-		counts := r.flowCounts()
-		for k, s := range r.sets {
-			if s != nil {
-				b.Counts = append(b.Counts, counts[k])
-			}
-		}
+		b.TrainKey = key
+		b.Counts = noisy
 		if err := r.saveBudget(b); err != nil {
 			return false, err
 		}
@@ -105,8 +136,11 @@ func (r *runner) planTraining() (bool, error) {
 			fmt.Fprintf(r.out, "privacy  ε = %.4g (δ = %g, order %g) with noise multiplier %.4g over %v iterations%s\n",
 				b.Epsilon, b.Delta, b.Order, b.Noise, b.Iterations, suffix(b.Note))
 		}
+		if b.NotPrivate != "" {
+			fmt.Fprintf(r.out, "privacy  %s\n", b.NotPrivate)
+		}
 	}
-	r.plan = &trainPlan{cfg: modelCfg, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
+	r.plan = &trainPlan{cfg: modelCfg, every: every, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
 	for _, it := range r.plan.iters {
 		r.plan.total += it
 	}
@@ -165,6 +199,7 @@ func (r *runner) trainingComplete() error {
 // trainPlan is what every chunk's training shares.
 type trainPlan struct {
 	cfg   gan.Config
+	every int   // steps between checkpoints
 	iters []int // per trained chunk
 	total int
 
@@ -223,7 +258,7 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 	defer logf.Close()
 	m := r.cfg.Model
 	err = model.Train(ctx, set, gan.TrainOptions{
-		Steps: plan.iters[pos], CheckpointDir: dir, CheckpointEvery: m.CheckpointEvery, Resume: true,
+		Steps: plan.iters[pos], CheckpointDir: dir, CheckpointEvery: plan.every, Resume: true,
 		Log: logf, LogEvery: m.LogEvery, ProgressEvery: max(1, m.LogEvery),
 		Progress: func(p gan.Progress) {
 			plan.mu.Lock()
