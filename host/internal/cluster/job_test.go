@@ -44,6 +44,21 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// mountElsewhere moves the store's folder, as a worker mounting the
+// store at another path sees it.
+func mountElsewhere(t *testing.T, store *Store) *Store {
+	t.Helper()
+	moved := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Rename(store.Root, moved); err != nil {
+		t.Fatal(err)
+	}
+	there, err := NewStore(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return there
+}
+
 func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	src := t.TempDir()
 	files := map[string]string{"in/trace.pcap": "packets", "mods/extra.wasm": "\x00asm", "enc/state.json": `{"lo":0}`}
@@ -67,14 +82,8 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 		t.Fatalf("artifacts %v, want the trace, the module and the pretrained file", job.Artifacts)
 	}
 	// A worker mounting the store elsewhere sees the same run.
-	moved := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Rename(store.Root, moved); err != nil {
-		t.Fatal(err)
-	}
-	there, err := NewStore(moved)
-	if err != nil {
-		t.Fatal(err)
-	}
+	there := mountElsewhere(t, store)
+	moved := there.Root
 	wcfg, err := job.Config(there, "/var/cache/w")
 	if err != nil {
 		t.Fatal(err)
@@ -230,14 +239,8 @@ artifacts = "store"
 			if err != nil {
 				t.Fatal(err)
 			}
-			moved := filepath.Join(t.TempDir(), "mnt")
-			if err := os.Rename(store.Root, moved); err != nil {
-				t.Fatal(err)
-			}
-			there, err := NewStore(moved)
-			if err != nil {
-				t.Fatal(err)
-			}
+			there := mountElsewhere(t, store)
+			moved := there.Root
 			wcfg, err := job.Config(there, "")
 			if err != nil {
 				t.Fatal(err)
