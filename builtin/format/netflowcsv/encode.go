@@ -172,7 +172,7 @@ func (e *Writer) appendValue(dst []byte, c *abi.Column, r int, std map[string]*a
 		}
 		return textrec.AppendFloat(dst, v), nil
 	case "ts":
-		ts, err := intAt(c, r)
+		ts, err := textrec.IntAt(c, r, maxAbsMicros)
 		if err != nil {
 			return dst, err
 		}
@@ -196,7 +196,7 @@ func (e *Writer) appendValue(dst []byte, c *abi.Column, r int, std map[string]*a
 	case abi.TypeIPv4:
 		return textrec.AppendIPv4(dst, c.U32[r]), nil
 	}
-	v, err := intAt(c, r)
+	v, err := textrec.IntAt(c, r, maxAbsMicros)
 	return strconv.AppendInt(dst, v, 10), err
 }
 
@@ -247,20 +247,4 @@ func checkMax(c *abi.Column, v, max uint64) error {
 		return fmt.Errorf("column %s: value %d outside 0..%d", c.Name, v, max)
 	}
 	return nil
-}
-
-func intAt(c *abi.Column, r int) (int64, error) {
-	switch c.Type {
-	case abi.TypeI64, abi.TypeTime:
-		return c.I64[r], nil
-	case abi.TypeF64:
-		f := math.Round(c.F64[r])
-		if math.IsNaN(f) || math.Abs(f) > maxAbsMicros {
-			return 0, fmt.Errorf("column %s: value %v out of range", c.Name, c.F64[r])
-		}
-		return int64(f), nil
-	case abi.TypeString:
-		return 0, fmt.Errorf("column %s: %s is not numeric", c.Name, c.Type)
-	}
-	return int64(c.Float(r)), nil
 }

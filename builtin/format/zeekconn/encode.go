@@ -95,7 +95,7 @@ func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	if !e.started {
 		open := int64(0)
 		if n > 0 {
-			open, _ = intAt(need[colTS], 0)
+			open, _ = textrec.IntAt(need[colTS], 0, 1<<62)
 		}
 		dst = e.start(dst, b, open)
 	}
@@ -117,7 +117,7 @@ func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 			if i == colTD {
 				continue
 			}
-			x, err := intAt(c, r)
+			x, err := textrec.IntAt(c, r, 1<<62)
 			if err != nil {
 				return dst, fmt.Errorf("%s: record %d: %w", Name, r, err)
 			}
@@ -248,22 +248,4 @@ func checkRanges(v *[nColumns]int64) error {
 		return fmt.Errorf("column ts: %d µs is out of range", v[colTS])
 	}
 	return nil
-}
-
-// intAt reads row r of any numeric column as an integer; generated columns
-// may be floats, which are rounded.
-func intAt(c *abi.Column, r int) (int64, error) {
-	switch c.Type {
-	case abi.TypeI64, abi.TypeTime:
-		return c.I64[r], nil
-	case abi.TypeF64:
-		f := math.Round(c.F64[r])
-		if math.IsNaN(f) || math.Abs(f) >= 1<<62 {
-			return 0, fmt.Errorf("column %s: value %v out of range", c.Name, c.F64[r])
-		}
-		return int64(f), nil
-	case abi.TypeString:
-		return 0, fmt.Errorf("column %s is a string column", c.Name)
-	}
-	return int64(c.Float(r)), nil
 }

@@ -424,3 +424,22 @@ func Quote(b []byte) string {
 	}
 	return strconv.Quote(string(b))
 }
+
+// IntAt reads row r of a numeric column as an integer, for the writers:
+// generated columns may be floats, which are rounded and must lie strictly
+// inside ±limit.
+func IntAt(c *abi.Column, r int, limit float64) (int64, error) {
+	switch c.Type {
+	case abi.TypeI64, abi.TypeTime:
+		return c.I64[r], nil
+	case abi.TypeF64:
+		f := math.Round(c.F64[r])
+		if math.IsNaN(f) || math.Abs(f) >= limit {
+			return 0, fmt.Errorf("column %s: value %v out of range", c.Name, c.F64[r])
+		}
+		return int64(f), nil
+	case abi.TypeString:
+		return 0, fmt.Errorf("column %s: %s is not numeric", c.Name, c.Type)
+	}
+	return int64(c.Float(r)), nil
+}
