@@ -44,6 +44,22 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// submit makes the job of src/p.toml, with its store where the pipeline
+// says.
+func submit(t *testing.T, src string) (Job, *Store, error) {
+	t.Helper()
+	cfg, err := pipeline.LoadFile(filepath.Join(src, "p.toml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewStore(cfg.Resolve(cfg.Cluster.Artifacts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := NewJob(cfg, store)
+	return job, store, err
+}
+
 // mountElsewhere moves the store's folder, as a worker mounting the
 // store at another path sees it.
 func mountElsewhere(t *testing.T, store *Store) *Store {
@@ -66,15 +82,7 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "p.toml"), []byte(jobPipeline), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pipeline.LoadFile(filepath.Join(src, "p.toml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := NewStore(cfg.Resolve(cfg.Cluster.Artifacts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := NewJob(cfg, store)
+	job, store, err := submit(t, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,15 +229,7 @@ artifacts = "store"
 				files[k] = v
 			}
 			writeFiles(t, src, files)
-			cfg, err := pipeline.LoadFile(filepath.Join(src, "p.toml"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			store, err := NewStore(cfg.Resolve(cfg.Cluster.Artifacts))
-			if err != nil {
-				t.Fatal(err)
-			}
-			job, err := NewJob(cfg, store)
+			job, store, err := submit(t, src)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got %v, want an error with %q", err, tc.wantErr)
