@@ -6,10 +6,11 @@
 // a rerun skips the stages whose inputs have not changed.
 //
 // Each stage has its file, in the order of the README's pipeline line:
-// read.go, encode.go, train.go (with dp.go, its privacy plan),
-// generate.go, output.go, score.go and report.go. This file is the public
-// API; stages.go keeps the record of what each stage's output depends on,
-// persist.go the forms its products are saved in.
+// read.go, encode.go, train.go (with budget.go, the network sizes and time
+// budget, and dp.go, the privacy plan), generate.go, output.go, score.go,
+// report.go and release.go. This file is the public API; stages.go keeps
+// the record of what each stage's output depends on, persist.go the forms
+// its products are saved in.
 package run
 
 import (
