@@ -31,28 +31,28 @@ type Wire struct {
 
 // NewWire returns a Wire whose helpers fail t on protocol errors. t may be
 // nil, as in a godoc Example: the helpers then panic instead.
-func NewWire(t testing.TB) *Wire { return &Wire{t: t, d: sdk.NewDispatcher()} }
-
-func (w *Wire) helper() {
-	if w.t != nil {
-		w.helper()
+func NewWire(t testing.TB) *Wire {
+	if t == nil {
+		t = panicTB{}
 	}
+	return &Wire{t: t, d: sdk.NewDispatcher()}
 }
 
-func (w *Wire) fatal(err error) {
-	if w.t == nil {
-		panic(err)
-	}
-	w.helper()
-	w.t.Fatal(err)
-}
+// panicTB stands in for a missing testing.TB: it panics where a test
+// would fail. (The embedded nil TB only supplies the method set; any other
+// method called on it panics too.)
+type panicTB struct{ testing.TB }
+
+func (panicTB) Helper()                      {}
+func (panicTB) Fatal(args ...any)            { panic(fmt.Sprint(args...)) }
+func (panicTB) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 // Call sends one request and returns copies of the response's header and
 // body, or the plugin's error.
 func (w *Wire) Call(op abi.Op, handle uint32, header any, body []byte) ([]byte, []byte, error) {
 	req, err := abi.AppendRequest(nil, header, body)
 	if err != nil {
-		w.fatal(err)
+		w.t.Fatal(err)
 	}
 	h, b, err := abi.SplitResponse(w.d.Call(op, handle, req))
 	return append([]byte(nil), h...), append([]byte(nil), b...), err
@@ -66,7 +66,7 @@ func (w *Wire) TryOpen(name, column string, params map[string]any, seed int64) (
 	}
 	var r abi.OpenReply
 	if err := json.Unmarshal(h, &r); err != nil {
-		w.fatal(err)
+		w.t.Fatal(err)
 	}
 	return r.Handle, nil
 }
@@ -90,7 +90,7 @@ func (w *Wire) TryLoad(handle uint32, state []byte) ([]abi.Output, error) {
 	}
 	var r abi.LoadReply
 	if err := json.Unmarshal(h, &r); err != nil {
-		w.fatal(err)
+		w.t.Fatal(err)
 	}
 	return r.Outputs, nil
 }
@@ -115,7 +115,7 @@ func (w *Wire) TryDecode(handle uint32, e *abi.Encoded) (*abi.Batch, error) {
 
 // Open is TryOpen failing the test on error.
 func (w *Wire) Open(name, column string, params map[string]any, seed int64) uint32 {
-	w.helper()
+	w.t.Helper()
 	v, err := w.TryOpen(name, column, params, seed)
 	w.check(err)
 	return v
@@ -123,7 +123,7 @@ func (w *Wire) Open(name, column string, params map[string]any, seed int64) uint
 
 // Fit is TryFit failing the test on error.
 func (w *Wire) Fit(handle uint32, batches ...*abi.Batch) []byte {
-	w.helper()
+	w.t.Helper()
 	v, err := w.TryFit(handle, batches...)
 	w.check(err)
 	return v
@@ -131,7 +131,7 @@ func (w *Wire) Fit(handle uint32, batches ...*abi.Batch) []byte {
 
 // Load is TryLoad failing the test on error.
 func (w *Wire) Load(handle uint32, state []byte) []abi.Output {
-	w.helper()
+	w.t.Helper()
 	v, err := w.TryLoad(handle, state)
 	w.check(err)
 	return v
@@ -139,7 +139,7 @@ func (w *Wire) Load(handle uint32, state []byte) []abi.Output {
 
 // Encode is TryEncode failing the test on error.
 func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Encoded {
-	w.helper()
+	w.t.Helper()
 	v, err := w.TryEncode(handle, b)
 	w.check(err)
 	return v
@@ -147,16 +147,16 @@ func (w *Wire) Encode(handle uint32, b *abi.Batch) *abi.Encoded {
 
 // Decode is TryDecode failing the test on error.
 func (w *Wire) Decode(handle uint32, e *abi.Encoded) *abi.Batch {
-	w.helper()
+	w.t.Helper()
 	v, err := w.TryDecode(handle, e)
 	w.check(err)
 	return v
 }
 
 func (w *Wire) check(err error) {
-	w.helper()
+	w.t.Helper()
 	if err != nil {
-		w.fatal(err)
+		w.t.Fatal(err)
 	}
 }
 
@@ -188,7 +188,7 @@ func (w *Wire) TryScore(name string, params map[string]any, real, synthetic *abi
 
 // Score is TryScore failing the test on error.
 func (w *Wire) Score(name string, params map[string]any, real, synthetic *abi.Batch) abi.Scores {
-	w.helper()
+	w.t.Helper()
 	v, err := w.TryScore(name, params, real, synthetic)
 	w.check(err)
 	return v
@@ -237,7 +237,7 @@ func (w *Wire) TryReadStream(format string, params map[string]any, pieces ...[]b
 
 // ReadStream is TryReadStream failing the test on error.
 func (w *Wire) ReadStream(format string, params map[string]any, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats) {
-	w.helper()
+	w.t.Helper()
 	b, st, err := w.TryReadStream(format, params, pieces...)
 	w.check(err)
 	return b, st
