@@ -30,6 +30,14 @@ func TestScores(t *testing.T) {
 			want: 5,
 		},
 		{
+			// No synthetic flow has two records: one gap of 0, so the
+			// score is the mean real gap, (10 + 20) / 2.
+			name: "no synthetic gap",
+			real: []*abi.Batch{recs([]string{"a", "a", "a"}, 0, 10, 30)},
+			syn:  []*abi.Batch{recs([]string{"x", "y"}, 0, 15)},
+			want: 15,
+		},
+		{
 			// Interleaved flows: a at 0, 4; b at 1, 3 → gaps 4, 2, the same
 			// as one flow at 0, 2, 6: wasserstein_distance([4,2],[2,4]) = 0.
 			name: "interleaved",
@@ -58,7 +66,7 @@ func TestErrors(t *testing.T) {
 	p := map[string]any{"key": []any{"k"}}
 	one := []*abi.Batch{recs([]string{"a", "b"}, 0, 1)}
 	two := []*abi.Batch{recs([]string{"a", "a"}, 0, 1)}
-	if _, err := mt.Run("flow-iat", p, two, one); err == nil || !strings.Contains(err.Error(), "1 real and 0 synthetic gaps") {
+	if _, err := mt.Run("flow-iat", p, one, two); err == nil || !strings.Contains(err.Error(), "no real flow has two records (2 real flows)") {
 		t.Errorf("single-record flows: error %v", err)
 	}
 	if _, err := mt.Run("flow-iat", map[string]any{"key": []any{"k"}, "column": "nope"}, two, two); err == nil || !strings.Contains(err.Error(), `no column "nope"`) {

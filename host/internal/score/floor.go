@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
@@ -61,4 +63,37 @@ func NoiseFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []
 		return nil, fmt.Errorf("noise floor: %w", err)
 	}
 	return r.Values(), nil
+}
+
+// BootstrapFloor scores real against draws bootstrap resamples of itself
+// (as many records as real has, drawn with replacement, kept in time
+// order) and averages: what a generator that replays the real records at
+// random would score at the real trace's size. NoiseFloor compares
+// half-size samples, so on small traces its floor is higher, most for
+// JSD over wide supports (ports).
+func BootstrapFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []Metric, draws int, opts Options) (map[string]float64, error) {
+	n := real.Len()
+	if n == 0 || draws <= 0 {
+		return nil, fmt.Errorf("bootstrap floor: %d records, %d draws", n, draws)
+	}
+	sums := map[string]float64{}
+	for d := range draws {
+		rng := rand.New(rand.NewPCG(uint64(opts.Seed), uint64(d)+0xb007))
+		rows := make([]int32, n)
+		for i := range rows {
+			rows[i] = int32(rng.IntN(n))
+		}
+		slices.Sort(rows)
+		r, err := Run(ctx, h, real, real.Take(rows), metrics, opts)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap floor: %w", err)
+		}
+		for k, v := range r.Values() {
+			sums[k] += v
+		}
+	}
+	for k := range sums {
+		sums[k] /= float64(draws)
+	}
+	return sums, nil
 }
