@@ -307,3 +307,33 @@ func TestSampleNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapFloor: per-flow metrics take the halves floor (a resample
+// would merge copies of a record into longer flows); record-level ones
+// score the real trace against full-size resamples, which on 1,000 UGR'16
+// records is well below half against half for the port JSD.
+func TestBootstrapFloor(t *testing.T) {
+	real := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	metrics := []Metric{
+		{Name: "jsd", Params: map[string]any{"column": "srcport", "support": []any{int64(0), int64(65535)}}},
+		{Name: "flow-size", Params: map[string]any{"name": "records_per_flow_emd"}},
+	}
+	ctx := context.Background()
+	boot, err := BootstrapFloor(ctx, host(t), real, metrics, 2, Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	halves, err := NoiseFloor(ctx, host(t), real, metrics, Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if boot["records_per_flow_emd"] != halves["records_per_flow_emd"] {
+		t.Errorf("records_per_flow_emd: bootstrap floor %v, want the halves floor %v", boot["records_per_flow_emd"], halves["records_per_flow_emd"])
+	}
+	if b, h := boot["srcport_jsd"], halves["srcport_jsd"]; !(b > 0 && b < h/2) {
+		t.Errorf("srcport_jsd: bootstrap floor %v, halves %v; want 0 < bootstrap < halves/2", b, h)
+	}
+	if !PerFlow(Metric{Name: "joint", Params: map[string]any{"flow_key": []any{"srcip"}}}) || PerFlow(Metric{Name: "joint", Params: map[string]any{}}) {
+		t.Error("PerFlow misreads the joint metric's flow_key")
+	}
+}
