@@ -162,6 +162,11 @@ type LoadReply struct {
 type Scores struct {
 	Values map[string]float64 `json:"values"`
 	Series []Series           `json:"series,omitempty"`
+	// Naive, by score name, is what a generator that draws each compared
+	// column independently from the real marginals scores, for metrics
+	// that compute it themselves (joint distributions: the line a model
+	// must beat). The host samples a naive baseline for the others.
+	Naive map[string]float64 `json:"naive,omitempty"`
 }
 
 // Series is one plot: a shared x axis and the real and synthetic curves

@@ -7,7 +7,9 @@ import (
 	_ "github.com/netshare/netshare/builtin/metric/audit"
 	_ "github.com/netshare/netshare/builtin/metric/classify"
 	_ "github.com/netshare/netshare/builtin/metric/emd"
+	_ "github.com/netshare/netshare/builtin/metric/flowiat"
 	_ "github.com/netshare/netshare/builtin/metric/flowsize"
+	_ "github.com/netshare/netshare/builtin/metric/joint"
 	_ "github.com/netshare/netshare/builtin/metric/jsd"
 	_ "github.com/netshare/netshare/builtin/metric/sketch"
 )

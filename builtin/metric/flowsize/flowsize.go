@@ -6,13 +6,12 @@
 package flowsize
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/metric/internal/dist"
+	"github.com/netshare/netshare/builtin/metric/internal/flowtab"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -42,88 +41,14 @@ type Metric struct {
 	key         []string
 	real, syn   flows
 	nReal, nSyn int
-	buf         []byte    // scratch key encodings, reused
+	ids         []int32   // scratch: the flow of each row of the current batch
 	weights     []float64 // scratch: the count column of the current batch
 }
 
-// flows maps encoded keys to per-flow totals. It is an open-addressing
-// hash table over a byte arena rather than a map[string]: a million flows
-// then cost a few tens of MB and no allocation per flow, which matters in
-// the Wasm module's capped memory.
+// flows numbers one side's flows and totals each.
 type flows struct {
-	arena  []byte   // every key's bytes, back to back
-	ends   []uint32 // ends[i]: end of flow i's key in arena
-	hashes []uint64 // hashes[i]: hash of flow i's key
+	tab    flowtab.Table
 	totals []float64
-	slots  []int32 // flow index + 1; 0 is empty
-}
-
-// find returns the index of key's flow, adding a flow with total 0 if it is
-// new.
-func (f *flows) find(key []byte, h uint64) int {
-	if 2*(len(f.totals)+1) > len(f.slots) {
-		f.grow()
-	}
-	mask := uint64(len(f.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := f.slots[i]
-		if s == 0 {
-			id := len(f.totals)
-			f.arena = append(f.arena, key...)
-			f.ends = append(f.ends, uint32(len(f.arena)))
-			f.hashes = append(f.hashes, h)
-			f.totals = append(f.totals, 0)
-			f.slots[i] = int32(id + 1)
-			return id
-		}
-		id := int(s - 1)
-		if f.hashes[id] == h && string(f.key(id)) == string(key) {
-			return id
-		}
-	}
-}
-
-func (f *flows) key(id int) []byte {
-	start := uint32(0)
-	if id > 0 {
-		start = f.ends[id-1]
-	}
-	return f.arena[start:f.ends[id]]
-}
-
-// grow doubles the slot table (at least 1024) and re-inserts every flow.
-func (f *flows) grow() {
-	n := max(1024, 2*len(f.slots))
-	f.slots = make([]int32, n)
-	mask := uint64(n - 1)
-	for id, h := range f.hashes {
-		i := h & mask
-		for f.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		f.slots[i] = int32(id + 1)
-	}
-}
-
-// hashKey mixes the key eight bytes at a time (few steps per key, which
-// counts in Wasm), with a final avalanche so that keys differing only in
-// low bytes spread over the table.
-func hashKey(b []byte) uint64 {
-	h := uint64(len(b)) * 0x9e3779b97f4a7c15
-	for len(b) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xff51afd7ed558ccd
-		h ^= h >> 32
-		b = b[8:]
-	}
-	var t uint64
-	for i, c := range b {
-		t |= uint64(c) << (8 * i)
-	}
-	h = (h ^ t) * 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	return h
 }
 
 // New opens a flow-size metric.
@@ -184,89 +109,18 @@ func (m *Metric) add(f *flows, b *abi.Batch, side dist.Side, n int) error {
 			return fmt.Errorf("flow-size %s: count: %w", m.name, err)
 		}
 	}
-	if w := keyWidth(cols); w > 0 {
-		// Fixed-width keys (the 5-tuple): lay every row's key out column
-		// by column, tight loops rather than a type switch per value.
-		m.buf = slices.Grow(m.buf[:0], rows*w)[:rows*w]
-		fillKeys(m.buf, cols, w)
-		for r := 0; r < rows; r++ {
-			key := m.buf[r*w : (r+1)*w]
-			m.count1(f, f.find(key, hashKey(key)), r)
+	m.ids = f.tab.Rows(m.ids[:0], cols)
+	for len(f.totals) < f.tab.Len() {
+		f.totals = append(f.totals, 0)
+	}
+	for r, id := range m.ids {
+		if m.weights != nil && len(m.weights) > r {
+			f.totals[id] += m.weights[r]
+		} else {
+			f.totals[id]++
 		}
-		return nil
 	}
-	buf := m.buf
-	for r := 0; r < rows; r++ {
-		buf = abi.AppendKey(buf[:0], cols, r)
-		m.count1(f, f.find(buf, hashKey(buf)), r)
-	}
-	m.buf = buf
 	return nil
-}
-
-// count1 adds row r's weight to flow id.
-func (m *Metric) count1(f *flows, id, r int) {
-	if m.weights != nil && len(m.weights) > r {
-		f.totals[id] += m.weights[r]
-	} else {
-		f.totals[id]++
-	}
-}
-
-// keyWidth is the bytes per row of a key of fixed-width columns, or 0 when
-// a string column makes the width vary.
-func keyWidth(cols []*abi.Column) int {
-	w := 0
-	for _, c := range cols {
-		switch c.Type {
-		case abi.TypeU8:
-			w++
-		case abi.TypeU16:
-			w += 2
-		case abi.TypeU32, abi.TypeIPv4:
-			w += 4
-		case abi.TypeI64, abi.TypeTime, abi.TypeF64:
-			w += 8
-		default:
-			return 0
-		}
-	}
-	return w
-}
-
-// fillKeys writes each row's key into dst (w bytes a row), in the same
-// encoding as appendKey.
-func fillKeys(dst []byte, cols []*abi.Column, w int) {
-	off := 0
-	for _, c := range cols {
-		switch c.Type {
-		case abi.TypeU8:
-			for r, v := range c.U8 {
-				dst[r*w+off] = v
-			}
-			off++
-		case abi.TypeU16:
-			for r, v := range c.U16 {
-				binary.LittleEndian.PutUint16(dst[r*w+off:], v)
-			}
-			off += 2
-		case abi.TypeU32, abi.TypeIPv4:
-			for r, v := range c.U32 {
-				binary.LittleEndian.PutUint32(dst[r*w+off:], v)
-			}
-			off += 4
-		case abi.TypeI64, abi.TypeTime:
-			for r, v := range c.I64 {
-				binary.LittleEndian.PutUint64(dst[r*w+off:], uint64(v))
-			}
-			off += 8
-		case abi.TypeF64:
-			for r, v := range c.F64 {
-				binary.LittleEndian.PutUint64(dst[r*w+off:], math.Float64bits(v))
-			}
-			off += 8
-		}
-	}
 }
 
 // Score compares the per-flow totals.

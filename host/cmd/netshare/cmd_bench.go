@@ -17,15 +17,18 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "time the GAN on NetShare's PCAP shapes (bench gan)", run: runBench})
+	register(command{name: "bench", summary: "time the GAN on NetShare's PCAP shapes (bench gan); fidelity at a time budget (bench fidelity)", run: runBench})
 }
 
 // runBench times one DoppelGANger iteration (critic rounds + generator round)
 // and generation on the shapes of ../shared/bench/dg_reference.py, so the two
 // can be compared line for line.
 func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "fidelity" {
+		return runBenchFidelity(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "gan" {
-		fmt.Fprintln(stderr, "usage: netshare bench gan [flags]")
+		fmt.Fprintln(stderr, "usage: netshare bench gan|fidelity [flags]")
 		return errUsage
 	}
 	fs := newFlags("bench gan", stderr)

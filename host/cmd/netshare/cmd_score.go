@@ -33,8 +33,12 @@ const scoreUsage = `usage: netshare score REAL SYNTHETIC [flags]
 
 Scores SYNTHETIC against REAL with the fidelity metrics (docs/metrics.md):
 the pipeline's [[metrics]] with -c, else the default set for the kind of
-records (packets or flows). Both traces are read through the format plugins;
-the format is detected unless --format names it. Lower scores are better.
+records (packets or flows), single fields and how fields go together
+(docs/fidelity.md). Both traces are read through the format plugins; the
+format is detected unless --format names it. Lower scores are better.
+Beside each score: the naive sampler's (every column drawn independently
+from REAL: the line to beat) and the noise floor (REAL's halves against
+each other: the best to hope for).
 
 flags:
 `
@@ -67,6 +71,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	htmlOut := fs.String("report", "", "write the HTML report to this `file`")
 	metricsOut := fs.String("metrics", "", "write metrics.json, which netshare report reads, to this `file`")
 	floor := fs.Bool("noise-floor", true, "also score one half of REAL against the other, for verdicts")
+	naiveDraws := fs.Int("naive-draws", score.NaiveDraws, "also score this many samples of a generator drawing each column independently from REAL's marginals, the line to beat (0: none; joint metrics always give theirs)")
 	seed := fs.Int64("seed", 1, "seed for the metric plugins and the noise-floor split (with -c: the pipeline's seed)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, scoreUsage)
@@ -143,6 +148,13 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("scoring %s against %s: %w", synPath, realPath, err)
 	}
 	stage("score", start)
+	if *naiveDraws > 0 {
+		start = time.Now()
+		if err := score.SampleNaive(ctx, h, real, syn.Len(), res, *naiveDraws, sopt); err != nil {
+			fmt.Fprintf(stderr, "netshare score: no naive sampler scores: %v\n", err)
+		}
+		stage("naive sampler", start)
+	}
 	var floors map[string]float64
 	if *floor {
 		start = time.Now()
@@ -180,36 +192,44 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Metrics map[string]float64 `json:"metrics"`
-		}{res.Values()})
+			Metrics    map[string]float64 `json:"metrics"`
+			Naive      map[string]float64 `json:"naive,omitempty"`
+			NoiseFloor map[string]float64 `json:"noise_floor,omitempty"`
+		}{res.Values(), res.Naive(), floors})
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "METRIC\tSCORE\t")
-	if floors != nil {
-		fmt.Fprintf(tw, "NOISE FLOOR\t")
-	}
-	fmt.Fprintln(tw)
-	for _, s := range d.Scores {
-		fmt.Fprintf(tw, "%s\t%.6g\t", s.Name, s.Value)
-		if floors != nil {
-			if s.NoiseFloor != nil {
-				fmt.Fprintf(tw, "%.6g\t", *s.NoiseFloor)
-			} else {
-				fmt.Fprintf(tw, "-\t")
-			}
-		}
-		if v, _ := report.Verdict(s.Value, s.NoiseFloor); v != "" {
-			fmt.Fprintf(tw, "  %s", v)
-		}
-		fmt.Fprintln(tw)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := printScoreTable(stdout, d.Scores); err != nil {
 		return err
 	}
 	if *htmlOut != "" {
 		fmt.Fprintf(stdout, "\nreport: %s\n", *htmlOut)
 	}
 	return nil
+}
+
+// printScoreTable prints one line per score: its value, the naive sampler's
+// and the noise floor where known, and the verdicts (against the noise
+// floor; for joint metrics, against the naive sampler).
+func printScoreTable(w io.Writer, scores []report.NamedScore) error {
+	opt := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.6g", *v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "METRIC\tSCORE\tNAIVE\tNOISE FLOOR\t")
+	for _, s := range scores {
+		fmt.Fprintf(tw, "%s\t%.6g\t%s\t%s\t", s.Name, s.Value, opt(s.Naive), opt(s.NoiseFloor))
+		verdict, _ := report.Verdict(s.Value, s.NoiseFloor)
+		if s.Component == report.JointComponent && s.Naive != nil {
+			verdict, _ = report.VersusNaive(s.Value, *s.Naive)
+		}
+		if verdict != "" {
+			fmt.Fprintf(tw, "  %s", verdict)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
 }
 
 // readTrace reads one trace file into a batch, reporting skipped records

@@ -30,13 +30,20 @@ func TestScoreJSONSelf(t *testing.T) {
 	}
 	var got struct {
 		Metrics map[string]float64 `json:"metrics"`
+		Naive   map[string]float64 `json:"naive"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	want := []string{"srcip_rank_jsd", "dstip_rank_jsd", "srcport_jsd", "dstport_jsd", "proto_jsd", "ts_emd", "td_emd", "pkt_emd", "byt_emd", "records_per_flow_emd", "type_jsd"}
-	if len(got.Metrics) != len(want) {
-		t.Errorf("scores %v, want %v", got.Metrics, want)
+	want := []string{"srcip_rank_jsd", "dstip_rank_jsd", "srcport_jsd", "dstport_jsd", "proto_jsd", "ts_emd", "td_emd", "pkt_emd", "byt_emd", "records_per_flow_emd", "type_jsd",
+		"protoxdstport_tvd", "dstportxpkt_tvd", "pktxbyt_tvd", "tdxpkt_tvd", "srcportxdstport_tvd", "protoxdstportxbyt_tvd"}
+	if len(got.Metrics) != len(want) || len(got.Naive) != len(want) {
+		t.Errorf("scores %v and naive %v, want %v", got.Metrics, got.Naive, want)
+	}
+	// The naive sampler keeps no joint structure: it cannot match the
+	// real trace's own pairs, which a copy matches exactly.
+	if got.Naive["protoxdstport_tvd"] <= 0 || got.Naive["records_per_flow_emd"] <= 0 {
+		t.Errorf("naive scores %v: want > 0 on joint structure", got.Naive)
 	}
 	for _, name := range want {
 		v, ok := got.Metrics[name]
@@ -68,7 +75,7 @@ params = {column = "ttl", name = "ttl_divergence"}
 	if rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errs)
 	}
-	for _, want := range []string{"pkt_len_emd", "ttl_divergence", "NOISE FLOOR", "report: " + html} {
+	for _, want := range []string{"pkt_len_emd", "ttl_divergence", "NOISE FLOOR", "NAIVE", "report: " + html} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

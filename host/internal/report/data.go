@@ -49,8 +49,12 @@ type NamedScore struct {
 	Params      map[string]any `json:"params,omitempty"`
 	// NoiseFloor is the score of real data against an independent sample
 	// of itself; the verdict compares Value with it. nil: no verdict.
-	NoiseFloor *float64     `json:"noise_floor,omitempty"`
-	Series     []abi.Series `json:"series,omitempty"`
+	NoiseFloor *float64 `json:"noise_floor,omitempty"`
+	// Naive is the score of a generator that draws each column
+	// independently from the real marginals: the line a model must beat
+	// on joint structure. nil: not measured.
+	Naive  *float64     `json:"naive,omitempty"`
+	Series []abi.Series `json:"series,omitempty"`
 	// XLabel names the x axis of CDF plots ("pkt_len", "rank"); default "value".
 	XLabel string `json:"x_label,omitempty"`
 	// XLog forces a logarithmic x axis on CDF plots (popularity ranks);

@@ -36,6 +36,25 @@ func Verdict(value float64, floor *float64) (text, class string) {
 	return "far off: over 1000× the real-data noise", "bad"
 }
 
+// JointComponent is the metric component whose scores the report lists in
+// its joint-structure section.
+const JointComponent = "joint"
+
+// VersusNaive compares a score with the naive independent sampler's, the
+// line a generator must beat on how fields go together.
+func VersusNaive(value, naive float64) (text, class string) {
+	switch {
+	case math.IsNaN(value) || math.IsNaN(naive):
+		return "", ""
+	case value < naive:
+		if naive > 0 {
+			return fmt.Sprintf("beats independent sampling (%.0f%% of its distance)", 100*value/naive), "good"
+		}
+		return "beats independent sampling", "good"
+	}
+	return "no better than sampling each field independently", "bad"
+}
+
 // formatNumber prints a score readably: four significant digits, and
 // large values in full with thousands separators rather than exponents.
 func formatNumber(v float64) string {
@@ -66,10 +85,13 @@ func formatNumber(v float64) string {
 type scoreView struct {
 	NamedScore
 	ValueText, FloorText string
+	NaiveText            string
 	Verdict, Class       string
-	Plots                []template.HTML
-	Anchor               string
-	Kind                 string // what the plot shows, in words
+	// Against the naive sampler (joint metrics): words and CSS class.
+	VsNaive, NaiveClass string
+	Plots               []template.HTML
+	Anchor              string
+	Kind                string // what the plot shows, in words
 }
 
 type stageView struct {
@@ -80,7 +102,10 @@ type stageView struct {
 
 type view struct {
 	Data
-	Scores   []scoreView
+	Scores   []scoreView // single-field scores: the summary table
+	Joint    []scoreView // joint-structure scores: their own table
+	Cards    []scoreView // every fidelity score, one plot card each
+	HasNaive bool
 	Stages   []stageView
 	Total    string
 	Created  string
@@ -124,6 +149,11 @@ func Write(w io.Writer, d Data) error {
 			sv.FloorText = formatNumber(*s.NoiseFloor)
 		}
 		sv.Verdict, sv.Class = Verdict(s.Value, s.NoiseFloor)
+		if s.Naive != nil {
+			v.HasNaive = v.HasNaive || s.Component != JointComponent
+			sv.NaiveText = formatNumber(*s.Naive)
+			sv.VsNaive, sv.NaiveClass = VersusNaive(s.Value, *s.Naive)
+		}
 		for _, sr := range s.Series {
 			if svg := svgSeries(sr, s.XLabel, s.XLog); svg != "" {
 				sv.Plots = append(sv.Plots, template.HTML(svg)) // built from escaped parts
@@ -134,7 +164,12 @@ func Write(w io.Writer, d Data) error {
 				}
 			}
 		}
-		v.Scores = append(v.Scores, sv)
+		v.Cards = append(v.Cards, sv)
+		if s.Component == JointComponent {
+			v.Joint = append(v.Joint, sv)
+		} else {
+			v.Scores = append(v.Scores, sv)
+		}
 	}
 	var longest, total float64
 	for _, st := range d.Timings {
@@ -254,12 +289,20 @@ EMD scores (earth mover's distance) are in the field's own unit: roughly how far
 Smaller ε means stronger privacy: no single record changes what an observer can learn from the synthetic trace by more than a factor e<sup>ε</sup>, except with probability δ.{{if .Privacy.Note}} {{.Privacy.Note}}{{end}}</p>{{end}}
 <h2>Summary</h2>
 <table>
-<tr><th>Metric</th><th>What it compares</th><th class="num">Score</th>{{if .HasFloor}}<th class="num">Noise floor</th><th>Verdict</th>{{end}}</tr>
-{{range .Scores}}<tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td class="desc">{{.Description}}</td><td class="num">{{.ValueText}}</td>{{if $.HasFloor}}<td class="num">{{.FloorText}}</td><td class="verdict {{.Class}}">{{if .Class}}<span class="dot {{.Class}}"></span>{{end}}{{.Verdict}}</td>{{end}}</tr>
+<tr><th>Metric</th><th>What it compares</th><th class="num">Score</th>{{if .HasNaive}}<th class="num">Naive sampler</th>{{end}}{{if .HasFloor}}<th class="num">Noise floor</th><th>Verdict</th>{{end}}</tr>
+{{range .Scores}}<tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td class="desc">{{.Description}}</td><td class="num">{{.ValueText}}</td>{{if $.HasNaive}}<td class="num">{{.NaiveText}}</td>{{end}}{{if $.HasFloor}}<td class="num">{{.FloorText}}</td><td class="verdict {{.Class}}">{{if .Class}}<span class="dot {{.Class}}"></span>{{end}}{{.Verdict}}</td>{{end}}</tr>
 {{end}}</table>
+{{if .Joint}}<h2>How fields go together</h2>
+<p class="help">A sampler that draws every field independently from the real trace matches each single-field score above by construction; only joint distributions tell a model that learned how fields go together from it.
+Each score is the total variation distance (0 to 1) between the real and synthetic joint distribution of the fields named, ports as their most common real values, numbers in cells between real quantiles (docs/fidelity.md).
+The <i>naive sampler</i> column is that independent sampler's distance: the line to beat.</p>
+<table>
+<tr><th>Fields</th><th>What it compares</th><th class="num">Score</th><th class="num">Naive sampler</th>{{if .HasFloor}}<th class="num">Noise floor</th>{{end}}<th>Against the naive sampler</th></tr>
+{{range .Joint}}<tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td class="desc">{{.Description}}</td><td class="num">{{.ValueText}}</td><td class="num">{{.NaiveText}}</td>{{if $.HasFloor}}<td class="num">{{.FloorText}}</td>{{end}}<td class="verdict {{.NaiveClass}}">{{if .NaiveClass}}<span class="dot {{.NaiveClass}}"></span>{{end}}{{.VsNaive}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Real vs synthetic, per field</h2>
 <div class="grid">
-{{range .Scores}}<div class="card" id="{{.Anchor}}">
+{{range .Cards}}<div class="card" id="{{.Anchor}}">
 <div class="head"><h3>{{.Name}}</h3><span class="score">{{.ValueText}}</span></div>
 <div class="desc">{{.Description}}{{if .Verdict}} · <span class="verdict {{.Class}}">{{.Verdict}}</span>{{end}}</div>
 {{range .Plots}}{{.}}{{else}}<p class="desc">No plot for this metric.</p>{{end}}
@@ -284,7 +327,7 @@ Smaller ε means stronger privacy: no single record changes what an observer can
 <h2>Run</h2>
 <table>
 {{if .SeedText}}<tr><th>Seed</th><td>{{.SeedText}}</td></tr>{{end}}
-{{range .Scores}}{{if .Component}}<tr><th>{{.Name}}</th><td class="desc">{{.Component}}{{if .Params}}: {{.ParamText}}{{end}}</td></tr>{{end}}{{end}}
+{{range .Cards}}{{if .Component}}<tr><th>{{.Name}}</th><td class="desc">{{.Component}}{{if .Params}}: {{.ParamText}}{{end}}</td></tr>{{end}}{{end}}
 </table>
 {{if .Stages}}<h3 style="margin-top:16px">Time per stage</h3>
 <table><tr><th>Stage</th><th class="num">Time</th><th style="width:50%"></th></tr>

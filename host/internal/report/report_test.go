@@ -254,3 +254,56 @@ func TestDownstreamSection(t *testing.T) {
 		t.Error("downstream values mixed into the fidelity cards")
 	}
 }
+
+func TestVersusNaive(t *testing.T) {
+	tests := []struct {
+		value, naive float64
+		class, text  string
+	}{
+		{0.1, 0.4, "good", "25% of its distance"},
+		{0, 0, "bad", "no better"},
+		{0.4, 0.4, "bad", "no better"},
+		{0.5, 0.4, "bad", "no better"},
+		{math.NaN(), 0.4, "", ""},
+	}
+	for _, tt := range tests {
+		text, class := VersusNaive(tt.value, tt.naive)
+		if class != tt.class || !strings.Contains(text, tt.text) {
+			t.Errorf("VersusNaive(%v, %v) = %q, %q; want class %q, text containing %q", tt.value, tt.naive, text, class, tt.class, tt.text)
+		}
+	}
+}
+
+// TestJointSection: joint scores get their own table with the naive
+// sampler's score and a verdict against it; single-field scores with a
+// naive score get a naive column in the summary.
+func TestJointSection(t *testing.T) {
+	d := Data{Scores: []NamedScore{
+		{Name: "dstport_jsd", Value: 0.2, Component: "jsd", Naive: ptr(0.01), NoiseFloor: ptr(0.1)},
+		{Name: "protoxdstport_tvd", Value: 0.1, Component: JointComponent, Naive: ptr(0.5), NoiseFloor: ptr(0.05),
+			Series: []abi.Series{{Name: "protoxdstport_tvd", Kind: "histogram", X: []float64{0, 1}, Real: []float64{0.6, 0.4}, Synthetic: []float64{0.5, 0.5}, Labels: []string{"6 × 443", "17 × 53"}}}},
+		{Name: "pktxbyt_tvd", Value: 0.7, Component: JointComponent, Naive: ptr(0.5)},
+	}}
+	var buf bytes.Buffer
+	if err := Write(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	joint := html[strings.Index(html, "How fields go together"):]
+	joint = joint[:strings.Index(joint, "</table>")]
+	for _, want := range []string{"protoxdstport_tvd", "beats independent sampling (20% of its distance)", "pktxbyt_tvd", "no better than sampling each field independently"} {
+		if !strings.Contains(joint, want) {
+			t.Errorf("joint section lacks %q:\n%s", want, joint)
+		}
+	}
+	if strings.Contains(joint, "dstport_jsd") {
+		t.Error("a single-field score is in the joint section")
+	}
+	summary := html[strings.Index(html, "<h2>Summary"):strings.Index(html, "How fields go together")]
+	if !strings.Contains(summary, "Naive sampler") || strings.Contains(summary, "pktxbyt_tvd") {
+		t.Errorf("summary: want a naive column and no joint rows:\n%s", summary)
+	}
+	if !strings.Contains(html, "6 × 443") {
+		t.Error("the joint histogram's cell labels are missing")
+	}
+}

@@ -3,7 +3,10 @@ package score
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"math/rand/v2"
+	"slices"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
@@ -61,4 +64,70 @@ func NoiseFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []
 		return nil, fmt.Errorf("noise floor: %w", err)
 	}
 	return r.Values(), nil
+}
+
+// BootstrapFloor scores real against draws bootstrap resamples of itself
+// (as many records as real has, drawn with replacement, kept in time
+// order) and averages: what a generator that replays the real records at
+// random would score at the real trace's size. NoiseFloor compares
+// half-size samples, so on small traces its floor is higher, most for
+// JSD over wide supports (ports). A resample merges the copies of a
+// record into one longer flow, so per-flow metrics (PerFlow) get
+// NoiseFloor's value instead.
+func BootstrapFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []Metric, draws int, opts Options) (map[string]float64, error) {
+	n := real.Len()
+	if n == 0 || draws <= 0 {
+		return nil, fmt.Errorf("bootstrap floor: %d records, %d draws", n, draws)
+	}
+	var records, flows []Metric
+	for _, m := range metrics {
+		if PerFlow(m) {
+			flows = append(flows, m)
+		} else {
+			records = append(records, m)
+		}
+	}
+	out := map[string]float64{}
+	if len(flows) > 0 {
+		f, err := NoiseFloor(ctx, h, real, flows, opts)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, f)
+	}
+	if len(records) == 0 {
+		return out, nil
+	}
+	sums := map[string]float64{}
+	for d := range draws {
+		rng := rand.New(rand.NewPCG(uint64(opts.Seed), uint64(d)+0xb007))
+		rows := make([]int32, n)
+		for i := range rows {
+			rows[i] = int32(rng.IntN(n))
+		}
+		slices.Sort(rows)
+		r, err := Run(ctx, h, real, real.Take(rows), records, opts)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap floor: %w", err)
+		}
+		for k, v := range r.Values() {
+			sums[k] += v
+		}
+	}
+	for k, v := range sums {
+		out[k] = v / float64(draws)
+	}
+	return out, nil
+}
+
+// PerFlow reports a metric that groups records into flows: flow sizes,
+// gaps within flows, joint distributions of per-flow quantities.
+func PerFlow(m Metric) bool {
+	switch m.Name {
+	case "flow-size", "flow-iat":
+		return true
+	case "joint":
+		return len(anyStrings(m.Params["flow_key"])) > 0
+	}
+	return false
 }

@@ -62,8 +62,10 @@ var ProtoLabels = map[string]any{"1": "ICMP", "4": "IPIP", "6": "TCP", "17": "UD
 // DefaultMetrics is NetShare's metric set for the kind of records in b
 // (KindOf), restricted to the columns b has: SA/DA popularity-rank JSD,
 // SP/DP/PR JSD, then for flows TS/TD/PKT/BYT EMD and records per flow,
-// for packets packet size, arrival time and flow size; plus a JSD over
-// every string column (type, label, …). It fails when b is neither kind.
+// for packets packet size, arrival time, flow size and per-flow
+// inter-arrival times; a JSD over every string column (type, label, …);
+// and the joint-structure metrics (JointMetrics). It fails when b is
+// neither kind.
 func DefaultMetrics(b *abi.Batch) ([]Metric, error) {
 	kind := KindOf(b)
 	if kind == "" {
@@ -104,13 +106,16 @@ func DefaultMetrics(b *abi.Batch) ([]Metric, error) {
 		if hasKey {
 			add("flow-size", map[string]any{"name": "flow_size_emd"})
 		}
+		if hasKey && repeatsKey(b) {
+			add("flow-iat", map[string]any{}, "ts")
+		}
 	}
 	for _, c := range b.Columns {
 		if c.Type == abi.TypeString {
 			add("jsd", map[string]any{"column": c.Name}, c.Name)
 		}
 	}
-	return out, nil
+	return append(out, JointMetrics(b)...), nil
 }
 
 // Describe says in plain words what a metric measures, for reports. The
@@ -155,6 +160,10 @@ func Describe(m Metric, real *abi.Batch) string {
 			key = strings.Join(k, ", ")
 		}
 		return fmt.Sprintf("earth mover's distance of %s per flow (%s)", what, key)
+	case "flow-iat":
+		return "earth mover's distance of the gaps between consecutive records of a flow (5-tuple), µs"
+	case "joint":
+		return describeJoint(m)
 	}
 	return m.String()
 }
@@ -185,6 +194,8 @@ func AxisLabel(m Metric, real *abi.Batch) string {
 			return c + " per flow"
 		}
 		return "records per flow"
+	case "flow-iat":
+		return "gap between records of a flow (µs)"
 	}
 	return ""
 }

@@ -28,9 +28,12 @@ type Options struct {
 
 // Score is one named score and the curves behind it.
 type Score struct {
-	Name        string       `json:"name"`
-	Value       float64      `json:"value"`
-	Metric      Metric       `json:"metric"`
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Metric Metric  `json:"metric"`
+	// Naive is the naive independent sampler's score, the line to beat:
+	// from the metric itself (joint metrics) or from SampleNaive.
+	Naive       *float64     `json:"naive,omitempty"`
 	Description string       `json:"description,omitempty"`
 	XLabel      string       `json:"x_label,omitempty"`
 	XLog        bool         `json:"x_log,omitempty"`
@@ -138,7 +141,11 @@ func Run(ctx context.Context, h *plugin.Host, real, syn *abi.Batch, metrics []Me
 				return nil, fmt.Errorf("metric %d (%s) and %s both return a score named %q: give one a different name parameter", i+1, metrics[i], prev, name)
 			}
 			seen[name] = metrics[i].String()
-			res.Scores = append(res.Scores, Score{Name: name, Value: s.Values[name], Metric: metrics[i], Description: Describe(metrics[i], real), XLabel: AxisLabel(metrics[i], real), XLog: isRank(metrics[i])})
+			sc := Score{Name: name, Value: s.Values[name], Metric: metrics[i], Description: Describe(metrics[i], real), XLabel: AxisLabel(metrics[i], real), XLog: isRank(metrics[i])}
+			if v, ok := s.Naive[name]; ok {
+				sc.Naive = &v
+			}
+			res.Scores = append(res.Scores, sc)
 		}
 		// A series goes with the score of the same name, else with the
 		// metric's first score.
@@ -246,11 +253,12 @@ func Slice(b *abi.Batch, lo, hi int) *abi.Batch {
 }
 
 // Report converts the scores for the report and metrics.json, attaching
-// each score's noise floor from floor (which may be nil).
+// each score's noise floor from floor (which may be nil) and its naive
+// sampler's score where known.
 func (r *Result) Report(floor map[string]float64) []report.NamedScore {
 	out := make([]report.NamedScore, len(r.Scores))
 	for i, s := range r.Scores {
-		out[i] = report.NamedScore{Name: s.Name, Value: s.Value, Description: s.Description, Component: s.Metric.Name, Params: s.Metric.Params, Series: s.Series, XLabel: s.XLabel, XLog: s.XLog}
+		out[i] = report.NamedScore{Name: s.Name, Value: s.Value, Description: s.Description, Component: s.Metric.Name, Params: s.Metric.Params, Series: s.Series, XLabel: s.XLabel, XLog: s.XLog, Naive: s.Naive}
 		if f, ok := floor[s.Name]; ok {
 			out[i].NoiseFloor = &f
 		}

@@ -118,6 +118,8 @@ func TestUGR16AgainstScipy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The joint metrics are checked against joint.py in joint_test.go.
+	metrics = slices.DeleteFunc(metrics, func(m Metric) bool { return m.Name == "joint" })
 	want := map[string]float64{
 		"srcip_rank_jsd":       0.02008196700417975,
 		"dstip_rank_jsd":       0.01128381276114064,
@@ -174,9 +176,16 @@ func TestDefaultMetrics(t *testing.T) {
 		err  string
 	}{
 		{"packets", append(slices.Clone(tuple), col("ts", abi.TypeTime), col("pkt_len", abi.TypeU16), col("ttl", abi.TypeU8)),
-			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:pkt_len", "emd:time_emd", "flow-size:flow_size_emd"}, ""},
+			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:pkt_len", "emd:time_emd", "flow-size:flow_size_emd",
+				"joint:protoxdstport", "joint:dstportxpkt_len", "joint:srcportxdstport", "joint:protoxdstportxpkt_len", "joint:flow_recordsxpkt_len", "joint:flow_dstportxrecords"}, ""},
+		{"packets, a flow of two", packetsOfFlows(1, 1, 2),
+			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:pkt_len", "emd:time_emd", "flow-size:flow_size_emd", "flow-iat:",
+				"joint:protoxdstport", "joint:dstportxpkt_len", "joint:srcportxdstport", "joint:protoxdstportxpkt_len", "joint:flow_recordsxpkt_len", "joint:flow_dstportxrecords"}, ""},
+		{"packets without a 5-tuple", []abi.Column{col("dstport", abi.TypeU16), col("pkt_len", abi.TypeU16)},
+			[]string{"jsd:dstport", "emd:pkt_len", "joint:dstportxpkt_len"}, ""},
 		{"flows with labels", append(slices.Clone(tuple), col("ts", abi.TypeTime), col("td", abi.TypeF64), col("pkt", abi.TypeI64), col("byt", abi.TypeI64), col("type", abi.TypeString), col("label", abi.TypeString)),
-			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:ts", "emd:td", "emd:pkt", "emd:byt", "flow-size:records_per_flow_emd", "jsd:type", "jsd:label"}, ""},
+			[]string{"jsd:srcip", "jsd:dstip", "jsd:srcport", "jsd:dstport", "jsd:proto", "emd:ts", "emd:td", "emd:pkt", "emd:byt", "flow-size:records_per_flow_emd", "jsd:type", "jsd:label",
+				"joint:protoxdstport", "joint:dstportxpkt", "joint:pktxbyt", "joint:tdxpkt", "joint:srcportxdstport", "joint:protoxdstportxbyt"}, ""},
 		{"flows without a 5-tuple", []abi.Column{col("srcip", abi.TypeIPv4), col("pkt", abi.TypeI64)},
 			[]string{"jsd:srcip", "emd:pkt"}, ""},
 		{"neither", []abi.Column{col("srcip", abi.TypeIPv4)}, nil, "neither pkt_len"},
@@ -199,12 +208,30 @@ func TestDefaultMetrics(t *testing.T) {
 				if id == "" {
 					id, _ = m.Params["column"].(string)
 				}
+				if m.Name == "joint" {
+					id = strings.Join(anyStrings(m.Params["columns"]), "x")
+					if m.Params["flow_key"] != nil {
+						id = "flow_" + id
+					}
+				}
 				got = append(got, m.Name+":"+id)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %v\nwant %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// packetsOfFlows builds packet columns with one row per value of srcips
+// (the flow key; the rest of the 5-tuple is fixed).
+func packetsOfFlows(srcips ...uint32) []abi.Column {
+	n := len(srcips)
+	return []abi.Column{
+		{Name: "srcip", Type: abi.TypeIPv4, U32: srcips}, {Name: "dstip", Type: abi.TypeIPv4, U32: make([]uint32, n)},
+		{Name: "srcport", Type: abi.TypeU16, U16: make([]uint16, n)}, {Name: "dstport", Type: abi.TypeU16, U16: make([]uint16, n)},
+		{Name: "proto", Type: abi.TypeU8, U8: make([]uint8, n)}, {Name: "ts", Type: abi.TypeTime, I64: make([]int64, n)},
+		{Name: "pkt_len", Type: abi.TypeU16, U16: make([]uint16, n)},
 	}
 }
 
