@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/report"
 	"github.com/netshare/netshare/host/internal/plugin"
 )
 
@@ -73,6 +74,19 @@ func TestRunEndToEndAndReuse(t *testing.T) {
 		}
 	}
 	checkPcapWithTshark(t, res.Output)
+	// The naive sampler's score stands beside the distribution metrics,
+	// not beside the evaluators.
+	mf, err := report.ReadMetricsFile(res.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	naive := map[string]bool{}
+	for _, sc := range mf.Scores {
+		naive[sc.Name] = sc.Naive != nil
+	}
+	if !naive["srcport_jsd"] || naive["audit.flag"] {
+		t.Errorf("naive scores: srcport_jsd %v, audit.flag %v; want true, false", naive["srcport_jsd"], naive["audit.flag"])
+	}
 
 	// Nothing changed: every stage is reused.
 	res2, err := Run(ctx, tinyConfig(t, dir), Options{})

@@ -47,6 +47,11 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The naive independent sampler's score beside each: the line a model
+	// must beat on how fields go together (docs/fidelity.md).
+	if err := score.SampleNaive(ctx, r.host, real, r.synthetic.Len(), res, score.NaiveDraws, opts); err != nil {
+		fmt.Fprintf(r.out, "score    no naive sampler scores: %v\n", err)
+	}
 	floors, err := score.NoiseFloor(ctx, r.host, real, withoutEvaluators(metrics), opts)
 	if err != nil {
 		fmt.Fprintf(r.out, "score    no noise floor: %v\n", err)
@@ -140,9 +145,7 @@ func (r *runner) listedMetrics(real *abi.Batch) ([]score.Metric, error) {
 func withoutEvaluators(ms []score.Metric) []score.Metric {
 	var out []score.Metric
 	for _, m := range ms {
-		switch m.Name {
-		case "classify", "sketch", "anomaly", "audit":
-		default:
+		if !score.IsEvaluator(m.Name) {
 			out = append(out, m)
 		}
 	}

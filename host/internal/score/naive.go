@@ -18,7 +18,8 @@ const NaiveDraws = 5
 // baseline.Marginals of real, of the same metric's score. A metric that
 // fails on every naive sample (per-flow gaps when no sampled 5-tuple
 // repeats) is left without one; SampleNaive fails only when the metrics
-// cannot run at all.
+// cannot run at all. Evaluators (IsEvaluator) get none: a naive sample
+// has no model to evaluate.
 func SampleNaive(ctx context.Context, h *plugin.Host, real *abi.Batch, n int, res *Result, draws int, opts Options) error {
 	if draws <= 0 || n <= 0 {
 		return nil
@@ -26,7 +27,7 @@ func SampleNaive(ctx context.Context, h *plugin.Host, real *abi.Batch, n int, re
 	var metrics []Metric
 	seen := map[string]bool{}
 	for _, s := range res.Scores {
-		if k := s.Metric.String(); s.Naive == nil && !seen[k] {
+		if k := s.Metric.String(); s.Naive == nil && !seen[k] && !IsEvaluator(s.Metric.Name) {
 			seen[k] = true
 			metrics = append(metrics, s.Metric)
 		}
@@ -77,4 +78,16 @@ func (r *Result) Naive() map[string]float64 {
 		}
 	}
 	return out
+}
+
+// IsEvaluator reports whether the metric component evaluates a synthetic
+// trace for a task (downstream classifiers, sketches, anomaly detectors,
+// the privacy audit) rather than comparing distributions: it is reported,
+// not optimised for, and has no naive line.
+func IsEvaluator(component string) bool {
+	switch component {
+	case "classify", "sketch", "anomaly", "audit":
+		return true
+	}
+	return false
 }
