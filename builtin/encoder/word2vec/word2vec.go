@@ -16,14 +16,11 @@
 package word2vec
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/sdk"
@@ -196,21 +193,6 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 	return e, nil
 }
 
-// inlineState accepts JSON text or "base64:" followed by the state.
-func inlineState(s string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("bad base64: %w", err)
-		}
-		return b, nil
-	}
-	if strings.HasPrefix(strings.TrimSpace(s), "{") {
-		return []byte(s), nil
-	}
-	return nil, fmt.Errorf("want the state as JSON text or \"base64:...\"; a path must be read by the host (plugins have no filesystem)")
-}
-
 func isInt(t abi.Type) bool {
 	switch t {
 	case abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeI64:
@@ -305,69 +287,6 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	st.Training = fmt.Sprintf("cbow window=%d negative=%d epochs=%d alpha=%v min_alpha=%v min_count=%d sample=%v seed=%d records=%d",
 		e.cfg.Window, e.cfg.Negative, e.cfg.Epochs, e.cfg.Alpha, e.cfg.MinAlpha, e.cfg.MinCount, e.cfg.Sample, e.cfg.Seed, len(e.corpus)/len(e.sentence))
 	return json.Marshal(st)
-}
-
-// State is the fitted model: every token of every kind with its
-// unit-normalised vector.
-type State struct {
-	VectorSize int `json:"vector_size"`
-	// Kinds names the token kinds; TokenKind indexes it.
-	Kinds []string `json:"kinds"`
-	// Columns gives each sentence column's kind and type.
-	Columns    map[string]ColumnInfo `json:"columns"`
-	TokenKind  []int                 `json:"token_kind"`
-	TokenValue []int64               `json:"token_value"`
-	// Vectors is base64 of the little-endian float64 vectors, token by
-	// token.
-	Vectors  string `json:"vectors"`
-	Training string `json:"training,omitempty"`
-}
-
-// ColumnInfo describes one sentence column.
-type ColumnInfo struct {
-	Kind string `json:"kind"`
-	Type string `json:"type"`
-}
-
-func encodeFloats(v []float64) string {
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func parseState(raw []byte) (*State, []float64, error) {
-	var st State
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, nil, fmt.Errorf("bad state: %w", err)
-	}
-	if st.VectorSize < 1 {
-		return nil, nil, fmt.Errorf("state has vector_size %d", st.VectorSize)
-	}
-	if len(st.TokenKind) != len(st.TokenValue) {
-		return nil, nil, fmt.Errorf("state has %d token kinds and %d token values", len(st.TokenKind), len(st.TokenValue))
-	}
-	b, err := base64.StdEncoding.DecodeString(st.Vectors)
-	if err != nil {
-		return nil, nil, fmt.Errorf("state vectors: %w", err)
-	}
-	if len(b) != 8*st.VectorSize*len(st.TokenKind) {
-		return nil, nil, fmt.Errorf("state vectors hold %d bytes, want %d tokens × %d dims × 8", len(b), len(st.TokenKind), st.VectorSize)
-	}
-	vecs := make([]float64, len(b)/8)
-	for i := range vecs {
-		vecs[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-		if math.IsNaN(vecs[i]) || math.IsInf(vecs[i], 0) {
-			return nil, nil, fmt.Errorf("state vector of token %d is not finite", i/st.VectorSize)
-		}
-	}
-	for i, k := range st.TokenKind {
-		if k < 0 || k >= len(st.Kinds) {
-			return nil, nil, fmt.Errorf("state token %d has kind index %d of %d kinds", i, k, len(st.Kinds))
-		}
-	}
-	return &st, vecs, nil
 }
 
 // Load keeps this field's kind of the vocabulary and indexes it.
@@ -595,128 +514,5 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	for i, o := range offs {
 		copy(vals[i*d:(i+1)*d], vecs[o:int(o)+d])
 	}
-	return nil
-}
-
-// Decode maps each row to the token of the field's kind with the highest
-// cosine similarity (ties: the lower value).
-func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
-	if !e.loaded {
-		return nil, fmt.Errorf("word2vec %s: decode before load", e.column)
-	}
-	d, n := e.dim, in.Rows
-	if in.ValueWidth != d || in.HotWidth != 0 {
-		return nil, fmt.Errorf("word2vec %s: decode wants rows of %d values and no indices, got %d and %d", e.column, d, in.ValueWidth, in.HotWidth)
-	}
-	if len(in.Values) != n*d {
-		return nil, fmt.Errorf("word2vec %s: %d rows of %d hold %d values", e.column, n, d, len(in.Values))
-	}
-	if cap(e.offs) < n {
-		e.offs = make([]int32, n)
-	}
-	pos := e.offs[:n]
-	if d == 10 {
-		e.memo.lookupAll10(in.Values, pos)
-	} else {
-		for i := range pos {
-			pos[i] = e.memo.lookup(in.Values[i*d : i*d+d])
-		}
-	}
-	for i, p := range pos {
-		if p >= 0 {
-			continue
-		}
-		p, err := e.search(in.Values[i*d:i*d+d], i)
-		if err != nil {
-			return nil, err
-		}
-		pos[i] = p
-	}
-	if len(e.out.Columns) != 1 {
-		e.out.Columns = make([]abi.Column, 1)
-	}
-	col := &e.out.Columns[0]
-	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
-	key := e.tree.key
-	switch e.typ {
-	case abi.TypeU8:
-		col.U8 = slices.Grow(col.U8, n)[:n]
-		for i, p := range pos {
-			col.U8[i] = uint8(key[p])
-		}
-	case abi.TypeU16:
-		col.U16 = slices.Grow(col.U16, n)[:n]
-		for i, p := range pos {
-			col.U16[i] = uint16(key[p])
-		}
-	case abi.TypeU32:
-		col.U32 = slices.Grow(col.U32, n)[:n]
-		for i, p := range pos {
-			col.U32[i] = uint32(key[p])
-		}
-	default:
-		col.I64 = slices.Grow(col.I64, n)[:n]
-		for i, p := range pos {
-			col.I64[i] = key[p]
-		}
-	}
-	return &e.out, nil
-}
-
-// search is Decode's exact nearest-neighbour search for one row: the
-// tree position of the token with the highest cosine.
-func (e *Encoder) search(row []float64, i int) (int32, error) {
-	d, q := e.dim, e.q[:e.dim]
-	var s float64
-	if d == 10 {
-		w := (*[10]float64)(row)
-		s = w[0]*w[0] + w[1]*w[1] + w[2]*w[2] + w[3]*w[3] + w[4]*w[4] + w[5]*w[5] + w[6]*w[6] + w[7]*w[7] + w[8]*w[8] + w[9]*w[9]
-	} else {
-		for _, x := range row {
-			s += x * x
-		}
-	}
-	// On unit vectors the smallest Euclidean distance is the highest
-	// cosine, which the k-d tree finds exactly. A NaN or infinity makes s
-	// NaN or infinite; so does a finite row too large to square, which
-	// rescale handles.
-	switch {
-	case !(s <= math.MaxFloat64):
-		if err := e.rescale(row, q, i); err != nil {
-			return 0, err
-		}
-	case s == 0:
-		copy(q, row)
-	default:
-		inv := 1 / math.Sqrt(s)
-		if d == 10 {
-			w, v := (*[10]float64)(row), (*[10]float64)(q)
-			v[0], v[1], v[2], v[3], v[4] = w[0]*inv, w[1]*inv, w[2]*inv, w[3]*inv, w[4]*inv
-			v[5], v[6], v[7], v[8], v[9] = w[5]*inv, w[6]*inv, w[7]*inv, w[8]*inv, w[9]*inv
-		} else {
-			for k, x := range row {
-				q[k] = x * inv
-			}
-		}
-	}
-	p, _ := e.tree.nearest(q, e.maxChecks)
-	return int32(p), nil
-}
-
-// rescale is Decode's slow path for a row whose squared norm is not
-// finite: an error naming a NaN or infinite value, or else the row scaled
-// by its largest magnitude before it is normalised into q.
-func (e *Encoder) rescale(row, q []float64, i int) error {
-	var big float64
-	for _, x := range row {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("word2vec %s: row %d holds %v", e.column, i, x)
-		}
-		big = max(big, math.Abs(x))
-	}
-	for k, x := range row {
-		q[k] = x / big
-	}
-	normalize(q)
 	return nil
 }
