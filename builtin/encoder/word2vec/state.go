@@ -28,7 +28,13 @@ type State struct {
 // ColumnInfo describes one sentence column.
 type ColumnInfo struct {
 	Kind string `json:"kind"`
-	Type string `json:"type"`
+	// Tokens is base64 of a bit set over the state's tokens (bit i of
+	// byte i/8 for token i, least significant first): the tokens this
+	// column holds in the fitted data. A field decodes into these only.
+	// States written before it existed leave it out; their fields decode
+	// into every token of their kind.
+	Type   string `json:"type"`
+	Tokens string `json:"tokens,omitempty"`
 }
 
 func encodeFloats(v []float64) string {
@@ -85,4 +91,49 @@ func inlineState(s string) ([]byte, error) {
 		return []byte(s), nil
 	}
 	return nil, fmt.Errorf("want the state as JSON text or \"base64:...\"; a path must be read by the host (plugins have no filesystem)")
+}
+
+// encodeBits is ColumnInfo.Tokens' form of has.
+func encodeBits(has []bool) string {
+	b := make([]byte, (len(has)+7)/8)
+	for i, h := range has {
+		if h {
+			b[i/8] |= 1 << (i % 8)
+		}
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// ownTokens is, by token index, whether column holds the token, from the
+// state's record of it; nil when the state has none for the column (an
+// older state, or a pretrained model whose columns are named otherwise)
+// or records it under another kind than the field's.
+func ownTokens(st *State, column, kind string) ([]bool, error) {
+	ci, ok := st.Columns[column]
+	if !ok || ci.Tokens == "" || ci.Kind != kind {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(ci.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("state column %q tokens: %w", column, err)
+	}
+	n := len(st.TokenKind)
+	if len(b) != (n+7)/8 {
+		return nil, fmt.Errorf("state column %q tokens hold %d bytes, want %d for %d tokens", column, len(b), (n+7)/8, n)
+	}
+	has := make([]bool, n)
+	some := false
+	for i := range has {
+		has[i] = b[i/8]>>(i%8)&1 != 0
+		if has[i] {
+			if st.Kinds[st.TokenKind[i]] != kind {
+				return nil, fmt.Errorf("state column %q lists token %d of kind %q, want %q", column, i, st.Kinds[st.TokenKind[i]], kind)
+			}
+			some = true
+		}
+	}
+	if !some {
+		return nil, fmt.Errorf("state column %q holds no tokens", column)
+	}
+	return has, nil
 }

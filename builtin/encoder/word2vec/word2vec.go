@@ -3,9 +3,11 @@
 // the trace's records as sentences [srcport, dstport, proto] over one
 // shared, typed vocabulary ("port:80", "proto:6"). A field's value encodes
 // as its token's unit-L2-normalised embedding (tanh head); a vector decodes
-// to the token of the field's kind with the highest cosine similarity
-// (exact search). A value never seen at fit encodes as the numerically
-// nearest known value of its kind.
+// to the value with the highest cosine similarity among the values the
+// field's own column holds in the fitted data (exact search): source and
+// destination ports share embeddings, but a destination port never decodes
+// to a value only seen as a source port. A value never seen at fit encodes
+// as the numerically nearest known value of its kind.
 //
 // All fields of a trace share one model: the manifest says so with
 // Defaults["shared_fit"], and the host fits one instance (with the first
@@ -36,7 +38,7 @@ func init() {
 	sdk.RegisterEncoder(abi.Component{
 		Name:    "word2vec",
 		Version: "1.0.0",
-		Summary: "IP2Vec: word2vec CBOW embeddings of [srcport, dstport, proto] sentences; decode by exact cosine nearest neighbour",
+		Summary: "IP2Vec: word2vec CBOW embeddings of [srcport, dstport, proto] sentences; decode by exact cosine nearest neighbour among the field's own values",
 		Params: []abi.Param{
 			{Name: "vector_size", Type: abi.ParamInt, Default: int64(10), Doc: "embedding dimensions (the field's output width)"},
 			{Name: "window", Type: abi.ParamInt, Default: int64(5), Doc: "maximum context distance"},
@@ -87,7 +89,8 @@ type Encoder struct {
 	vocab     map[uint64]int32
 	keys      []uint64 // token key by id: kind<<32 | uint32(value)
 	counts    []int64
-	corpus    []int32 // len(sentence) token ids per record
+	colMask   []uint64 // by id: bit j set when sentence column j holds the token
+	corpus    []int32  // len(sentence) token ids per record
 	typed     bool
 
 	// Loaded state for this field's kind.
@@ -102,8 +105,12 @@ type Encoder struct {
 	// the offset in vecs of its nearest token's vector: encoding ports and
 	// protocols is one unchecked array index per row.
 	small *[1 << 16]int32
-	tree  *kdTree
+	tree  *kdTree // over the values this field decodes into
 	memo  *memo
+	// decodes is the number of values decode chooses among: the field's
+	// own (its column's tokens in the state), or the whole kind for a
+	// state that does not record them.
+	decodes int
 
 	// Reused by every call.
 	offs []int32 // Encode: each row's offset in vecs; Decode: each row's tree position
@@ -149,6 +156,8 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: max_checks %d must not be negative", e.column, e.maxChecks)
 	case len(e.sentence) == 0:
 		return nil, fmt.Errorf("word2vec %s: sentence names no columns", e.column)
+	case len(e.sentence) > 64:
+		return nil, fmt.Errorf("word2vec %s: sentence names %d columns, at most 64", e.column, len(e.sentence))
 	}
 	seen := map[string]bool{}
 	kindSet := map[string]bool{}
@@ -254,8 +263,10 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 				e.vocab[key] = id
 				e.keys = append(e.keys, key)
 				e.counts = append(e.counts, 0)
+				e.colMask = append(e.colMask, 0)
 			}
 			e.counts[id]++
+			e.colMask[id] |= 1 << j
 			e.corpus = append(e.corpus, id)
 		}
 	}
@@ -276,7 +287,13 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	}
 	st := State{VectorSize: e.cfg.VectorSize, Kinds: e.kindNames, Columns: map[string]ColumnInfo{}}
 	for j, name := range e.sentence {
-		st.Columns[name] = ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String()}
+		// The tokens this column holds: a field decodes only into its own
+		// values, never into those only the other port column has.
+		has := make([]bool, len(m.Keys))
+		for i, k := range m.Keys {
+			has[i] = e.colMask[e.vocab[k]]>>j&1 != 0
+		}
+		st.Columns[name] = ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String(), Tokens: encodeBits(has)}
 	}
 	st.TokenKind = make([]int, len(m.Keys))
 	st.TokenValue = make([]int64, len(m.Keys))
@@ -358,7 +375,27 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	for x := range e.small {
 		e.small[x] = int32(e.nearest(int64(x)) * d)
 	}
-	e.tree = newKDTree(e.vecs, d, e.values)
+	// Decode searches the field's own values only; encoding keeps the
+	// whole kind, so a value this column never held (a pretrained model's,
+	// or another column's) still encodes as its own vector.
+	own, err := ownTokens(st, e.column, e.kind)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
+	}
+	if own == nil {
+		e.tree = newKDTree(e.vecs, d, e.values)
+	} else {
+		var cvecs []float64
+		var cvals []int64
+		for j, t := range toks {
+			if own[t.i] {
+				cvecs = append(cvecs, e.vecs[j*d:(j+1)*d]...)
+				cvals = append(cvals, t.v)
+			}
+		}
+		e.tree = newKDTree(cvecs, d, cvals)
+	}
+	e.decodes = len(e.tree.key)
 	e.q = make([]float64, d)
 	m, err := newMemo(e.vecs, d, func(row []float64) (int32, error) { return e.search(row, 0) })
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 )
 
 // TestVocabularyDecodesToItself: every token's vector decodes back to the
-// token, for each field of the real trace.
+// token when the field holds that value in the real trace, and to one of
+// the field's own values otherwise.
 func TestVocabularyDecodesToItself(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
@@ -31,12 +32,19 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 				t.Fatalf("outputs %+v, want one 10-wide tanh", outs)
 			}
 			kind := map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}[col]
+			own := map[int64]bool{}
+			for i := 0; i < b.Column(col).Len(); i++ {
+				own[int64(b.Column(col).Float(i))] = true
+			}
 			// Every token of the field's kind, encoded then decoded.
 			var vals []int64
 			for i, k := range s.TokenKind {
 				if s.Kinds[k] == kind {
 					vals = append(vals, s.TokenValue[i])
 				}
+			}
+			if kind == "port" && len(own) == len(vals) {
+				t.Fatalf("every port token is a %s value: the test checks nothing about foreign ones", col)
 			}
 			in := column(col, b.Column(col).Type, vals)
 			m := w.Encode(fh, in)
@@ -60,8 +68,9 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 				}
 				got := w.Decode(fh, in).Column(col)
 				for i, v := range vals {
-					if int64(got.Float(i)) != v {
-						t.Fatalf("float32 %v: token %s:%d decodes to %v", round, kind, v, got.Float(i))
+					g := int64(got.Float(i))
+					if own[v] && g != v || !own[g] {
+						t.Fatalf("float32 %v: token %s:%d (a %s value: %v) decodes to %v", round, kind, v, col, own[v], g)
 					}
 				}
 			}
@@ -208,10 +217,95 @@ func TestUnseenValueMapsToNearest(t *testing.T) {
 			}
 		}
 	}
+	// Decoding stays within dstport's own values: the source ports'
+	// vectors decode to some destination port.
+	dst := map[int64]bool{53: true, 80: true, 443: true, 5353: true}
 	got := w.Decode(h, a).Column("dstport").U16
 	for i, tc := range tests {
-		if int64(got[i]) != tc.want {
-			t.Errorf("unseen %d decodes to %d, want %d", tc.in, got[i], tc.want)
+		if g := int64(got[i]); dst[tc.want] && g != tc.want || !dst[g] {
+			t.Errorf("unseen %d decodes to %d, want %d or else a destination port", tc.in, got[i], tc.want)
+		}
+	}
+}
+
+// TestDecodesOwnValuesExactly: on the real trace, each field decodes any
+// vector to the cosine-nearest of the values that field holds (brute force
+// over them), never to a value only the other port column has.
+func TestDecodesOwnValuesExactly(t *testing.T) {
+	b := loadUGR(t)
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 7), b)
+	r := &rng{s: 11}
+	for _, col := range []string{"srcport", "dstport", "proto"} {
+		t.Run(col, func(t *testing.T) {
+			h := w.Open("word2vec", col, nil, 7)
+			w.Load(h, st)
+			// The field's own values and their vectors, as the encoder
+			// gives them.
+			seen := map[int64]bool{}
+			var own []int64
+			for i := 0; i < b.Column(col).Len(); i++ {
+				if v := int64(b.Column(col).Float(i)); !seen[v] {
+					seen[v] = true
+					own = append(own, v)
+				}
+			}
+			vecs := w.Encode(h, column(col, b.Column(col).Type, own))
+			const rows = 2000
+			q := &abi.Encoded{Rows: rows, ValueWidth: 10, Values: make([]float64, rows*10)}
+			for i := range q.Values {
+				q.Values[i] = float64(float32(math.Tanh(2*r.float() - 1)))
+			}
+			got := w.Decode(h, q).Column(col)
+			for i := 0; i < rows; i++ {
+				row := q.ValueRow(i)
+				best, bestCos := int64(-1), math.Inf(-1)
+				var n float64
+				for _, x := range row {
+					n += x * x
+				}
+				for j, v := range own {
+					var c float64
+					for k, x := range vecs.ValueRow(j) {
+						c += x * row[k]
+					}
+					c /= math.Sqrt(n)
+					if c > bestCos+1e-12 || math.Abs(c-bestCos) <= 1e-12 && v < best {
+						best, bestCos = v, c
+					}
+				}
+				if g := int64(got.Float(i)); g != best {
+					t.Fatalf("row %d decodes to %d, the nearest %s value is %d", i, g, col, best)
+				}
+			}
+		})
+	}
+}
+
+// TestStateWithoutColumnTokens: a state written before states recorded
+// each column's tokens still loads, and its fields decode into every value
+// of their kind as they did then.
+func TestStateWithoutColumnTokens(t *testing.T) {
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(2000))
+	var raw map[string]any
+	if err := json.Unmarshal(st, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range raw["columns"].(map[string]any) {
+		delete(c.(map[string]any), "tokens")
+	}
+	old, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := w.Open("word2vec", "dstport", nil, 3)
+	w.Load(h, old)
+	ports := []int64{53, 80, 40000, 40049}
+	got := w.Decode(h, w.Encode(h, column("dstport", abi.TypeU16, ports))).Column("dstport").U16
+	for i, v := range ports {
+		if int64(got[i]) != v {
+			t.Errorf("port %d decodes to %d in a state without column tokens", v, got[i])
 		}
 	}
 }
@@ -314,6 +408,57 @@ func TestPretrained(t *testing.T) {
 				t.Fatalf("row %d decodes to %d, not a public token", i, v)
 			}
 		}
+	}
+}
+
+// TestBadColumnTokens: a state whose column token sets are malformed is
+// refused at load, naming the column.
+func TestBadColumnTokens(t *testing.T) {
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(200))
+	var s State
+	if err := json.Unmarshal(st, &s); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.TokenKind)
+	protoTok := -1
+	for i, k := range s.TokenKind {
+		if s.Kinds[k] == "proto" {
+			protoTok = i
+		}
+	}
+	bits := func(set ...int) string {
+		has := make([]bool, n)
+		for _, i := range set {
+			has[i] = true
+		}
+		return encodeBits(has)
+	}
+	tests := []struct{ name, tokens, want string }{
+		{"not base64", "%%", `column "dstport" tokens`},
+		{"short", base64.StdEncoding.EncodeToString([]byte{1}), "want"},
+		{"empty", bits(), "holds no tokens"},
+		{"foreign kind", bits(protoTok), `of kind "proto"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := s
+			c.Columns = map[string]ColumnInfo{}
+			for k, v := range s.Columns {
+				c.Columns[k] = v
+			}
+			ci := c.Columns["dstport"]
+			ci.Tokens = tc.tokens
+			c.Columns["dstport"] = ci
+			raw, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = w.TryLoad(w.Open("word2vec", "dstport", nil, 3), raw)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
 
