@@ -36,11 +36,12 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		if p >= 0 {
 			continue
 		}
-		p, err := e.search(in.Values[i*d:i*d+d], i)
+		q, err := e.query(in.Values[i*d:i*d+d], i)
 		if err != nil {
 			return nil, err
 		}
-		pos[i] = p
+		p, _ := e.tree.nearest(q, e.maxChecks, e.grow)
+		pos[i] = int32(p)
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
@@ -73,9 +74,8 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	return &e.out, nil
 }
 
-// search is Decode's exact nearest-neighbour search for one row: the
-// tree position of the token with the highest cosine.
-func (e *Encoder) search(row []float64, i int) (int32, error) {
+// query is row i normalised, the tree's query for it.
+func (e *Encoder) query(row []float64, i int) ([]float64, error) {
 	d, q := e.dim, e.q[:e.dim]
 	var s float64
 	if d == 10 {
@@ -93,7 +93,7 @@ func (e *Encoder) search(row []float64, i int) (int32, error) {
 	switch {
 	case !(s <= math.MaxFloat64):
 		if err := e.rescale(row, q, i); err != nil {
-			return 0, err
+			return nil, err
 		}
 	case s == 0:
 		copy(q, row)
@@ -109,8 +109,7 @@ func (e *Encoder) search(row []float64, i int) (int32, error) {
 			}
 		}
 	}
-	p, _ := e.tree.nearest(q, e.maxChecks)
-	return int32(p), nil
+	return q, nil
 }
 
 // rescale is Decode's slow path for a row whose squared norm is not

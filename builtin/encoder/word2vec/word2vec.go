@@ -52,10 +52,11 @@ func init() {
 			{Name: "kinds", Type: abi.ParamTable, Default: map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}, Doc: "token kind of each sentence column; columns of one kind share tokens"},
 			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
 			{Name: "max_checks", Type: abi.ParamInt, Default: int64(0), Doc: "0: exact nearest-neighbour decoding; n > 0: examine at most n vocabulary vectors per decoded value (approximate, much faster on large vocabularies)"},
+			{Name: "approx", Type: abi.ParamFloat, Default: 0.0, Doc: "ε ≥ 0: decode may return a value up to 1+ε times as far from the query as the nearest (a bound, not an estimate); 0 is exact"},
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
 			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
 		},
-		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind", "max_checks"}},
+		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind", "max_checks", "approx"}},
 	}, New)
 }
 
@@ -81,6 +82,7 @@ type Encoder struct {
 	kinds      map[string]string
 	pretrained []byte
 	maxChecks  int
+	grow       float64 // (1+approx)²: the tree's bound on squared distances
 
 	// Fit-time corpus.
 	kindNames []string   // sorted distinct kinds of the sentence columns
@@ -133,6 +135,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		},
 		sentence:  p.Strings("sentence"),
 		maxChecks: p.Int("max_checks"),
+		grow:      (1 + p.Float("approx")) * (1 + p.Float("approx")),
 		kinds:     p.Table("kinds"),
 		vocab:     map[uint64]int32{},
 	}
@@ -152,6 +155,8 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: min_count %d must be at least 1", e.column, c.MinCount)
 	case c.Sample < 0:
 		return nil, fmt.Errorf("word2vec %s: sample %v must not be negative", e.column, c.Sample)
+	case !(p.Float("approx") >= 0) || math.IsInf(p.Float("approx"), 0):
+		return nil, fmt.Errorf("word2vec %s: approx %v must be a finite number ≥ 0", e.column, p.Float("approx"))
 	case e.maxChecks < 0:
 		return nil, fmt.Errorf("word2vec %s: max_checks %d must not be negative", e.column, e.maxChecks)
 	case len(e.sentence) == 0:
@@ -397,7 +402,16 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	}
 	e.decodes = len(e.tree.key)
 	e.q = make([]float64, d)
-	m, err := newMemo(e.vecs, d, func(row []float64) (int32, error) { return e.search(row, 0) })
+	// The memo's answers are exact, approx or not (and fill no
+	// certificates: most vectors it decodes are never generated).
+	m, err := newMemo(e.vecs, d, func(row []float64) (int32, error) {
+		q, err := e.query(row, 0)
+		if err != nil {
+			return 0, err
+		}
+		p, _ := e.tree.exact(q)
+		return int32(p), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
 	}

@@ -108,6 +108,35 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 	}
 }
 
+// TestApproxKeepsVocabulary: under approx and max_checks every vector of
+// one of the field's values still decodes to that value, rounded to
+// float32 (the memo) or not (the search itself), on the real trace.
+func TestApproxKeepsVocabulary(t *testing.T) {
+	b := loadUGR(t)
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 7), b)
+	for _, params := range []map[string]any{{"approx": 1.0}, {"max_checks": int64(1)}, {"approx": 0.5, "max_checks": int64(8)}} {
+		for _, col := range []string{"srcport", "dstport"} {
+			h := w.Open("word2vec", col, params, 7)
+			w.Load(h, st)
+			in := sub(b, col)
+			m := w.Encode(h, in)
+			for _, round := range []bool{false, true} {
+				q := m
+				if round {
+					q = roundF32(m)
+				}
+				got, want := w.Decode(h, q).Column(col), in.Column(col)
+				for i := 0; i < want.Len(); i++ {
+					if got.Float(i) != want.Float(i) {
+						t.Fatalf("%v %s float32 %v: row %d decodes to %v, want %v", params, col, round, i, got.Float(i), want.Float(i))
+					}
+				}
+			}
+		}
+	}
+}
+
 // roundF32 is e with its values rounded to float32, as the host hands
 // them to decode from the GAN's tensor.
 func roundF32(e *abi.Encoded) *abi.Encoded {
@@ -350,15 +379,18 @@ func TestKDTreeExact(t *testing.T) {
 			}
 			tree := newKDTree(pts, d, keys)
 			q := make([]float64, d)
+			dist2 := func(i int) float64 {
+				var s float64
+				for k := range q {
+					y := q[k] - pts[i*d+k]
+					s += y * y
+				}
+				return s
+			}
 			brute := func() int {
 				best, bestD := -1, math.Inf(1)
 				for i := 0; i < tc.n; i++ {
-					var s float64
-					for k := range q {
-						y := q[k] - pts[i*d+k]
-						s += y * y
-					}
-					if s < bestD || s == bestD && keys[i] < keys[best] {
+					if s := dist2(i); s < bestD || s == bestD && keys[i] < keys[best] {
 						best, bestD = i, s
 					}
 				}
@@ -382,8 +414,19 @@ func TestKDTreeExact(t *testing.T) {
 					normalize(q)
 				}
 				want := brute()
-				if got, _ := tree.nearest(q, 0); int(tree.orig[got]) != want {
+				if got, _ := tree.nearest(q, 0, 1); int(tree.orig[got]) != want {
 					t.Fatalf("trial %d: tree says %d, brute force %d", trial, tree.orig[got], want)
+				}
+				// Best bin first without a bound or budget is exact too;
+				// with approx ε its answer is at most 1+ε as far.
+				if got, _ := tree.nearestBBF(q, 0, 1); int(tree.orig[got]) != want {
+					t.Fatalf("trial %d: best bin first says %d, brute force %d", trial, tree.orig[got], want)
+				}
+				for _, eps := range []float64{0.1, 0.5, 1} {
+					got, _ := tree.nearestBBF(q, 0, (1+eps)*(1+eps))
+					if g, w := math.Sqrt(dist2(int(tree.orig[got]))), math.Sqrt(dist2(want)); g > (1+eps)*w+1e-9 {
+						t.Fatalf("trial %d: approx %v answers at distance %v, the nearest is at %v", trial, eps, g, w)
+					}
 				}
 			}
 		})
@@ -478,6 +521,7 @@ func TestErrors(t *testing.T) {
 		{"missing sentence column", "srcport", nil, &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: []uint16{1}}}}, `no sentence column "dstport"`},
 		{"string sentence column", "srcport", map[string]any{"sentence": []any{"srcport"}}, &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeString, Dict: []string{"x"}, Codes: []uint32{0}}}}, "want an integer type"},
 		{"bad vector size", "srcport", map[string]any{"vector_size": int64(0)}, nil, "vector_size 0"},
+		{"negative approx", "srcport", map[string]any{"approx": -0.5}, nil, "approx -0.5"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
