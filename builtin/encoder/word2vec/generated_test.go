@@ -108,7 +108,53 @@ func BenchmarkGenerated(b *testing.B) {
 				b.ReportMetric(cos, "cos")
 			})
 		}
+		// As before fields decoded into their own values only: exact
+		// search over every value of the kind, from the state without its
+		// column token sets. "foreign" is the share of rows decoded to a
+		// value the field never holds.
+		wide := loadBench(b, f.Name, withoutColumnTokens(b, st), decodeVariant{})
+		b.Run(f.Name+"/exact-kindwide", func(b *testing.B) {
+			var got []int64
+			c0 := sdktest.CPUTime()
+			for range b.N {
+				got = decodeAll(b, wide, q)
+			}
+			reportRows(b, b.N*hdr.N, sdktest.CPUTime()-c0)
+			own := map[int64]bool{}
+			for _, v := range exact.tree.key {
+				own[v] = true
+			}
+			agree, foreign := 0, 0
+			for i := range got {
+				if got[i] == want[i] {
+					agree++
+				}
+				if !own[got[i]] {
+					foreign++
+				}
+			}
+			b.ReportMetric(100*float64(agree)/float64(hdr.N), "%agree")
+			b.ReportMetric(100*float64(foreign)/float64(hdr.N), "%foreign")
+			b.ReportMetric(float64(len(wide.tree.key)), "values")
+		})
 	}
+}
+
+// withoutColumnTokens is state st as written before states recorded each
+// column's tokens.
+func withoutColumnTokens(tb testing.TB, st []byte) []byte {
+	var raw map[string]any
+	if err := json.Unmarshal(st, &raw); err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range raw["columns"].(map[string]any) {
+		delete(c.(map[string]any), "tokens")
+	}
+	old, err := json.Marshal(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return old
 }
 
 func readJSON(b *testing.B, path string, v any) {

@@ -316,18 +316,7 @@ func TestDecodesOwnValuesExactly(t *testing.T) {
 // of their kind as they did then.
 func TestStateWithoutColumnTokens(t *testing.T) {
 	w := newWire(t)
-	st := w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(2000))
-	var raw map[string]any
-	if err := json.Unmarshal(st, &raw); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range raw["columns"].(map[string]any) {
-		delete(c.(map[string]any), "tokens")
-	}
-	old, err := json.Marshal(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := withoutColumnTokens(t, w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(2000)))
 	h := w.Open("word2vec", "dstport", nil, 3)
 	w.Load(h, old)
 	ports := []int64{53, 80, 40000, 40049}
