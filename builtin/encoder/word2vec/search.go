@@ -8,8 +8,9 @@ import (
 	"github.com/netshare/netshare/abi"
 )
 
-// Decode maps each row to the token of the field's kind with the highest
-// cosine similarity (ties: the lower value).
+// Decode maps each row to the field's own value with the highest cosine
+// similarity (ties: the lower value), or under approx or max_checks to a
+// value close to it.
 func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if !e.loaded {
 		return nil, fmt.Errorf("word2vec %s: decode before load", e.column)

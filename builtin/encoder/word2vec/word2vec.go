@@ -4,10 +4,11 @@
 // shared, typed vocabulary ("port:80", "proto:6"). A field's value encodes
 // as its token's unit-L2-normalised embedding (tanh head); a vector decodes
 // to the value with the highest cosine similarity among the values the
-// field's own column holds in the fitted data (exact search): source and
-// destination ports share embeddings, but a destination port never decodes
-// to a value only seen as a source port. A value never seen at fit encodes
-// as the numerically nearest known value of its kind.
+// field's own column holds in the fitted data (exact search unless approx
+// or max_checks say otherwise): source and destination ports share
+// embeddings, but a destination port never decodes to a value only seen as
+// a source port. A value never seen at fit encodes as the numerically
+// nearest known value of its kind.
 //
 // All fields of a trace share one model: the manifest says so with
 // Defaults["shared_fit"], and the host fits one instance (with the first
@@ -107,12 +108,11 @@ type Encoder struct {
 	// the offset in vecs of its nearest token's vector: encoding ports and
 	// protocols is one unchecked array index per row.
 	small *[1 << 16]int32
-	tree  *kdTree // over the values this field decodes into
-	memo  *memo
-	// decodes is the number of values decode chooses among: the field's
-	// own (its column's tokens in the state), or the whole kind for a
-	// state that does not record them.
-	decodes int
+	// tree holds the values decode chooses among: the field's own (its
+	// column's tokens in the state), or the whole kind for a state that
+	// does not record them.
+	tree *kdTree
+	memo *memo
 
 	// Reused by every call.
 	offs []int32 // Encode: each row's offset in vecs; Decode: each row's tree position
@@ -400,7 +400,6 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		}
 		e.tree = newKDTree(cvecs, d, cvals)
 	}
-	e.decodes = len(e.tree.key)
 	e.q = make([]float64, d)
 	// The memo's answers are exact, approx or not (and fill no
 	// certificates: most vectors it decodes are never generated).
