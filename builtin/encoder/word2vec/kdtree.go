@@ -26,7 +26,9 @@ type kdTree struct {
 	// between goroutines).
 	frames []kdFrame
 	undo   []kdUndo
-	off    []float64 // per axis, the query's distance to the current cell
+	off    []float64  // per axis, the query's distance to the current cell
+	heap   []bbfEntry // nearestBBF's queue
+	pool   []float64  // nearestBBF's per-axis offsets of queued cells
 }
 
 type kdNode struct {
@@ -125,17 +127,26 @@ func (t *kdTree) build(pts []float64, perm []int32, lo, hi, depth int) int {
 }
 
 // nearest returns the tree position of the point closest to q and its
-// squared distance. With maxChecks
-// > 0 the search stops once it has examined that many points and returns
-// the closest seen (an approximate answer, as Annoy's); 0 means exact.
-//
-// The search is depth-first and iterative: it descends to the query's
-// leaf, leaving far children on a stack with the squared distance from q
-// to their cell (the sum over axes of q's offset from the cell, kept in
-// off and restored through an undo log), and visits a far child only when
-// that bound does not exceed the best distance so far (equal is visited,
-// so ties resolve to the lower key).
-func (t *kdTree) nearest(q []float64, maxChecks int) (int, float64) {
+// squared distance. With grow > 1 the answer is approximate with a bound:
+// the point returned is at most sqrt(grow) times as far from q as the
+// nearest (grow = (1+ε)²); grow = 1 is exact. With maxChecks > 0 the
+// search stops once it has examined that many points and returns the
+// closest seen (no bound, as Annoy's); 0 means no limit. Both approximate
+// searches are nearestBBF's; the exact one is exact's.
+func (t *kdTree) nearest(q []float64, maxChecks int, grow float64) (int, float64) {
+	if maxChecks > 0 || grow > 1 {
+		return t.nearestBBF(q, maxChecks, grow)
+	}
+	return t.exact(q)
+}
+
+// exact is nearest's exact search, depth-first and iterative: it descends
+// to the query's leaf, leaving far children on a stack with the squared
+// distance from q to their cell (the sum over axes of q's offset from the
+// cell, kept in off and restored through an undo log), and visits a far
+// child only when that bound does not exceed the best distance so far
+// (equal is visited, so ties resolve to the lower key).
+func (t *kdTree) exact(q []float64) (int, float64) {
 	d := t.dim
 	pts, key, nodes := t.pts, t.key, t.nodes
 	frames, undo, off := t.frames, t.undo, t.off[:d]
@@ -144,10 +155,6 @@ func (t *kdTree) nearest(q []float64, maxChecks int) (int, float64) {
 		off[k] = 0
 	}
 	best, bestD := -1, math.MaxFloat64
-	budget := maxChecks
-	if budget <= 0 {
-		budget = math.MaxInt
-	}
 	sp, ul := 0, 0
 	node, rd := int32(0), 0.0
 	for {
@@ -172,6 +179,8 @@ func (t *kdTree) nearest(q []float64, maxChecks int) (int, float64) {
 		for p := int(n.lo); p < int(n.hi); p++ {
 			var dist float64
 			if d == 10 {
+				// Written out: in the sandbox a call or a loop a point costs
+				// more than the arithmetic (and this is too big to inline).
 				v, w := (*[10]float64)(pts[p*10:]), (*[10]float64)(q)
 				y0, y1, y2, y3, y4 := w[0]-v[0], w[1]-v[1], w[2]-v[2], w[3]-v[3], w[4]-v[4]
 				y5, y6, y7, y8, y9 := w[5]-v[5], w[6]-v[6], w[7]-v[7], w[8]-v[8], w[9]-v[9]
@@ -186,9 +195,6 @@ func (t *kdTree) nearest(q []float64, maxChecks int) (int, float64) {
 			if dist < bestD || (dist == bestD && best >= 0 && key[p] < key[best]) {
 				best, bestD = p, dist
 			}
-		}
-		if budget -= int(n.hi - n.lo); budget <= 0 {
-			break // spent: the closest seen so far
 		}
 		// Next far child whose cell may still hold a closer point.
 		for {
@@ -214,6 +220,112 @@ func (t *kdTree) nearest(q []float64, maxChecks int) (int, float64) {
 			break
 		}
 	}
+}
+
+// bbfEntry is a cell waiting in nearestBBF's queue: the squared distance
+// from the query to it, its node, and where in bbfOff its per-axis
+// offsets start.
+type bbfEntry struct {
+	rd   float64
+	node int32
+	off  int32
+}
+
+// nearestBBF is nearest's approximate search, best bin first (Beis and
+// Lowe; Arya and Mount's priority search): cells are visited in order of
+// their distance to q, so a budget of maxChecks points (0: none) is spent
+// on the cells most likely to hold the answer, and with grow > 1 the
+// search ends when the closest remaining cell is farther than
+// sqrt(bestD/grow), which keeps the (1+ε) bound.
+func (t *kdTree) nearestBBF(q []float64, maxChecks int, grow float64) (int, float64) {
+	d := t.dim
+	pts, key, nodes := t.pts, t.key, t.nodes
+	q = q[:d]
+	heap, pool := t.heap[:0], t.pool[:0]
+	pool = append(pool, make([]float64, d)...)
+	heap = append(heap, bbfEntry{node: 0, off: 0})
+	cur := t.off[:d]
+	best, bestD := -1, math.MaxFloat64
+	checked := 0
+	for len(heap) > 0 {
+		// Pop the closest cell.
+		e := heap[0]
+		last := len(heap) - 1
+		heap[0] = heap[last]
+		heap = heap[:last]
+		for i := 0; ; {
+			c := 2*i + 1
+			if c >= last {
+				break
+			}
+			if c+1 < last && heap[c+1].rd < heap[c].rd {
+				c++
+			}
+			if heap[i].rd <= heap[c].rd {
+				break
+			}
+			heap[i], heap[c] = heap[c], heap[i]
+			i = c
+		}
+		if e.rd*grow > bestD+pruneSlack {
+			break // every cell left is at least as far
+		}
+		copy(cur, pool[int(e.off)*d:int(e.off+1)*d])
+		node, rd := e.node, e.rd
+		n := &nodes[node]
+		for n.axis >= 0 {
+			a := n.axis
+			diff := q[a] - n.split
+			near, far := node+1, n.right
+			if diff >= 0 {
+				near, far = far, near
+			}
+			o := cur[a]
+			if r := rd - o*o + diff*diff; r*grow <= bestD+pruneSlack {
+				slot := int32(len(pool) / d)
+				pool = append(pool, cur...)
+				pool[int(slot)*d+int(a)] = diff
+				heap = append(heap, bbfEntry{rd: r, node: far, off: slot})
+				for i := len(heap) - 1; i > 0; {
+					p := (i - 1) / 2
+					if heap[p].rd <= heap[i].rd {
+						break
+					}
+					heap[p], heap[i] = heap[i], heap[p]
+					i = p
+				}
+			}
+			node = near
+			n = &nodes[node]
+		}
+		for p := int(n.lo); p < int(n.hi); p++ {
+			var dist float64
+			if d == 10 {
+				// Written out: in the sandbox a call or a loop a point costs
+				// more than the arithmetic (and this is too big to inline).
+				v, w := (*[10]float64)(pts[p*10:]), (*[10]float64)(q)
+				y0, y1, y2, y3, y4 := w[0]-v[0], w[1]-v[1], w[2]-v[2], w[3]-v[3], w[4]-v[4]
+				y5, y6, y7, y8, y9 := w[5]-v[5], w[6]-v[6], w[7]-v[7], w[8]-v[8], w[9]-v[9]
+				dist = y0*y0 + y1*y1 + y2*y2 + y3*y3 + y4*y4 + y5*y5 + y6*y6 + y7*y7 + y8*y8 + y9*y9
+			} else {
+				v := pts[p*d : p*d+d]
+				for k, x := range q {
+					y := x - v[k]
+					dist += y * y
+				}
+			}
+			if dist < bestD || (dist == bestD && best >= 0 && key[p] < key[best]) {
+				best, bestD = p, dist
+			}
+		}
+		// A spent budget still visits the cells q lies on the edge of (up
+		// to rounding), so that a query at a point finds it whatever side
+		// of a split the point went to.
+		if checked += int(n.hi - n.lo); maxChecks > 0 && checked >= maxChecks && (len(heap) == 0 || heap[0].rd > pruneSlack) {
+			break
+		}
+	}
+	t.heap, t.pool = heap, pool
 	if best < 0 {
 		best = 0
 	}

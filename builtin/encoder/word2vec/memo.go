@@ -6,8 +6,9 @@ import "math"
 // GAN's float32 tensor rounds it: a row that is exactly such a vector (a
 // round trip of real records, or a generated vector that landed on a
 // token) is answered by one hash probe instead of a tree search. The
-// answers are the tree's own, computed at Load on the same inputs, so the
-// memo never changes a result; anything else takes the search.
+// answers are the tree's exact ones, computed at Load on the same inputs,
+// so the memo never changes an exact search's result (and under approx it
+// answers exactly); anything else takes the search.
 //
 // The table is open-addressed and flat, one entry of dim+1 words a slot:
 // the vector's float32 bits, then its tree position + 1 (0: empty). A

@@ -3,8 +3,11 @@
 // the trace's records as sentences [srcport, dstport, proto] over one
 // shared, typed vocabulary ("port:80", "proto:6"). A field's value encodes
 // as its token's unit-L2-normalised embedding (tanh head); a vector decodes
-// to the token of the field's kind with the highest cosine similarity
-// (exact search). A value never seen at fit encodes as the numerically
+// to the value with the highest cosine similarity among the values the
+// field's own column holds in the fitted data (exact search unless approx
+// or max_checks say otherwise): source and destination ports share
+// embeddings, but a destination port never decodes to a value only seen as
+// a source port. A value never seen at fit encodes as the numerically
 // nearest known value of its kind.
 //
 // All fields of a trace share one model: the manifest says so with
@@ -16,14 +19,11 @@
 package word2vec
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/sdk"
@@ -39,7 +39,7 @@ func init() {
 	sdk.RegisterEncoder(abi.Component{
 		Name:    "word2vec",
 		Version: "1.0.0",
-		Summary: "IP2Vec: word2vec CBOW embeddings of [srcport, dstport, proto] sentences; decode by exact cosine nearest neighbour",
+		Summary: "IP2Vec: word2vec CBOW embeddings of [srcport, dstport, proto] sentences; decode by exact cosine nearest neighbour among the field's own values",
 		Params: []abi.Param{
 			{Name: "vector_size", Type: abi.ParamInt, Default: int64(10), Doc: "embedding dimensions (the field's output width)"},
 			{Name: "window", Type: abi.ParamInt, Default: int64(5), Doc: "maximum context distance"},
@@ -53,10 +53,11 @@ func init() {
 			{Name: "kinds", Type: abi.ParamTable, Default: map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}, Doc: "token kind of each sentence column; columns of one kind share tokens"},
 			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
 			{Name: "max_checks", Type: abi.ParamInt, Default: int64(0), Doc: "0: exact nearest-neighbour decoding; n > 0: examine at most n vocabulary vectors per decoded value (approximate, much faster on large vocabularies)"},
+			{Name: "approx", Type: abi.ParamFloat, Default: 0.0, Doc: "ε ≥ 0: decode may return a value up to 1+ε times as far from the query as the nearest (a bound, not an estimate); 0 is exact"},
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
 			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
 		},
-		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind", "max_checks"}},
+		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind", "max_checks", "approx"}},
 	}, New)
 }
 
@@ -82,6 +83,7 @@ type Encoder struct {
 	kinds      map[string]string
 	pretrained []byte
 	maxChecks  int
+	grow       float64 // (1+approx)²: the tree's bound on squared distances
 
 	// Fit-time corpus.
 	kindNames []string   // sorted distinct kinds of the sentence columns
@@ -90,7 +92,8 @@ type Encoder struct {
 	vocab     map[uint64]int32
 	keys      []uint64 // token key by id: kind<<32 | uint32(value)
 	counts    []int64
-	corpus    []int32 // len(sentence) token ids per record
+	colMask   []uint64 // by id: bit j set when sentence column j holds the token
+	corpus    []int32  // len(sentence) token ids per record
 	typed     bool
 
 	// Loaded state for this field's kind.
@@ -105,8 +108,11 @@ type Encoder struct {
 	// the offset in vecs of its nearest token's vector: encoding ports and
 	// protocols is one unchecked array index per row.
 	small *[1 << 16]int32
-	tree  *kdTree
-	memo  *memo
+	// tree holds the values decode chooses among: the field's own (its
+	// column's tokens in the state), or the whole kind for a state that
+	// does not record them.
+	tree *kdTree
+	memo *memo
 
 	// Reused by every call.
 	offs []int32 // Encode: each row's offset in vecs; Decode: each row's tree position
@@ -129,6 +135,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		},
 		sentence:  p.Strings("sentence"),
 		maxChecks: p.Int("max_checks"),
+		grow:      (1 + p.Float("approx")) * (1 + p.Float("approx")),
 		kinds:     p.Table("kinds"),
 		vocab:     map[uint64]int32{},
 	}
@@ -148,10 +155,14 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: min_count %d must be at least 1", e.column, c.MinCount)
 	case c.Sample < 0:
 		return nil, fmt.Errorf("word2vec %s: sample %v must not be negative", e.column, c.Sample)
+	case !(p.Float("approx") >= 0) || math.IsInf(p.Float("approx"), 0):
+		return nil, fmt.Errorf("word2vec %s: approx %v must be a finite number ≥ 0", e.column, p.Float("approx"))
 	case e.maxChecks < 0:
 		return nil, fmt.Errorf("word2vec %s: max_checks %d must not be negative", e.column, e.maxChecks)
 	case len(e.sentence) == 0:
 		return nil, fmt.Errorf("word2vec %s: sentence names no columns", e.column)
+	case len(e.sentence) > 64:
+		return nil, fmt.Errorf("word2vec %s: sentence names %d columns, at most 64", e.column, len(e.sentence))
 	}
 	seen := map[string]bool{}
 	kindSet := map[string]bool{}
@@ -194,21 +205,6 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: private = true needs a pretrained model (trained on public data): embeddings fitted on private data leak it", e.column)
 	}
 	return e, nil
-}
-
-// inlineState accepts JSON text or "base64:" followed by the state.
-func inlineState(s string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("bad base64: %w", err)
-		}
-		return b, nil
-	}
-	if strings.HasPrefix(strings.TrimSpace(s), "{") {
-		return []byte(s), nil
-	}
-	return nil, fmt.Errorf("want the state as JSON text or \"base64:...\"; a path must be read by the host (plugins have no filesystem)")
 }
 
 func isInt(t abi.Type) bool {
@@ -272,8 +268,10 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 				e.vocab[key] = id
 				e.keys = append(e.keys, key)
 				e.counts = append(e.counts, 0)
+				e.colMask = append(e.colMask, 0)
 			}
 			e.counts[id]++
+			e.colMask[id] |= 1 << j
 			e.corpus = append(e.corpus, id)
 		}
 	}
@@ -294,7 +292,13 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	}
 	st := State{VectorSize: e.cfg.VectorSize, Kinds: e.kindNames, Columns: map[string]ColumnInfo{}}
 	for j, name := range e.sentence {
-		st.Columns[name] = ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String()}
+		// The tokens this column holds: a field decodes only into its own
+		// values, never into those only the other port column has.
+		has := make([]bool, len(m.Keys))
+		for i, k := range m.Keys {
+			has[i] = e.colMask[e.vocab[k]]>>j&1 != 0
+		}
+		st.Columns[name] = ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String(), Tokens: encodeBits(has)}
 	}
 	st.TokenKind = make([]int, len(m.Keys))
 	st.TokenValue = make([]int64, len(m.Keys))
@@ -305,69 +309,6 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	st.Training = fmt.Sprintf("cbow window=%d negative=%d epochs=%d alpha=%v min_alpha=%v min_count=%d sample=%v seed=%d records=%d",
 		e.cfg.Window, e.cfg.Negative, e.cfg.Epochs, e.cfg.Alpha, e.cfg.MinAlpha, e.cfg.MinCount, e.cfg.Sample, e.cfg.Seed, len(e.corpus)/len(e.sentence))
 	return json.Marshal(st)
-}
-
-// State is the fitted model: every token of every kind with its
-// unit-normalised vector.
-type State struct {
-	VectorSize int `json:"vector_size"`
-	// Kinds names the token kinds; TokenKind indexes it.
-	Kinds []string `json:"kinds"`
-	// Columns gives each sentence column's kind and type.
-	Columns    map[string]ColumnInfo `json:"columns"`
-	TokenKind  []int                 `json:"token_kind"`
-	TokenValue []int64               `json:"token_value"`
-	// Vectors is base64 of the little-endian float64 vectors, token by
-	// token.
-	Vectors  string `json:"vectors"`
-	Training string `json:"training,omitempty"`
-}
-
-// ColumnInfo describes one sentence column.
-type ColumnInfo struct {
-	Kind string `json:"kind"`
-	Type string `json:"type"`
-}
-
-func encodeFloats(v []float64) string {
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func parseState(raw []byte) (*State, []float64, error) {
-	var st State
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, nil, fmt.Errorf("bad state: %w", err)
-	}
-	if st.VectorSize < 1 {
-		return nil, nil, fmt.Errorf("state has vector_size %d", st.VectorSize)
-	}
-	if len(st.TokenKind) != len(st.TokenValue) {
-		return nil, nil, fmt.Errorf("state has %d token kinds and %d token values", len(st.TokenKind), len(st.TokenValue))
-	}
-	b, err := base64.StdEncoding.DecodeString(st.Vectors)
-	if err != nil {
-		return nil, nil, fmt.Errorf("state vectors: %w", err)
-	}
-	if len(b) != 8*st.VectorSize*len(st.TokenKind) {
-		return nil, nil, fmt.Errorf("state vectors hold %d bytes, want %d tokens × %d dims × 8", len(b), len(st.TokenKind), st.VectorSize)
-	}
-	vecs := make([]float64, len(b)/8)
-	for i := range vecs {
-		vecs[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-		if math.IsNaN(vecs[i]) || math.IsInf(vecs[i], 0) {
-			return nil, nil, fmt.Errorf("state vector of token %d is not finite", i/st.VectorSize)
-		}
-	}
-	for i, k := range st.TokenKind {
-		if k < 0 || k >= len(st.Kinds) {
-			return nil, nil, fmt.Errorf("state token %d has kind index %d of %d kinds", i, k, len(st.Kinds))
-		}
-	}
-	return &st, vecs, nil
 }
 
 // Load keeps this field's kind of the vocabulary and indexes it.
@@ -439,9 +380,37 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	for x := range e.small {
 		e.small[x] = int32(e.nearest(int64(x)) * d)
 	}
-	e.tree = newKDTree(e.vecs, d, e.values)
+	// Decode searches the field's own values only; encoding keeps the
+	// whole kind, so a value this column never held (a pretrained model's,
+	// or another column's) still encodes as its own vector.
+	own, err := ownTokens(st, e.column, e.kind)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
+	}
+	if own == nil {
+		e.tree = newKDTree(e.vecs, d, e.values)
+	} else {
+		var cvecs []float64
+		var cvals []int64
+		for j, t := range toks {
+			if own[t.i] {
+				cvecs = append(cvecs, e.vecs[j*d:(j+1)*d]...)
+				cvals = append(cvals, t.v)
+			}
+		}
+		e.tree = newKDTree(cvecs, d, cvals)
+	}
 	e.q = make([]float64, d)
-	m, err := newMemo(e.vecs, d, func(row []float64) (int32, error) { return e.search(row, 0) })
+	// The memo's answers are exact, approx or not (and fill no
+	// certificates: most vectors it decodes are never generated).
+	m, err := newMemo(e.vecs, d, func(row []float64) (int32, error) {
+		q, err := e.query(row, 0)
+		if err != nil {
+			return 0, err
+		}
+		p, _ := e.tree.exact(q)
+		return int32(p), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
 	}
@@ -595,128 +564,5 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	for i, o := range offs {
 		copy(vals[i*d:(i+1)*d], vecs[o:int(o)+d])
 	}
-	return nil
-}
-
-// Decode maps each row to the token of the field's kind with the highest
-// cosine similarity (ties: the lower value).
-func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
-	if !e.loaded {
-		return nil, fmt.Errorf("word2vec %s: decode before load", e.column)
-	}
-	d, n := e.dim, in.Rows
-	if in.ValueWidth != d || in.HotWidth != 0 {
-		return nil, fmt.Errorf("word2vec %s: decode wants rows of %d values and no indices, got %d and %d", e.column, d, in.ValueWidth, in.HotWidth)
-	}
-	if len(in.Values) != n*d {
-		return nil, fmt.Errorf("word2vec %s: %d rows of %d hold %d values", e.column, n, d, len(in.Values))
-	}
-	if cap(e.offs) < n {
-		e.offs = make([]int32, n)
-	}
-	pos := e.offs[:n]
-	if d == 10 {
-		e.memo.lookupAll10(in.Values, pos)
-	} else {
-		for i := range pos {
-			pos[i] = e.memo.lookup(in.Values[i*d : i*d+d])
-		}
-	}
-	for i, p := range pos {
-		if p >= 0 {
-			continue
-		}
-		p, err := e.search(in.Values[i*d:i*d+d], i)
-		if err != nil {
-			return nil, err
-		}
-		pos[i] = p
-	}
-	if len(e.out.Columns) != 1 {
-		e.out.Columns = make([]abi.Column, 1)
-	}
-	col := &e.out.Columns[0]
-	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
-	key := e.tree.key
-	switch e.typ {
-	case abi.TypeU8:
-		col.U8 = slices.Grow(col.U8, n)[:n]
-		for i, p := range pos {
-			col.U8[i] = uint8(key[p])
-		}
-	case abi.TypeU16:
-		col.U16 = slices.Grow(col.U16, n)[:n]
-		for i, p := range pos {
-			col.U16[i] = uint16(key[p])
-		}
-	case abi.TypeU32:
-		col.U32 = slices.Grow(col.U32, n)[:n]
-		for i, p := range pos {
-			col.U32[i] = uint32(key[p])
-		}
-	default:
-		col.I64 = slices.Grow(col.I64, n)[:n]
-		for i, p := range pos {
-			col.I64[i] = key[p]
-		}
-	}
-	return &e.out, nil
-}
-
-// search is Decode's exact nearest-neighbour search for one row: the
-// tree position of the token with the highest cosine.
-func (e *Encoder) search(row []float64, i int) (int32, error) {
-	d, q := e.dim, e.q[:e.dim]
-	var s float64
-	if d == 10 {
-		w := (*[10]float64)(row)
-		s = w[0]*w[0] + w[1]*w[1] + w[2]*w[2] + w[3]*w[3] + w[4]*w[4] + w[5]*w[5] + w[6]*w[6] + w[7]*w[7] + w[8]*w[8] + w[9]*w[9]
-	} else {
-		for _, x := range row {
-			s += x * x
-		}
-	}
-	// On unit vectors the smallest Euclidean distance is the highest
-	// cosine, which the k-d tree finds exactly. A NaN or infinity makes s
-	// NaN or infinite; so does a finite row too large to square, which
-	// rescale handles.
-	switch {
-	case !(s <= math.MaxFloat64):
-		if err := e.rescale(row, q, i); err != nil {
-			return 0, err
-		}
-	case s == 0:
-		copy(q, row)
-	default:
-		inv := 1 / math.Sqrt(s)
-		if d == 10 {
-			w, v := (*[10]float64)(row), (*[10]float64)(q)
-			v[0], v[1], v[2], v[3], v[4] = w[0]*inv, w[1]*inv, w[2]*inv, w[3]*inv, w[4]*inv
-			v[5], v[6], v[7], v[8], v[9] = w[5]*inv, w[6]*inv, w[7]*inv, w[8]*inv, w[9]*inv
-		} else {
-			for k, x := range row {
-				q[k] = x * inv
-			}
-		}
-	}
-	p, _ := e.tree.nearest(q, e.maxChecks)
-	return int32(p), nil
-}
-
-// rescale is Decode's slow path for a row whose squared norm is not
-// finite: an error naming a NaN or infinite value, or else the row scaled
-// by its largest magnitude before it is normalised into q.
-func (e *Encoder) rescale(row, q []float64, i int) error {
-	var big float64
-	for _, x := range row {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("word2vec %s: row %d holds %v", e.column, i, x)
-		}
-		big = max(big, math.Abs(x))
-	}
-	for k, x := range row {
-		q[k] = x / big
-	}
-	normalize(q)
 	return nil
 }

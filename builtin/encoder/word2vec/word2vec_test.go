@@ -13,7 +13,8 @@ import (
 )
 
 // TestVocabularyDecodesToItself: every token's vector decodes back to the
-// token, for each field of the real trace.
+// token when the field holds that value in the real trace, and to one of
+// the field's own values otherwise.
 func TestVocabularyDecodesToItself(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
@@ -31,12 +32,19 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 				t.Fatalf("outputs %+v, want one 10-wide tanh", outs)
 			}
 			kind := map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}[col]
+			own := map[int64]bool{}
+			for i := 0; i < b.Column(col).Len(); i++ {
+				own[int64(b.Column(col).Float(i))] = true
+			}
 			// Every token of the field's kind, encoded then decoded.
 			var vals []int64
 			for i, k := range s.TokenKind {
 				if s.Kinds[k] == kind {
 					vals = append(vals, s.TokenValue[i])
 				}
+			}
+			if kind == "port" && len(own) == len(vals) {
+				t.Fatalf("every port token is a %s value: the test checks nothing about foreign ones", col)
 			}
 			in := column(col, b.Column(col).Type, vals)
 			m := w.Encode(fh, in)
@@ -60,8 +68,9 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 				}
 				got := w.Decode(fh, in).Column(col)
 				for i, v := range vals {
-					if int64(got.Float(i)) != v {
-						t.Fatalf("float32 %v: token %s:%d decodes to %v", round, kind, v, got.Float(i))
+					g := int64(got.Float(i))
+					if own[v] && g != v || !own[g] {
+						t.Fatalf("float32 %v: token %s:%d (a %s value: %v) decodes to %v", round, kind, v, col, own[v], g)
 					}
 				}
 			}
@@ -96,6 +105,35 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 	}
 	if n != len(ports) {
 		t.Errorf("%d port tokens, want %d", n, len(ports))
+	}
+}
+
+// TestApproxKeepsVocabulary: under approx and max_checks every vector of
+// one of the field's values still decodes to that value, rounded to
+// float32 (the memo) or not (the search itself), on the real trace.
+func TestApproxKeepsVocabulary(t *testing.T) {
+	b := loadUGR(t)
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 7), b)
+	for _, params := range []map[string]any{{"approx": 1.0}, {"max_checks": int64(1)}, {"approx": 0.5, "max_checks": int64(8)}} {
+		for _, col := range []string{"srcport", "dstport"} {
+			h := w.Open("word2vec", col, params, 7)
+			w.Load(h, st)
+			in := sub(b, col)
+			m := w.Encode(h, in)
+			for _, round := range []bool{false, true} {
+				q := m
+				if round {
+					q = roundF32(m)
+				}
+				got, want := w.Decode(h, q).Column(col), in.Column(col)
+				for i := 0; i < want.Len(); i++ {
+					if got.Float(i) != want.Float(i) {
+						t.Fatalf("%v %s float32 %v: row %d decodes to %v, want %v", params, col, round, i, got.Float(i), want.Float(i))
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -208,10 +246,84 @@ func TestUnseenValueMapsToNearest(t *testing.T) {
 			}
 		}
 	}
+	// Decoding stays within dstport's own values: the source ports'
+	// vectors decode to some destination port.
+	dst := map[int64]bool{53: true, 80: true, 443: true, 5353: true}
 	got := w.Decode(h, a).Column("dstport").U16
 	for i, tc := range tests {
-		if int64(got[i]) != tc.want {
-			t.Errorf("unseen %d decodes to %d, want %d", tc.in, got[i], tc.want)
+		if g := int64(got[i]); dst[tc.want] && g != tc.want || !dst[g] {
+			t.Errorf("unseen %d decodes to %d, want %d or else a destination port", tc.in, got[i], tc.want)
+		}
+	}
+}
+
+// TestDecodesOwnValuesExactly: on the real trace, each field decodes any
+// vector to the cosine-nearest of the values that field holds (brute force
+// over them), never to a value only the other port column has.
+func TestDecodesOwnValuesExactly(t *testing.T) {
+	b := loadUGR(t)
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 7), b)
+	r := &rng{s: 11}
+	for _, col := range []string{"srcport", "dstport", "proto"} {
+		t.Run(col, func(t *testing.T) {
+			h := w.Open("word2vec", col, nil, 7)
+			w.Load(h, st)
+			// The field's own values and their vectors, as the encoder
+			// gives them.
+			seen := map[int64]bool{}
+			var own []int64
+			for i := 0; i < b.Column(col).Len(); i++ {
+				if v := int64(b.Column(col).Float(i)); !seen[v] {
+					seen[v] = true
+					own = append(own, v)
+				}
+			}
+			vecs := w.Encode(h, column(col, b.Column(col).Type, own))
+			const rows = 2000
+			q := &abi.Encoded{Rows: rows, ValueWidth: 10, Values: make([]float64, rows*10)}
+			for i := range q.Values {
+				q.Values[i] = float64(float32(math.Tanh(2*r.float() - 1)))
+			}
+			got := w.Decode(h, q).Column(col)
+			for i := 0; i < rows; i++ {
+				row := q.ValueRow(i)
+				best, bestCos := int64(-1), math.Inf(-1)
+				var n float64
+				for _, x := range row {
+					n += x * x
+				}
+				for j, v := range own {
+					var c float64
+					for k, x := range vecs.ValueRow(j) {
+						c += x * row[k]
+					}
+					c /= math.Sqrt(n)
+					if c > bestCos+1e-12 || math.Abs(c-bestCos) <= 1e-12 && v < best {
+						best, bestCos = v, c
+					}
+				}
+				if g := int64(got.Float(i)); g != best {
+					t.Fatalf("row %d decodes to %d, the nearest %s value is %d", i, g, col, best)
+				}
+			}
+		})
+	}
+}
+
+// TestStateWithoutColumnTokens: a state written before states recorded
+// each column's tokens still loads, and its fields decode into every value
+// of their kind as they did then.
+func TestStateWithoutColumnTokens(t *testing.T) {
+	w := newWire(t)
+	old := withoutColumnTokens(t, w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(2000)))
+	h := w.Open("word2vec", "dstport", nil, 3)
+	w.Load(h, old)
+	ports := []int64{53, 80, 40000, 40049}
+	got := w.Decode(h, w.Encode(h, column("dstport", abi.TypeU16, ports))).Column("dstport").U16
+	for i, v := range ports {
+		if int64(got[i]) != v {
+			t.Errorf("port %d decodes to %d in a state without column tokens", v, got[i])
 		}
 	}
 }
@@ -256,15 +368,18 @@ func TestKDTreeExact(t *testing.T) {
 			}
 			tree := newKDTree(pts, d, keys)
 			q := make([]float64, d)
+			dist2 := func(i int) float64 {
+				var s float64
+				for k := range q {
+					y := q[k] - pts[i*d+k]
+					s += y * y
+				}
+				return s
+			}
 			brute := func() int {
 				best, bestD := -1, math.Inf(1)
 				for i := 0; i < tc.n; i++ {
-					var s float64
-					for k := range q {
-						y := q[k] - pts[i*d+k]
-						s += y * y
-					}
-					if s < bestD || s == bestD && keys[i] < keys[best] {
+					if s := dist2(i); s < bestD || s == bestD && keys[i] < keys[best] {
 						best, bestD = i, s
 					}
 				}
@@ -288,8 +403,19 @@ func TestKDTreeExact(t *testing.T) {
 					normalize(q)
 				}
 				want := brute()
-				if got, _ := tree.nearest(q, 0); int(tree.orig[got]) != want {
+				if got, _ := tree.nearest(q, 0, 1); int(tree.orig[got]) != want {
 					t.Fatalf("trial %d: tree says %d, brute force %d", trial, tree.orig[got], want)
+				}
+				// Best bin first without a bound or budget is exact too;
+				// with approx ε its answer is at most 1+ε as far.
+				if got, _ := tree.nearestBBF(q, 0, 1); int(tree.orig[got]) != want {
+					t.Fatalf("trial %d: best bin first says %d, brute force %d", trial, tree.orig[got], want)
+				}
+				for _, eps := range []float64{0.1, 0.5, 1} {
+					got, _ := tree.nearestBBF(q, 0, (1+eps)*(1+eps))
+					if g, w := math.Sqrt(dist2(int(tree.orig[got]))), math.Sqrt(dist2(want)); g > (1+eps)*w+1e-9 {
+						t.Fatalf("trial %d: approx %v answers at distance %v, the nearest is at %v", trial, eps, g, w)
+					}
 				}
 			}
 		})
@@ -317,6 +443,57 @@ func TestPretrained(t *testing.T) {
 	}
 }
 
+// TestBadColumnTokens: a state whose column token sets are malformed is
+// refused at load, naming the column.
+func TestBadColumnTokens(t *testing.T) {
+	w := newWire(t)
+	st := w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(200))
+	var s State
+	if err := json.Unmarshal(st, &s); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.TokenKind)
+	protoTok := -1
+	for i, k := range s.TokenKind {
+		if s.Kinds[k] == "proto" {
+			protoTok = i
+		}
+	}
+	bits := func(set ...int) string {
+		has := make([]bool, n)
+		for _, i := range set {
+			has[i] = true
+		}
+		return encodeBits(has)
+	}
+	tests := []struct{ name, tokens, want string }{
+		{"not base64", "%%", `column "dstport" tokens`},
+		{"short", base64.StdEncoding.EncodeToString([]byte{1}), "want"},
+		{"empty", bits(), "holds no tokens"},
+		{"foreign kind", bits(protoTok), `of kind "proto"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := s
+			c.Columns = map[string]ColumnInfo{}
+			for k, v := range s.Columns {
+				c.Columns[k] = v
+			}
+			ci := c.Columns["dstport"]
+			ci.Tokens = tc.tokens
+			c.Columns["dstport"] = ci
+			raw, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = w.TryLoad(w.Open("word2vec", "dstport", nil, 3), raw)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -333,6 +510,7 @@ func TestErrors(t *testing.T) {
 		{"missing sentence column", "srcport", nil, &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: []uint16{1}}}}, `no sentence column "dstport"`},
 		{"string sentence column", "srcport", map[string]any{"sentence": []any{"srcport"}}, &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeString, Dict: []string{"x"}, Codes: []uint32{0}}}}, "want an integer type"},
 		{"bad vector size", "srcport", map[string]any{"vector_size": int64(0)}, nil, "vector_size 0"},
+		{"negative approx", "srcport", map[string]any{"approx": -0.5}, nil, "approx -0.5"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
