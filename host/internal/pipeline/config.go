@@ -73,6 +73,10 @@ type Flows struct {
 	// MaxFlowLen truncates flows within a chunk; 0 means the longest flow
 	// of any chunk.
 	MaxFlowLen int `toml:"max_flow_len"`
+	// Direction is "auto" (also when empty), "bidirectional" (a flow is
+	// a conversation, each record carries its direction) or "directed"
+	// (one flow per direction, as NetShare).
+	Direction string `toml:"direction"`
 }
 
 // Field is one column and how the GAN sees it.
@@ -434,6 +438,9 @@ func (c *Config) check(name string, text []byte) error {
 	}
 	if c.Flows.Chunking != "time" && c.Flows.Chunking != "size" {
 		bad("flows", "chunking", "%q, want \"time\" or \"size\"", c.Flows.Chunking)
+	}
+	if d := c.Flows.Direction; d != "" && d != "auto" && d != "bidirectional" && d != "directed" {
+		bad("flows", "direction", "%q, want \"auto\", \"bidirectional\" or \"directed\"", d)
 	}
 	if c.Flows.MaxFlowLen < 0 {
 		bad("flows", "max_flow_len", "%d, want ≥ 0", c.Flows.MaxFlowLen)

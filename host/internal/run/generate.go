@@ -131,6 +131,11 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Bidirectional flows: each record back in the direction it was
+	// generated in.
+	if syn, err = flow.Unorient(syn); err != nil {
+		return false, err
+	}
 	if syn.Len() == 0 {
 		return false, fmt.Errorf("the model generated no records: train longer (model.steps)")
 	}
@@ -278,7 +283,9 @@ func (r *runner) chunkRecords(k int) *abi.Batch {
 }
 
 // dedupeFlows keeps, of generated flows sharing a flow key, the first:
-// two flows with one 5-tuple would read as one flow in the output.
+// two flows with one 5-tuple would read as one flow in the output. With
+// bidirectional flows (a direction column) the key is the conversation:
+// flows generated from either end of one endpoint pair would merge.
 func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 	fc := b.Column(encoding.FlowColumn)
 	if fc == nil {
@@ -290,11 +297,17 @@ func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 			cols = append(cols, c)
 		}
 	}
+	appendKey := func(p []byte, i int) []byte { return abi.AppendKey(p, cols, i) }
+	if b.Column(flow.DirColumn) != nil {
+		if pk, err := flow.NewPairKeyer(b); err == nil {
+			appendKey = pk.Key
+		}
+	}
 	owner := map[string]uint32{}
 	keep := make([]int32, 0, b.Len())
 	buf := make([]byte, 0, 64)
 	for i := 0; i < b.Len(); i++ {
-		buf = abi.AppendKey(buf[:0], cols, i)
+		buf = appendKey(buf[:0], i)
 		f := fc.U32[i]
 		if o, ok := owner[string(buf)]; ok && o != f {
 			continue

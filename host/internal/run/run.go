@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,8 +337,31 @@ func (r *runner) read(ctx context.Context) (bool, error) {
 			fmt.Fprintf(r.out, "read     %s: %d records, %d skipped %v\n", f.Path, f.Records, skipped, f.Skipped)
 		}
 	}
+	if all, err = r.orient(all); err != nil {
+		return false, err
+	}
 	r.records, r.holdout = splitHoldout(all, r.cfg.Input.Holdout, r.cfg.Flows.Key, r.cfg.Seed)
 	return reused, nil
+}
+
+// orient settles flows.direction and, for bidirectional flows, writes
+// each conversation from its initiator with a direction column, so the
+// flow key groups both directions (flow.Orient). Only the in-memory
+// records change: records.bin keeps the trace as read.
+func (r *runner) orient(all *abi.Batch) (*abi.Batch, error) {
+	dir, err := flow.ParseDirection(r.cfg.Flows.Direction)
+	if err != nil {
+		return nil, err
+	}
+	if dir == flow.Auto {
+		var share float64
+		dir, share = flow.ChooseDirection(all)
+		fmt.Fprintf(r.out, "flows    %s (%.0f%% of the directed flows have their reverse flow)\n", dir, 100*share)
+	}
+	if dir != flow.Bidirectional {
+		return all, nil
+	}
+	return flow.Orient(all)
 }
 
 // splitHoldout keeps a seeded random fraction of the flows (whole flows,
@@ -390,6 +414,13 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	r.fields = r.cfg.Fields
 	if len(r.fields) == 0 {
 		r.fields = defaultFields(r.records, r.cfg.Privacy.Enabled)
+	}
+	if r.records.Column(flow.DirColumn) != nil && !slices.ContainsFunc(r.fields, func(f pipeline.Field) bool { return f.Name == flow.DirColumn }) {
+		// Bidirectional flows: each record's direction is generated
+		// with the rest of the record. Fixed choices, so it needs no
+		// fit (and is safe under privacy).
+		r.fields = append(slices.Clone(r.fields), pipeline.Field{Name: flow.DirColumn, Role: pipeline.RoleFeature, Encoder: "categorical",
+			Params: map[string]any{"int_choices": []any{int64(0), int64(1)}}})
 	}
 	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
 		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).
