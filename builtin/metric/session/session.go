@@ -229,10 +229,15 @@ func (s *side) shape() shape {
 // conversation, ½ for a balanced one).
 func (m *Metric) Score() (abi.Scores, error) {
 	r, s := m.real.shape(), m.syn.shape()
-	if r.convs == 0 || s.convs == 0 {
-		return abi.Scores{}, fmt.Errorf("session: %d real and %d synthetic TCP conversations; both sides need at least one", r.convs, s.convs)
+	if r.convs == 0 {
+		return abi.Scores{}, fmt.Errorf("session: the real records hold no TCP conversation")
 	}
 	hs, st, dir := m.prefix+"_handshake_diff", m.prefix+"_conn_state_jsd", m.prefix+"_resp_share_emd"
+	if s.convs == 0 {
+		// Nothing to compare with: each score at its largest (shares
+		// differ by at most 1, JSD by ln 2).
+		return abi.Scores{Values: map[string]float64{hs: r.handshake, st: math.Ln2, dir: 1}}, nil
+	}
 	rs, ss := slices.Clone(r.respShare), slices.Clone(s.respShare)
 	scratch := dist.SortFloats(rs, nil)
 	dist.SortFloats(ss, scratch)

@@ -127,6 +127,9 @@ func TestScores(t *testing.T) {
 	if _, err := mt.Run("session", nil, []*abi.Batch{records(true)}, []*abi.Batch{records(true, sf)}); err == nil {
 		t.Error("no real conversations scored")
 	}
+	if sc, err := mt.Run("session", nil, []*abi.Batch{records(true, sf)}, []*abi.Batch{records(true)}); err != nil || sc.Values["tcp_conn_state_jsd"] != math.Ln2 || sc.Values["tcp_handshake_diff"] != 1 {
+		t.Errorf("no synthetic conversation: %v, %v", sc.Values, err)
+	}
 	if _, err := mt.Run("session", map[string]any{"columns": []string{"srcip"}}, nil, nil); err == nil {
 		t.Error("one column accepted")
 	}

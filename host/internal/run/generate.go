@@ -375,7 +375,7 @@ func concatByTime(parts []*abi.Batch) (*abi.Batch, error) {
 // pipeline can add evaluators to it.
 func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
 	if len(r.cfg.Metrics) == 0 {
-		return score.DefaultMetrics(real)
+		return DefaultMetrics(real)
 	}
 	var out []score.Metric
 	for _, m := range r.cfg.Metrics {
@@ -383,13 +383,35 @@ func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
 			out = append(out, score.Metric{Name: m.Name, Params: m.Params})
 			continue
 		}
-		def, err := score.DefaultMetrics(real)
+		def, err := DefaultMetrics(real)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, def...)
 	}
 	return out, nil
+}
+
+// DefaultMetrics is score.DefaultMetrics plus, for packet records that
+// hold TCP, the session metric: how conversations open and close and
+// split between directions (docs/metrics.md).
+func DefaultMetrics(real *abi.Batch) ([]score.Metric, error) {
+	ms, err := score.DefaultMetrics(real)
+	if err != nil {
+		return nil, err
+	}
+	if score.KindOf(real) != score.Packets || real.Column("tcp_flags") == nil {
+		return ms, nil
+	}
+	for _, c := range []string{"srcip", "srcport", "dstip", "dstport"} {
+		if real.Column(c) == nil {
+			return ms, nil
+		}
+	}
+	if p := real.Column("proto"); p != nil && p.Type == abi.TypeU8 && slices.Contains(p.U8, 6) {
+		ms = append(ms, score.Metric{Name: "session"})
+	}
+	return ms, nil
 }
 
 // withoutEvaluators keeps the metrics that compare distributions, the
