@@ -59,6 +59,7 @@ type side struct {
 	init    bool   // isn and next are set
 	started bool   // has sent a packet
 	syn     bool   // has sent a SYN
+	opened  bool   // has sent a SYN without ACK (asked for a connection)
 	synOnly bool   // has sent SYNs and nothing else
 	fin     bool   // has sent a FIN
 	opts    uint8  // options its SYN carried
@@ -114,7 +115,7 @@ func (e *Encoder) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dpor
 	orig := flags
 	retransmit := false
 	switch {
-	case peer.syn && !peer.fin && !me.started && !c.reset:
+	case peer.opened && !peer.fin && !me.started && !c.reset:
 		// The answer to a SYN: a SYN-ACK, or a refusal (RST-ACK).
 		if flags&tcpRST != 0 {
 			flags = tcpRST | tcpACK
@@ -205,6 +206,7 @@ func (e *Encoder) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dpor
 	me.synOnly = flags&tcpSYN != 0 && (!me.started || me.synOnly)
 	me.started = true
 	me.syn = me.syn || flags&tcpSYN != 0
+	me.opened = me.opened || flags&(tcpSYN|tcpACK) == tcpSYN
 	me.fin = me.fin || flags&tcpFIN != 0
 	c.reset = c.reset || flags&tcpRST != 0
 

@@ -148,6 +148,12 @@ func TestSessionCases(t *testing.T) {
 					t.Errorf("acknowledgements across a capture start: %+v", h)
 				}
 			}},
+		{"capture starts at the SYN-ACK", [][3]int{{srv, 40, 0x12}, {cli, 40, 0x10}, {cli, 140, 0x18}},
+			[]uint8{0x12, 0x10, 0x18}, func(t *testing.T, h []tcpSeen) {
+				if h[1].seq != h[0].ack || h[1].ack != h[0].seq+1 {
+					t.Errorf("ACK of a SYN-ACK whose SYN was not captured: %+v", h)
+				}
+			}},
 		{"SYN inside a connection cleared", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x12}, {cli, 40, 0x10}, {cli, 140, 0x02}},
 			[]uint8{0x02, 0x12, 0x10, 0x10}, nil},
 		{"new connection after a reset", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x14}, {cli, 40, 0x02}, {srv, 40, 0x12}},
