@@ -191,6 +191,12 @@ func (e *Encoder) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dpor
 			// capture, and this acknowledges it.
 			peer.seqInit(dst, src, dport, sport, c.gen)
 			peer.next++
+		} else if !peer.started && me.started && data == 0 && flags&(tcpSYN|tcpFIN|tcpRST) == 0 {
+			// A one-way capture (a backbone link sees one direction): a
+			// stack sends a pure ACK because the unseen peer sent data,
+			// so each acknowledges a segment more rather than repeating
+			// the last (which reads as a duplicate ACK).
+			peer.next += mss
 		}
 		ack = peer.next
 	}

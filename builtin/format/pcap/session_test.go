@@ -154,6 +154,12 @@ func TestSessionCases(t *testing.T) {
 					t.Errorf("ACK of a SYN-ACK whose SYN was not captured: %+v", h)
 				}
 			}},
+		{"one-way pure ACKs move on", [][3]int{{cli, 40, 0x10}, {cli, 40, 0x10}, {cli, 540, 0x18}, {cli, 40, 0x10}},
+			[]uint8{0x10, 0x10, 0x18, 0x10}, func(t *testing.T, h []tcpSeen) {
+				if h[1].ack != h[0].ack+mss || h[2].ack != h[1].ack || h[3].ack != h[2].ack+mss || h[3].seq != h[0].seq+500 {
+					t.Errorf("acks of an unseen peer: %+v", h)
+				}
+			}},
 		{"SYN inside a connection cleared", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x12}, {cli, 40, 0x10}, {cli, 140, 0x02}},
 			[]uint8{0x02, 0x12, 0x10, 0x10}, nil},
 		{"new connection after a reset", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x14}, {cli, 40, 0x02}, {srv, 40, 0x12}},
