@@ -30,6 +30,12 @@ type Options struct {
 	// ZeroPayload writes each packet whole, zeros after the headers; without
 	// it only the headers are captured and the original length says the rest.
 	ZeroPayload bool
+	// Sessions writes each TCP conversation as a connection a stack
+	// would have made: handshake, flags, sequence and acknowledgement
+	// numbers, options and windows follow from the records' order
+	// (session.go). Without it each record's flags are written as they
+	// are, with bare 20-byte headers.
+	Sessions bool
 }
 
 var linkByName = map[string]uint32{
@@ -45,6 +51,13 @@ func optionsFromParams(p sdk.Params) (Options, error) {
 		return opt, fmt.Errorf("pcap: parameter linktype: unknown link type %q (want raw, ipv4, ethernet, sll, sll2, null or loop)", name)
 	}
 	opt.Link = lt
+	switch tcp := p.String("tcp"); tcp {
+	case "session":
+		opt.Sessions = true
+	case "as-is":
+	default:
+		return opt, fmt.Errorf("pcap: parameter tcp: want session or as-is, got %q", tcp)
+	}
 	switch pl := p.String("payload"); pl {
 	case "none":
 	case "zeros":
@@ -99,7 +112,9 @@ type Encoder struct {
 	// nextSeq is each TCP direction's next sequence number, so that a
 	// connection's segments follow on from each other as in a real capture.
 	nextSeq map[flowKey]uint32
-	hdr     [80]byte // link + IP + transport headers of one packet
+	// conns is each TCP conversation's state when writing sessions.
+	conns map[convKey]*conn
+	hdr   [128]byte // link + IP + transport headers of one packet
 }
 
 // NewEncoder returns an encoder writing the capture opt describes.
@@ -111,7 +126,7 @@ func NewEncoder(opt Options) (*Encoder, error) {
 	if opt.Snaplen < ll+40 || opt.Snaplen > maxCaplen {
 		return nil, fmt.Errorf("pcap: parameter snaplen: %d is outside [%d, %d] (the link, IPv4 and TCP headers must fit)", opt.Snaplen, ll+40, maxCaplen)
 	}
-	return &Encoder{opt: opt, linkLen: ll, fixes: map[string]int64{}, nextSeq: map[flowKey]uint32{}}, nil
+	return &Encoder{opt: opt, linkLen: ll, fixes: map[string]int64{}, nextSeq: map[flowKey]uint32{}, conns: map[convKey]*conn{}}, nil
 }
 
 // Fixes returns how many records were changed to make valid packets, by
@@ -335,7 +350,11 @@ func (e *Encoder) packet(dst []byte, row int, v [13]uint64) ([]byte, error) {
 	if l4 > 0 {
 		switch proto {
 		case 6:
-			h = e.tcpHeader(h, src, dstIP, sport, dport, tcpFlags, l4Len-20)
+			if e.opt.Sessions {
+				h = e.sessionHeader(h, ts, src, dstIP, sport, dport, tcpFlags, l4Len-20)
+			} else {
+				h = e.tcpHeader(h, src, dstIP, sport, dport, tcpFlags, l4Len-20)
+			}
 		case 17:
 			h = binary.BigEndian.AppendUint16(h, sport)
 			h = binary.BigEndian.AppendUint16(h, dport)

@@ -25,6 +25,8 @@ func init() {
 				Doc: "writing: none captures the headers only (original length = link header + pkt_len, as in CAIDA traces); zeros writes whole packets padded with zero bytes"},
 			{Name: "precision", Type: abi.ParamString, Default: "us",
 				Doc: "writing: timestamp resolution of the output, us or ns"},
+			{Name: "tcp", Type: abi.ParamString, Default: "session",
+				Doc: "writing: session makes each TCP conversation a connection a stack would have made (handshake, flags, seq/ack, options, window; docs/pcap.md); as-is writes each record's flags unchanged"},
 			{Name: "pcapng", Type: abi.ParamBool, Default: false,
 				Doc: "writing: produce pcapng (SHB, IDB, EPBs) instead of classic pcap"},
 		},

@@ -174,8 +174,9 @@ func TestTshark(t *testing.T) {
 		restrict bool
 	}{
 		// The default output, read by tshark with all its dissectors.
-		{"default raw, headers only", Options{Link: LinkRaw, Snaplen: DefaultSnaplen}, false},
-		{"ethernet whole packets", Options{Link: LinkEthernet, Snaplen: DefaultSnaplen, ZeroPayload: true}, true},
+		{"default raw, headers only", Options{Link: LinkRaw, Snaplen: DefaultSnaplen, Sessions: true}, false},
+		{"raw, headers only, TCP as-is", Options{Link: LinkRaw, Snaplen: DefaultSnaplen}, false},
+		{"ethernet whole packets", Options{Link: LinkEthernet, Snaplen: DefaultSnaplen, ZeroPayload: true, Sessions: true}, true},
 		{"sll2 pcapng ns whole packets", Options{Link: LinkSLL2, Snaplen: DefaultSnaplen, ZeroPayload: true, PCAPNG: true, Nano: true}, true},
 	}
 	if *tsharkAll {

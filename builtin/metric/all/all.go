@@ -11,5 +11,6 @@ import (
 	_ "github.com/netshare/netshare/builtin/metric/flowsize"
 	_ "github.com/netshare/netshare/builtin/metric/joint"
 	_ "github.com/netshare/netshare/builtin/metric/jsd"
+	_ "github.com/netshare/netshare/builtin/metric/session"
 	_ "github.com/netshare/netshare/builtin/metric/sketch"
 )

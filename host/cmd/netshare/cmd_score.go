@@ -136,10 +136,22 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	stage("read traces", start)
 	if metrics == nil {
-		if metrics, err = score.DefaultMetrics(real); err != nil {
+		metrics = []score.Metric{{Name: pipeline.DefaultMetrics}}
+	}
+	// An entry named "defaults" stands for the default set, as in a run.
+	var expanded []score.Metric
+	for _, m := range metrics {
+		if m.Name != pipeline.DefaultMetrics {
+			expanded = append(expanded, m)
+			continue
+		}
+		def, err := score.DefaultMetrics(real)
+		if err != nil {
 			return fmt.Errorf("%s: %w", realPath, err)
 		}
+		expanded = append(expanded, def...)
 	}
+	metrics = expanded
 
 	start = time.Now()
 	sopt := score.Options{Seed: *seed}

@@ -37,6 +37,9 @@ func (c *Config) check(name string, text []byte) error {
 	if c.Flows.Chunking != "time" && c.Flows.Chunking != "size" {
 		bad("flows", "chunking", "%q, want \"time\" or \"size\"", c.Flows.Chunking)
 	}
+	if d := c.Flows.Direction; d != "" && d != "auto" && d != "bidirectional" && d != "directed" {
+		bad("flows", "direction", "%q, want \"auto\", \"bidirectional\" or \"directed\"", d)
+	}
 	if c.Flows.MaxFlowLen < 0 {
 		bad("flows", "max_flow_len", "%d, want ≥ 0", c.Flows.MaxFlowLen)
 	}

@@ -69,6 +69,10 @@ type Flows struct {
 	// MaxFlowLen truncates flows within a chunk; 0 means the longest flow
 	// of any chunk.
 	MaxFlowLen int `toml:"max_flow_len"`
+	// Direction is "auto" (also when empty), "bidirectional" (a flow is
+	// a conversation, each record carries its direction) or "directed"
+	// (one flow per direction, as NetShare).
+	Direction string `toml:"direction"`
 }
 
 // Model is the GAN's hyper-parameters plus the training budget.

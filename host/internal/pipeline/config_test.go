@@ -39,6 +39,7 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", minimal + "[model\n", `expected '.' or ']' to end table name`},
 		{"missing paths", "[input]\nformat = \"pcap\"\n", `[input] paths is required`},
 		{"bad chunks", minimal + "[flows]\nchunks = 0\n", `p.toml:5: flows.chunks: 0, want ≥ 1`},
+		{"bad direction", minimal + "[flows]\ndirection = \"both\"\n", `p.toml:5: flows.direction: "both", want "auto", "bidirectional" or "directed"`},
 		{"bad role", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"both\"\nencoder = \"x\"\n", `[[fields]] #1 (ttl): role "both"`},
 		{"missing encoder", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"feature\"\n", `[[fields]] #1 (ttl): encoder is required`},
 		{"privacy without budget", minimal + "[privacy]\nenabled = true\n", `privacy.epsilon: set a target epsilon`},

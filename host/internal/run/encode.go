@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/encoding"
@@ -33,6 +34,13 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 		if r.fields, err = r.defaultFields(); err != nil {
 			return false, err
 		}
+	}
+	if r.records.Column(flow.DirColumn) != nil && !slices.ContainsFunc(r.fields, func(f abi.Field) bool { return f.Name == flow.DirColumn }) {
+		// Bidirectional flows: each record's direction is generated with
+		// the rest of the record. Fixed choices, so it needs no fit (and
+		// is safe under privacy).
+		r.fields = append(slices.Clone(r.fields), abi.Field{Name: flow.DirColumn, Role: abi.RoleFeature, Encoder: "categorical",
+			Params: map[string]any{"int_choices": []any{int64(0), int64(1)}}})
 	}
 	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
 		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).

@@ -143,6 +143,11 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Bidirectional flows: each record back in the direction it was
+	// generated in.
+	if syn, err = flow.Unorient(syn); err != nil {
+		return false, err
+	}
 	if syn.Len() == 0 {
 		return false, fmt.Errorf("the model generated no records: train longer (model.steps)")
 	}
@@ -292,24 +297,32 @@ func (r *runner) chunkRecords(k int) *abi.Batch {
 	return r.records.Take(rows)
 }
 
-// keyColumns are b's columns of the flow key, those it has.
-func keyColumns(b *abi.Batch, key []string) []*abi.Column {
+// flowKeyer appends row i's flow key: the values of b's key columns, or
+// with bidirectional flows (a direction column) the conversation, the
+// unordered endpoint pair, so that flows generated from either end of one
+// pair are one flow.
+func flowKeyer(b *abi.Batch, key []string) func(dst []byte, i int) []byte {
+	if b.Column(flow.DirColumn) != nil {
+		if pk, err := flow.NewPairKeyer(b); err == nil {
+			return pk.Key
+		}
+	}
 	cols := make([]*abi.Column, 0, len(key))
 	for _, k := range key {
 		if c := b.Column(k); c != nil {
 			cols = append(cols, c)
 		}
 	}
-	return cols
+	return func(dst []byte, i int) []byte { return abi.AppendKey(dst, cols, i) }
 }
 
 // flowKeys is the set of b's flow keys.
 func flowKeys(b *abi.Batch, key []string) map[string]struct{} {
-	cols := keyColumns(b, key)
+	appendKey := flowKeyer(b, key)
 	out := map[string]struct{}{}
 	buf := make([]byte, 0, 64)
 	for i := 0; i < b.Len(); i++ {
-		buf = abi.AppendKey(buf[:0], cols, i)
+		buf = appendKey(buf[:0], i)
 		out[string(buf)] = struct{}{}
 	}
 	return out
@@ -325,13 +338,13 @@ func dedupeFlows(b *abi.Batch, key []string, drop map[string]struct{}) (*abi.Bat
 	if fc == nil {
 		return b, 0
 	}
-	cols := keyColumns(b, key)
+	appendKey := flowKeyer(b, key)
 	owner := map[string]uint32{}
 	copied := map[uint32]bool{}
 	keep := make([]int32, 0, b.Len())
 	buf := make([]byte, 0, 64)
 	for i := 0; i < b.Len(); i++ {
-		buf = abi.AppendKey(buf[:0], cols, i)
+		buf = appendKey(buf[:0], i)
 		f := fc.U32[i]
 		if _, ok := drop[string(buf)]; ok {
 			copied[f] = true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/sample"
 	"github.com/netshare/netshare/host/internal/trace"
 )
@@ -106,8 +107,31 @@ func (r *runner) read(ctx context.Context) (bool, error) {
 			fmt.Fprintf(r.out, "read     %s: %d records, %d skipped %v\n", f.Path, f.Records, skipped, f.Skipped)
 		}
 	}
+	if all, err = r.orient(all); err != nil {
+		return false, err
+	}
 	r.records, r.holdout = splitHoldout(all, r.cfg.Input.Holdout, r.cfg.Flows.Key, r.cfg.Seed)
 	return reused, nil
+}
+
+// orient settles flows.direction and, for bidirectional flows, writes
+// each conversation from its initiator with a direction column, so the
+// flow key groups both directions (flow.Orient). Only the in-memory
+// records change: records.bin keeps the trace as read.
+func (r *runner) orient(all *abi.Batch) (*abi.Batch, error) {
+	dir, err := flow.ParseDirection(r.cfg.Flows.Direction)
+	if err != nil {
+		return nil, err
+	}
+	if dir == flow.Auto {
+		var share float64
+		dir, share = flow.ChooseDirection(all)
+		fmt.Fprintf(r.out, "flows    %s (%.0f%% of the directed flows have their reverse flow)\n", dir, 100*share)
+	}
+	if dir != flow.Bidirectional {
+		return all, nil
+	}
+	return flow.Orient(all)
 }
 
 // splitHoldout keeps a seeded random fraction of the flows (whole flows,

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/pipeline"
-	"github.com/netshare/netshare/host/internal/report"
 	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/host/internal/report"
 )
 
 // tiny is a pipeline small enough to run end to end in seconds.
@@ -350,5 +351,53 @@ func TestDecodeLanesInRun(t *testing.T) {
 	}
 	if !bytes.Equal(a, b) {
 		t.Fatal("decoding on lanes generated other records than one lane")
+	}
+}
+
+// TestRunBidirectional: on the sample (a capture at a client subnet,
+// every connection seen both ways) auto picks bidirectional flows; the
+// generated records are written back in their own directions and hold
+// conversations with both directions; directed flows remain selectable.
+func TestRunBidirectional(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ set, want string }{
+		{"flows.direction=auto", "flows    bidirectional"},
+		{"flows.direction=directed", ""},
+	} {
+		t.Run(tc.set, func(t *testing.T) {
+			dir := t.TempDir()
+			var log bytes.Buffer
+			if _, err := Run(ctx, tinyConfig(t, dir, tc.set), Options{Out: &log}); err != nil {
+				t.Fatalf("%v\n%s", err, log.String())
+			}
+			if tc.want != "" && !strings.Contains(log.String(), tc.want) {
+				t.Errorf("log lacks %q:\n%s", tc.want, log.String())
+			}
+			syn, err := loadBatch(filepath.Join(dir, "generated", "records.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if syn.Column(flow.DirColumn) != nil {
+				t.Error("generated records keep the direction column")
+			}
+			state, err := os.ReadFile(filepath.Join(dir, "encoders.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if modelled := strings.Contains(string(state), `"dir"`); modelled != (tc.want != "") {
+				t.Errorf("direction modelled: %v", modelled)
+			}
+			share, err := flow.ReverseShare(syn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %.2f of generated flows have their reverse flow", tc.set, share)
+			if tc.want != "" && share == 0 {
+				t.Error("no generated conversation has both directions")
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/report"
 	"github.com/netshare/netshare/host/internal/score"
@@ -28,7 +29,13 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 	r.stages.forget("score")
 	// Columns the pipeline did not model (a label left out under privacy)
 	// have nothing to compare.
-	real := sharedColumns(r.records, r.synthetic)
+	// Bidirectional flows are scored as the trace was read: each record
+	// in its own direction.
+	records, err := flow.Unorient(r.records)
+	if err != nil {
+		return false, err
+	}
+	real := sharedColumns(records, r.synthetic)
 	metrics, err := r.metricList(real)
 	if err != nil {
 		return false, err
@@ -39,7 +46,11 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 	if r.holdout != nil {
 		// The audit compares synthetic records with the training records
 		// and with the held-out ones, told apart by _split.
-		if scored, err = withSplit(real, sharedColumns(r.holdout, r.synthetic)); err != nil {
+		holdout, err := flow.Unorient(r.holdout)
+		if err != nil {
+			return false, err
+		}
+		if scored, err = withSplit(real, sharedColumns(holdout, r.synthetic)); err != nil {
 			return false, err
 		}
 	}

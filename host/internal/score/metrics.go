@@ -109,6 +109,11 @@ func DefaultMetrics(b *abi.Batch) ([]Metric, error) {
 		if hasKey && repeatsKey(b) {
 			add("flow-iat", map[string]any{}, "ts")
 		}
+		// TCP conversations: how they open and close and split between
+		// directions (docs/metrics.md, session).
+		if p := b.Column("proto"); hasKey && has("tcp_flags") && p != nil && p.Type == abi.TypeU8 && slices.Contains(p.U8, 6) {
+			add("session", nil)
+		}
 	}
 	for _, c := range b.Columns {
 		if c.Type == abi.TypeString {
