@@ -59,6 +59,6 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printClusterResult(stdout, c.Artifacts, res)
+	printClusterResult(stdout, func(p string) string { return storeLocation(c.Artifacts, p) }, res)
 	return nil
 }

@@ -28,7 +28,7 @@ type Heartbeat struct {
 // after the prepare activity wrote them), so any worker can run any stage
 // and a retried one picks up what a lost worker left.
 type Activities struct {
-	Store *Store
+	Store Artifacts
 	// CacheDir is this worker's plugin compilation cache ("" for none).
 	CacheDir string
 	// Log receives the stage lines of the runs this worker serves.
@@ -38,7 +38,7 @@ type Activities struct {
 // Prepare reads and encodes the trace and plans training.
 func (a *Activities) Prepare(ctx context.Context, job Job) (Prepared, error) {
 	var p Prepared
-	err := a.session(ctx, job, -1, func(s *run.Session) error {
+	err := a.session(ctx, job, -1, func(s *run.Session, _ *Workspace) error {
 		p = Prepared{Chunks: s.Chunks(), Trained: s.Trained()}
 		return nil
 	})
@@ -52,11 +52,11 @@ func (a *Activities) TrainChunk(ctx context.Context, job Job, pos int) (ChunkDon
 	if info.Attempt > 1 {
 		fmt.Fprintf(a.log(), "run %s: chunk %d: attempt %d resumes from its last checkpoint\n", job.RunID, pos, info.Attempt)
 	}
-	err := a.session(ctx, job, pos, func(s *run.Session) error {
+	err := a.session(ctx, job, pos, func(s *run.Session, ws *Workspace) error {
 		if err := s.TrainChunk(ctx, pos); err != nil {
 			return err
 		}
-		dir := filepath.Join(a.Store.Root, filepath.FromSlash(RunPath(job.RunID)), "train", fmt.Sprintf("chunk-%d", pos))
+		dir := filepath.Join(ws.RunDir(job.RunID), "train", fmt.Sprintf("chunk-%d", pos))
 		_, step, err := gan.LatestCheckpoint(dir)
 		c.Steps = step
 		return err
@@ -67,20 +67,12 @@ func (a *Activities) TrainChunk(ctx context.Context, job Job, pos int) (ChunkDon
 // Finish generates, writes the synthetic trace, scores and reports.
 func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	var res *Result
-	err := a.session(ctx, job, -1, func(s *run.Session) error {
+	err := a.session(ctx, job, -1, func(s *run.Session, ws *Workspace) error {
 		r, err := s.Finish(ctx)
 		if err != nil {
 			return err
 		}
-		rel := func(p string) string {
-			if p == "" {
-				return ""
-			}
-			if q, err := filepath.Rel(a.Store.Root, p); err == nil {
-				return filepath.ToSlash(q)
-			}
-			return p
-		}
+		rel := ws.Rel
 		res = &Result{RunDir: rel(r.RunDir), Output: rel(r.Output), Metrics: rel(r.Metrics), Report: rel(r.Report),
 			Scores: r.Scores, Timings: r.Timings}
 		return nil
@@ -88,12 +80,25 @@ func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	return res, err
 }
 
-// session opens the run, heartbeats while fn works, and closes it.
-func (a *Activities) session(ctx context.Context, job Job, chunk int, fn func(*run.Session) error) error {
+// session checks the run out of the store, opens it, heartbeats while fn
+// works, publishes what it wrote and closes it. While fn works, the run
+// directory is published every quarter of the heartbeat timeout too, so a
+// checkpoint outlives this worker on a store that is not a shared
+// directory.
+func (a *Activities) session(ctx context.Context, job Job, chunk int, fn func(*run.Session, *Workspace) error) (err error) {
 	name := activity.GetInfo(ctx).ActivityType.Name
 	hb := newHeartbeater(ctx, job.HeartbeatTimeout, Heartbeat{Stage: name, Chunk: chunk})
 	defer hb.stop()
-	cfg, err := job.Config(a.Store, a.CacheDir)
+	ws, err := a.Store.Checkout(ctx, job, nil)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	defer func() {
+		r, w := ws.Traffic()
+		fmt.Fprintf(a.log(), "run %s: %s: read %d bytes from the store, wrote %d\n", job.RunID, activityLabel(name, chunk), r, w)
+	}()
+	cfg, err := job.Config(ws, a.CacheDir)
 	if err != nil {
 		return err
 	}
@@ -101,13 +106,61 @@ func (a *Activities) session(ctx context.Context, job Job, chunk int, fn func(*r
 		hb.set(Heartbeat{Stage: stage, Chunk: chunk, Done: done, Total: total})
 	}})
 	if err != nil {
+		// Prepare's stages may have written part of their work.
+		ws.Publish(ctx)
 		return fmt.Errorf("run %s: %w", job.RunID, err)
 	}
 	defer s.Close(ctx)
-	if err := fn(s); err != nil {
+	stop := publishEvery(ctx, ws, job.HeartbeatTimeout/4, a.log())
+	err = fn(s, ws)
+	stop()
+	if perr := ws.Publish(ctx); err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
 		return fmt.Errorf("run %s: %w", job.RunID, err)
 	}
 	return nil
+}
+
+func activityLabel(name string, chunk int) string {
+	if chunk >= 0 {
+		return fmt.Sprintf("%s chunk %d", name, chunk)
+	}
+	return name
+}
+
+// publishEvery publishes ws on a timer until the returned stop is called.
+// A failed publish is logged and tried again at the next tick; the final
+// one, after the work, is the one whose error counts.
+func publishEvery(ctx context.Context, ws *Workspace, every time.Duration, log io.Writer) (stop func()) {
+	if ws.publish == nil {
+		return func() {}
+	}
+	if every <= 0 {
+		every = DefaultHeartbeatTimeout / 4
+	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := ws.Publish(ctx); err != nil {
+					fmt.Fprintf(log, "publishing the run directory: %v\n", err)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); wg.Wait() }
 }
 
 func (a *Activities) log() io.Writer {

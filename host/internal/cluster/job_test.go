@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,7 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := NewJob(cfg, store)
+	job, err := NewJob(context.Background(), cfg, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,11 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wcfg, err := job.Config(there, "/var/cache/w")
+	ws, err := there.Checkout(context.Background(), job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wcfg, err := job.Config(ws, "/var/cache/w")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +114,7 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	if err := os.WriteFile(obj, []byte("pack"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := job.Config(there, ""); err == nil || !strings.Contains(err.Error(), "damaged or partial") {
+	if _, err := there.Checkout(context.Background(), job, nil); err == nil || !strings.Contains(err.Error(), "damaged or partial") {
 		t.Fatalf("damaged input: got %v", err)
 	}
 }
@@ -143,7 +148,7 @@ func TestRunIDFollowsContent(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				job, err := NewJob(cfg, store)
+				job, err := NewJob(context.Background(), cfg, store)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -169,7 +174,7 @@ func TestNewJobNamesAMissingInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewJob(cfg, store)
+	_, err = NewJob(context.Background(), cfg, store)
 	if err == nil || !strings.Contains(err.Error(), "input.paths[0]") || !strings.Contains(err.Error(), "trace.pcap") {
 		t.Fatalf("got %v", err)
 	}

@@ -45,7 +45,7 @@ func Dial(ctx context.Context, c Conn, log io.Writer) (client.Client, error) {
 // WorkerOptions configure a worker.
 type WorkerOptions struct {
 	Conn  Conn
-	Store *Store
+	Store Artifacts
 	// Slots is how many activities (chunks) run at once; 0 means one.
 	Slots int
 	// CacheDir is the plugin compilation cache ("" for none).
@@ -80,7 +80,7 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	}
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "worker %s: serving queue %q at %s (namespace %s), artifacts in %s, %d slot(s)\n",
-			o.Identity, o.Conn.TaskQueue, o.Conn.Address, o.Conn.Namespace, o.Store.Root, max(1, o.Slots))
+			o.Identity, o.Conn.TaskQueue, o.Conn.Address, o.Conn.Namespace, o.Store, max(1, o.Slots))
 	}
 	<-ctx.Done()
 	w.Stop()
