@@ -82,7 +82,7 @@ func runOnCluster(ctx context.Context, cfg *pipeline.Config, detach bool, heartb
 		return err
 	}
 	job.HeartbeatTimeout = heartbeat
-	conn := cluster.ConnFrom(cfg.Cluster)
+	conn := cluster.ConnFrom(cfg.Cluster, cfg.Resolve)
 	cl, err := cluster.Dial(ctx, conn, stderr)
 	if err != nil {
 		return err

@@ -51,8 +51,12 @@ func (f *clusterFlags) resolve() (pipeline.Cluster, error) {
 		if _, err := toml.DecodeFile(*f.cfgPath, &doc); err != nil {
 			return c, fmt.Errorf("%s: %w", *f.cfgPath, err)
 		}
-		if c.Artifacts != "" && !filepath.IsAbs(c.Artifacts) && !strings.HasPrefix(c.Artifacts, "s3://") {
-			c.Artifacts = filepath.Join(filepath.Dir(*f.cfgPath), c.Artifacts)
+		// Paths in the file are relative to it.
+		dir := filepath.Dir(*f.cfgPath)
+		for _, p := range []*string{&c.Artifacts, &c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.APIKeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "s3://") {
+				*p = filepath.Join(dir, *p)
+			}
 		}
 	}
 	for _, o := range []struct{ flag, dst *string }{{f.address, &c.Address}, {f.namespace, &c.Namespace},
@@ -80,7 +84,7 @@ func runWorker(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conn := cluster.ConnFrom(c)
+	conn := cluster.ConnFrom(c, nil)
 	// SIGTERM too: a worker usually runs under a service manager.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
