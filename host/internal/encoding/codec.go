@@ -91,7 +91,7 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		}
 		cf := &c.fields[len(c.fields)-1]
 		cf.w = abi.Width(outs)
-		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == RoleAttribute}
+		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == abi.RoleAttribute}
 		if sl.attr {
 			cf.off, aOff = aOff, aOff+cf.w
 		} else {
@@ -108,10 +108,10 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 			return nil, err
 		}
 		var err error
-		if c.tStart, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(partStart), ts.Seed); err != nil {
+		if c.tStart, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(abi.PartStart), ts.Seed); err != nil {
 			return nil, err
 		}
-		if c.tIAT, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(partIAT), ts.Seed); err != nil {
+		if c.tIAT, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(abi.PartIAT), ts.Seed); err != nil {
 			return nil, err
 		}
 		c.startW = abi.Width(ts.StartOutputs)
@@ -364,7 +364,7 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	for _, blk := range c.blocks(starts, L, 1) {
 		f0, f1 := blk[0], blk[1]
 		r0, r1 := starts[f0], starts[f1]
-		flowCol := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: flowOf[r0:r1]}
+		flowCol := abi.Column{Name: abi.FlowColumn, Type: abi.TypeU32, U32: flowOf[r0:r1]}
 		for i := range c.slots {
 			sl := &c.slots[i]
 			b := &abi.Batch{Columns: []abi.Column{take(cols[i], rows[r0:r1]), flowCol}}
@@ -590,7 +590,7 @@ func (c *Codec) decodeBlock(ctx context.Context, set *tensor.Set, k int, steps [
 		}
 		out.Columns = append(out.Columns, *ts)
 	}
-	fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
+	fl := abi.Column{Name: abi.FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
 	for i, f := range flowOf[s0:s1] {
 		fl.U32[i] = uint32(f)
 	}

@@ -1,10 +1,12 @@
 package encoding
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 // layout is how one encoder's rows sit in a tensor row: its outputs in
@@ -152,4 +154,79 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// layout computes the tensor outputs in NetShare master's order.
+func (s *State) layout() error {
+	s.AttrOutputs, s.FeatOutputs = nil, nil
+	add := func(dst *[]tensor.Output, outs []abi.Output) error {
+		for _, o := range outs {
+			t, err := toTensor(o)
+			if err != nil {
+				return err
+			}
+			*dst = append(*dst, t)
+		}
+		return nil
+	}
+	for _, f := range s.Fields {
+		if f.Role == abi.RoleAttribute {
+			if err := add(&s.AttrOutputs, f.Outputs); err != nil {
+				return err
+			}
+		}
+	}
+	s.AttrOutputs = append(s.AttrOutputs, flowTagOutputs(s.NChunks)...)
+	if s.Time != nil {
+		if err := add(&s.AttrOutputs, s.Time.StartOutputs); err != nil {
+			return err
+		}
+		if err := add(&s.FeatOutputs, s.Time.IATOutputs); err != nil {
+			return err
+		}
+	}
+	for _, f := range s.Fields {
+		if f.Role == abi.RoleFeature {
+			if err := add(&s.FeatOutputs, f.Outputs); err != nil {
+				return err
+			}
+		}
+	}
+	if len(s.FeatOutputs) == 0 {
+		return errors.New("encoding: no feature outputs: configure a time field or a feature field")
+	}
+	return nil
+}
+
+// flowTagOutputs are NetShare's 2+2N flow tags, present when N > 1.
+func flowTagOutputs(n int) []tensor.Output {
+	if n <= 1 {
+		return nil
+	}
+	outs := []tensor.Output{{Name: "flow.start_here", Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax}}
+	for i := 0; i < n; i++ {
+		outs = append(outs, tensor.Output{Name: fmt.Sprintf("flow.chunk%d", i), Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax})
+	}
+	return outs
+}
+
+func toTensor(o abi.Output) (tensor.Output, error) {
+	t := tensor.Output{Name: o.Name, Width: o.Width}
+	switch o.Activation {
+	case abi.ActSoftmax:
+		t.Activation = tensor.Softmax
+	case abi.ActSigmoid:
+		t.Activation = tensor.Sigmoid
+	case abi.ActTanh:
+		t.Activation = tensor.Tanh
+	default:
+		return t, fmt.Errorf("output %q: unknown activation %q", o.Name, o.Activation)
+	}
+	if o.Discrete {
+		t.Kind = tensor.Discrete
+	}
+	if o.Discrete != (o.Activation == abi.ActSoftmax) {
+		return t, fmt.Errorf("output %q: discrete=%v with activation %s (discrete outputs are softmax, continuous ones sigmoid or tanh)", o.Name, o.Discrete, o.Activation)
+	}
+	return t, nil
 }

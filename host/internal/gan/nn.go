@@ -161,3 +161,107 @@ func zeroGrads[T float](ps []*param[T]) {
 		clear(p.g)
 	}
 }
+
+// batchNorm normalises each column over the batch in training and with
+// running statistics at generation. Running stats follow DoppelGANger's
+// TensorFlow convention: running = momentum·running + (1−momentum)·batch.
+type batchNorm[T float] struct {
+	n               int
+	gamma, beta     *param[T]
+	runMean, runVar []T
+	eps, momentum   float64
+	// training cache
+	xhat   []T
+	invStd []T
+}
+
+func newBatchNorm[T float](name string, n int, eps, momentum float64) *batchNorm[T] {
+	bn := &batchNorm[T]{n: n, gamma: newParam[T](name+".gamma", n), beta: newParam[T](name+".beta", n),
+		runMean: make([]T, n), runVar: make([]T, n), eps: eps, momentum: momentum}
+	for i := 0; i < n; i++ {
+		bn.gamma.w[i], bn.runVar[i] = 1, 1
+	}
+	return bn
+}
+
+func (bn *batchNorm[T]) forward(x []T, rows int, y []T, train bool) {
+	c := bn.n
+	if !train {
+		// local, not cached: generation views share this BatchNorm
+		scale, shift := make([]T, c), make([]T, c)
+		for j := 0; j < c; j++ {
+			scale[j] = bn.gamma.w[j] / T(math.Sqrt(float64(bn.runVar[j])+bn.eps))
+			shift[j] = bn.beta.w[j] - scale[j]*bn.runMean[j]
+		}
+		for r := 0; r < rows; r++ {
+			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			for j, v := range xr {
+				yr[j] = v*scale[j] + shift[j]
+			}
+		}
+		return
+	}
+	bn.xhat = grow(bn.xhat, rows*c)
+	bn.invStd = grow(bn.invStd, c)
+	mean := make([]float64, c)
+	vr := make([]float64, c)
+	for r := 0; r < rows; r++ {
+		for j, v := range x[r*c : (r+1)*c] {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(rows)
+	}
+	for r := 0; r < rows; r++ {
+		for j, v := range x[r*c : (r+1)*c] {
+			d := float64(v) - mean[j]
+			vr[j] += d * d
+		}
+	}
+	m := bn.momentum
+	for j := range vr {
+		v := vr[j] / float64(rows)
+		bn.invStd[j] = T(1 / math.Sqrt(v+bn.eps))
+		unb := v
+		if rows > 1 {
+			unb = vr[j] / float64(rows-1)
+		}
+		bn.runMean[j] = T(m*float64(bn.runMean[j]) + (1-m)*mean[j])
+		bn.runVar[j] = T(m*float64(bn.runVar[j]) + (1-m)*unb)
+	}
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			i := r*c + j
+			xh := (x[i] - T(mean[j])) * bn.invStd[j]
+			bn.xhat[i] = xh
+			y[i] = bn.gamma.w[j]*xh + bn.beta.w[j]
+		}
+	}
+}
+
+// backward turns dy into dx (in place allowed) and accumulates γ, β grads.
+func (bn *batchNorm[T]) backward(dy []T, rows int, dx []T) {
+	c := bn.n
+	sdy := make([]float64, c)
+	sdyx := make([]float64, c)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			i := r*c + j
+			sdy[j] += float64(dy[i])
+			sdyx[j] += float64(dy[i]) * float64(bn.xhat[i])
+		}
+	}
+	for j := 0; j < c; j++ {
+		bn.beta.g[j] += T(sdy[j])
+		bn.gamma.g[j] += T(sdyx[j])
+	}
+	nr := float64(rows)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			i := r*c + j
+			k := float64(bn.gamma.w[j]*bn.invStd[j]) / nr
+			dx[i] = T(k * (nr*float64(dy[i]) - sdy[j] - float64(bn.xhat[i])*sdyx[j]))
+		}
+	}
+}

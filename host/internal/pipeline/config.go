@@ -6,17 +6,11 @@
 package pipeline
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/gan"
@@ -30,15 +24,15 @@ type Config struct {
 	// RunDir holds every stage's artifacts; relative to the config file.
 	RunDir string `toml:"run_dir"`
 
-	Input   Input    `toml:"input"`
-	Flows   Flows    `toml:"flows"`
-	Fields  []Field  `toml:"fields"`
-	Model   Model    `toml:"model"`
-	Privacy Privacy  `toml:"privacy"`
-	Output  Output   `toml:"output"`
-	Metrics []Metric `toml:"metrics"`
-	Plugins Plugins  `toml:"plugins"`
-	Cluster Cluster  `toml:"cluster"`
+	Input   Input       `toml:"input"`
+	Flows   Flows       `toml:"flows"`
+	Fields  []abi.Field `toml:"fields"`
+	Model   Model       `toml:"model"`
+	Privacy Privacy     `toml:"privacy"`
+	Output  Output      `toml:"output"`
+	Metrics []Metric    `toml:"metrics"`
+	Plugins Plugins     `toml:"plugins"`
+	Cluster Cluster     `toml:"cluster"`
 
 	// Source is where the config came from ("embedded default" or a path),
 	// and Dir the directory relative paths are resolved against.
@@ -74,21 +68,6 @@ type Flows struct {
 	// of any chunk.
 	MaxFlowLen int `toml:"max_flow_len"`
 }
-
-// Field is one column and how the GAN sees it.
-type Field struct {
-	Name    string         `toml:"name"`
-	Role    string         `toml:"role"` // "attribute", "feature" or "time"
-	Encoder string         `toml:"encoder"`
-	Params  map[string]any `toml:"params"`
-}
-
-// Roles of a field.
-const (
-	RoleAttribute = "attribute" // one value per flow
-	RoleFeature   = "feature"   // one value per record
-	RoleTime      = "time"      // the timestamp: flow start (attribute) and interarrival (feature)
-)
 
 // Model is the GAN's hyper-parameters plus the training budget.
 type Model struct {
@@ -210,317 +189,6 @@ func Default() Config {
 		Plugins: Plugins{},
 		Cluster: Cluster{Engine: "local", Address: "localhost:7233", Namespace: "default", TaskQueue: "netshare"},
 	}
-}
-
-// LoadFile reads a pipeline file and applies overrides ("key=value" with
-// dotted keys, as --set gives them).
-func LoadFile(path string, overrides []string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	dir := "."
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		dir = path[:i]
-	}
-	return Parse(path, dir, b, overrides)
-}
-
-// Parse reads a pipeline from TOML text. name labels errors; dir resolves
-// relative paths.
-func Parse(name, dir string, text []byte, overrides []string) (*Config, error) {
-	var err error
-	if len(overrides) > 0 {
-		if text, err = applyOverrides(name, text, overrides); err != nil {
-			return nil, err
-		}
-	}
-	cfg := Default()
-	md, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&cfg)
-	if err != nil {
-		return nil, describeDecodeError(name, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return nil, unknownKey(name, text, und[0])
-	}
-	cfg.Source, cfg.Dir, cfg.Text = name, dir, string(text)
-	if err := cfg.check(name, text); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
-}
-
-func describeDecodeError(name string, err error) error {
-	var pe toml.ParseError
-	if pp := (*toml.ParseError)(nil); errors.As(err, &pp) {
-		pe = *pp
-	}
-	if errors.As(err, &pe) || pe.Message != "" {
-		msg := pe.Message
-		if pe.LastKey != "" {
-			return fmt.Errorf("%s:%d: key %s: %s", name, pe.Position.Line, pe.LastKey, msg)
-		}
-		return fmt.Errorf("%s:%d: %s", name, pe.Position.Line, msg)
-	}
-	// Type mismatches arrive as plain errors in the library's own words.
-	if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("%s:%s: key %s: %s", name, m[1], m[2], m[3])
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
-
-var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)$`)
-
-// unknownKey reports a key no section knows, with its line and the
-// closest known key.
-func unknownKey(name string, text []byte, key toml.Key) error {
-	parent, last := key[:len(key)-1], key[len(key)-1]
-	known := knownKeys(reflect.TypeOf(Config{}), parent)
-	line := findKeyLine(text, parent, last)
-	where := name
-	if line > 0 {
-		where = fmt.Sprintf("%s:%d", name, line)
-	}
-	section := "top level"
-	if len(parent) > 0 {
-		section = "[" + parent.String() + "]"
-	}
-	return fmt.Errorf("%s: unknown key %q in %s%s", where, last, section, abi.Suggest(last, known))
-}
-
-// knownKeys lists the TOML keys of the struct reached by path.
-func knownKeys(t reflect.Type, path toml.Key) []string {
-	for _, p := range path {
-		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return nil
-		}
-		f, ok := fieldByTag(t, p)
-		if !ok {
-			return nil
-		}
-		t = f.Type
-	}
-	for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	var out []string
-	collectTags(t, &out)
-	return out
-}
-
-func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous {
-			if g, ok := fieldByTag(f.Type, tag); ok {
-				return g, true
-			}
-			continue
-		}
-		if strings.Split(f.Tag.Get("toml"), ",")[0] == tag {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-func collectTags(t reflect.Type, out *[]string) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous {
-			collectTags(f.Type, out)
-			continue
-		}
-		if tag := strings.Split(f.Tag.Get("toml"), ",")[0]; tag != "" && tag != "-" {
-			*out = append(*out, tag)
-		}
-	}
-}
-
-var headerRE = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?`)
-
-// findKeyLine finds the line where key is set inside the table at parent
-// (the first occurrence: enough to point a user at the right place).
-func findKeyLine(text []byte, parent toml.Key, key string) int {
-	table := parent.String()
-	cur := ""
-	keyRE := regexp.MustCompile(`^\s*(` + regexp.QuoteMeta(key) + `|"` + regexp.QuoteMeta(key) + `")\s*=`)
-	dotted := regexp.MustCompile(`^\s*` + regexp.QuoteMeta(table+"."+key) + `\s*=`)
-	for i, l := range strings.Split(string(text), "\n") {
-		if m := headerRE.FindStringSubmatch(l); m != nil {
-			cur = strings.ReplaceAll(m[1], " ", "")
-			if cur == joinKey(table, key) {
-				return i + 1
-			}
-			continue
-		}
-		if cur == table && keyRE.MatchString(l) {
-			return i + 1
-		}
-		if cur == "" && table != "" && dotted.MatchString(l) {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-// applyOverrides sets dotted keys in the TOML text. The value is read as a
-// TOML value when it parses as one (numbers, booleans, arrays, quoted
-// strings) and as a bare string otherwise.
-func applyOverrides(name string, text []byte, overrides []string) ([]byte, error) {
-	var doc map[string]any
-	if _, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&doc); err != nil {
-		return nil, describeDecodeError(name, err)
-	}
-	for _, o := range overrides {
-		k, v, ok := strings.Cut(o, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--set %q: want key=value", o)
-		}
-		var val any
-		var probe map[string]any
-		if _, err := toml.Decode("v = "+v, &probe); err == nil {
-			val = probe["v"]
-		} else {
-			val = v
-		}
-		path := strings.Split(k, ".")
-		m := doc
-		for i, p := range path[:len(path)-1] {
-			next, ok := m[p]
-			if !ok {
-				nm := map[string]any{}
-				m[p], m = nm, nm
-				continue
-			}
-			nm, ok := next.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("--set %s: %s is not a table", k, strings.Join(path[:i+1], "."))
-			}
-			m = nm
-		}
-		m[path[len(path)-1]] = val
-	}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
-		return nil, fmt.Errorf("--set: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// check validates values that decode fine but make no sense.
-func (c *Config) check(name string, text []byte) error {
-	var errs []error
-	bad := func(section, key, format string, args ...any) {
-		where := name
-		if line := findKeyLine(text, strings.Split(section, "."), key); line > 0 && section != "" {
-			where = fmt.Sprintf("%s:%d", name, line)
-		}
-		errs = append(errs, fmt.Errorf("%s: %s: %s", where, joinKey(section, key), fmt.Sprintf(format, args...)))
-	}
-	if len(c.Input.Paths) == 0 {
-		errs = append(errs, fmt.Errorf("%s: [input] paths is required: name at least one trace file", name))
-	}
-	if c.Input.Holdout < 0 || c.Input.Holdout >= 1 {
-		bad("input", "holdout", "%g is outside [0, 1)", c.Input.Holdout)
-	}
-	if len(c.Flows.Key) == 0 {
-		bad("flows", "key", "is empty: name the columns that identify a flow")
-	}
-	if c.Flows.Chunks < 1 {
-		bad("flows", "chunks", "%d, want ≥ 1", c.Flows.Chunks)
-	}
-	if c.Flows.Chunking != "time" && c.Flows.Chunking != "size" {
-		bad("flows", "chunking", "%q, want \"time\" or \"size\"", c.Flows.Chunking)
-	}
-	if c.Flows.MaxFlowLen < 0 {
-		bad("flows", "max_flow_len", "%d, want ≥ 0", c.Flows.MaxFlowLen)
-	}
-	seen := map[string]bool{}
-	for i, f := range c.Fields {
-		at := fmt.Sprintf("[[fields]] #%d", i+1)
-		switch {
-		case f.Name == "":
-			errs = append(errs, fmt.Errorf("%s: %s: name is required", name, at))
-		case seen[f.Name]:
-			errs = append(errs, fmt.Errorf("%s: %s: field %q appears twice", name, at, f.Name))
-		}
-		seen[f.Name] = true
-		if f.Role != RoleAttribute && f.Role != RoleFeature && f.Role != RoleTime {
-			errs = append(errs, fmt.Errorf("%s: %s (%s): role %q, want %q, %q or %q", name, at, f.Name, f.Role, RoleAttribute, RoleFeature, RoleTime))
-		}
-		if f.Encoder == "" {
-			errs = append(errs, fmt.Errorf("%s: %s (%s): encoder is required", name, at, f.Name))
-		}
-	}
-	if err := c.Model.Config.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: [model]: %w", name, err))
-	}
-	if c.Model.Steps < 1 {
-		bad("model", "steps", "%d, want ≥ 1", c.Model.Steps)
-	}
-	if c.Model.FinetuneFraction <= 0 || c.Model.FinetuneFraction > 1 {
-		bad("model", "finetune_fraction", "%g is outside (0, 1]", c.Model.FinetuneFraction)
-	}
-	if c.Model.CheckpointEvery < 1 {
-		bad("model", "checkpoint_every", "%d, want ≥ 1", c.Model.CheckpointEvery)
-	}
-	if c.Model.Workers < 0 {
-		bad("model", "workers", "%d, want ≥ 0", c.Model.Workers)
-	}
-	if p := c.Privacy; p.Enabled {
-		if p.Epsilon <= 0 && p.Noise <= 0 {
-			bad("privacy", "epsilon", "set a target epsilon > 0 or a noise multiplier when privacy is enabled")
-		}
-		if p.Delta <= 0 || p.Delta >= 1 {
-			bad("privacy", "delta", "%g is outside (0, 1)", p.Delta)
-		}
-		if p.Clip <= 0 {
-			bad("privacy", "clip", "%g, want > 0", p.Clip)
-		}
-		if p.Noise < 0 {
-			bad("privacy", "noise", "%g, want ≥ 0", p.Noise)
-		}
-		if c.Flows.MaxFlowLen == 0 {
-			bad("flows", "max_flow_len", "must be set when privacy is enabled: the longest flow of the private trace may not shape the model")
-		}
-	}
-	for i, m := range c.Plugins.Modules {
-		if m.Path == "" {
-			errs = append(errs, fmt.Errorf("%s: [[plugins.module]] #%d: path is required", name, i+1))
-		}
-		if m.SHA256 != "" && !regexp.MustCompile(`^[0-9a-fA-F]{64}$`).MatchString(m.SHA256) {
-			errs = append(errs, fmt.Errorf("%s: [[plugins.module]] #%d: sha256 %q is not 64 hex digits", name, i+1, m.SHA256))
-		}
-	}
-	switch c.Cluster.Engine {
-	case "local", "temporal":
-	default:
-		bad("cluster", "engine", "%q, want \"local\" or \"temporal\"", c.Cluster.Engine)
-	}
-	if c.Cluster.Engine == "temporal" && c.Cluster.Artifacts == "" {
-		bad("cluster", "artifacts", "is required with engine = \"temporal\": name a directory every worker reaches")
-	}
-	for i, m := range c.Metrics {
-		if m.Name == "" {
-			errs = append(errs, fmt.Errorf("%s: [[metrics]] #%d: name is required", name, i+1))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func joinKey(section, key string) string {
-	if section == "" {
-		return key
-	}
-	return section + "." + key
 }
 
 // FieldNames lists the configured fields' names in order.

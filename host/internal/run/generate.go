@@ -16,7 +16,6 @@ import (
 	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/gan"
-	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/score"
 	"github.com/netshare/netshare/host/internal/tensor"
@@ -280,7 +279,7 @@ func (r *runner) chunkRecords(k int) *abi.Batch {
 // dedupeFlows keeps, of generated flows sharing a flow key, the first:
 // two flows with one 5-tuple would read as one flow in the output.
 func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
-	fc := b.Column(encoding.FlowColumn)
+	fc := b.Column(abi.FlowColumn)
 	if fc == nil {
 		return b
 	}
@@ -303,7 +302,7 @@ func dedupeFlows(b *abi.Batch, key []string) *abi.Batch {
 		keep = append(keep, int32(i))
 	}
 	out := b.Take(keep)
-	drop := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == encoding.FlowColumn })
+	drop := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == abi.FlowColumn })
 	out.Columns = slices.Delete(out.Columns, drop, drop+1)
 	return out
 }
@@ -355,41 +354,4 @@ func concatByTime(parts []*abi.Batch) (*abi.Batch, error) {
 	}
 	sort.SliceStable(order, func(i, j int) bool { return ts.I64[order[i]] < ts.I64[order[j]] })
 	return all.Take(order), nil
-}
-
-// metricList is the pipeline's metrics, or the default set for the kind
-// of records; an entry named "defaults" stands for that set, so a
-// pipeline can add evaluators to it.
-func (r *runner) metricList(real *abi.Batch) ([]score.Metric, error) {
-	if len(r.cfg.Metrics) == 0 {
-		return score.DefaultMetrics(real)
-	}
-	var out []score.Metric
-	for _, m := range r.cfg.Metrics {
-		if m.Name != pipeline.DefaultMetrics {
-			out = append(out, score.Metric{Name: m.Name, Params: m.Params})
-			continue
-		}
-		def, err := score.DefaultMetrics(real)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, def...)
-	}
-	return out, nil
-}
-
-// withoutEvaluators keeps the metrics that compare distributions, the
-// ones a checkpoint is chosen by: downstream evaluators and audits are
-// reported, not optimised for.
-func withoutEvaluators(ms []score.Metric) []score.Metric {
-	var out []score.Metric
-	for _, m := range ms {
-		switch m.Name {
-		case "classify", "sketch", "anomaly", "audit":
-		default:
-			out = append(out, m)
-		}
-	}
-	return out
 }

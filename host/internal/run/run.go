@@ -8,15 +8,10 @@ package run
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/netshare/netshare/abi"
@@ -26,9 +21,7 @@ import (
 	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/progress"
-	"github.com/netshare/netshare/host/internal/sample"
 	"github.com/netshare/netshare/host/internal/tensor"
-	"github.com/netshare/netshare/host/internal/trace"
 )
 
 // Options are what the caller provides besides the pipeline.
@@ -76,7 +69,7 @@ type runner struct {
 	holdout   *abi.Batch
 	inFmt     string
 	flows     *flow.Set
-	fields    []pipeline.Field
+	fields    []abi.Field
 	state     *encoding.State
 	sets      []*tensor.Set // per chunk; nil for a chunk without flows
 	plan      *trainPlan
@@ -245,213 +238,4 @@ func PluginOptions(cfg *pipeline.Config) plugin.Options {
 		})
 	}
 	return opts
-}
-
-// inputPaths resolves the configured inputs, generating the sample trace
-// for "@sample".
-func (r *runner) inputPaths(ctx context.Context) ([]string, error) {
-	var paths []string
-	for _, p := range r.cfg.Input.Paths {
-		if p != "@sample" {
-			paths = append(paths, r.cfg.Resolve(p))
-			continue
-		}
-		path := filepath.Join(r.dir, "input", "sample.pcap")
-		if _, err := os.Stat(path); err != nil {
-			o := sample.DefaultOptions()
-			o.Seed = uint64(r.cfg.Seed)
-			if err := trace.Write(ctx, r.host, path, sample.Packets(o), trace.WriteOptions{Format: "pcap", Seed: r.cfg.Seed}); err != nil {
-				return nil, fmt.Errorf("writing the sample trace: %w", err)
-			}
-		}
-		paths = append(paths, path)
-	}
-	return paths, nil
-}
-
-func (r *runner) read(ctx context.Context) (bool, error) {
-	paths, err := r.inputPaths(ctx)
-	if err != nil {
-		return false, err
-	}
-	k := newKey("read").json("input", r.cfg.Input)
-	for _, p := range paths {
-		if err := k.file(p); err != nil {
-			return false, err
-		}
-	}
-	key := k.sum()
-	r.keys["read"] = key
-	recPath := filepath.Join(r.dir, "records", "records.bin")
-	infoPath := filepath.Join(r.dir, "records", "files.json")
-	var info struct {
-		Format string            `json:"format"`
-		Files  []trace.FileStats `json:"files"`
-	}
-	reused := r.stages.fresh("read", key, recPath, infoPath)
-	var all *abi.Batch
-	if reused {
-		if all, err = loadBatch(recPath); err != nil {
-			return false, err
-		}
-		raw, err := os.ReadFile(infoPath)
-		if err != nil {
-			return false, err
-		}
-		if err := json.Unmarshal(raw, &info); err != nil {
-			return false, fmt.Errorf("%s: %w", infoPath, err)
-		}
-	} else {
-		r.line.Update("read     %s", strings.Join(paths, ", "))
-		tr, err := trace.Read(ctx, r.host, paths, trace.Options{Format: r.cfg.Input.Format, Params: r.cfg.Input.Params, Seed: r.cfg.Seed})
-		if err != nil {
-			return false, err
-		}
-		all, info.Files = tr.Records, tr.Files
-		info.Format = r.cfg.Input.Format
-		if info.Format == "" && len(tr.Files) > 0 {
-			info.Format = tr.Files[0].Format
-		}
-		if all.Len() == 0 {
-			return false, fmt.Errorf("no records in %s", strings.Join(paths, ", "))
-		}
-		if err := saveBatch(recPath, all); err != nil {
-			return false, err
-		}
-		b, _ := json.MarshalIndent(info, "", "  ")
-		if err := atomicfile.WriteBytes(infoPath, b); err != nil {
-			return false, err
-		}
-		if err := r.stages.done("read", key); err != nil {
-			return false, err
-		}
-	}
-	r.inFmt = info.Format
-	for _, f := range info.Files {
-		var skipped int64
-		for _, n := range f.Skipped {
-			skipped += n
-		}
-		if skipped > 0 {
-			fmt.Fprintf(r.out, "read     %s: %d records, %d skipped %v\n", f.Path, f.Records, skipped, f.Skipped)
-		}
-	}
-	r.records, r.holdout = splitHoldout(all, r.cfg.Input.Holdout, r.cfg.Flows.Key, r.cfg.Seed)
-	return reused, nil
-}
-
-// splitHoldout keeps a seeded random fraction of the flows (whole flows,
-// by the flow key) out of training. A random slice rather than the last
-// part of the trace: a holdout from a later time would differ from the
-// training records by its timestamps alone, and the privacy audit would
-// read that drift as memorisation.
-func splitHoldout(b *abi.Batch, frac float64, key []string, seed int64) (train, holdout *abi.Batch) {
-	if frac <= 0 {
-		return b, nil
-	}
-	var cols []*abi.Column
-	for _, k := range key {
-		if c := b.Column(k); c != nil {
-			cols = append(cols, c)
-		}
-	}
-	var tr, ho []int32
-	h := fnv.New64a()
-	var buf []byte
-	cut := uint64(frac * float64(math.MaxUint64))
-	for i := 0; i < b.Len(); i++ {
-		buf = abi.AppendKey(binary.LittleEndian.AppendUint64(buf[:0], uint64(seed)), cols, i)
-		h.Reset()
-		h.Write(buf)
-		if h.Sum64() < cut {
-			ho = append(ho, int32(i))
-		} else {
-			tr = append(tr, int32(i))
-		}
-	}
-	return b.Take(tr), b.Take(ho)
-}
-
-func (r *runner) splitFlows() error {
-	mode, err := flow.ParseChunkMode(r.cfg.Flows.Chunking)
-	if err != nil {
-		return err
-	}
-	r.flows, err = flow.Split(r.records, flow.Options{
-		Key: r.cfg.Flows.Key, Chunks: r.cfg.Flows.Chunks, Mode: mode, MaxFlowLen: r.cfg.Flows.MaxFlowLen,
-	})
-	return err
-}
-
-func (r *runner) encode(ctx context.Context) (bool, error) {
-	if err := r.splitFlows(); err != nil {
-		return false, err
-	}
-	r.fields = r.cfg.Fields
-	if len(r.fields) == 0 {
-		r.fields = defaultFields(r.records, r.cfg.Privacy.Enabled)
-	}
-	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
-		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).
-		json("holdout", r.cfg.Input.Holdout).sum()
-	r.keys["encode"] = key
-	statePath := filepath.Join(r.dir, "encoders.json")
-	setPath := func(k int) string { return filepath.Join(r.dir, "chunks", fmt.Sprintf("chunk-%d.gob", k)) }
-	outputs := []string{statePath}
-	for k, c := range r.flows.Chunks {
-		if len(c.Flows) > 0 {
-			outputs = append(outputs, setPath(k))
-		}
-	}
-	r.sets = make([]*tensor.Set, len(r.flows.Chunks))
-	if r.stages.fresh("encode", key, outputs...) {
-		var err error
-		if r.state, err = encoding.LoadState(statePath); err != nil {
-			return false, err
-		}
-		for k, c := range r.flows.Chunks {
-			if len(c.Flows) > 0 {
-				if r.sets[k], err = loadSet(setPath(k)); err != nil {
-					return false, err
-				}
-			}
-		}
-		return true, nil
-	}
-	r.stages.forget("encode")
-	ecfg := encoding.Config{MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
-		Private: r.cfg.Privacy.Enabled, ReadFile: func(p string) ([]byte, error) { return os.ReadFile(r.cfg.Resolve(p)) }}
-	for _, f := range r.fields {
-		ecfg.Fields = append(ecfg.Fields, encoding.Field{Name: f.Name, Role: f.Role, Encoder: f.Encoder, Params: f.Params})
-	}
-	rt := encoding.FromPlugin(r.host)
-	r.line.Update("encode   fitting %d encoders on %d records", len(ecfg.Fields), r.records.Len())
-	state, err := encoding.Fit(ctx, rt, ecfg, r.records, r.flows)
-	if err != nil {
-		return false, err
-	}
-	codec, err := encoding.Open(ctx, rt, state)
-	if err != nil {
-		return false, err
-	}
-	defer codec.Close(ctx)
-	for k, ch := range r.flows.Chunks {
-		if len(ch.Flows) == 0 {
-			continue
-		}
-		r.line.Update("encode   chunk %d/%d: %d flows", k+1, len(r.flows.Chunks), len(ch.Flows))
-		set, err := codec.Encode(ctx, r.records, r.flows, k)
-		if err != nil {
-			return false, fmt.Errorf("chunk %d: %w", k, err)
-		}
-		if err := saveSet(setPath(k), set); err != nil {
-			return false, err
-		}
-		r.sets[k] = set
-	}
-	if err := state.Save(statePath); err != nil {
-		return false, err
-	}
-	r.state = state
-	return false, r.stages.done("encode", key)
 }
