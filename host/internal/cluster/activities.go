@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 
 	"github.com/netshare/netshare/host/internal/gan"
+	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/run"
 )
 
@@ -35,28 +37,44 @@ type Activities struct {
 	Log io.Writer
 }
 
-// Prepare reads and encodes the trace and plans training.
+// Prepare reads and encodes the trace, plans training and writes the
+// chunk plan the chunk activities open instead of the whole run.
 func (a *Activities) Prepare(ctx context.Context, job Job) (Prepared, error) {
 	var p Prepared
-	err := a.session(ctx, job, -1, func(s *run.Session, _ *Workspace) error {
-		p = Prepared{Chunks: s.Chunks(), Trained: s.Trained()}
+	err := a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, _ *Workspace) error {
+		plan, err := s.SaveChunkPlan()
+		if err != nil {
+			return err
+		}
+		p = Prepared{Chunks: s.Chunks(), Trained: s.Trained(), Index: plan.Index}
 		return nil
 	})
 	return p, err
 }
 
-// TrainChunk trains the pos-th chunk, resuming from its newest checkpoint.
-func (a *Activities) TrainChunk(ctx context.Context, job Job, pos int) (ChunkDone, error) {
+// TrainChunk trains the pos-th chunk (chunk index k), resuming from its
+// newest checkpoint. It checks out and opens only what that chunk needs
+// (chunkFiles); k < 0 (a workflow that did not learn the index) opens the
+// whole run.
+func (a *Activities) TrainChunk(ctx context.Context, job Job, pos, k int) (ChunkDone, error) {
 	info := activity.GetInfo(ctx)
 	c := ChunkDone{Pos: pos, Attempt: info.Attempt}
 	if info.Attempt > 1 {
 		fmt.Fprintf(a.log(), "run %s: chunk %d: attempt %d resumes from its last checkpoint\n", job.RunID, pos, info.Attempt)
 	}
-	err := a.session(ctx, job, pos, func(s *run.Session, ws *Workspace) error {
+	open := run.Open
+	var pick Picker
+	if k >= 0 {
+		pick = chunkFiles(pos, k)
+		open = func(ctx context.Context, cfg *pipeline.Config, o run.Options) (*run.Session, error) {
+			return run.OpenChunk(ctx, cfg, o, pos)
+		}
+	}
+	err := a.session(ctx, job, pos, pick, open, func(s *run.Session, ws *Workspace) error {
 		if err := s.TrainChunk(ctx, pos); err != nil {
 			return err
 		}
-		dir := filepath.Join(ws.RunDir(job.RunID), "train", fmt.Sprintf("chunk-%d", pos))
+		dir := filepath.Join(ws.RunDir(job.RunID), filepath.FromSlash(run.TrainDir(pos)))
 		_, step, err := gan.LatestCheckpoint(dir)
 		c.Steps = step
 		return err
@@ -64,10 +82,40 @@ func (a *Activities) TrainChunk(ctx context.Context, job Job, pos int) (ChunkDon
 	return c, err
 }
 
+// chunkFiles picks what training the pos-th chunk (index k) reads: the
+// chunk plan, the chunk's tensors, the training key, its own checkpoints
+// and losses (to resume), and for a fine-tuned chunk chunk 0's newest
+// checkpoint. All of it grows with the chunk and the model, none with
+// the trace or the number of chunks.
+func chunkFiles(pos, k int) Picker {
+	return func(rels []string) []string {
+		var out []string
+		own := run.TrainDir(pos) + "/"
+		first := run.TrainDir(0) + "/"
+		latest, latestStep := "", -1
+		for _, r := range rels {
+			switch {
+			case r == run.ChunkPlanFile, r == run.ChunkFile(k), r == "train/KEY", strings.HasPrefix(r, own):
+				out = append(out, r)
+			case pos > 0 && strings.HasPrefix(r, first):
+				name := strings.TrimPrefix(r, first)
+				var step int
+				if _, err := fmt.Sscanf(name, "step-%d.ckpt", &step); err == nil && strings.HasSuffix(name, ".ckpt") && step > latestStep {
+					latest, latestStep = r, step
+				}
+			}
+		}
+		if latest != "" {
+			out = append(out, latest)
+		}
+		return out
+	}
+}
+
 // Finish generates, writes the synthetic trace, scores and reports.
 func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	var res *Result
-	err := a.session(ctx, job, -1, func(s *run.Session, ws *Workspace) error {
+	err := a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, ws *Workspace) error {
 		r, err := s.Finish(ctx)
 		if err != nil {
 			return err
@@ -85,24 +133,32 @@ func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 // directory is published every quarter of the heartbeat timeout too, so a
 // checkpoint outlives this worker on a store that is not a shared
 // directory.
-func (a *Activities) session(ctx context.Context, job Job, chunk int, fn func(*run.Session, *Workspace) error) (err error) {
+func (a *Activities) session(ctx context.Context, job Job, chunk int, pick Picker,
+	open func(context.Context, *pipeline.Config, run.Options) (*run.Session, error), fn func(*run.Session, *Workspace) error) (err error) {
 	name := activity.GetInfo(ctx).ActivityType.Name
 	hb := newHeartbeater(ctx, job.HeartbeatTimeout, Heartbeat{Stage: name, Chunk: chunk})
 	defer hb.stop()
-	ws, err := a.Store.Checkout(ctx, job, nil)
+	ws, err := a.Store.Checkout(ctx, job, pick)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
 	defer func() {
 		r, w := ws.Traffic()
-		fmt.Fprintf(a.log(), "run %s: %s: read %d bytes from the store, wrote %d\n", job.RunID, activityLabel(name, chunk), r, w)
+		line := fmt.Sprintf("run %s: %s: read %d bytes from the store, wrote %d", job.RunID, activityLabel(name, chunk), r, w)
+		if files, size := ws.Files(); files != nil {
+			line += fmt.Sprintf("; checked out %d run files, %d bytes", len(files), size)
+			if pick != nil {
+				line += ": " + strings.Join(files, " ")
+			}
+		}
+		fmt.Fprintln(a.log(), line)
 	}()
 	cfg, err := job.Config(ws, a.CacheDir)
 	if err != nil {
 		return err
 	}
-	s, err := run.Open(ctx, cfg, run.Options{Out: a.log(), Progress: func(stage string, done, total int) {
+	s, err := open(ctx, cfg, run.Options{Out: a.log(), Progress: func(stage string, done, total int) {
 		hb.set(Heartbeat{Stage: stage, Chunk: chunk, Done: done, Total: total})
 	}})
 	if err != nil {

@@ -23,10 +23,11 @@ type Artifacts interface {
 	// PutBytes stores b and returns its digest.
 	PutBytes(ctx context.Context, b []byte) (string, error)
 	// Checkout makes the job's pipeline, its inputs and the files of its
-	// run directory for which want returns true (all, when want is nil)
-	// available as local files, every object verified against its digest.
-	// The workspace's Publish writes what the activity changed back.
-	Checkout(ctx context.Context, job Job, want func(rel string) bool) (*Workspace, error)
+	// run directory that pick chooses from all of them (all, when pick is
+	// nil) available as local files, every object verified against its
+	// digest. The workspace's Publish writes what the activity changed
+	// back.
+	Checkout(ctx context.Context, job Job, pick Picker) (*Workspace, error)
 	// Export copies store paths (files, or directories: every file under
 	// them) of a run to dst, keeping their paths below the run directory.
 	Export(ctx context.Context, runID string, rels []string, dst string) error
@@ -44,6 +45,10 @@ func OpenArtifacts(ctx context.Context, spec, scratch string) (Artifacts, error)
 	return NewStore(spec)
 }
 
+// Picker chooses, from the paths of a run's files (relative to the run
+// directory), those an activity needs.
+type Picker func(rels []string) []string
+
 // Workspace is a job's view of the store on this machine: Base stands for
 // the store's root (the pipeline's paths resolve against it).
 type Workspace struct {
@@ -52,8 +57,12 @@ type Workspace struct {
 	Pipeline []byte
 
 	// read and written count the bytes the workspace brought in and sent
-	// out: what an activity costs the store.
+	// out: what an activity costs the store. files and size are the run
+	// files checked out and their bytes (a cached object is not read again,
+	// but still counts here).
 	read, written atomic.Int64
+	files         []string
+	size          int64
 	publish       func(ctx context.Context) error
 	close         func() error
 }
@@ -91,14 +100,18 @@ func (w *Workspace) Close() error {
 	return w.close()
 }
 
+// Files returns the run files checked out (nil for a shared directory,
+// where nothing is copied) and their bytes.
+func (w *Workspace) Files() ([]string, int64) { return w.files, w.size }
+
 // Traffic returns the bytes this workspace read from and wrote to the
 // store so far.
 func (w *Workspace) Traffic() (read, written int64) { return w.read.Load(), w.written.Load() }
 
 // Checkout of a shared directory: everything is already in place; only
-// the pipeline and the inputs are verified. want is ignored, since nothing
-// is copied.
-func (s *Store) Checkout(ctx context.Context, job Job, want func(rel string) bool) (*Workspace, error) {
+// the pipeline and the inputs are verified. pick is not called, since
+// nothing is copied.
+func (s *Store) Checkout(ctx context.Context, job Job, pick Picker) (*Workspace, error) {
 	text, err := s.Read(job.Pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: pipeline: %w", job.RunID, err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -276,7 +277,7 @@ func (s *S3Store) pointers(ctx context.Context, runID string) (map[string]string
 // files wanted are copied into base/runs/<id>. A copy, not a link, since
 // the run appends to some files (a chunk's losses) and must not change
 // the cached object.
-func (s *S3Store) Checkout(ctx context.Context, job Job, want func(rel string) bool) (*Workspace, error) {
+func (s *S3Store) Checkout(ctx context.Context, job Job, pick Picker) (*Workspace, error) {
 	work := filepath.Join(s.cache.Root, "work")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, s.errorf("%v", err)
@@ -311,10 +312,17 @@ func (s *S3Store) Checkout(ctx context.Context, job Job, want func(rel string) b
 	}
 	dir := ws.RunDir(job.RunID)
 	known := map[string]fileState{}
-	var rels []string
+	rels := make([]string, 0, len(ptrs))
 	for rel := range ptrs {
-		if want == nil || want(rel) {
-			rels = append(rels, rel)
+		rels = append(rels, rel)
+	}
+	sort.Strings(rels)
+	if pick != nil {
+		rels = pick(rels)
+	}
+	for _, rel := range rels {
+		if _, ok := ptrs[rel]; !ok {
+			return fail(s.errorf("run %s has no file %s", job.RunID, rel))
 		}
 	}
 	var mu sync.Mutex
@@ -335,11 +343,13 @@ func (s *S3Store) Checkout(ctx context.Context, job Job, want func(rel string) b
 		}
 		mu.Lock()
 		known[rel] = fileState{digest: d, size: st.Size(), mtime: st.ModTime().UnixNano()}
+		ws.size += st.Size()
 		mu.Unlock()
 		return nil
 	}); err != nil {
 		return fail(err)
 	}
+	ws.files = rels
 	p := &publisher{s: s, runID: job.RunID, dir: dir, known: known, ws: ws}
 	ws.publish = p.publish
 	return ws, nil

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +177,9 @@ func TestS3WorkspacePublish(t *testing.T) {
 
 	// A chunk-1 activity on another machine sees only its chunk.
 	other := newS3Store(t, "s3://art/p")
-	ws, err = other.Checkout(ctx, job, func(rel string) bool { return rel != "chunks/chunk-0.gob" })
+	ws, err = other.Checkout(ctx, job, func(rels []string) []string {
+		return slices.DeleteFunc(rels, func(r string) bool { return r == "chunks/chunk-0.gob" })
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +246,7 @@ func TestS3RunMatchesDirectoryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket := newS3Store(t, "s3://art/netshare")
-	run := func(store Artifacts) (string, Result) {
+	run := func(store Artifacts) (string, Result, string) {
 		job := newTestJob(t, store, tiny)
 		env := quietSuite().NewTestWorkflowEnvironment()
 		var log bytes.Buffer
@@ -263,10 +267,11 @@ func TestS3RunMatchesDirectoryRun(t *testing.T) {
 		if err := store.Export(ctx, job.RunID, []string{RunPath(job.RunID) + "/generated/records.bin", res.Output, res.Metrics}, out); err != nil {
 			t.Fatal(err)
 		}
-		return out, res
+		return out, res, log.String()
 	}
-	a, ra := run(dir)
-	b, rb := run(bucket)
+	a, ra, _ := run(dir)
+	b, rb, logB := run(bucket)
+	t.Run("chunk activities read only their chunk", func(t *testing.T) { chunkLocal(t, logB, len(rb.Chunks)) })
 	if ra.Output != rb.Output {
 		t.Fatalf("outputs at %s and %s", ra.Output, rb.Output)
 	}
@@ -302,5 +307,46 @@ func TestS3RunMatchesDirectoryRun(t *testing.T) {
 		if rb.Scores[k] != v {
 			t.Errorf("score %s: %g on the directory, %g on S3", k, v, rb.Scores[k])
 		}
+	}
+}
+
+// chunkLocal checks, from the activities' log lines, that every chunk
+// activity checked out only its own chunk's tensors and checkpoints, the
+// chunk plan and the training key, and for a fine-tuned chunk one
+// checkpoint of chunk 0 (the workspace holds nothing else, so training
+// that succeeded read nothing else).
+func chunkLocal(t *testing.T, log string, chunks int) {
+	t.Helper()
+	seen := 0
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, "netshare.TrainChunk chunk ")
+		if i < 0 || !strings.Contains(line, "checked out") {
+			continue
+		}
+		var pos int
+		if _, err := fmt.Sscanf(line[i:], "netshare.TrainChunk chunk %d:", &pos); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		seen++
+		t.Log(line[i:])
+		files := strings.Fields(line[strings.LastIndex(line, "bytes: ")+len("bytes: "):])
+		tensors, first := 0, 0
+		for _, f := range files {
+			switch {
+			case f == "chunks/plan.json", f == "train/KEY", strings.HasPrefix(f, fmt.Sprintf("train/chunk-%d/", pos)):
+			case strings.HasPrefix(f, "chunks/chunk-") && strings.HasSuffix(f, ".gob"):
+				tensors++
+			case pos > 0 && strings.HasPrefix(f, "train/chunk-0/step-"):
+				first++
+			default:
+				t.Errorf("chunk %d checked out %s", pos, f)
+			}
+		}
+		if tensors != 1 || (pos > 0) != (first == 1) {
+			t.Errorf("chunk %d checked out %d tensor files and %d checkpoints of chunk 0: %v", pos, tensors, first, files)
+		}
+	}
+	if seen < chunks {
+		t.Fatalf("%d chunk activities logged their files, want %d:\n%s", seen, chunks, log)
 	}
 }

@@ -71,7 +71,7 @@ func (f *fakeStages) register(env *testsuite.TestWorkflowEnvironment) {
 		f.note("prepare")
 		return Prepared{Chunks: f.chunks, Trained: f.trained}, nil
 	}, activity.RegisterOptions{Name: activityPrepare})
-	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos int) (ChunkDone, error) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos, k int) (ChunkDone, error) {
 		f.note("train " + string(rune('0'+pos)))
 		if pos == f.fail {
 			return ChunkDone{}, errors.New("out of memory")
