@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -100,8 +102,9 @@ func (w *Workspace) Close() error {
 	return w.close()
 }
 
-// Files returns the run files checked out (nil for a shared directory,
-// where nothing is copied) and their bytes.
+// Files returns the run files checked out and their bytes (on a shared
+// directory, where nothing is copied, those the activity picked to read;
+// nil when it picked none).
 func (w *Workspace) Files() ([]string, int64) { return w.files, w.size }
 
 // Traffic returns the bytes this workspace read from and wrote to the
@@ -121,7 +124,39 @@ func (s *Store) Checkout(ctx context.Context, job Job, pick Picker) (*Workspace,
 			return nil, fmt.Errorf("run %s: %w", job.RunID, err)
 		}
 	}
-	return &Workspace{Base: s.Root, Pipeline: text}, nil
+	ws := &Workspace{Base: s.Root, Pipeline: text}
+	if pick != nil {
+		// Nothing is copied, but what the activity will read is known:
+		// list it, for the traffic the activity logs.
+		dir := ws.RunDir(job.RunID)
+		var rels []string
+		sizes := map[string]int64{}
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return err
+			}
+			rel = filepath.ToSlash(rel)
+			rels = append(rels, rel)
+			sizes[rel] = info.Size()
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("run %s: %w", job.RunID, err)
+		}
+		ws.files = pick(rels)
+		for _, rel := range ws.files {
+			ws.size += sizes[rel]
+		}
+	}
+	return ws, nil
 }
 
 // Export copies run files out of the shared directory.
