@@ -61,6 +61,7 @@ func main() {
 	jsonOut := flag.String("json", "", "also write the measurements here")
 	cache := flag.String("cache", "", "plugin compilation cache (default: the user's)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	pluginMiB := flag.Int("plugin-memory-mib", 0, "memory cap of each plugin instance, as [plugins] memory_mib (0: the default)")
 	flag.Parse()
 	// As netshare itself does (host/cmd/netshare/memory.go).
 	soft := memguard.SetSoftLimit(0.9)
@@ -80,7 +81,7 @@ func main() {
 		os.Exit(2)
 	}
 	fmt.Printf("memory budget %s; soft limit %s\n", memguard.Current(), memguard.Size(soft))
-	stages, err := bench(context.Background(), *in, *chunks, *maxFlowLen, *out, *cache)
+	stages, err := bench(context.Background(), *in, *chunks, *maxFlowLen, *out, plugin.Options{CacheDir: *cache, Limits: plugin.Limits{MemoryMiB: *pluginMiB}})
 	for _, s := range stages {
 		fmt.Printf("%-7s %8.2f s (CPU %8.2f s)  %10.0f rec/s  peak RSS %7.0f MiB  heap after %7.0f MiB  %s\n",
 			s.Name, s.Seconds, s.CPU, s.PerSecond, mib(s.PeakRSS), mib(s.Heap), s.Note)
@@ -101,7 +102,7 @@ func main() {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-func bench(ctx context.Context, in string, chunks, maxFlowLen int, out, cache string) ([]Stage, error) {
+func bench(ctx context.Context, in string, chunks, maxFlowLen int, out string, popts plugin.Options) ([]Stage, error) {
 	if out == "" {
 		d, err := os.MkdirTemp("", "scalebench-*")
 		if err != nil {
@@ -110,7 +111,7 @@ func bench(ctx context.Context, in string, chunks, maxFlowLen int, out, cache st
 		defer os.RemoveAll(d)
 		out = d
 	}
-	h, err := plugin.NewHost(ctx, plugin.Options{CacheDir: cache})
+	h, err := plugin.NewHost(ctx, popts)
 	if err != nil {
 		return nil, err
 	}
