@@ -54,8 +54,8 @@ type S3Store struct {
 
 // partSize is the size of a multipart upload's parts: objects above it
 // (large traces, record tables) go up in parts, since one PUT stops at
-// 5 GiB.
-const partSize = 64 << 20
+// 5 GiB. A variable so a test can send a small object in parts.
+var partSize int64 = 64 << 20
 
 // NewS3Store opens s3://bucket/prefix. scratch is the local directory for
 // downloaded objects and workspaces ("" for the user's cache directory).

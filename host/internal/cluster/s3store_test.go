@@ -136,6 +136,29 @@ func TestS3StoreObjectsAreVerified(t *testing.T) {
 	}
 }
 
+// TestS3MultipartUpload sends an object larger than a part in parts and
+// reads it back verified.
+func TestS3MultipartUpload(t *testing.T) {
+	fakeS3(t, "art")
+	ctx := context.Background()
+	defer func(n int64) { partSize = n }(partSize)
+	partSize = 5 << 20 // S3's least part size
+	content := bytes.Repeat([]byte("0123456789abcdef"), (12<<20)/16+3)
+	src := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(src, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newS3Store(t, "s3://art/p")
+	d, err := s.Put(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newS3Store(t, "s3://art/p")
+	if n, err := other.fetch(ctx, d); err != nil || n != int64(len(content)) {
+		t.Fatalf("fetched %d of %d bytes: %v", n, len(content), err)
+	}
+}
+
 // TestS3WorkspacePublish checks what a workspace sends back: new and
 // changed files, removals of what it checked out, and nothing of files it
 // did not check out.
