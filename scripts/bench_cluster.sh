@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Wall time of the chunk phase (train chunk 0, then fine-tune the others in
-# parallel) of a multi-chunk pipeline on a Temporal dev server, with 1 and
-# then 2 worker processes of one thread each (GOMAXPROCS=1), and the
-# speed-up. Needs the temporal CLI:
+# parallel) of a multi-chunk pipeline on a Temporal dev server, with 1, 2,
+# ... worker processes of one thread each (GOMAXPROCS=1), the speed-ups
+# over one worker, and the bytes each chunk activity read (its checked-out
+# files, from the workers' logs). Needs the temporal CLI:
 #   go install github.com/temporalio/cli/cmd/temporal@v1.5.1
-# Knobs: CHUNKS (default 5), STEPS (chunk 0's steps, default 600).
+# Knobs: CHUNKS (default 5), STEPS (chunk 0's steps, default 600),
+# WORKERS (worker counts to run, default "1 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CHUNKS=${CHUNKS:-5}
 STEPS=${STEPS:-600}
+WORKERS=${WORKERS:-"1 2"}
 
 temporal=$(command -v temporal || true)
 if [ -z "$temporal" ] && [ -x "$(go env GOPATH)/bin/temporal" ]; then temporal="$(go env GOPATH)/bin/temporal"; fi
@@ -65,7 +68,7 @@ address = "127.0.0.1:$port"
 TOML
 
 declare -A chunk0 finetune
-for n in 1 2; do
+for n in $WORKERS; do
   art="$tmp/artifacts-$n"
   wp=()
   for i in $(seq "$n"); do
@@ -86,13 +89,18 @@ for n in 1 2; do
 done
 
 secs() { python3 -c 'import re,sys; s=sys.argv[1]; u={"h":3600,"m":60,"s":1,"ms":1e-3,"µs":1e-6}; print(sum(float(v)*u[k] for v,k in re.findall(r"([0-9.]+)(ms|µs|h|m|s)", s)))' "$1"; }
-python3 - "$(secs "${chunk0[1]}")" "$(secs "${finetune[1]}")" "$(secs "${chunk0[2]}")" "$(secs "${finetune[2]}")" "$CHUNKS" <<'PY'
-import sys
-c1, f1, c2, f2, chunks = map(float, sys.argv[1:])
-import os
-print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other processes slow the 2-worker case most)")
-print(f"chunks: {int(chunks)} (chunk 0 then {int(chunks)-1} fine-tuned in parallel), one thread per worker")
-print(f"1 worker : chunk phase {c1+f1:7.2f} s (chunk 0 {c1:6.2f} s, fine-tune {f1:6.2f} s)")
-print(f"2 workers: chunk phase {c2+f2:7.2f} s (chunk 0 {c2:6.2f} s, fine-tune {f2:6.2f} s)")
-print(f"speed-up : chunk phase {(c1+f1)/(c2+f2):.2f}x, fine-tune phase {f1/f2:.2f}x")
+args=()
+for n in $WORKERS; do args+=("$n" "$(secs "${chunk0[$n]}")" "$(secs "${finetune[$n]}")"); done
+echo "bytes each chunk activity read (checked-out files: its tensors, the chunk plan, chunk 0's newest checkpoint, its own):"
+grep -h 'netshare.TrainChunk chunk' "$tmp"/worker-*.log | sed -E 's/^run [^:]+: //; s/ bytes: .*/ bytes/' | sort -u | sort -t' ' -k3,3n | sed 's/^/  /'
+python3 - "$CHUNKS" "${args[@]}" <<'PY'
+import os, sys
+chunks = int(sys.argv[1])
+rows = [(int(sys.argv[i]), float(sys.argv[i+1]), float(sys.argv[i+2])) for i in range(2, len(sys.argv), 3)]
+print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other processes slow the many-worker cases most)")
+print(f"chunks: {chunks} (chunk 0 then {chunks-1} fine-tuned in parallel), one thread per worker")
+_, c1, f1 = rows[0]
+for n, c, f in rows:
+    print(f"{n} worker(s): chunk phase {c+f:7.2f} s (chunk 0 {c:6.2f} s, fine-tune {f:6.2f} s); "
+          f"speed-up over {rows[0][0]}: chunk phase {(c1+f1)/(c+f):.2f}x, fine-tune {f1/f:.2f}x")
 PY

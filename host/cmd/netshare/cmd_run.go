@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/netshare/netshare/host/internal/cluster"
@@ -68,16 +69,20 @@ func printScores(stdout io.Writer, scores map[string]float64) {
 // workflow and follows it. Interrupting stops following, not the run:
 // netshare status RUN re-attaches.
 func runOnCluster(ctx context.Context, cfg *pipeline.Config, detach bool, heartbeat time.Duration, stdout, stderr io.Writer) error {
-	store, err := cluster.NewStore(cfg.Resolve(cfg.Cluster.Artifacts))
+	spec := cfg.Cluster.Artifacts
+	if !strings.HasPrefix(spec, "s3://") {
+		spec = cfg.Resolve(spec)
+	}
+	store, err := cluster.OpenArtifacts(ctx, spec, "")
 	if err != nil {
 		return err
 	}
-	job, err := cluster.NewJob(cfg, store)
+	job, err := cluster.NewJob(ctx, cfg, store)
 	if err != nil {
 		return err
 	}
 	job.HeartbeatTimeout = heartbeat
-	conn := cluster.ConnFrom(cfg.Cluster)
+	conn := cluster.ConnFrom(cfg.Cluster, cfg.Resolve)
 	cl, err := cluster.Dial(ctx, conn, stderr)
 	if err != nil {
 		return err
@@ -87,7 +92,7 @@ func runOnCluster(ctx context.Context, cfg *pipeline.Config, detach bool, heartb
 		return err
 	}
 	fmt.Fprintf(stderr, "run %s submitted to queue %q at %s; its directory is %s\n", job.RunID, conn.TaskQueue, conn.Address,
-		filepath.Join(store.Root, cluster.RunPath(job.RunID)))
+		storeLocation(store.String(), cluster.RunPath(job.RunID)))
 	fmt.Fprintf(stderr, "re-attach with: netshare status -c %s %s\n", cfg.Source, job.RunID)
 	if detach {
 		fmt.Fprintln(stdout, job.RunID)
@@ -100,19 +105,36 @@ func runOnCluster(ctx context.Context, cfg *pipeline.Config, detach bool, heartb
 	if err != nil {
 		return err
 	}
-	printClusterResult(stdout, store.Root, res)
+	at := func(p string) string { return storeLocation(store.String(), p) }
+	if _, shared := store.(*cluster.Store); !shared {
+		// The products are in a bucket: bring them to the pipeline's
+		// run_dir on this machine.
+		dst := cfg.Resolve(cfg.RunDir)
+		if err := store.Export(ctx, job.RunID, []string{res.Output, res.Report, res.Metrics}, dst); err != nil {
+			return err
+		}
+		pre := cluster.RunPath(job.RunID) + "/"
+		at = func(p string) string { return filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(p, pre))) }
+	}
+	printClusterResult(stdout, at, res)
 	return nil
+}
+
+// storeLocation names a path of the artifact store (a directory or an
+// s3:// URL) as this machine sees it.
+func storeLocation(store, p string) string {
+	switch {
+	case p == "" || store == "":
+		return p + " (in the artifact store)"
+	case strings.HasPrefix(store, "s3://"):
+		return p + " (in the artifact store " + store + ")"
+	}
+	return filepath.Join(store, filepath.FromSlash(p))
 }
 
 // printClusterResult prints a cluster run's products, as paths in this
 // machine's view of the artifact store, and its scores.
-func printClusterResult(stdout io.Writer, root string, res *cluster.Result) {
-	at := func(p string) string {
-		if root == "" || p == "" {
-			return p + " (in the artifact store)"
-		}
-		return filepath.Join(root, filepath.FromSlash(p))
-	}
+func printClusterResult(stdout io.Writer, at func(string) string, res *cluster.Result) {
 	fmt.Fprintf(stdout, "synthetic trace: %s\nreport:          %s\nmetrics:         %s\n", at(res.Output), at(res.Report), at(res.Metrics))
 	if len(res.Chunks) > 0 {
 		retried := 0

@@ -34,7 +34,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conn := cluster.ConnFrom(c)
+	conn := cluster.ConnFrom(c, nil)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cl, err := cluster.Dial(ctx, conn, stderr)
@@ -59,6 +59,6 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printClusterResult(stdout, c.Artifacts, res)
+	printClusterResult(stdout, func(p string) string { return storeLocation(c.Artifacts, p) }, res)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/BurntSushi/toml"
@@ -33,7 +34,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	f.address = fs.String("address", "", "Temporal frontend `host:port` (default: [cluster] address, else localhost:7233)")
 	f.namespace = fs.String("namespace", "", "Temporal `namespace` (default: [cluster] namespace, else default)")
 	f.queue = fs.String("queue", "", "task `queue` (default: [cluster] task_queue, else netshare)")
-	f.artifacts = fs.String("artifacts", "", "artifact store `directory` every worker reaches (default: [cluster] artifacts)")
+	f.artifacts = fs.String("artifacts", "", "artifact store: a `directory` every worker reaches, or s3://bucket/prefix (default: [cluster] artifacts)")
 	return f
 }
 
@@ -50,8 +51,12 @@ func (f *clusterFlags) resolve() (pipeline.Cluster, error) {
 		if _, err := toml.DecodeFile(*f.cfgPath, &doc); err != nil {
 			return c, fmt.Errorf("%s: %w", *f.cfgPath, err)
 		}
-		if c.Artifacts != "" && !filepath.IsAbs(c.Artifacts) {
-			c.Artifacts = filepath.Join(filepath.Dir(*f.cfgPath), c.Artifacts)
+		// Paths in the file are relative to it.
+		dir := filepath.Dir(*f.cfgPath)
+		for _, p := range []*string{&c.Artifacts, &c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.APIKeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "s3://") {
+				*p = filepath.Join(dir, *p)
+			}
 		}
 	}
 	for _, o := range []struct{ flag, dst *string }{{f.address, &c.Address}, {f.namespace, &c.Namespace},
@@ -68,6 +73,7 @@ func runWorker(args []string, stdout, stderr io.Writer) error {
 	cf := addClusterFlags(fs)
 	slots := fs.Int("slots", 1, "chunks this worker trains at once (one per core the worker may use)")
 	cache := fs.String("cache", defaultCacheDir(), "plugin compilation cache `directory` (\"\" for none)")
+	scratch := fs.String("scratch", "", "with an s3:// artifact store: local `directory` for downloaded objects and activity workspaces (default: the user's cache directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,14 +84,14 @@ func runWorker(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conn := cluster.ConnFrom(c)
-	store, err := cluster.NewStore(c.Artifacts)
-	if err != nil {
-		return err
-	}
+	conn := cluster.ConnFrom(c, nil)
 	// SIGTERM too: a worker usually runs under a service manager.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	store, err := cluster.OpenArtifacts(ctx, c.Artifacts, *scratch)
+	if err != nil {
+		return err
+	}
 	return cluster.RunWorker(ctx, cluster.WorkerOptions{Conn: conn, Store: store, Slots: *slots, CacheDir: *cache, Log: stderr})
 }
 

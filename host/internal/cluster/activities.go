@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 
 	"github.com/netshare/netshare/host/internal/gan"
+	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/run"
 )
 
@@ -28,35 +30,51 @@ type Heartbeat struct {
 // after the prepare activity wrote them), so any worker can run any stage
 // and a retried one picks up what a lost worker left.
 type Activities struct {
-	Store *Store
+	Store Artifacts
 	// CacheDir is this worker's plugin compilation cache ("" for none).
 	CacheDir string
 	// Log receives the stage lines of the runs this worker serves.
 	Log io.Writer
 }
 
-// Prepare reads and encodes the trace and plans training.
+// Prepare reads and encodes the trace, plans training and writes the
+// chunk plan the chunk activities open instead of the whole run.
 func (a *Activities) Prepare(ctx context.Context, job Job) (Prepared, error) {
 	var p Prepared
-	err := a.session(ctx, job, -1, func(s *run.Session) error {
-		p = Prepared{Chunks: s.Chunks(), Trained: s.Trained()}
+	err := a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, _ *Workspace) error {
+		plan, err := s.SaveChunkPlan()
+		if err != nil {
+			return err
+		}
+		p = Prepared{Chunks: s.Chunks(), Trained: s.Trained(), Index: plan.Index}
 		return nil
 	})
 	return p, err
 }
 
-// TrainChunk trains the pos-th chunk, resuming from its newest checkpoint.
-func (a *Activities) TrainChunk(ctx context.Context, job Job, pos int) (ChunkDone, error) {
+// TrainChunk trains the pos-th chunk (chunk index k), resuming from its
+// newest checkpoint. It checks out and opens only what that chunk needs
+// (chunkFiles); k < 0 (a workflow that did not learn the index) opens the
+// whole run.
+func (a *Activities) TrainChunk(ctx context.Context, job Job, pos, k int) (ChunkDone, error) {
 	info := activity.GetInfo(ctx)
 	c := ChunkDone{Pos: pos, Attempt: info.Attempt}
 	if info.Attempt > 1 {
 		fmt.Fprintf(a.log(), "run %s: chunk %d: attempt %d resumes from its last checkpoint\n", job.RunID, pos, info.Attempt)
 	}
-	err := a.session(ctx, job, pos, func(s *run.Session) error {
+	open := run.Open
+	var pick Picker
+	if k >= 0 {
+		pick = chunkFiles(pos, k)
+		open = func(ctx context.Context, cfg *pipeline.Config, o run.Options) (*run.Session, error) {
+			return run.OpenChunk(ctx, cfg, o, pos)
+		}
+	}
+	err := a.session(ctx, job, pos, pick, open, func(s *run.Session, ws *Workspace) error {
 		if err := s.TrainChunk(ctx, pos); err != nil {
 			return err
 		}
-		dir := filepath.Join(a.Store.Root, filepath.FromSlash(RunPath(job.RunID)), "train", fmt.Sprintf("chunk-%d", pos))
+		dir := filepath.Join(ws.RunDir(job.RunID), filepath.FromSlash(run.TrainDir(pos)))
 		_, step, err := gan.LatestCheckpoint(dir)
 		c.Steps = step
 		return err
@@ -64,23 +82,45 @@ func (a *Activities) TrainChunk(ctx context.Context, job Job, pos int) (ChunkDon
 	return c, err
 }
 
+// chunkFiles picks what training the pos-th chunk (index k) reads: the
+// chunk plan, the chunk's tensors, the training key, its own checkpoints
+// and losses (to resume), and for a fine-tuned chunk chunk 0's newest
+// checkpoint. All of it grows with the chunk and the model, none with
+// the trace or the number of chunks.
+func chunkFiles(pos, k int) Picker {
+	return func(rels []string) []string {
+		var out []string
+		own := run.TrainDir(pos) + "/"
+		first := run.TrainDir(0) + "/"
+		latest, latestStep := "", -1
+		for _, r := range rels {
+			switch {
+			case r == run.ChunkPlanFile, r == run.ChunkFile(k), r == "train/KEY", strings.HasPrefix(r, own):
+				out = append(out, r)
+			case pos > 0 && strings.HasPrefix(r, first):
+				name := strings.TrimPrefix(r, first)
+				var step int
+				if _, err := fmt.Sscanf(name, "step-%d.ckpt", &step); err == nil && strings.HasSuffix(name, ".ckpt") && step > latestStep {
+					latest, latestStep = r, step
+				}
+			}
+		}
+		if latest != "" {
+			out = append(out, latest)
+		}
+		return out
+	}
+}
+
 // Finish generates, writes the synthetic trace, scores and reports.
 func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	var res *Result
-	err := a.session(ctx, job, -1, func(s *run.Session) error {
+	err := a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, ws *Workspace) error {
 		r, err := s.Finish(ctx)
 		if err != nil {
 			return err
 		}
-		rel := func(p string) string {
-			if p == "" {
-				return ""
-			}
-			if q, err := filepath.Rel(a.Store.Root, p); err == nil {
-				return filepath.ToSlash(q)
-			}
-			return p
-		}
+		rel := ws.Rel
 		res = &Result{RunDir: rel(r.RunDir), Output: rel(r.Output), Metrics: rel(r.Metrics), Report: rel(r.Report),
 			Scores: r.Scores, Timings: r.Timings}
 		return nil
@@ -88,26 +128,95 @@ func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	return res, err
 }
 
-// session opens the run, heartbeats while fn works, and closes it.
-func (a *Activities) session(ctx context.Context, job Job, chunk int, fn func(*run.Session) error) error {
+// session checks the run out of the store, opens it, heartbeats while fn
+// works, publishes what it wrote and closes it. While fn works, the run
+// directory is published every quarter of the heartbeat timeout too, so a
+// checkpoint outlives this worker on a store that is not a shared
+// directory.
+func (a *Activities) session(ctx context.Context, job Job, chunk int, pick Picker,
+	open func(context.Context, *pipeline.Config, run.Options) (*run.Session, error), fn func(*run.Session, *Workspace) error) (err error) {
 	name := activity.GetInfo(ctx).ActivityType.Name
 	hb := newHeartbeater(ctx, job.HeartbeatTimeout, Heartbeat{Stage: name, Chunk: chunk})
 	defer hb.stop()
-	cfg, err := job.Config(a.Store, a.CacheDir)
+	ws, err := a.Store.Checkout(ctx, job, pick)
 	if err != nil {
 		return err
 	}
-	s, err := run.Open(ctx, cfg, run.Options{Out: a.log(), Progress: func(stage string, done, total int) {
+	defer ws.Close()
+	defer func() {
+		r, w := ws.Traffic()
+		line := fmt.Sprintf("run %s: %s: read %d bytes from the store, wrote %d", job.RunID, activityLabel(name, chunk), r, w)
+		if files, size := ws.Files(); files != nil {
+			line += fmt.Sprintf("; checked out %d run files, %d bytes", len(files), size)
+			if pick != nil {
+				line += ": " + strings.Join(files, " ")
+			}
+		}
+		fmt.Fprintln(a.log(), line)
+	}()
+	cfg, err := job.Config(ws, a.CacheDir)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, cfg, run.Options{Out: a.log(), Progress: func(stage string, done, total int) {
 		hb.set(Heartbeat{Stage: stage, Chunk: chunk, Done: done, Total: total})
 	}})
 	if err != nil {
+		// Prepare's stages may have written part of their work.
+		ws.Publish(ctx)
 		return fmt.Errorf("run %s: %w", job.RunID, err)
 	}
 	defer s.Close(ctx)
-	if err := fn(s); err != nil {
+	stop := publishEvery(ctx, ws, job.HeartbeatTimeout/4, a.log())
+	err = fn(s, ws)
+	stop()
+	if perr := ws.Publish(ctx); err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
 		return fmt.Errorf("run %s: %w", job.RunID, err)
 	}
 	return nil
+}
+
+func activityLabel(name string, chunk int) string {
+	if chunk >= 0 {
+		return fmt.Sprintf("%s chunk %d", name, chunk)
+	}
+	return name
+}
+
+// publishEvery publishes ws on a timer until the returned stop is called.
+// A failed publish is logged and tried again at the next tick; the final
+// one, after the work, is the one whose error counts.
+func publishEvery(ctx context.Context, ws *Workspace, every time.Duration, log io.Writer) (stop func()) {
+	if ws.publish == nil {
+		return func() {}
+	}
+	if every <= 0 {
+		every = DefaultHeartbeatTimeout / 4
+	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := ws.Publish(ctx); err != nil {
+					fmt.Fprintf(log, "publishing the run directory: %v\n", err)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); wg.Wait() }
 }
 
 func (a *Activities) log() io.Writer {

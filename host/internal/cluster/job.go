@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -43,14 +44,14 @@ const DefaultHeartbeatTimeout = time.Minute
 // content (not from [cluster] or run_dir), so submitting the same pipeline
 // again names the same run: a running one is re-attached, a finished one
 // reuses its stages.
-func NewJob(cfg *pipeline.Config, store *Store) (Job, error) {
+func NewJob(ctx context.Context, cfg *pipeline.Config, store Artifacts) (Job, error) {
 	var doc map[string]any
 	if _, err := toml.Decode(cfg.Text, &doc); err != nil {
 		return Job{}, fmt.Errorf("%s: %w", cfg.Source, err)
 	}
 	job := Job{Source: cfg.Source, HeartbeatTimeout: DefaultHeartbeatTimeout}
 	put := func(what, p string) (string, error) {
-		digest, err := store.Put(cfg.Resolve(p))
+		digest, err := store.Put(ctx, cfg.Resolve(p))
 		if err != nil {
 			return "", fmt.Errorf("%s: %s: %w", cfg.Source, what, err)
 		}
@@ -122,39 +123,31 @@ func NewJob(cfg *pipeline.Config, store *Store) (Job, error) {
 	if text, err = encodeTOML(doc); err != nil {
 		return Job{}, fmt.Errorf("%s: %w", cfg.Source, err)
 	}
-	// Check now, not on a worker, that the rewritten text still parses.
-	if _, err := pipeline.Parse(cfg.Source, store.Root, text, nil); err != nil {
+	// Check now, not on a worker, that the rewritten text still parses
+	// (where the store's root is does not matter for that).
+	if _, err := pipeline.Parse(cfg.Source, ".", text, nil); err != nil {
 		return Job{}, fmt.Errorf("rewriting the pipeline for the cluster: %w", err)
 	}
-	if job.Pipeline, err = store.PutBytes(text); err != nil {
+	if job.Pipeline, err = store.PutBytes(ctx, text); err != nil {
 		return Job{}, err
 	}
 	return job, nil
 }
 
-// Config reads the job's pipeline from the store, verifying it and every
-// artifact it names, and resolves it against the store's root. cacheDir,
-// if set, is this worker's plugin compilation cache.
-func (j Job) Config(store *Store, cacheDir string) (*pipeline.Config, error) {
-	text, err := store.Read(j.Pipeline)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: pipeline: %w", j.RunID, err)
-	}
-	for _, d := range j.Artifacts {
-		if _, err := store.Verify(d); err != nil {
-			return nil, fmt.Errorf("run %s: %w", j.RunID, err)
-		}
-	}
+// Config parses the job's pipeline as checked out in ws (verified, with
+// every artifact it names) and resolves it against the workspace's base.
+// cacheDir, if set, is this worker's plugin compilation cache.
+func (j Job) Config(ws *Workspace, cacheDir string) (*pipeline.Config, error) {
 	var sets []string
 	if cacheDir != "" {
 		q, _ := encodeTOMLValue(cacheDir)
 		sets = append(sets, "plugins.cache_dir="+q)
 	}
-	cfg, err := pipeline.Parse(fmt.Sprintf("%s (run %s)", j.Source, j.RunID), store.Root, text, sets)
+	cfg, err := pipeline.Parse(fmt.Sprintf("%s (run %s)", j.Source, j.RunID), ws.Base, ws.Pipeline, sets)
 	if err != nil {
 		return nil, err
 	}
-	want := filepath.Join(store.Root, filepath.FromSlash(RunPath(j.RunID)))
+	want := ws.RunDir(j.RunID)
 	if got := filepath.Clean(cfg.Resolve(cfg.RunDir)); got != want {
 		return nil, fmt.Errorf("run %s: the pipeline's run directory is %s, want %s", j.RunID, got, want)
 	}

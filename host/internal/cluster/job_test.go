@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,7 @@ func submit(t *testing.T, src string) (Job, *Store, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := NewJob(cfg, store)
+	job, err := NewJob(context.Background(), cfg, store)
 	return job, store, err
 }
 
@@ -92,7 +93,11 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	// A worker mounting the store elsewhere sees the same run.
 	there := mountElsewhere(t, store)
 	moved := there.Root
-	wcfg, err := job.Config(there, "/var/cache/w")
+	ws, err := there.Checkout(context.Background(), job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wcfg, err := job.Config(ws, "/var/cache/w")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +131,7 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	if err := os.WriteFile(obj, []byte("pack"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := job.Config(there, ""); err == nil || !strings.Contains(err.Error(), "damaged or partial") {
+	if _, err := there.Checkout(context.Background(), job, nil); err == nil || !strings.Contains(err.Error(), "damaged or partial") {
 		t.Fatalf("damaged input: got %v", err)
 	}
 }
@@ -160,7 +165,7 @@ func TestRunIDFollowsContent(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				job, err := NewJob(cfg, store)
+				job, err := NewJob(context.Background(), cfg, store)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -186,7 +191,7 @@ func TestNewJobNamesAMissingInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewJob(cfg, store)
+	_, err = NewJob(context.Background(), cfg, store)
 	if err == nil || !strings.Contains(err.Error(), "input.paths[0]") || !strings.Contains(err.Error(), "trace.pcap") {
 		t.Fatalf("got %v", err)
 	}
@@ -241,7 +246,11 @@ artifacts = "store"
 			}
 			there := mountElsewhere(t, store)
 			moved := there.Root
-			wcfg, err := job.Config(there, "")
+			ws, err := there.Checkout(context.Background(), job, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wcfg, err := job.Config(ws, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -65,45 +66,61 @@ func RunPath(runID string) string { return "runs/" + runID }
 // copy is written to a temporary file, hashed while written, synced and
 // renamed into place, so a reader never sees a partial object; an object
 // already present is verified, and replaced if it is damaged.
-func (s *Store) Put(path string) (string, error) {
+func (s *Store) Put(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("artifact store: %w", err)
 	}
 	defer f.Close()
-	tmp, err := os.CreateTemp(filepath.Join(s.Root, "cas"), ".put-*")
+	digest, _, err := s.ingest(f, "")
 	if err != nil {
-		return "", fmt.Errorf("artifact store: storing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), f); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("artifact store: storing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o444); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("artifact store: storing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("artifact store: storing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("artifact store: storing %s: %w", path, err)
-	}
-	digest := hex.EncodeToString(h.Sum(nil))
-	if _, err := s.Verify(digest); err == nil {
-		return digest, nil
-	}
-	if err := os.Rename(tmp.Name(), s.abs(digest)); err != nil {
 		return "", fmt.Errorf("artifact store: storing %s: %w", path, err)
 	}
 	return digest, nil
 }
 
+// ingest writes what r yields into the store and returns its digest and
+// size. With want set, content that does not hash to want is refused (a
+// download that was damaged or cut short) and nothing is stored.
+func (s *Store) ingest(r io.Reader, want string) (string, int64, error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.Root, "cas"), ".put-*")
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	if err != nil {
+		tmp.Close()
+		return "", 0, err
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	if want != "" && digest != want {
+		tmp.Close()
+		return "", 0, fmt.Errorf("object %s is damaged or partial: its content hashes to %s (%d bytes)", want, digest, n)
+	}
+	if err := tmp.Chmod(0o444); err != nil {
+		tmp.Close()
+		return "", 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, err
+	}
+	if _, err := s.Verify(digest); err == nil {
+		return digest, n, nil
+	}
+	if err := os.Rename(tmp.Name(), s.abs(digest)); err != nil {
+		return "", 0, err
+	}
+	return digest, n, nil
+}
+
 // PutBytes stores b and returns its digest.
-func (s *Store) PutBytes(b []byte) (string, error) {
+func (s *Store) PutBytes(ctx context.Context, b []byte) (string, error) {
 	sum := sha256.Sum256(b)
 	digest := hex.EncodeToString(sum[:])
 	if _, err := s.Verify(digest); err == nil {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -25,9 +26,9 @@ func TestStorePutVerifyRead(t *testing.T) {
 		name string
 		put  func() (string, error)
 	}{
-		{"file", func() (string, error) { return s.Put(src) }},
-		{"file again", func() (string, error) { return s.Put(src) }},
-		{"bytes", func() (string, error) { return s.PutBytes(content) }},
+		{"file", func() (string, error) { return s.Put(context.Background(), src) }},
+		{"file again", func() (string, error) { return s.Put(context.Background(), src) }},
+		{"bytes", func() (string, error) { return s.PutBytes(context.Background(), content) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,7 +86,7 @@ func TestStoreRefusesDamagedObjects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.PutBytes(content); err != nil {
+			if _, err := s.PutBytes(context.Background(), content); err != nil {
 				t.Fatal(err)
 			}
 			// A second process sees the damage even though this one has
@@ -104,7 +105,7 @@ func TestStoreRefusesDamagedObjects(t *testing.T) {
 			}
 			// Putting the content again repairs the object.
 			if tc.digest == digest {
-				if _, err := s.PutBytes(content); err != nil {
+				if _, err := s.PutBytes(context.Background(), content); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := s.Read(digest); err != nil {

@@ -150,7 +150,11 @@ func TestClusterSurvivesKilledWorker(t *testing.T) {
 		})
 	}
 
-	out, err := exec.Command(netshare, "run", "-c", pipe, "-detach", "-heartbeat", "2s").Output()
+	// A heartbeat timeout short enough that the killed worker's chunk is
+	// retried soon, long enough that a loaded machine (the server and both
+	// workers starved of CPU) does not time out the surviving worker's
+	// heartbeats too: at 2 s, a load average of 20-30 on 2 cores did.
+	out, err := exec.Command(netshare, "run", "-c", pipe, "-detach", "-heartbeat", "5s").Output()
 	if err != nil {
 		t.Fatalf("netshare run -detach: %v", err)
 	}

@@ -4,48 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/netshare/netshare/host/internal/pipeline"
 )
-
-// Conn says how to reach Temporal.
-type Conn struct {
-	Address   string
-	Namespace string
-	TaskQueue string
-}
-
-// ConnFrom takes the connection settings from a pipeline's [cluster].
-func ConnFrom(c pipeline.Cluster) Conn {
-	return Conn{Address: c.Address, Namespace: c.Namespace, TaskQueue: c.TaskQueue}
-}
-
-// Dial connects to Temporal; the SDK's own log goes to log at warning level
-// and above.
-func Dial(ctx context.Context, c Conn, log io.Writer) (client.Client, error) {
-	if log == nil {
-		log = io.Discard
-	}
-	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	cl, err := client.DialContext(ctx, client.Options{HostPort: c.Address, Namespace: c.Namespace, Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("temporal at %s (namespace %s): %w", c.Address, c.Namespace, err)
-	}
-	return cl, nil
-}
 
 // WorkerOptions configure a worker.
 type WorkerOptions struct {
 	Conn  Conn
-	Store *Store
+	Store Artifacts
 	// Slots is how many activities (chunks) run at once; 0 means one.
 	Slots int
 	// CacheDir is the plugin compilation cache ("" for none).
@@ -79,8 +48,8 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 		return fmt.Errorf("worker on queue %s at %s: %w", o.Conn.TaskQueue, o.Conn.Address, err)
 	}
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, "worker %s: serving queue %q at %s (namespace %s), artifacts in %s, %d slot(s)\n",
-			o.Identity, o.Conn.TaskQueue, o.Conn.Address, o.Conn.Namespace, o.Store.Root, max(1, o.Slots))
+		fmt.Fprintf(o.Log, "worker %s: serving queue %q at %s (namespace %s%s), artifacts in %s, %d slot(s)\n",
+			o.Identity, o.Conn.TaskQueue, o.Conn.Address, o.Conn.Namespace, o.Conn.describeSecurity(), o.Store, max(1, o.Slots))
 	}
 	<-ctx.Done()
 	w.Stop()

@@ -35,6 +35,9 @@ type Status struct {
 type Prepared struct {
 	Chunks  int  `json:"chunks"`
 	Trained bool `json:"trained"`
+	// Index is each trained chunk's index in the run's chunks (its tensor
+	// file), so a chunk activity checks out only that chunk.
+	Index []int `json:"index"`
 }
 
 // ChunkDone reports a trained chunk.
@@ -110,9 +113,15 @@ func Pipeline(ctx workflow.Context, job Job) (*Result, error) {
 		// recorded: deterministic.
 		t0 := workflow.Now(ctx)
 		train := func(pos int) workflow.Context { return opts(chunkActivityID(pos), 7*24*time.Hour, 20) }
+		index := func(pos int) int {
+			if pos < len(prep.Index) {
+				return prep.Index[pos]
+			}
+			return -1 // the activity opens the whole run
+		}
 		st.Stage = "train chunk 0"
 		var c ChunkDone
-		if err := workflow.ExecuteActivity(train(0), activityTrainChunk, job, 0).Get(ctx, &c); err != nil {
+		if err := workflow.ExecuteActivity(train(0), activityTrainChunk, job, 0, index(0)).Get(ctx, &c); err != nil {
 			return nil, fmt.Errorf("train chunk 0: %w", err)
 		}
 		st.Steps[0] = c.Steps
@@ -122,7 +131,7 @@ func Pipeline(ctx workflow.Context, job Job) (*Result, error) {
 		st.Stage = "fine-tune"
 		futures := make([]workflow.Future, prep.Chunks)
 		for pos := 1; pos < prep.Chunks; pos++ {
-			futures[pos] = workflow.ExecuteActivity(train(pos), activityTrainChunk, job, pos)
+			futures[pos] = workflow.ExecuteActivity(train(pos), activityTrainChunk, job, pos, index(pos))
 		}
 		var errs []error
 		for pos := 1; pos < prep.Chunks; pos++ {

@@ -71,7 +71,7 @@ func (f *fakeStages) register(env *testsuite.TestWorkflowEnvironment) {
 		f.note("prepare")
 		return Prepared{Chunks: f.chunks, Trained: f.trained}, nil
 	}, activity.RegisterOptions{Name: activityPrepare})
-	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos int) (ChunkDone, error) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos, k int) (ChunkDone, error) {
 		f.note("train " + string(rune('0'+pos)))
 		if pos == f.fail {
 			return ChunkDone{}, errors.New("out of memory")
@@ -217,14 +217,14 @@ func runLocally(dir, text string) error {
 	return err
 }
 
-func newTestJob(t *testing.T, store *Store, text string) Job {
+func newTestJob(t *testing.T, store Artifacts, text string) Job {
 	t.Helper()
 	src := t.TempDir()
-	cfg, err := pipeline.Parse(filepath.Join(src, "tiny.toml"), src, []byte(text+"\n[cluster]\nengine = \"temporal\"\nartifacts = \""+store.Root+"\"\n"), nil)
+	cfg, err := pipeline.Parse(filepath.Join(src, "tiny.toml"), src, []byte(text+"\n[cluster]\nengine = \"temporal\"\nartifacts = \""+store.String()+"\"\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := NewJob(cfg, store)
+	job, err := NewJob(context.Background(), cfg, store)
 	if err != nil {
 		t.Fatal(err)
 	}

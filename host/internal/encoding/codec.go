@@ -8,6 +8,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/host/internal/memguard"
 	"github.com/netshare/netshare/host/internal/tensor"
 	"github.com/netshare/netshare/host/internal/trace"
 )
@@ -312,6 +313,12 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	var flowOf []uint32
 	starts := make([]int, 0, N+1)
 	n := records.Len()
+	// The chunk's tensors are allocated whole: a chunk too large for the
+	// memory left stops here, saying so, rather than at the OOM killer.
+	if err := memguard.Reserve(fmt.Sprintf("encoding chunk %d (%d flows × %d records × %d values)", k, N, L, c.featW),
+		4*int64(N)*(int64(c.attrW)+int64(L)*int64(c.featW+1))); err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
 	out := &tensor.Set{
 		N: N, L: L,
 		Attributes:  make([]float32, N*c.attrW),

@@ -170,8 +170,13 @@ type Cluster struct {
 	Namespace string `toml:"namespace"`  // Temporal namespace
 	TaskQueue string `toml:"task_queue"` // the queue workers poll
 	// Artifacts is a directory every worker reaches (a shared file
-	// system): run directories and artifacts live there.
+	// system) or an s3://bucket/prefix URL: run directories and artifacts
+	// live there.
 	Artifacts string `toml:"artifacts"`
+	// TLS and APIKeyFile secure the connection to Temporal. They name
+	// files: the secrets stay in them or in the environment.
+	TLS        ClusterTLS `toml:"tls"`
+	APIKeyFile string     `toml:"api_key_file"`
 }
 
 // Module is an extra plugin module.

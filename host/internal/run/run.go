@@ -82,6 +82,9 @@ type runner struct {
 	plan      *trainPlan
 	synthetic *abi.Batch
 	keys      map[string]string
+	// local is the one chunk of a session opened by OpenChunk (nil
+	// otherwise: every chunk is in sets).
+	local *localChunk
 }
 
 // Run executes cfg on this machine.

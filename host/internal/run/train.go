@@ -217,6 +217,9 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 		return fmt.Errorf("no trained chunk %d: the run trains %d", pos, len(plan.iters))
 	}
 	set, k := r.trainedSet(pos)
+	if set == nil {
+		return fmt.Errorf("chunk position %d is not open in this session", pos)
+	}
 	dir := filepath.Join(r.dir, "train", fmt.Sprintf("chunk-%d", pos))
 	seed := gan.ChunkSeed(r.cfg.Seed, pos)
 	var model *gan.Model
@@ -230,7 +233,7 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 			model, err = public.ForkWith(plan.cfg, seed)
 		}
 	case pos == 0:
-		model, err = gan.New(plan.cfg, set.AttrOutputs, set.FeatOutputs, r.flows.MaxFlowLen, seed)
+		model, err = gan.New(plan.cfg, set.AttrOutputs, set.FeatOutputs, r.maxFlowLen(), seed)
 	default:
 		var first string
 		first, _, err = gan.LatestCheckpoint(filepath.Join(r.dir, "train", "chunk-0"))
@@ -284,6 +287,12 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 
 // trainedSet is the pos-th chunk with flows and its chunk index.
 func (r *runner) trainedSet(pos int) (*tensor.Set, int) {
+	if l := r.local; l != nil {
+		if pos != l.pos {
+			return nil, -1
+		}
+		return l.set, l.k
+	}
 	for k, s := range r.sets {
 		if s == nil {
 			continue

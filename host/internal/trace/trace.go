@@ -122,13 +122,21 @@ func ReadFile(ctx context.Context, h *plugin.Host, path string, opt Options) (*a
 	defer in.Close(ctx)
 	var app Appender
 	var offset int64
+	var size int64
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	mem := newMemoryCheck(path, size)
 	feed := func(p []byte) error {
 		_, body, err := in.Call(ctx, abi.OpRead, nil, p)
 		if err != nil {
 			return fmt.Errorf("read trace %s (bytes %d–%d): %w", path, offset, offset+int64(len(p)), err)
 		}
 		offset += int64(len(p))
-		return appendBody(&app, body, path)
+		if err := appendBody(&app, body, path); err != nil {
+			return err
+		}
+		return mem.check(offset, app.Batch())
 	}
 	feedAll := func(p []byte) error {
 		for len(p) > 0 {
