@@ -319,4 +319,3 @@ func packBEdge(dst, b []float32, ldb, pc, kc, j0, nn, nr int) {
 		clear(d[nn:])
 	}
 }
-
