@@ -22,6 +22,7 @@ var (
 func init() {
 	// HasAVX512F and HasAVX2 are only set when the OS saves the registers.
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		transpose4 = tr4x8
 		kernels = append(kernels, avx2Kernel)
 		if cpu.X86.HasAVX512F {
 			kernels = append(kernels, avx512Kernel)
@@ -29,3 +30,6 @@ func init() {
 	}
 	active.Store(kernels[len(kernels)-1])
 }
+
+//go:noescape
+func tr4x8(src *float32, lds int, dst *float32, ldd int, n8 int)

@@ -4,6 +4,49 @@
 
 #include "textflag.h"
 
+// func tr4x8(src *float32, lds int, dst *float32, ldd int, n8 int)
+TEXT ·tr4x8(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ ldd+24(FP), R9
+	SHLQ $2, R9
+	MOVQ n8+32(FP), CX
+	LEAQ (R8)(R8*2), R10 // 3 rows
+	LEAQ (R9)(R9*2), R11 // 3 rows
+	TESTQ CX, CX
+	JZ trdone
+trloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R10*1), Y3
+	VUNPCKLPS Y1, Y0, Y4 // a0 b0 a1 b1 | a4 b4 a5 b5
+	VUNPCKHPS Y1, Y0, Y5 // a2 b2 a3 b3 | a6 b6 a7 b7
+	VUNPCKLPS Y3, Y2, Y6
+	VUNPCKHPS Y3, Y2, Y7
+	VSHUFPS $0x44, Y6, Y4, Y0 // a0 b0 c0 d0 | a4 b4 c4 d4
+	VSHUFPS $0xEE, Y6, Y4, Y1
+	VSHUFPS $0x44, Y7, Y5, Y2
+	VSHUFPS $0xEE, Y7, Y5, Y3
+	VMOVUPS X0, (DI)
+	VMOVUPS X1, (DI)(R9*1)
+	VMOVUPS X2, (DI)(R9*2)
+	VMOVUPS X3, (DI)(R11*1)
+	LEAQ (DI)(R9*4), DX
+	VEXTRACTF128 $1, Y0, (DX)
+	VEXTRACTF128 $1, Y1, (DX)(R9*1)
+	VEXTRACTF128 $1, Y2, (DX)(R9*2)
+	VEXTRACTF128 $1, Y3, (DX)(R11*1)
+	ADDQ $32, SI
+	LEAQ (DX)(R9*4), DI
+	DECQ CX
+	JNZ trloop
+trdone:
+	VZEROUPPER
+	RET
+
 // func kernAVX512(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 TEXT ·kernAVX512(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX

@@ -28,6 +28,9 @@ type kernel struct {
 const nc = 4096
 
 var (
+	// transpose4, where the CPU has one, is tr4x8 of kernel_amd64.s:
+	// dst[c·ldd+r] = src[r·lds+c] for r < 4, c < 8·n8.
+	transpose4 func(src *float32, lds int, dst *float32, ldd int, n8 int)
 	// kernels lists this CPU's kernels, slowest first; the last is used.
 	kernels = []*kernel{goKernel}
 	active  atomic.Pointer[kernel]
@@ -274,17 +277,36 @@ func packA(dst, a []float32, lda int, tA bool, ic, mcb, pc, kc, mr int) {
 			}
 			continue
 		}
-		for r := range mm {
-			src := a[(ic+ir+r)*lda+pc:]
-			src = src[:kc]
-			for p, v := range src {
-				d[p*mr+r] = v
-			}
-		}
+		transposeInto(d, mr, a[(ic+ir)*lda+pc:], lda, mm, kc)
 		for r := mm; r < mr; r++ {
 			for p := range kc {
 				d[p*mr+r] = 0
 			}
+		}
+	}
+}
+
+// transposeInto sets d[p·ldd+r] = src[r·lds+p] for r < rows, p < cols:
+// 4×8 blocks in assembly where there is a transpose4, the rest in Go.
+func transposeInto(d []float32, ldd int, src []float32, lds, rows, cols int) {
+	r0, c8 := 0, 0
+	if transpose4 != nil && cols >= 8 {
+		c8 = cols / 8
+		// bounds of the blocks' last source row and destination row
+		_ = d[(c8*8-1)*ldd+rows/4*4-1]
+		for ; r0+4 <= rows; r0 += 4 {
+			_ = src[(r0+3)*lds+c8*8-1]
+			transpose4(&src[r0*lds], lds, &d[r0], ldd, c8)
+		}
+	}
+	for r := range rows {
+		p0 := c8 * 8
+		if r >= r0 {
+			p0 = 0
+		}
+		row := src[r*lds+p0 : r*lds+cols]
+		for p, v := range row {
+			d[(p0+p)*ldd+r] = v
 		}
 	}
 }
@@ -295,13 +317,7 @@ func packBT(dst, b []float32, ldb, pc, kc, jc, ncb, nr int) {
 	for jr := 0; jr < ncb; jr += nr {
 		nn := min(nr, ncb-jr)
 		d := dst[jr*kc : jr*kc+kc*nr]
-		for j := range nn {
-			src := b[(jc+jr+j)*ldb+pc:]
-			src = src[:kc]
-			for p, v := range src {
-				d[p*nr+j] = v
-			}
-		}
+		transposeInto(d, nr, b[(jc+jr)*ldb+pc:], ldb, nn, kc)
 		for j := nn; j < nr; j++ {
 			for p := range kc {
 				d[p*nr+j] = 0
