@@ -18,8 +18,8 @@ type ChunkOptions struct {
 	// Fraction of Steps that chunks 1..N−1 train, starting from chunk 0's
 	// final weights (NetShare: 1/4). Zero means 0.25.
 	Fraction float64
-	// Workers trains that many later chunks at once (zero: GOMAXPROCS).
-	// With OpenBLAS, set its threads to 1 when Workers > 1.
+	// Workers trains that many later chunks at once (zero: GOMAXPROCS);
+	// chunk 0, trained alone, runs its sgemm on that many threads.
 	Workers int
 	Seed    int64
 	// Dir, if set, holds chunk k's checkpoints in Dir/chunk-k.
@@ -72,9 +72,14 @@ func TrainChunks(ctx context.Context, cfg Config, sets []*tensor.Set, maxLen int
 		}
 		return o
 	}
+	// Chunk 0 trains alone: its sgemm gets every worker's thread; the
+	// fine-tunes then share them.
+	defer SetBLASThreads(1)
+	SetBLASThreads(workers)
 	if err := m0.Train(ctx, set0, trainOpts(0, opts.Steps)); err != nil {
 		return nil, fmt.Errorf("gan: chunk 0: %w", err)
 	}
+	SetBLASThreads(workers / max(1, min(workers, len(sets)-1)))
 	models := make([]*Model, len(sets))
 	models[0] = m0
 	later := int(float64(opts.Steps)*frac + 0.5)

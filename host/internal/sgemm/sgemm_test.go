@@ -155,6 +155,49 @@ func TestSgemmMatchesGonum(t *testing.T) {
 	}
 }
 
+// TestSgemmThreadsBitIdentical: the bands of a parallel call keep the tile
+// grid and K blocking of a serial one, so results do not depend on the
+// thread count (a resumed run may use another).
+func TestSgemmThreadsBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, s := range []struct {
+		tA, tB  bool
+		m, n, k int
+	}{{false, false, 301, 515, 300}, {true, true, 700, 40, 290}} {
+		lda, ldb := s.k, s.n
+		if s.tA {
+			lda = s.m
+		}
+		if s.tB {
+			ldb = s.k
+		}
+		a, b := make([]float32, s.m*s.k), make([]float32, s.k*s.n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		var want []float32
+		for _, threads := range []int{1, 2, 3, 8} {
+			c := make([]float32, s.m*s.n)
+			for i := range c {
+				c[i] = float32(i % 3)
+			}
+			withKernel(active.Load(), threads, func() { Sgemm(s.tA, s.tB, s.m, s.n, s.k, 0.7, a, lda, b, ldb, 0.3, c, s.n) })
+			if want == nil {
+				want = c
+				continue
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%+v threads=%d: C[%d] = %g, one thread gave %g", s, threads, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 func TestSgemmPanicsOnShortSlices(t *testing.T) {
 	for _, tc := range []struct {
 		name string
