@@ -21,23 +21,25 @@ func main() {
 	p("//go:build amd64 && !purego")
 	p("")
 	p("#include \"textflag.h\"")
-	// Both kernels: C[r][0:NR] = alpha·Σ_p a[p·MR+r]·b[p·ldb+0:NR] (+ beta·C if
-	// accum ≠ 0), a packed MR-wide, b rows ldb floats apart.
+	// Both kernels: C[r][0:NR] = alpha·Σ_p a[p·lda+r]·b[p·ldb+0:NR] (+ beta·C
+	// if accum ≠ 0).
 	kern := func(name, reg string, mr, vecs, vbytes int) {
 		acc := mr * vecs
 		bReg := func(v int) string { return fmt.Sprintf("%s%d", reg, acc+v) }
 		bc := fmt.Sprintf("%s%d", reg, acc+vecs)
 		bc2 := fmt.Sprintf("%s%d", reg, acc+vecs+1)
 		p("")
-		p("// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)", name)
-		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
 		p("\tMOVQ k+0(FP), CX")
 		p("\tMOVQ a+8(FP), SI")
-		p("\tMOVQ b+16(FP), DI")
-		p("\tMOVQ ldb+24(FP), R8")
+		p("\tMOVQ lda+16(FP), R10")
+		p("\tSHLQ $2, R10")
+		p("\tMOVQ b+24(FP), DI")
+		p("\tMOVQ ldb+32(FP), R8")
 		p("\tSHLQ $2, R8")
-		p("\tMOVQ c+32(FP), DX")
-		p("\tMOVQ ldc+40(FP), R9")
+		p("\tMOVQ c+40(FP), DX")
+		p("\tMOVQ ldc+48(FP), R9")
 		p("\tSHLQ $2, R9")
 		for i := 0; i < acc; i++ {
 			if reg == "Z" {
@@ -64,14 +66,14 @@ func main() {
 				p("\tVFMADD231PS %s, %s, %s%d", bReg(v), b, reg, r*vecs+v)
 			}
 		}
-		p("\tADDQ $%d, SI", 4*mr)
+		p("\tADDQ R10, SI")
 		p("\tADDQ R8, DI")
 		p("\tDECQ CX")
 		p("\tJNZ loop")
 		p("store:")
-		p("\tVBROADCASTSS alpha+48(FP), %s", bReg(0))
-		p("\tVBROADCASTSS beta+52(FP), %s", bReg(1))
-		p("\tMOVQ accum+56(FP), AX")
+		p("\tVBROADCASTSS alpha+56(FP), %s", bReg(0))
+		p("\tVBROADCASTSS beta+60(FP), %s", bReg(1))
+		p("\tMOVQ accum+64(FP), AX")
 		p("\tTESTQ AX, AX")
 		p("\tJZ overwrite")
 		for r := 0; r < mr; r++ {

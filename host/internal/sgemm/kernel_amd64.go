@@ -5,10 +5,10 @@ package sgemm
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func kernAVX512(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func kernAVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func kernAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 // The AVX-512 tile is 12×32: 24 accumulators of the 32 zmm registers, two
 // for a row of B and two for broadcasts. The AVX2 tile is 6×16: 12 of the

@@ -47,15 +47,17 @@ trdone:
 	VZEROUPPER
 	RET
 
-// func kernAVX512(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·kernAVX512(SB), NOSPLIT, $0-64
+// func kernAVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+TEXT ·kernAVX512(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R8
+	MOVQ lda+16(FP), R10
+	SHLQ $2, R10
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R8
 	SHLQ $2, R8
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R9
 	SHLQ $2, R9
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -122,14 +124,14 @@ loop:
 	VBROADCASTSS 44(SI), Z27
 	VFMADD231PS Z24, Z27, Z22
 	VFMADD231PS Z25, Z27, Z23
-	ADDQ $48, SI
+	ADDQ R10, SI
 	ADDQ R8, DI
 	DECQ CX
 	JNZ loop
 store:
-	VBROADCASTSS alpha+48(FP), Z24
-	VBROADCASTSS beta+52(FP), Z25
-	MOVQ accum+56(FP), AX
+	VBROADCASTSS alpha+56(FP), Z24
+	VBROADCASTSS beta+60(FP), Z25
+	MOVQ accum+64(FP), AX
 	TESTQ AX, AX
 	JZ overwrite
 	VMULPS Z24, Z0, Z0
@@ -282,15 +284,17 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·kernAVX2(SB), NOSPLIT, $0-64
+// func kernAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+TEXT ·kernAVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R8
+	MOVQ lda+16(FP), R10
+	SHLQ $2, R10
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R8
 	SHLQ $2, R8
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R9
 	SHLQ $2, R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -327,14 +331,14 @@ loop:
 	VBROADCASTSS 20(SI), Y14
 	VFMADD231PS Y12, Y14, Y10
 	VFMADD231PS Y13, Y14, Y11
-	ADDQ $24, SI
+	ADDQ R10, SI
 	ADDQ R8, DI
 	DECQ CX
 	JNZ loop
 store:
-	VBROADCASTSS alpha+48(FP), Y12
-	VBROADCASTSS beta+52(FP), Y13
-	MOVQ accum+56(FP), AX
+	VBROADCASTSS alpha+56(FP), Y12
+	VBROADCASTSS beta+60(FP), Y13
+	MOVQ accum+64(FP), AX
 	TESTQ AX, AX
 	JZ overwrite
 	VMULPS Y12, Y0, Y0

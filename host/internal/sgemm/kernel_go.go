@@ -9,15 +9,15 @@ const goMR, goNR = 4, 4
 var goKernel = &kernel{name: "go", mr: goMR, nr: goNR, kc: 256, mc: 128, fn: kernGo}
 
 // kernGo is the portable micro-kernel, with the assembly kernels' contract:
-// C[r][0:nr] = alpha·Σ_p a[p·mr+r]·b[p·ldb : p·ldb+nr] (+ beta·C[r] if accum
+// C[r][0:nr] = alpha·Σ_p a[p·lda+r]·b[p·ldb : p·ldb+nr] (+ beta·C[r] if accum
 // ≠ 0); the caller guarantees that every address it touches is in bounds.
-func kernGo(k int, ap, bp *float32, ldb int, cp *float32, ldc int, alpha, beta float32, accum int) {
+func kernGo(k int, ap *float32, lda int, bp *float32, ldb int, cp *float32, ldc int, alpha, beta float32, accum int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
 	if k > 0 {
-		a := unsafe.Slice(ap, k*goMR)
+		a := unsafe.Slice(ap, (k-1)*lda+goMR)
 		b := unsafe.Slice(bp, (k-1)*ldb+goNR)
 		for p := 0; p < k; p++ {
-			ar := a[p*goMR : p*goMR+goMR : p*goMR+goMR]
+			ar := a[p*lda : p*lda+goMR : p*lda+goMR]
 			br := b[p*ldb : p*ldb+goNR : p*ldb+goNR]
 			a0, a1, a2, a3 := ar[0], ar[1], ar[2], ar[3]
 			b0, b1, b2, b3 := br[0], br[1], br[2], br[3]

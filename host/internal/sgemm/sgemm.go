@@ -20,7 +20,7 @@ type kernel struct {
 	name   string
 	mr, nr int // register tile of C
 	kc, mc int // K and M blocks (mc a multiple of mr)
-	fn     func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+	fn     func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 }
 
 // nc bounds the columns of one B block. The networks' matrices are at most
@@ -182,7 +182,8 @@ func grow(s []float32, n int) []float32 {
 // Loops, outermost first: column blocks of nc, K blocks of kc (B block
 // packed, or read in place when op(B) = B, whose rows are already the
 // contiguous nr-wide strips the kernel loads), row blocks of mc (A block
-// packed into mr-wide strips), then nr × mr tiles. Tiles over the edge of C
+// packed into mr-wide strips, or read in place when op(A) = aᵀ), then
+// nr × mr tiles. Tiles over the edge of C
 // go through a scratch tile.
 func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kr.mr, kr.nr
@@ -230,14 +231,17 @@ func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 					}
 					nn := min(nr, ncb-jr)
 					for ir := 0; ir < mcb; ir += mr {
-						ap := &buf.a[ir*kc]
 						mm := min(mr, mcb-ir)
+						ap, ldak := &buf.a[ir*kc], mr
+						if tA && mm == mr { // read in place, like B
+							ap, ldak = &a[pc*lda+ic+ir], lda
+						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mm == mr && nn == nr {
-							kr.fn(kc, ap, bp, ldbk, &c[ci], ldc, alpha, bet, accum)
+							kr.fn(kc, ap, ldak, bp, ldbk, &c[ci], ldc, alpha, bet, accum)
 							continue
 						}
-						kr.fn(kc, ap, bp, ldbk, tile, nr, 1, 0, 0)
+						kr.fn(kc, ap, ldak, bp, ldbk, tile, nr, 1, 0, 0)
 						merge(c[ci:], ldc, buf.tile, nr, mm, nn, alpha, bet, accum != 0)
 					}
 				}
@@ -263,12 +267,16 @@ func merge(c []float32, ldc int, t []float32, ldt, mm, nn int, alpha, beta float
 
 // packA copies rows ic..ic+mcb and columns pc..pc+kc of op(A) into mr-row
 // strips, each kc×mr with the mr values of one column adjacent; the last
-// strip is zero-padded.
+// strip is zero-padded. With op(A) = aᵀ, whose strips are already runs of
+// memory, only a ragged last strip is copied.
 func packA(dst, a []float32, lda int, tA bool, ic, mcb, pc, kc, mr int) {
 	for ir := 0; ir < mcb; ir += mr {
 		mm := min(mr, mcb-ir)
 		d := dst[ir*kc : ir*kc+kc*mr]
-		if tA { // op(A)[i][p] = a[p·lda+i]: a column is a run of memory
+		if tA { // op(A)[i][p] = a[p·lda+i]: the kernel reads whole strips in place
+			if mm == mr {
+				continue
+			}
 			for p := range kc {
 				src := a[(pc+p)*lda+ic+ir:]
 				dp := d[p*mr : p*mr+mr]
