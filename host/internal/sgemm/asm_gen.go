@@ -23,14 +23,26 @@ func main() {
 	p("#include \"textflag.h\"")
 	// Both kernels: C[r][0:NR] = alpha·Σ_p a[p·lda+r]·b[p·ldb+0:NR] (+ beta·C
 	// if accum ≠ 0).
-	kern := func(name, reg string, mr, vecs, vbytes int) {
+	// masked (AVX-512 only) writes C under the column mask in mask+72(FP),
+	// for tiles over the right edge of C: no scratch tile and merge.
+	kern := func(name, reg string, mr, vecs, vbytes int, masked bool) {
 		acc := mr * vecs
 		bReg := func(v int) string { return fmt.Sprintf("%s%d", reg, acc+v) }
 		bc := fmt.Sprintf("%s%d", reg, acc+vecs)
 		bc2 := fmt.Sprintf("%s%d", reg, acc+vecs+1)
 		p("")
-		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)", name)
-		p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+		if masked {
+			p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, mask int)", name)
+			p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+			p("\tMOVQ mask+72(FP), AX")
+			p("\tKMOVW AX, K1")
+			p("\tSHRQ $16, AX")
+			p("\tKMOVW AX, K2")
+		} else {
+			p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)", name)
+			p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+		}
+		// labels are per function in Go assembly
 		p("\tMOVQ k+0(FP), CX")
 		p("\tMOVQ a+8(FP), SI")
 		p("\tMOVQ lda+16(FP), R10")
@@ -80,6 +92,13 @@ func main() {
 			for v := 0; v < vecs; v++ {
 				a := fmt.Sprintf("%s%d", reg, r*vecs+v)
 				p("\tVMULPS %s, %s, %s", bReg(0), a, a)
+				if masked {
+					k := fmt.Sprintf("K%d", v+1)
+					p("\tVMOVUPS.Z %d(DX), %s, %s", v*vbytes, k, bc)
+					p("\tVFMADD231PS %s, %s, %s", bc, bReg(1), a)
+					p("\tVMOVUPS %s, %s, %d(DX)", a, k, v*vbytes)
+					continue
+				}
 				p("\tVFMADD231PS %d(DX), %s, %s", v*vbytes, bReg(1), a)
 				p("\tVMOVUPS %s, %d(DX)", a, v*vbytes)
 			}
@@ -92,6 +111,10 @@ func main() {
 			for v := 0; v < vecs; v++ {
 				a := fmt.Sprintf("%s%d", reg, r*vecs+v)
 				p("\tVMULPS %s, %s, %s", bReg(0), a, a)
+				if masked {
+					p("\tVMOVUPS %s, K%d, %d(DX)", a, v+1, v*vbytes)
+					continue
+				}
 				p("\tVMOVUPS %s, %d(DX)", a, v*vbytes)
 			}
 			p("\tADDQ R9, DX")
@@ -147,8 +170,9 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
-	kern("kernAVX512", "Z", 12, 2, 64)
-	kern("kernAVX2", "Y", 6, 2, 32)
+	kern("kernAVX512", "Z", 12, 2, 64, false)
+	kern("kernAVX512Mask", "Z", 12, 2, 64, true)
+	kern("kernAVX2", "Y", 6, 2, 32, false)
 	if err := os.WriteFile("kernel_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -8,6 +8,9 @@ import "golang.org/x/sys/cpu"
 func kernAVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
+func kernAVX512Mask(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, mask int)
+
+//go:noescape
 func kernAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 // The AVX-512 tile is 12×32: 24 accumulators of the 32 zmm registers, two
@@ -15,7 +18,7 @@ func kernAVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc i
 // 16 ymm registers. The K block keeps a B micro-panel (kc×nr) within L1 and
 // the M block an A block (mc×kc) within L2.
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 240, fn: kernAVX512}
+	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 240, fn: kernAVX512, masked: kernAVX512Mask}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, fn: kernAVX2}
 )
 

@@ -21,6 +21,9 @@ type kernel struct {
 	mr, nr int // register tile of C
 	kc, mc int // K and M blocks (mc a multiple of mr)
 	fn     func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+	// masked, if set, is fn writing only the columns of C set in mask: a
+	// tile over the right edge of C then needs no scratch tile.
+	masked func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, mask int)
 }
 
 // nc bounds the columns of one B block. The networks' matrices are at most
@@ -239,6 +242,10 @@ func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 						ci := (ic+ir)*ldc + jc + jr
 						if mm == mr && nn == nr {
 							kr.fn(kc, ap, ldak, bp, ldbk, &c[ci], ldc, alpha, bet, accum)
+							continue
+						}
+						if mm == mr && kr.masked != nil {
+							kr.masked(kc, ap, ldak, bp, ldbk, &c[ci], ldc, alpha, bet, accum, 1<<nn-1)
 							continue
 						}
 						kr.fn(kc, ap, ldak, bp, ldbk, tile, nr, 1, 0, 0)
