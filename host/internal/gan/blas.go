@@ -11,7 +11,7 @@ type float interface{ ~float32 | ~float64 }
 
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices, where
 // op(x) is x or its transpose; op(a) is m×k and op(b) k×n. float32 goes to the
-// build's sgemm backend (pure-Go gonum, or OpenBLAS with -tags openblas);
+// build's sgemm backend (host/internal/sgemm, or OpenBLAS with -tags openblas);
 // float64 is only used by tests and always goes to gonum.
 func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
@@ -19,7 +19,7 @@ func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 	switch av := any(a).(type) {
 	case []float32:
-		sgemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		sgemm32(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
 		blas64.Implementation().Dgemm(trans(tA), trans(tB), m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}

@@ -12,9 +12,9 @@ import "C"
 import "unsafe"
 
 // BLASBackend names the sgemm implementation this binary was built with.
-const BLASBackend = "OpenBLAS (cgo)"
+var BLASBackend = "OpenBLAS (cgo)"
 
-func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemm32(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	ta, tb := C.enum_CBLAS_TRANSPOSE(C.CblasNoTrans), C.enum_CBLAS_TRANSPOSE(C.CblasNoTrans)
 	if tA {
 		ta = C.CblasTrans

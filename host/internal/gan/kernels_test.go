@@ -65,16 +65,21 @@ func to64(x []float32) []float64 {
 
 func TestActivationKernelMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	sl := slicesOf([]tensor.Output{
+	outs := []tensor.Output{
 		{Width: 3, Activation: tensor.Softmax}, {Width: 1, Activation: tensor.Sigmoid},
 		{Width: 9, Activation: tensor.Tanh}, {Width: 2, Activation: tensor.Softmax}, {Width: 5, Activation: tensor.Sigmoid},
-	})
-	const rows, w = 4, 20
+	}
+	for range 11 { // enough two-way softmaxes for a full vector and a tail
+		outs = append(outs, tensor.Output{Width: 2, Activation: tensor.Softmax})
+	}
+	sl := slicesOf(outs)
+	const rows, w = 4, 20 + 22
 	x := make([]float32, rows*w)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64() * 8)
 	}
 	x[0], x[3], x[4] = 200, -200, 100 // saturation
+	x[20], x[23], x[26] = 150, -150, 90
 	y := make([]float32, rows*w)
 	actRowsF32(x, rows, w, sl, y)
 	want := make([]float64, rows*w)

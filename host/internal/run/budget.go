@@ -105,6 +105,13 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, n
 	if raw, err := os.ReadFile(path); err == nil && json.Unmarshal(raw, &p) == nil && p.Key == key && p.Steps > 0 {
 		return p.Steps, p.CheckpointEvery, nil
 	}
+	workers := m.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// Timed as chunk 0 trains: alone, its sgemm on every worker's thread.
+	gan.SetBLASThreads(workers)
+	defer gan.SetBLASThreads(1)
 	set, _ := r.trainedSet(0)
 	if noisy != nil {
 		// Under privacy the timing, which the step count releases, must not
@@ -115,10 +122,6 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, n
 	rate, err := stepsPerSecond(ctx, cfg, set, r.flows.MaxFlowLen, r.cfg.Seed)
 	if err != nil {
 		return 0, 0, fmt.Errorf("timing training for model.time_budget: %w", err)
-	}
-	workers := m.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, runtime.GOMAXPROCS(0))
 	finetunes := r.trainedChunks() - 1

@@ -152,14 +152,19 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 // own seed, so the result does not depend on how many run at once or
 // where (a cluster trains the same chunks with trainChunk).
 func (r *runner) trainAll(ctx context.Context) error {
-	if err := r.trainChunk(ctx, 0); err != nil {
-		return err
-	}
 	workers := r.cfg.Model.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	n := len(r.plan.iters)
+	// Chunk 0 trains alone: its sgemm gets every worker's thread; the
+	// fine-tunes then share them.
+	defer gan.SetBLASThreads(1)
+	gan.SetBLASThreads(workers)
+	if err := r.trainChunk(ctx, 0); err != nil {
+		return err
+	}
+	gan.SetBLASThreads(workers / max(1, min(workers, n-1)))
 	jobs := make(chan int)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
