@@ -27,6 +27,9 @@ type ChunkPlan struct {
 	Model gan.Config `json:"model"`
 	// Iterations is each trained chunk's steps, by position.
 	Iterations []int `json:"iterations"`
+	// CheckpointEvery is the steps between checkpoints (model.checkpoint_every,
+	// or a quarter of the steps under a time budget).
+	CheckpointEvery int `json:"checkpoint_every"`
 	// Index is each trained position's chunk index (its tensor file).
 	Index []int `json:"index"`
 	// MaxFlowLen is the feature length a new model is built for.
@@ -46,7 +49,7 @@ func TrainDir(pos int) string { return fmt.Sprintf("train/chunk-%d", pos) }
 // SaveChunkPlan writes the plan OpenChunk reads and returns it.
 func (s *Session) SaveChunkPlan() (*ChunkPlan, error) {
 	r := s.r
-	p := ChunkPlan{TrainKey: r.keys["train"], Model: r.plan.cfg, Iterations: r.plan.iters, MaxFlowLen: r.flows.MaxFlowLen}
+	p := ChunkPlan{TrainKey: r.keys["train"], Model: r.plan.cfg, Iterations: r.plan.iters, CheckpointEvery: r.plan.every, MaxFlowLen: r.flows.MaxFlowLen}
 	for k, set := range r.sets {
 		if set != nil {
 			p.Index = append(p.Index, k)
@@ -118,7 +121,7 @@ func OpenChunk(ctx context.Context, cfg *pipeline.Config, opts Options, pos int)
 	r := &runner{cfg: cfg, dir: dir, out: out, line: progress.New(out), notify: opts.Progress, stages: st,
 		res: &Result{RunDir: dir}, keys: map[string]string{"train": p.TrainKey},
 		local: &localChunk{pos: pos, k: k, set: set, maxFlowLen: p.MaxFlowLen}}
-	r.plan = &trainPlan{cfg: p.Model, iters: p.Iterations, done: make([]int, len(p.Iterations))}
+	r.plan = &trainPlan{cfg: p.Model, every: p.CheckpointEvery, iters: p.Iterations, done: make([]int, len(p.Iterations))}
 	for _, it := range p.Iterations {
 		r.plan.total += it
 	}
