@@ -87,25 +87,6 @@ const (
 	ModeWrite = "encode"
 )
 
-// Format names of ABI 2's first release, kept until every caller uses the
-// read/write names above.
-//
-// Deprecated: use OpRead, OpReadEnd, OpWrite, OpWriteEnd, ModeRead,
-// ModeWrite and ReadStats.
-const (
-	OpDecode    = OpRead
-	OpDecodeEnd = OpReadEnd
-	OpEncode    = OpWrite
-	OpEncodeEnd = OpWriteEnd
-	ModeDecode  = ModeRead
-	ModeEncode  = ModeWrite
-)
-
-// DecodeStats is ReadStats.
-//
-// Deprecated: use ReadStats.
-type DecodeStats = ReadStats
-
 // OpenRequest creates a component instance inside the module. Params have
 // already been validated by the host against the component's manifest entry.
 type OpenRequest struct {

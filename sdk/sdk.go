@@ -58,15 +58,6 @@ type Writer interface {
 	End(dst []byte) ([]byte, error)
 }
 
-// Decoder and Encoder are the stream interfaces' names before field
-// encoders alone were called encoders.
-//
-// Deprecated: use Reader and Writer.
-type (
-	Decoder = Reader
-	Encoder = Writer
-)
-
 // FieldEncoder maps one field to the GAN's vectors and back.
 // The life cycle is Fit… FitEnd (on real data, producing a state the host
 // stores with the model), then Load (from that state, possibly in another

@@ -37,12 +37,6 @@ type Reader struct {
 	err     error
 }
 
-// NewDecoder is NewReader.
-//
-// Deprecated: use NewReader; kept until host/internal/flow's tests, which
-// another branch is editing, switch.
-func NewDecoder(env sdk.Env) (sdk.Reader, error) { return NewReader(env) }
-
 // NewReader opens a reader with env's parameters.
 func NewReader(env sdk.Env) (sdk.Reader, error) {
 	cfg, err := parseConfig(env.Params)

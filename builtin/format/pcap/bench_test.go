@@ -34,7 +34,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			var pkts int64
 			for b.Loop() {
-				d := NewDecoder()
+				d := NewReader()
 				for p := data; len(p) > 0; p = p[min(len(p), piece):] {
 					if _, err := d.Decode(p[:min(len(p), piece)]); err != nil {
 						b.Fatal(err)
@@ -232,7 +232,7 @@ func BenchmarkEncode(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var out []byte
 			for b.Loop() {
-				e, err := NewEncoder(Options{Link: LinkRaw, Snaplen: DefaultSnaplen})
+				e, err := NewWriter(Options{Link: LinkRaw, Snaplen: DefaultSnaplen})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -10,7 +10,7 @@ import (
 	"github.com/netshare/netshare/abi"
 )
 
-// Limits that keep a corrupt length field from making the decoder wait for
+// Limits that keep a corrupt length field from making the reader wait for
 // (and buffer) gigabytes: Wireshark's own limits for ordinary link types.
 const (
 	maxCaplen   = 262144   // classic record's captured length
@@ -53,9 +53,9 @@ func (f *iface) micros(units uint64) int64 {
 	return int64(us) + f.offsetUS
 }
 
-// Decoder reads a classic pcap or pcapng stream fed in pieces. It keeps the
+// Reader reads a classic pcap or pcapng stream fed in pieces. It keeps the
 // incomplete record at the end of a piece and finishes it with the next.
-type Decoder struct {
+type Reader struct {
 	cols  columns
 	batch abi.Batch
 
@@ -81,13 +81,13 @@ type Decoder struct {
 	precNotes []string
 }
 
-// NewDecoder returns a decoder for one stream; the container (classic or
+// NewReader returns a reader of one stream; the container (classic or
 // pcapng) is recognised from its first bytes.
-func NewDecoder() *Decoder { return &Decoder{need: 4} }
+func NewReader() *Reader { return &Reader{need: 4} }
 
 // Decode consumes the next piece of the stream and returns the records it
 // completed. The batch is reused by the next call.
-func (d *Decoder) Decode(p []byte) (*abi.Batch, error) {
+func (d *Reader) Decode(p []byte) (*abi.Batch, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -124,15 +124,15 @@ func (d *Decoder) Decode(p []byte) (*abi.Batch, error) {
 
 // End reports an error if the stream stopped inside a unit, and returns the
 // counts of what was read and skipped.
-func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
+func (d *Reader) End() (*abi.Batch, abi.ReadStats, error) {
 	if d.err != nil {
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
 	d.cols.reset()
 	d.cols.fill(&d.batch)
 	if d.state == stateStart {
 		d.err = fmt.Errorf("offset 0: stream of %d bytes is too short for a pcap or pcapng header", len(d.tail))
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
 	if len(d.tail) > 0 {
 		what := "block"
@@ -140,9 +140,9 @@ func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
 			what = "packet " + strconv.FormatInt(d.packets+1, 10)
 		}
 		d.err = fmt.Errorf("offset %d: file is cut short inside %s: it needs %d bytes, only %d remain", d.off, what, d.need, len(d.tail))
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
-	st := abi.DecodeStats{Records: d.records, Notes: d.Notes()}
+	st := abi.ReadStats{Records: d.records, Notes: d.Notes()}
 	for r, n := range d.skipped {
 		if n > 0 {
 			if st.Skipped == nil {
@@ -156,7 +156,7 @@ func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
 
 // Notes describes the stream read so far: container, byte order, link
 // types and timestamp precision.
-func (d *Decoder) Notes() map[string]string {
+func (d *Reader) Notes() map[string]string {
 	n := map[string]string{}
 	switch d.state {
 	case stateClassic:
@@ -194,21 +194,21 @@ func addNote(list []string, s string) []string {
 	return append(list, s)
 }
 
-func (d *Decoder) u16(b []byte) uint16 {
+func (d *Reader) u16(b []byte) uint16 {
 	if d.be {
 		return binary.BigEndian.Uint16(b)
 	}
 	return binary.LittleEndian.Uint16(b)
 }
 
-func (d *Decoder) u32(b []byte) uint32 {
+func (d *Reader) u32(b []byte) uint32 {
 	if d.be {
 		return binary.BigEndian.Uint32(b)
 	}
 	return binary.LittleEndian.Uint32(b)
 }
 
-func (d *Decoder) count(why int) {
+func (d *Reader) count(why int) {
 	if why == okPacket {
 		d.records++
 	} else {
@@ -218,7 +218,7 @@ func (d *Decoder) count(why int) {
 
 // run consumes as many whole units from buf as it holds and returns the
 // bytes consumed and the size the next (incomplete) unit needs.
-func (d *Decoder) run(buf []byte) (pos, need int, err error) {
+func (d *Reader) run(buf []byte) (pos, need int, err error) {
 	for {
 		rest := buf[pos:]
 		switch d.state {
@@ -260,7 +260,7 @@ func (d *Decoder) run(buf []byte) (pos, need int, err error) {
 }
 
 // fileHeader parses the 24-byte classic pcap file header.
-func (d *Decoder) fileHeader(h []byte) error {
+func (d *Reader) fileHeader(h []byte) error {
 	switch binary.BigEndian.Uint32(h) {
 	case magicMicro:
 		d.be = true
@@ -303,7 +303,7 @@ func linkNote(lt uint32) string {
 }
 
 // runClassic is the hot loop over classic pcap records.
-func (d *Decoder) runClassic(buf []byte) (pos, need int, err error) {
+func (d *Reader) runClassic(buf []byte) (pos, need int, err error) {
 	h := d.recHdr
 	for {
 		rest := buf[pos:]
@@ -331,7 +331,7 @@ func (d *Decoder) runClassic(buf []byte) (pos, need int, err error) {
 
 // block handles the pcapng block at the start of b (at least 12 bytes).
 // It returns 0 and the block's length when the block is incomplete.
-func (d *Decoder) block(b []byte) (n, need int, err error) {
+func (d *Reader) block(b []byte) (n, need int, err error) {
 	btype := d.u32(b)
 	if btype == blockSHB {
 		// A new section may switch byte order: its byte-order magic says.
@@ -425,7 +425,7 @@ func (d *Decoder) block(b []byte) (n, need int, err error) {
 var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 // idb parses an interface description block's body.
-func (d *Decoder) idb(body []byte) (iface, error) {
+func (d *Reader) idb(body []byte) (iface, error) {
 	f := iface{link: uint32(d.u16(body)), snaplen: d.u32(body[4:]), mul: 1, div: 1}
 	resol := byte(6)
 	opts := body[8:]

@@ -297,7 +297,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// An error is sticky: later calls repeat it rather than resync on
 	// garbage.
-	d := NewDecoder()
+	d := NewReader()
 	if _, err := d.Decode([]byte("not a capture at all, really")); err == nil {
 		t.Fatal("no error")
 	}
@@ -344,7 +344,7 @@ func TestDecodeReusesBatch(t *testing.T) {
 	}
 	file := classicFile(le, magicMicro, LinkEthernet, frames...)
 	body := file[24:]
-	d := NewDecoder()
+	d := NewReader()
 	if _, err := d.Decode(file); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ var (
 	macDst = [6]byte{0x02, 0, 0, 0, 0, 0x02}
 )
 
-// Options say what capture an Encoder writes.
+// Options say what capture an Writer writes.
 type Options struct {
 	Link    uint32 // LinkRaw, LinkIPv4, LinkEthernet, LinkSLL, LinkSLL2, LinkNull or LinkLoop
 	Snaplen int    // most bytes written per packet, link header included
@@ -90,7 +90,7 @@ func linkHeaderLen(lt uint32) int {
 	return 0
 }
 
-// Fix-up reasons an Encoder counts (see Fixes).
+// Fix-up reasons an Writer counts (see Fixes).
 const (
 	FixPktLenRaised   = "pkt_len-raised"    // pkt_len below the headers written, raised to their size
 	FixICMPTypeCapped = "icmp-type-clamped" // ICMP type or code above 255, written as 255
@@ -102,9 +102,9 @@ type flowKey struct {
 	sport, dport uint16
 }
 
-// Encoder writes packet records as a capture. Payload is not modelled: each
+// Writer writes packet records as a capture. Payload is not modelled: each
 // packet carries zero bytes after its headers, up to pkt_len.
-type Encoder struct {
+type Writer struct {
 	opt     Options
 	linkLen int
 	started bool
@@ -117,8 +117,8 @@ type Encoder struct {
 	hdr   [128]byte // link + IP + transport headers of one packet
 }
 
-// NewEncoder returns an encoder writing the capture opt describes.
-func NewEncoder(opt Options) (*Encoder, error) {
+// NewWriter returns a writer for the capture opt describes.
+func NewWriter(opt Options) (*Writer, error) {
 	if LinkName(opt.Link) == "unsupported" || opt.Link == LinkIPv6 || opt.Link == LinkRawBSD || opt.Link == LinkRawOBSD {
 		return nil, fmt.Errorf("pcap: cannot write link type %d", opt.Link)
 	}
@@ -126,16 +126,16 @@ func NewEncoder(opt Options) (*Encoder, error) {
 	if opt.Snaplen < ll+40 || opt.Snaplen > maxCaplen {
 		return nil, fmt.Errorf("pcap: parameter snaplen: %d is outside [%d, %d] (the link, IPv4 and TCP headers must fit)", opt.Snaplen, ll+40, maxCaplen)
 	}
-	return &Encoder{opt: opt, linkLen: ll, fixes: map[string]int64{}, nextSeq: map[flowKey]uint32{}, conns: map[convKey]*conn{}}, nil
+	return &Writer{opt: opt, linkLen: ll, fixes: map[string]int64{}, nextSeq: map[flowKey]uint32{}, conns: map[convKey]*conn{}}, nil
 }
 
 // Fixes returns how many records were changed to make valid packets, by
 // reason (FixPktLenRaised, FixICMPTypeCapped).
-func (e *Encoder) Fixes() map[string]int64 { return e.fixes }
+func (e *Writer) Fixes() map[string]int64 { return e.fixes }
 
 // header appends the file header (classic) or the section header and
 // interface description (pcapng).
-func (e *Encoder) header(dst []byte) []byte {
+func (e *Writer) header(dst []byte) []byte {
 	le := binary.LittleEndian
 	if !e.opt.PCAPNG {
 		magic := uint32(magicMicro)
@@ -223,7 +223,7 @@ func (n *numCol) at(row int) (uint64, error) {
 	return v, nil
 }
 
-// Columns an encoder reads: required ones have no default.
+// Columns a writer reads: required ones have no default.
 var encodeColumns = []struct {
 	name     string
 	max      uint64
@@ -247,7 +247,7 @@ var encodeColumns = []struct {
 
 // Encode appends the packets of b to dst (after the file header, the
 // first time).
-func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
+func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	if !e.started {
 		dst = e.header(dst)
 		e.started = true
@@ -293,7 +293,7 @@ func columnList(b *abi.Batch) string {
 
 // End writes the file header if no batch came, so that an empty capture is
 // still a valid file.
-func (e *Encoder) End(dst []byte) ([]byte, error) {
+func (e *Writer) End(dst []byte) ([]byte, error) {
 	if !e.started {
 		dst = e.header(dst)
 		e.started = true
@@ -303,7 +303,7 @@ func (e *Encoder) End(dst []byte) ([]byte, error) {
 
 // packet appends one packet record; v holds the columns in encodeColumns
 // order.
-func (e *Encoder) packet(dst []byte, row int, v [13]uint64) ([]byte, error) {
+func (e *Writer) packet(dst []byte, row int, v [13]uint64) ([]byte, error) {
 	ts := int64(v[0])
 	src, dstIP := uint32(v[1]), uint32(v[2])
 	sport, dport := uint16(v[3]), uint16(v[4])
@@ -432,7 +432,7 @@ func csumOffset(proto uint8) int {
 }
 
 // recordHeader appends a classic record header or the start of an EPB.
-func (e *Encoder) recordHeader(dst []byte, ts int64, caplen, orig int) []byte {
+func (e *Writer) recordHeader(dst []byte, ts int64, caplen, orig int) []byte {
 	le := binary.LittleEndian
 	if e.opt.PCAPNG {
 		units := uint64(ts)
@@ -456,7 +456,7 @@ func (e *Encoder) recordHeader(dst []byte, ts int64, caplen, orig int) []byte {
 	return le.AppendUint32(dst, uint32(orig))
 }
 
-func (e *Encoder) linkHeader(h []byte) []byte {
+func (e *Writer) linkHeader(h []byte) []byte {
 	switch e.opt.Link {
 	case LinkEthernet:
 		h = append(h, macDst[:]...)
@@ -481,7 +481,7 @@ func (e *Encoder) linkHeader(h []byte) []byte {
 
 // tcpHeader appends a 20-byte TCP header with sequence numbers that follow
 // on within each direction, and acknowledgements of the other direction.
-func (e *Encoder) tcpHeader(h []byte, src, dst uint32, sport, dport uint16, flags uint8, payload int) []byte {
+func (e *Writer) tcpHeader(h []byte, src, dst uint32, sport, dport uint16, flags uint8, payload int) []byte {
 	k := flowKey{src, dst, sport, dport}
 	seq, ok := e.nextSeq[k]
 	if !ok {

@@ -13,9 +13,9 @@ import (
 )
 
 // encodeAll writes rs with opt in batches of the given size.
-func encodeAll(t testing.TB, opt Options, b *abi.Batch, batch int) ([]byte, *Encoder) {
+func encodeAll(t testing.TB, opt Options, b *abi.Batch, batch int) ([]byte, *Writer) {
 	t.Helper()
-	e, err := NewEncoder(opt)
+	e, err := NewWriter(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestEncodeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e, err := NewEncoder(Options{Link: LinkRaw, Snaplen: DefaultSnaplen})
+			e, err := NewWriter(Options{Link: LinkRaw, Snaplen: DefaultSnaplen})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -346,8 +346,8 @@ func TestEncodeErrors(t *testing.T) {
 		{Link: 147, Snaplen: DefaultSnaplen},
 		{Link: LinkIPv6, Snaplen: DefaultSnaplen},
 	} {
-		if _, err := NewEncoder(opt); err == nil {
-			t.Errorf("NewEncoder(%+v) accepted", opt)
+		if _, err := NewWriter(opt); err == nil {
+			t.Errorf("NewWriter(%+v) accepted", opt)
 		}
 	}
 }
@@ -355,7 +355,7 @@ func TestEncodeErrors(t *testing.T) {
 // TestEmptyCapture: no records still make a valid, readable file.
 func TestEmptyCapture(t *testing.T) {
 	for _, ng := range []bool{false, true} {
-		e, err := NewEncoder(Options{Link: LinkEthernet, Snaplen: DefaultSnaplen, PCAPNG: ng})
+		e, err := NewWriter(Options{Link: LinkEthernet, Snaplen: DefaultSnaplen, PCAPNG: ng})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,12 +398,12 @@ func TestDispatcher(t *testing.T) {
 		{TS: 10, Src: 1, Dst: 2, Sport: 3, Dport: 4, Proto: 6, Len: 40, TTL: 9, TCPFlags: 2},
 		{TS: 11, Src: 2, Dst: 1, Sport: 4, Dport: 3, Proto: 17, Len: 200, TTL: 9},
 	}
-	enc := open(abi.ModeEncode, map[string]any{"linktype": "ethernet", "pcapng": true, "precision": "ns"})
-	_, body := call(abi.OpEncode, enc, nil, abi.AppendBatch(nil, toBatch(rs)))
-	_, tail := call(abi.OpEncodeEnd, enc, nil, nil)
+	enc := open(abi.ModeWrite, map[string]any{"linktype": "ethernet", "pcapng": true, "precision": "ns"})
+	_, body := call(abi.OpWrite, enc, nil, abi.AppendBatch(nil, toBatch(rs)))
+	_, tail := call(abi.OpWriteEnd, enc, nil, nil)
 	file := append(body, tail...)
 
-	dec := open(abi.ModeDecode, nil)
+	dec := open(abi.ModeRead, nil)
 	h, _ := call(abi.OpDetect, dec, nil, file[:16])
 	var det abi.DetectReply
 	if err := json.Unmarshal(h, &det); err != nil || !det.Match {
@@ -411,15 +411,15 @@ func TestDispatcher(t *testing.T) {
 	}
 	var got []rec
 	for p := file; len(p) > 0; p = p[min(len(p), 50):] {
-		_, b := call(abi.OpDecode, dec, nil, p[:min(len(p), 50)])
+		_, b := call(abi.OpRead, dec, nil, p[:min(len(p), 50)])
 		batch, err := abi.DecodeBatch(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, records(t, batch)...)
 	}
-	h, _ = call(abi.OpDecodeEnd, dec, nil, nil)
-	var st abi.DecodeStats
+	h, _ = call(abi.OpReadEnd, dec, nil, nil)
+	var st abi.ReadStats
 	if err := json.Unmarshal(h, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestDispatcher(t *testing.T) {
 		t.Fatalf("records %+v, stats %+v", got, st)
 	}
 	// Bad parameters are refused at open, naming the parameter.
-	req, _ := abi.AppendRequest(nil, abi.OpenRequest{Kind: abi.KindFormat, Name: "pcap", Mode: abi.ModeEncode, Params: map[string]any{"linktype": "token-ring"}}, nil)
+	req, _ := abi.AppendRequest(nil, abi.OpenRequest{Kind: abi.KindFormat, Name: "pcap", Mode: abi.ModeWrite, Params: map[string]any{"linktype": "token-ring"}}, nil)
 	if _, _, err := abi.SplitResponse(d.Call(abi.OpOpen, 0, req)); err == nil || !strings.Contains(err.Error(), "linktype") {
 		t.Fatalf("bad linktype: %v", err)
 	}

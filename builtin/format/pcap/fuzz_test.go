@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // fuzzDecode is the property both fuzz targets check on any input: no
@@ -39,7 +39,7 @@ func fuzzDecode(t *testing.T, data []byte, cut uint16) {
 			return // a corrupt pcapng offset or resolution: not writable
 		}
 	}
-	e, err := NewEncoder(Options{Link: LinkEthernet, Snaplen: DefaultSnaplen, PCAPNG: true})
+	e, err := NewWriter(Options{Link: LinkEthernet, Snaplen: DefaultSnaplen, PCAPNG: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func fuzzSeeds(f *testing.F, ng bool, hand ...[]byte) {
 		f.Add(h, uint16(7))
 	}
 	// Without the real traces the hand-made seeds still run.
-	dir, _ := sdktest.SharedDataPath("pcap")
+	dir, _ := shareddata.Lookup("pcap")
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -156,7 +156,7 @@ func FuzzRoundTrip(f *testing.F) {
 			w.Len = max(r.Len, minLen)
 			want = append(want, w)
 		}
-		e, err := NewEncoder(opt)
+		e, err := NewWriter(opt)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // rec is one packet record, for comparisons.
@@ -67,9 +67,9 @@ func toBatch(rs []rec) *abi.Batch {
 
 // decodeAll feeds data to a fresh decoder in pieces of the given size (0:
 // all at once) and returns every record and the stats.
-func decodeAll(t testing.TB, data []byte, piece int) ([]rec, abi.DecodeStats, error) {
+func decodeAll(t testing.TB, data []byte, piece int) ([]rec, abi.ReadStats, error) {
 	t.Helper()
-	d := NewDecoder()
+	d := NewReader()
 	var out []rec
 	if piece <= 0 {
 		piece = len(data) + 1
@@ -78,7 +78,7 @@ func decodeAll(t testing.TB, data []byte, piece int) ([]rec, abi.DecodeStats, er
 		n := min(piece, len(data))
 		b, err := d.Decode(data[:n])
 		if err != nil {
-			return out, abi.DecodeStats{}, err
+			return out, abi.ReadStats{}, err
 		}
 		out = append(out, records(t, b)...)
 		data = data[n:]
@@ -95,7 +95,7 @@ func decodeAll(t testing.TB, data []byte, piece int) ([]rec, abi.DecodeStats, er
 // when it is absent.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	return sdktest.SharedData(t, "pcap")
+	return shareddata.Path(t, "pcap")
 }
 
 // realFiles returns the real captures by base name.

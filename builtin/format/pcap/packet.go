@@ -17,7 +17,7 @@ const (
 	numReasons
 )
 
-// ReasonNames are the DecodeStats.Skipped keys, indexed by reason.
+// ReasonNames are the ReadStats.Skipped keys, indexed by reason.
 var ReasonNames = [numReasons]string{
 	okPacket:      "",
 	skipNotIPv4:   "not-ipv4",

@@ -35,13 +35,13 @@ func init() {
 		}),
 	}, sdk.Format{
 		Detect:    Detect,
-		NewReader: func(sdk.Env) (sdk.Reader, error) { return NewDecoder(), nil },
+		NewReader: func(sdk.Env) (sdk.Reader, error) { return NewReader(), nil },
 		NewWriter: func(env sdk.Env) (sdk.Writer, error) {
 			opt, err := optionsFromParams(env.Params)
 			if err != nil {
 				return nil, err
 			}
-			return NewEncoder(opt)
+			return NewWriter(opt)
 		},
 	})
 }

@@ -17,7 +17,7 @@ const (
 // numbers, options, window, and the flag bits the state machine implies
 // (the SYN-ACK of a handshake, ACK once the peer has spoken).
 
-// Fix-up reasons the session writer counts (see Encoder.Fixes).
+// Fix-up reasons the session writer counts (see Writer.Fixes).
 const (
 	FixSynAck       = "tcp-synack"         // the responder's first packet after a SYN made a SYN-ACK
 	FixAckSet       = "tcp-ack-set"        // ACK set on a packet sent after the peer spoke
@@ -77,7 +77,7 @@ type conn struct {
 
 // conversation returns the state of the conversation src:sport ↔
 // dst:dport and the index of the sending side in it.
-func (e *Encoder) conversation(src, dst uint32, sport, dport uint16) (*conn, int) {
+func (e *Writer) conversation(src, dst uint32, sport, dport uint16) (*conn, int) {
 	k, si := convKey{src, dst, sport, dport}, 0
 	if src > dst || src == dst && sport > dport {
 		k, si = convKey{dst, src, dport, sport}, 1
@@ -103,7 +103,7 @@ func (s *side) seqInit(src, dst uint32, sport, dport uint16, gen uint32) {
 // sessionHeader appends the TCP header of one packet of a conversation,
 // fixing its flags to what the connection's state implies; payload is
 // the bytes after the fixed 20-byte header (options come out of it).
-func (e *Encoder) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport uint16, flags uint8, payload int) []byte {
+func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport uint16, flags uint8, payload int) []byte {
 	c, si := e.conversation(src, dst, sport, dport)
 	// A bare SYN on a closed conversation opens a new connection on the
 	// same ports.

@@ -13,6 +13,7 @@ import (
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/pcap"
 	mt "github.com/netshare/netshare/builtin/metric/internal/metrictest"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -138,7 +139,7 @@ func TestScores(t *testing.T) {
 // writePcap writes records with the pcap format's session writer.
 func writePcap(t *testing.T, b *abi.Batch, path string) {
 	t.Helper()
-	e, err := pcap.NewEncoder(pcap.Options{Link: pcap.LinkRaw, Snaplen: pcap.DefaultSnaplen, Sessions: true})
+	e, err := pcap.NewWriter(pcap.Options{Link: pcap.LinkRaw, Snaplen: pcap.DefaultSnaplen, Sessions: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +224,14 @@ func TestAgainstTools(t *testing.T) {
 		convs = append(convs, byState[st])
 	}
 	inputs := map[string]*abi.Batch{"states": records(true, convs...)}
-	if data, err := sdktest.SharedDataPath("pcap"); err == nil {
+	if data, err := shareddata.Lookup("pcap"); err == nil {
 		ents, _ := os.ReadDir(data)
 		for _, e := range ents {
 			raw, err := os.ReadFile(filepath.Join(data, e.Name()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			bs, _, err := sdktest.Read(pcap.NewDecoder(), raw)
+			bs, _, err := sdktest.Read(pcap.NewReader(), raw)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -110,7 +110,7 @@ func run(wasmPath string, piece int, minTime time.Duration, native bool, files [
 }
 
 func decodeNative(data []byte, piece int) (abi.ReadStats, error) {
-	d := pcap.NewDecoder()
+	d := pcap.NewReader()
 	for p := data; len(p) > 0; p = p[min(len(p), piece):] {
 		if _, err := d.Decode(p[:min(len(p), piece)]); err != nil {
 			return abi.ReadStats{}, err

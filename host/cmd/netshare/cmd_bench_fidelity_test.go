@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/host/internal/report"
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // tinyModel keeps the bench's training to seconds.
@@ -20,7 +20,7 @@ var tinyModel = []string{"--set", "model.attr_gen_units=16", "--set", "model.cri
 // floor, the reference figure and target where the reference file has
 // one, and the tally.
 func TestBenchFidelity(t *testing.T) {
-	ugr := sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv")
+	ugr := shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv")
 	dir := t.TempDir()
 	ref := filepath.Join(dir, "ref.toml")
 	os.WriteFile(ref, []byte(`[[trace]]

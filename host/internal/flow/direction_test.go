@@ -7,6 +7,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/pcap"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
 
@@ -106,7 +107,7 @@ func TestReverseShareAndChoice(t *testing.T) {
 // in front of the victim: no flow has its reverse) stay directed; the
 // CIC-DDoS2019 SYN flood holds the victim's RST-ACKs, so it pairs.
 func TestChooseDirectionRealTraces(t *testing.T) {
-	dir := sdktest.SharedData(t, "pcap")
+	dir := shareddata.Path(t, "pcap")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestChooseDirectionRealTraces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bs, _, err := sdktest.Read(pcap.NewDecoder(), data)
+		bs, _, err := sdktest.Read(pcap.NewReader(), data)
 		if err != nil {
 			t.Fatal(err)
 		}

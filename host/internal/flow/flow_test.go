@@ -11,6 +11,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/netflowcsv"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -333,11 +334,11 @@ func TestNetShareFile(t *testing.T) {
 
 func decodeFlowCSV(t testing.TB, name string) *abi.Batch {
 	t.Helper()
-	data, err := os.ReadFile(sdktest.SharedData(t, "flows", name))
+	data, err := os.ReadFile(shareddata.Path(t, "flows", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := netflowcsv.NewDecoder(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
+	dec, err := netflowcsv.NewReader(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

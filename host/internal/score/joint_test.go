@@ -16,14 +16,14 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/trace"
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // jointPy returns the reference script and a Python that can run it, or
 // skips the test saying what is missing.
 func jointPy(t *testing.T) (python, script string) {
 	t.Helper()
-	script = filepath.Join(filepath.Dir(sdktest.SharedData(t)), "bench", "joint.py")
+	script = filepath.Join(filepath.Dir(shareddata.Path(t)), "bench", "joint.py")
 	if _, err := os.Stat(script); err != nil {
 		t.Skipf("reference script absent: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestJointAgreesWithPython(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
-			tr, err := trace.Read(ctx, host(t), []string{sdktest.SharedData(t, tt.file)}, trace.Options{})
+			tr, err := trace.Read(ctx, host(t), []string{shareddata.Path(t, tt.file)}, trace.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +273,7 @@ func values(b *abi.Batch, c string, perFlow bool) []float64 {
 // that on the metrics that see joint structure, and every score must get a
 // naive line (the joint ones from the metric itself).
 func TestSampleNaive(t *testing.T) {
-	real := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	real := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	metrics, err := DefaultMetrics(real)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +313,7 @@ func TestSampleNaive(t *testing.T) {
 // score the real trace against full-size resamples, which on 1,000 UGR'16
 // records is well below half against half for the port JSD.
 func TestBootstrapFloor(t *testing.T) {
-	real := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	real := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	metrics := []Metric{
 		{Name: "jsd", Params: map[string]any{"column": "srcport", "support": []any{int64(0), int64(65535)}}},
 		{Name: "flow-size", Params: map[string]any{"name": "records_per_flow_emd"}},

@@ -15,8 +15,8 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/metric/internal/ml"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
-	"github.com/netshare/netshare/sdk/sdktest"
 
 	// The formats the traces are read with.
 	_ "github.com/netshare/netshare/builtin/format/netflowcsv"
@@ -28,7 +28,7 @@ import (
 // and params, skipping the test when the data folder is absent.
 func Read(t testing.TB, rel, format string, params map[string]any) *abi.Batch {
 	t.Helper()
-	path := sdktest.SharedData(t, rel)
+	path := shareddata.Path(t, rel)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func Read(t testing.TB, rel, format string, params map[string]any) *abi.Batch {
 // Decode runs a format's decoder over data and concatenates its batches.
 func Decode(data []byte, format string, params map[string]any) (*abi.Batch, error) {
 	d := sdk.NewDispatcher()
-	h, _, err := call(d, abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: format, Params: params, Mode: abi.ModeDecode}, nil)
+	h, _, err := call(d, abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: format, Params: params, Mode: abi.ModeRead}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func Decode(data []byte, format string, params map[string]any) (*abi.Batch, erro
 	var out *abi.Batch
 	const piece = 1 << 20
 	for off := 0; off < len(data); off += piece {
-		_, body, err := call(d, abi.OpDecode, reply.Handle, nil, data[off:min(off+piece, len(data))])
+		_, body, err := call(d, abi.OpRead, reply.Handle, nil, data[off:min(off+piece, len(data))])
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +62,7 @@ func Decode(data []byte, format string, params map[string]any) (*abi.Batch, erro
 			return nil, err
 		}
 	}
-	_, body, err := call(d, abi.OpDecodeEnd, reply.Handle, nil, nil)
+	_, body, err := call(d, abi.OpReadEnd, reply.Handle, nil, nil)
 	if err != nil {
 		return nil, err
 	}
