@@ -3,7 +3,6 @@ package word2vec
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/netshare/netshare/abi"
 )
@@ -22,10 +21,8 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if len(in.Values) != n*d {
 		return nil, fmt.Errorf("word2vec %s: %d rows of %d hold %d values", e.column, n, d, len(in.Values))
 	}
-	if cap(e.offs) < n {
-		e.offs = make([]int32, n)
-	}
-	pos := e.offs[:n]
+	e.offs = abi.Grow(e.offs, n)
+	pos := e.offs
 	if d == 10 {
 		e.memo.lookupAll10(in.Values, pos)
 	} else {
@@ -52,22 +49,22 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	key := e.tree.key
 	switch e.typ {
 	case abi.TypeU8:
-		col.U8 = slices.Grow(col.U8, n)[:n]
+		col.U8 = abi.Grow(col.U8, n)
 		for i, p := range pos {
 			col.U8[i] = uint8(key[p])
 		}
 	case abi.TypeU16:
-		col.U16 = slices.Grow(col.U16, n)[:n]
+		col.U16 = abi.Grow(col.U16, n)
 		for i, p := range pos {
 			col.U16[i] = uint16(key[p])
 		}
-	case abi.TypeU32:
-		col.U32 = slices.Grow(col.U32, n)[:n]
+	case abi.TypeU32, abi.TypeIPv4:
+		col.U32 = abi.Grow(col.U32, n)
 		for i, p := range pos {
 			col.U32[i] = uint32(key[p])
 		}
 	default:
-		col.I64 = slices.Grow(col.I64, n)[:n]
+		col.I64 = abi.Grow(col.I64, n)
 		for i, p := range pos {
 			col.I64[i] = key[p]
 		}

@@ -29,12 +29,6 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// Manifest defaults read by the host (see the package comment).
-const (
-	DefaultSharedFit      = "shared_fit"
-	DefaultPerFieldParams = "per_field_params"
-)
-
 func init() {
 	sdk.RegisterEncoder(abi.Component{
 		Name:    "word2vec",
@@ -57,7 +51,7 @@ func init() {
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
 			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
 		},
-		Defaults: map[string]any{DefaultSharedFit: true, DefaultPerFieldParams: []any{"kind", "max_checks", "approx"}},
+		Defaults: map[string]any{abi.DefaultSharedFit: true, abi.DefaultPerFieldParams: []any{"kind", "max_checks", "approx"}},
 	}, New)
 }
 
@@ -207,26 +201,6 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 	return e, nil
 }
 
-func isInt(t abi.Type) bool {
-	switch t {
-	case abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeI64:
-		return true
-	}
-	return false
-}
-
-func intAt(c *abi.Column, i int) int64 {
-	switch c.Type {
-	case abi.TypeU8:
-		return int64(c.U8[i])
-	case abi.TypeU16:
-		return int64(c.U16[i])
-	case abi.TypeU32:
-		return int64(c.U32[i])
-	}
-	return c.I64[i]
-}
-
 // Fit appends the batch's sentences to the corpus; training runs in FitEnd.
 func (e *Encoder) Fit(b *abi.Batch) error {
 	if e.pretrained != nil {
@@ -238,7 +212,7 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 		if c == nil {
 			return fmt.Errorf("word2vec %s: fit batch has no sentence column %q", e.column, name)
 		}
-		if !isInt(c.Type) {
+		if !c.Type.IsInt() {
 			return fmt.Errorf("word2vec %s: sentence column %q is %s, want an integer type", e.column, name, c.Type)
 		}
 		cols[j] = c
@@ -257,7 +231,7 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 	n := b.Len()
 	for i := 0; i < n; i++ {
 		for j, c := range cols {
-			v := intAt(c, i)
+			v := c.Int(i)
 			if v < 0 || v > math.MaxUint32 {
 				return fmt.Errorf("word2vec %s: row %d: %s = %d is outside [0, 2^32)", e.column, i, c.Name, v)
 			}
@@ -323,8 +297,8 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	}
 	e.typ = abi.TypeU16
 	if ci, ok := st.Columns[e.column]; ok {
-		t, ok := typeByName(ci.Type)
-		if !ok || !isInt(t) {
+		t, ok := abi.ParseType(ci.Type)
+		if !ok || !t.IsInt() {
 			return nil, fmt.Errorf("word2vec %s: state names column type %q", e.column, ci.Type)
 		}
 		e.typ = t
@@ -338,7 +312,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		sort.Strings(names)
 		for _, n := range names {
 			if st.Columns[n].Kind == e.kind {
-				if t, ok := typeByName(st.Columns[n].Type); ok && isInt(t) {
+				if t, ok := abi.ParseType(st.Columns[n].Type); ok && t.IsInt() {
 					e.typ = t
 					break
 				}
@@ -475,19 +449,10 @@ func maxOf(t abi.Type) int64 {
 		return math.MaxUint8
 	case abi.TypeU16:
 		return math.MaxUint16
-	case abi.TypeU32:
+	case abi.TypeU32, abi.TypeIPv4:
 		return math.MaxUint32
 	}
 	return math.MaxInt64
-}
-
-func typeByName(s string) (abi.Type, bool) {
-	for t := abi.TypeU8; t <= abi.TypeString; t++ {
-		if t.String() == s {
-			return t, true
-		}
-	}
-	return 0, false
 }
 
 func normalize(v []float64) {
@@ -514,7 +479,7 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if c == nil {
 		return fmt.Errorf("word2vec %s: batch has no column %q", e.column, e.column)
 	}
-	if !isInt(c.Type) {
+	if !c.Type.IsInt() {
 		return fmt.Errorf("word2vec %s: column is %s, want an integer type", e.column, c.Type)
 	}
 	n, d := c.Len(), e.dim
@@ -523,10 +488,8 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	}
 	// First each row's vector offset, one loop per column type, then the
 	// copies.
-	if cap(e.offs) < n {
-		e.offs = make([]int32, n)
-	}
-	offs, small := e.offs[:n], e.small
+	e.offs = abi.Grow(e.offs, n)
+	offs, small := e.offs, e.small
 	switch c.Type {
 	case abi.TypeU8:
 		for i, v := range c.U8 {
@@ -536,7 +499,7 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 		for i, v := range c.U16 {
 			offs[i] = small[v]
 		}
-	case abi.TypeU32:
+	case abi.TypeU32, abi.TypeIPv4:
 		for i, v := range c.U32 {
 			if v < 1<<16 {
 				offs[i] = small[v]

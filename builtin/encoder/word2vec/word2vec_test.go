@@ -156,6 +156,8 @@ func column(name string, typ abi.Type, vals []int64) *abi.Batch {
 			c.U8 = append(c.U8, uint8(v))
 		case abi.TypeU16:
 			c.U16 = append(c.U16, uint16(v))
+		case abi.TypeU32, abi.TypeIPv4:
+			c.U32 = append(c.U32, uint32(v))
 		default:
 			c.I64 = append(c.I64, v)
 		}
@@ -521,6 +523,73 @@ func TestErrors(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestColumnTypes pins which column types word2vec takes: those
+// abi.Type.IsInt calls integers, IPv4 addresses and timestamps included
+// (integers on the wire), each decoding back into its own type; floats and
+// strings are refused.
+func TestColumnTypes(t *testing.T) {
+	vals := []int64{1, 7, 80, 443, 1 << 20, 3_000_000_000}
+	for _, tc := range []struct {
+		typ  abi.Type
+		vals []int64
+		ok   bool
+	}{
+		{abi.TypeU8, vals[:3], true},
+		{abi.TypeU16, vals[:4], true},
+		{abi.TypeU32, vals, true},
+		{abi.TypeIPv4, vals, true},
+		{abi.TypeI64, vals, true},
+		{abi.TypeTime, vals, true},
+		{abi.TypeF64, vals, false},
+		{abi.TypeString, vals, false},
+	} {
+		t.Run(tc.typ.String(), func(t *testing.T) {
+			// Sentences [srcport, dstport], each value beside the next.
+			src := column("srcport", tc.typ, nil).Columns[0]
+			dst := column("dstport", tc.typ, nil).Columns[0]
+			var a, b []int64
+			for r := 0; r < 50; r++ {
+				for i, v := range tc.vals {
+					a, b = append(a, v), append(b, tc.vals[(i+1)%len(tc.vals)])
+				}
+			}
+			if tc.typ == abi.TypeF64 {
+				src.F64, dst.F64 = make([]float64, len(a)), make([]float64, len(b))
+			} else if tc.typ == abi.TypeString {
+				src.Dict, src.Codes = []string{"x"}, make([]uint32, len(a))
+				dst.Dict, dst.Codes = []string{"x"}, make([]uint32, len(b))
+			} else {
+				src, dst = column("srcport", tc.typ, a).Columns[0], column("dstport", tc.typ, b).Columns[0]
+			}
+			batch := &abi.Batch{Columns: []abi.Column{src, dst}}
+			w := newWire(t)
+			params := map[string]any{"sentence": []any{"srcport", "dstport"}}
+			h := w.Open("word2vec", "srcport", params, 1)
+			st, err := w.TryFit(h, batch)
+			if !tc.ok {
+				if err == nil || !strings.Contains(err.Error(), "want an integer type") {
+					t.Fatalf("fit error %v, want one refusing the type", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Load(h, st)
+			in := column("srcport", tc.typ, tc.vals)
+			got := w.Decode(h, w.Encode(h, in)).Column("srcport")
+			if got == nil || got.Type != tc.typ || got.Len() != len(tc.vals) {
+				t.Fatalf("decoded %+v, want %d rows of %s", got, len(tc.vals), tc.typ)
+			}
+			for i, v := range tc.vals {
+				if got.Int(i) != v {
+					t.Errorf("%d decodes to %d", v, got.Int(i))
+				}
 			}
 		})
 	}
