@@ -49,7 +49,7 @@ func init() {
 			{Name: "max_checks", Type: abi.ParamInt, Default: int64(0), Doc: "0: exact nearest-neighbour decoding; n > 0: examine at most n vocabulary vectors per decoded value (approximate, much faster on large vocabularies)"},
 			{Name: "approx", Type: abi.ParamFloat, Default: 0.0, Doc: "ε ≥ 0: decode may return a value up to 1+ε times as far from the query as the nearest (a bound, not an estimate); 0 is exact"},
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
-			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
+			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
 		},
 		Defaults: map[string]any{abi.DefaultSharedFit: true, abi.DefaultPerFieldParams: []any{"kind", "max_checks", "approx"}},
 	}, New)
@@ -195,7 +195,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		}
 		e.pretrained = raw
 	}
-	if p.Bool("private") && e.pretrained == nil {
+	if p.Bool(abi.ParamPrivate) && e.pretrained == nil {
 		return nil, fmt.Errorf("word2vec %s: private = true needs a pretrained model (trained on public data): embeddings fitted on private data leak it", e.column)
 	}
 	return e, nil

@@ -151,7 +151,7 @@ func (m *Metric) add(s *side, b *abi.Batch, where string, salt uint64) error {
 		return fmt.Errorf("%s: column pkt_len is %s, want u16", where, size.Type)
 	}
 	var cols []*abi.Column
-	if f := b.Column("_flow"); f != nil {
+	if f := b.Column(abi.FlowColumn); f != nil {
 		cols = []*abi.Column{f}
 	} else {
 		for _, k := range m.key {

@@ -90,7 +90,7 @@ func TestPacketFeatures(t *testing.T) {
 	b := &abi.Batch{Columns: []abi.Column{
 		{Name: "ts", Type: abi.TypeTime, I64: []int64{30, 0, 10}},
 		{Name: "pkt_len", Type: abi.TypeU16, U16: []uint16{300, 100, 200}},
-		{Name: "_flow", Type: abi.TypeU32, U32: []uint32{7, 7, 7}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{7, 7, 7}},
 	}}
 	if err := m.AddReal(b); err != nil {
 		t.Fatal(err)

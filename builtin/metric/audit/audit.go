@@ -17,12 +17,8 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// SplitColumn marks the holdout: 0 = the generator's training data, 1 =
-// real records it never saw.
-const SplitColumn = "_split"
-
 // hostColumns are added by the host and are not part of a record.
-var hostColumns = map[string]bool{"_flow": true, SplitColumn: true}
+var hostColumns = map[string]bool{abi.FlowColumn: true, abi.SplitColumn: true}
 
 // DefaultFeatures are the DCR features, those the records lack skipped.
 var DefaultFeatures = []string{"srcip", "dstip", "srcport", "dstport", "proto", "ts", "td", "pkt", "byt", "pkt_len", "tos", "ttl", "flag", "off", "tcp_flags"}
@@ -108,14 +104,14 @@ func (m *Metric) AddReal(b *abi.Batch) error {
 			return err
 		}
 	}
-	split := b.Column(SplitColumn)
+	split := b.Column(abi.SplitColumn)
 	if split != nil {
 		if split.Type != abi.TypeU8 {
-			return fmt.Errorf("%s: column %s is %s, want u8", where, SplitColumn, split.Type)
+			return fmt.Errorf("%s: column %s is %s, want u8", where, abi.SplitColumn, split.Type)
 		}
 		m.hasSplit = true
 	} else if m.hasSplit {
-		return fmt.Errorf("%s has no %s column though earlier real batches had one", where, SplitColumn)
+		return fmt.Errorf("%s has no %s column though earlier real batches had one", where, abi.SplitColumn)
 	}
 	if err := m.bind(b, where); err != nil {
 		return err
@@ -128,7 +124,7 @@ func (m *Metric) AddReal(b *abi.Batch) error {
 			case 1:
 				holdout = true
 			default:
-				return fmt.Errorf("%s row %d: %s is %d, want 0 (training) or 1 (holdout)", where, r, SplitColumn, split.U8[r])
+				return fmt.Errorf("%s row %d: %s is %d, want 0 (training) or 1 (holdout)", where, r, abi.SplitColumn, split.U8[r])
 			}
 		}
 		tuple, rec := m.hashRow(r)

@@ -130,7 +130,7 @@ func TestAdvantage(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	good := records(50, 1)
-	bad := &abi.Batch{Columns: append(append([]abi.Column(nil), good.Columns...), abi.Column{Name: "_split", Type: abi.TypeU8, U8: make([]uint8, 50)})}
+	bad := &abi.Batch{Columns: append(append([]abi.Column(nil), good.Columns...), abi.Column{Name: abi.SplitColumn, Type: abi.TypeU8, U8: make([]uint8, 50)})}
 	bad.Columns[len(bad.Columns)-1].U8[9] = 5
 	for _, tc := range []struct {
 		name      string

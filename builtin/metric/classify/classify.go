@@ -20,10 +20,6 @@ import (
 // so one default serves flow records and packets.
 var DefaultFeatures = []string{"srcip", "dstip", "srcport", "dstport", "proto", "td", "pkt", "byt", "pkt_len", "tos", "ttl", "flag", "tcp_flags"}
 
-// SplitColumn marks the holdout: 0 = the generator's training data, 1 =
-// real records it never saw.
-const SplitColumn = "_split"
-
 func init() {
 	sdk.RegisterMetric(abi.Component{
 		Name:    "classify",
@@ -139,14 +135,14 @@ func (m *Metric) add(b *abi.Batch, real bool, where string) error {
 	}
 	var split *abi.Column
 	if real {
-		split = b.Column(SplitColumn)
+		split = b.Column(abi.SplitColumn)
 		if split != nil {
 			if split.Type != abi.TypeU8 {
-				return fmt.Errorf("%s: column %s is %s, want u8", where, SplitColumn, split.Type)
+				return fmt.Errorf("%s: column %s is %s, want u8", where, abi.SplitColumn, split.Type)
 			}
 			m.hasSplit = true
 		} else if m.hasSplit {
-			return fmt.Errorf("%s has no %s column though earlier real batches had one", where, SplitColumn)
+			return fmt.Errorf("%s has no %s column though earlier real batches had one", where, abi.SplitColumn)
 		}
 	}
 	res := m.syn
@@ -163,7 +159,7 @@ func (m *Metric) add(b *abi.Batch, real bool, where string) error {
 		tag := cls << 1
 		if split != nil {
 			if split.U8[r] > 1 {
-				return fmt.Errorf("%s row %d: %s is %d, want 0 (training) or 1 (holdout)", where, r, SplitColumn, split.U8[r])
+				return fmt.Errorf("%s row %d: %s is %d, want 0 (training) or 1 (holdout)", where, r, abi.SplitColumn, split.U8[r])
 			}
 			tag |= int32(split.U8[r])
 		}

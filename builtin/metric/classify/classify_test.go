@@ -127,7 +127,7 @@ func TestMaxRowsBoundsTheSample(t *testing.T) {
 func TestErrors(t *testing.T) {
 	good := flows(50, 1)
 	noLabel := &abi.Batch{Columns: good.Columns[:5]}
-	badSplit := &abi.Batch{Columns: append(append([]abi.Column(nil), good.Columns...), abi.Column{Name: "_split", Type: abi.TypeU8, U8: make([]uint8, 50)})}
+	badSplit := &abi.Batch{Columns: append(append([]abi.Column(nil), good.Columns...), abi.Column{Name: abi.SplitColumn, Type: abi.TypeU8, U8: make([]uint8, 50)})}
 	badSplit.Columns[len(badSplit.Columns)-1].U8[7] = 2
 	nan := flows(50, 1)
 	nan.Column("td").F64[3] = math.NaN()

@@ -28,7 +28,7 @@ func init() {
 			{Name: "column", Type: abi.ParamString, Default: "ts", Doc: "numeric time column"},
 			{Name: "name", Type: abi.ParamString, Default: "flow_iat_emd", Doc: "score name"},
 		},
-		Defaults: map[string]any{"column_params": []string{"key", "column"}},
+		Defaults: map[string]any{abi.DefaultColumnParams: []string{"key", "column"}},
 	}, New)
 }
 

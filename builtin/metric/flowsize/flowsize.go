@@ -31,7 +31,7 @@ func init() {
 		},
 		// The host sends only the columns these parameters name ("records"
 		// names none).
-		Defaults: map[string]any{"column_params": []string{"key", "count"}},
+		Defaults: map[string]any{abi.DefaultColumnParams: []string{"key", "count"}},
 	}, New)
 }
 

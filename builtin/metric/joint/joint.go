@@ -68,7 +68,7 @@ func init() {
 		},
 		// The host sends only the columns these parameters name ("records"
 		// names none).
-		Defaults: map[string]any{"column_params": []string{"columns", "flow_key"}},
+		Defaults: map[string]any{abi.DefaultColumnParams: []string{"columns", "flow_key"}},
 	}, New)
 }
 

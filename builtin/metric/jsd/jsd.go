@@ -43,7 +43,7 @@ func init() {
 			{Name: "name", Type: abi.ParamString, Default: "", Doc: "score name; default <column>_jsd, or <column>_rank_jsd in rank mode"},
 		},
 		// The host sends only the columns these parameters name.
-		Defaults: map[string]any{"column_params": []string{"column"}},
+		Defaults: map[string]any{abi.DefaultColumnParams: []string{"column"}},
 	}, New)
 }
 

@@ -31,7 +31,7 @@ func init() {
 				Doc: "sender address, sender port, receiver address, receiver port, protocol and TCP flags columns, in this order"},
 			{Name: "prefix", Type: abi.ParamString, Default: "tcp", Doc: "score names start with this"},
 		},
-		Defaults: map[string]any{"column_params": []string{"columns"}},
+		Defaults: map[string]any{abi.DefaultColumnParams: []string{"columns"}},
 	}, New)
 }
 

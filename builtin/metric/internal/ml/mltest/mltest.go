@@ -210,7 +210,7 @@ func Split(b *abi.Batch, holdout float64, seed uint64) (tagged, train *abi.Batch
 			trainRows = append(trainRows, int32(r))
 		}
 	}
-	tagged = &abi.Batch{Columns: append(append([]abi.Column(nil), b.Columns...), abi.Column{Name: "_split", Type: abi.TypeU8, U8: split})}
+	tagged = &abi.Batch{Columns: append(append([]abi.Column(nil), b.Columns...), abi.Column{Name: abi.SplitColumn, Type: abi.TypeU8, U8: split})}
 	return tagged, Rows(b, trainRows)
 }
 
@@ -219,7 +219,7 @@ func Split(b *abi.Batch, holdout float64, seed uint64) (tagged, train *abi.Batch
 // _split and labels) with arbitrary types and values, for checking that
 // a metric answers any input with scores or an error, never a panic.
 func FuzzTables(data []byte) (real, syn []*abi.Batch) {
-	names := []string{"srcip", "dstip", "srcport", "dstport", "proto", "ts", "td", "pkt", "byt", "pkt_len", "type", "label", "_flow", "_split"}
+	names := []string{"srcip", "dstip", "srcport", "dstport", "proto", "ts", "td", "pkt", "byt", "pkt_len", "type", "label", abi.FlowColumn, abi.SplitColumn}
 	types := []abi.Type{abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeIPv4, abi.TypeI64, abi.TypeTime, abi.TypeF64, abi.TypeString}
 	next := func() byte {
 		if len(data) == 0 {
