@@ -42,7 +42,7 @@ func (m *Model) state() (names []string, vals [][]float32) {
 		}
 	}
 	for i, bn := range m.gen.bn {
-		names = append(names, "gen.attr.bn"+itoa(i)+".running_mean", "gen.attr.bn"+itoa(i)+".running_var")
+		names = append(names, "gen.attr.bn"+strconv.Itoa(i)+".running_mean", "gen.attr.bn"+strconv.Itoa(i)+".running_var")
 		vals = append(vals, bn.runMean, bn.runVar)
 	}
 	return names, vals

@@ -3,6 +3,7 @@ package gan
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"unsafe"
 )
 
@@ -91,7 +92,7 @@ func newCritic[T float](name string, in, units, layers int, act critAct) *critic
 	c := &critic[T]{in: in, units: units, act: act}
 	d := in
 	for i := 0; i < layers-1; i++ {
-		c.hidden = append(c.hidden, newLinear[T](name+".hidden"+itoa(i), d, units))
+		c.hidden = append(c.hidden, newLinear[T](name+".hidden"+strconv.Itoa(i), d, units))
 		d = units
 	}
 	c.out = newLinear[T](name+".out", d, 1)
@@ -578,11 +579,4 @@ func dot[T float](a, b []T) float64 {
 		s += float64(v) * float64(b[i])
 	}
 	return s
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }

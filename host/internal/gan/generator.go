@@ -3,6 +3,7 @@ package gan
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/netshare/netshare/host/internal/tensor"
 )
@@ -74,8 +75,8 @@ func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad in
 	}
 	in := g.zA
 	for i := 0; i < cfg.AttrGenLayers-1; i++ {
-		g.mlp = append(g.mlp, newLinear[T]("gen.attr.hidden"+itoa(i), in, cfg.AttrGenUnits))
-		g.bn = append(g.bn, newBatchNorm[T]("gen.attr.bn"+itoa(i), cfg.AttrGenUnits, 1e-5, 0.9))
+		g.mlp = append(g.mlp, newLinear[T]("gen.attr.hidden"+strconv.Itoa(i), in, cfg.AttrGenUnits))
+		g.bn = append(g.bn, newBatchNorm[T]("gen.attr.bn"+strconv.Itoa(i), cfg.AttrGenUnits, 1e-5, 0.9))
 		in = cfg.AttrGenUnits
 	}
 	g.attrHead = newLinear[T]("gen.attr.head", in, g.A)

@@ -3,6 +3,7 @@ package gan
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/netshare/netshare/host/internal/tensor"
@@ -27,7 +28,7 @@ func smallOutputs() (attr, feat []tensor.Output) {
 // differences of a random linear functional of its outputs.
 func TestGeneratorGradFD(t *testing.T) {
 	for _, layers := range []int{1, 3} {
-		t.Run("attr_gen_layers="+itoa(layers), func(t *testing.T) {
+		t.Run("attr_gen_layers="+strconv.Itoa(layers), func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.AttrNoiseDim, cfg.FeatNoiseDim = 3, 2
 			cfg.AttrGenLayers, cfg.AttrGenUnits = layers, 6
