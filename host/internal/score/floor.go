@@ -12,10 +12,14 @@ import (
 	"github.com/netshare/netshare/host/internal/plugin"
 )
 
-// SplitHalves divides b's rows into two tables. Every record of a flow
-// (same 5-tuple, when b has those columns) lands in the same half, picked
-// by a hash of the flow key salted with seed, so that per-flow metrics see
-// whole flows; without a 5-tuple, rows alternate.
+// SplitHalves divides b's rows into two tables. Every record of a
+// conversation lands in the same half: the 5-tuple with its two endpoints
+// (address, port) in a fixed order, so both directions of a connection go
+// together (when b has those columns), picked by a hash salted with seed.
+// Per-flow and per-conversation metrics then see whole flows, and a TCP
+// session's two sides are not split into two one-way halves, which would
+// make session metrics look alike in both halves and understate their
+// floor. Without a 5-tuple, rows alternate.
 func SplitHalves(b *abi.Batch, seed int64) (x, y *abi.Batch) {
 	var key []*abi.Column
 	for _, name := range FiveTuple {
@@ -27,12 +31,20 @@ func SplitHalves(b *abi.Batch, seed int64) (x, y *abi.Batch) {
 		key = append(key, c)
 	}
 	var xi, yi []int32
+	var vals [5]uint64
 	for r := range b.Len() {
 		odd := r%2 == 1
 		if key != nil {
+			for i, c := range key {
+				vals[i] = math.Float64bits(c.Float(r))
+			}
+			// FiveTuple is srcip, dstip, srcport, dstport, proto: order the
+			// endpoints (ip, port) so that the reverse direction hashes alike.
+			if vals[0] > vals[1] || (vals[0] == vals[1] && vals[2] > vals[3]) {
+				vals[0], vals[1], vals[2], vals[3] = vals[1], vals[0], vals[3], vals[2]
+			}
 			h := uint64(14695981039346656037) ^ uint64(seed)
-			for _, c := range key {
-				v := math.Float64bits(c.Float(r))
+			for _, v := range vals[:len(key)] {
 				for s := 0; s < 64; s += 8 {
 					h ^= (v >> s) & 0xff
 					h *= 1099511628211

@@ -343,10 +343,14 @@ func TestSplitHalves(t *testing.T) {
 	if x.Len()+y.Len() != all.Len() || x.Len() < all.Len()/3 || y.Len() < all.Len()/3 {
 		t.Fatalf("split %d into %d and %d", all.Len(), x.Len(), y.Len())
 	}
+	// A conversation's key: both directions give the same one.
 	key := func(b *abi.Batch, r int) [5]float64 {
 		var k [5]float64
 		for i, n := range FiveTuple {
 			k[i] = b.Column(n).Float(r)
+		}
+		if k[0] > k[1] || (k[0] == k[1] && k[2] > k[3]) {
+			k[0], k[1], k[2], k[3] = k[1], k[0], k[3], k[2]
 		}
 		return k
 	}
@@ -356,7 +360,7 @@ func TestSplitHalves(t *testing.T) {
 	}
 	for r := range y.Len() {
 		if inX[key(y, r)] {
-			t.Fatalf("flow %v is in both halves", key(y, r))
+			t.Fatalf("conversation %v is in both halves", key(y, r))
 		}
 	}
 	if err := x.Check(); err != nil {
@@ -417,5 +421,49 @@ func TestColumnProjection(t *testing.T) {
 	}
 	if p := Project(b, nil); p != b {
 		t.Error("Project(nil) is not the batch itself")
+	}
+}
+
+// TestSplitHalvesKeepsConversations: the two directions of a connection
+// land in the same half, whatever the seed.
+func TestSplitHalvesKeepsConversations(t *testing.T) {
+	col := func(name string, typ abi.Type, v ...uint32) abi.Column {
+		c := abi.Column{Name: name, Type: typ}
+		for _, x := range v {
+			switch typ {
+			case abi.TypeU16:
+				c.U16 = append(c.U16, uint16(x))
+			case abi.TypeU8:
+				c.U8 = append(c.U8, uint8(x))
+			default:
+				c.U32 = append(c.U32, x)
+			}
+		}
+		return c
+	}
+	var src, dst, sp, dp, pr []uint32
+	for i := uint32(0); i < 64; i++ {
+		a, b := 0x0a000000+i, 0xc0a80000+i*7
+		src, dst, sp, dp, pr = append(src, a, b), append(dst, b, a), append(sp, 40000+i, 443), append(dp, 443, 40000+i), append(pr, 6, 6)
+	}
+	all := &abi.Batch{Columns: []abi.Column{col("srcip", abi.TypeIPv4, src...), col("dstip", abi.TypeIPv4, dst...),
+		col("srcport", abi.TypeU16, sp...), col("dstport", abi.TypeU16, dp...), col("proto", abi.TypeU8, pr...)}}
+	for seed := int64(0); seed < 4; seed++ {
+		x, y := SplitHalves(all, seed)
+		if x.Len() == 0 || y.Len() == 0 {
+			t.Fatalf("seed %d: halves of %d and %d rows", seed, x.Len(), y.Len())
+		}
+		for _, h := range []*abi.Batch{x, y} {
+			in := map[[2]uint32]bool{}
+			s, d := h.Column("srcip").U32, h.Column("dstip").U32
+			for r := range h.Len() {
+				in[[2]uint32{s[r], d[r]}] = true
+			}
+			for r := range h.Len() {
+				if !in[[2]uint32{d[r], s[r]}] {
+					t.Fatalf("seed %d: %x→%x's reverse is in the other half", seed, s[r], d[r])
+				}
+			}
+		}
 	}
 }
