@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/report"
@@ -36,19 +36,13 @@ together, beside three lines measured in the same run:
              netshare score and the report do);
   reference  figures from --reference (NetShare's, for the traces it names),
              and the target floor + ½(reference − floor).
-The budget is training time: the pipeline's model.time_budget where the
-pipeline has one, else a number of steps from the steps/second of a short
-calibration run of the same model on the same trace. --steps trains an
-exact number of steps instead. Run directories go under --runs and are
+The budget is training time: it becomes the pipeline's model.time_budget
+(the run times the model on the trace and trains that long). --steps
+trains an exact number of steps instead. Run directories go under --runs and are
 replaced.
 
 flags:
 `
-
-// calibrationSteps is how long the calibration run trains: long enough
-// that several progress reports time the steady rate, short next to any
-// useful budget.
-const calibrationSteps = 40
 
 func runBenchFidelity(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench fidelity", stderr)
@@ -172,77 +166,16 @@ func (b *fidelityBench) config(path, dir string, extra ...string) (*pipeline.Con
 	return pipeline.Parse(filepath.Base(path), ".", []byte(text), append(over, extra...))
 }
 
-// trainingConfig turns the budget into the pipeline's own time budget when
-// it has one, else into steps at a measured rate; it says which.
-func (b *fidelityBench) trainingConfig(ctx context.Context, h *plugin.Host, path, dir string) (*pipeline.Config, string, error) {
+// trainingConfig gives the pipeline the budget as its own
+// model.time_budget (the run times the model and trains that long), or
+// --steps exactly; it says which.
+func (b *fidelityBench) trainingConfig(path, dir string) (*pipeline.Config, string, error) {
 	if b.steps > 0 {
 		cfg, err := b.config(path, dir, fmt.Sprintf("model.steps=%d", b.steps))
 		return cfg, fmt.Sprintf("%d steps (--steps)", b.steps), err
 	}
-	cfg, err := b.config(path, dir, fmt.Sprintf("model.time_budget=%q", b.budget.String()))
-	if err == nil {
-		return cfg, fmt.Sprintf("model.time_budget = %s", b.budget), nil
-	}
-	if !strings.Contains(err.Error(), `"time_budget"`) {
-		return nil, "", err
-	}
-	rate, err := b.calibrate(ctx, h, path, dir+"-calibrate")
-	if err != nil {
-		return nil, "", fmt.Errorf("calibration: %w", err)
-	}
-	base, err := b.config(path, dir)
-	if err != nil {
-		return nil, "", err
-	}
-	// Later chunks fine-tune for a fraction of chunk 0's steps each.
-	share := 1 + float64(b.chunks-1)*base.Model.FinetuneFraction
-	n := max(1, int(rate*b.budget.Seconds()/share))
-	cfg, err = b.config(path, dir, fmt.Sprintf("model.steps=%d", n))
-	return cfg, fmt.Sprintf("%d steps = %s at %.2f steps/s measured over %d calibration steps", n, b.budget, rate, calibrationSteps), err
-}
-
-// calibrate trains the model for calibrationSteps on the trace and returns
-// its steady rate in steps per second, timed between the first and the
-// last progress report so that setup does not count.
-func (b *fidelityBench) calibrate(ctx context.Context, h *plugin.Host, path, dir string) (float64, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return 0, err
-	}
-	cfg, err := b.config(path, dir, fmt.Sprintf("model.steps=%d", calibrationSteps), fmt.Sprintf("model.checkpoint_every=%d", calibrationSteps), "model.log_every=5")
-	if err != nil {
-		return 0, err
-	}
-	var mu sync.Mutex
-	var first, last struct {
-		done int
-		at   time.Time
-	}
-	progress := func(stage string, done, total int) {
-		if stage != "train" {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if first.at.IsZero() {
-			first.done, first.at = done, time.Now()
-		}
-		last.done, last.at = done, time.Now()
-	}
-	s, err := pipelinerun.Open(ctx, cfg, pipelinerun.Options{Out: b.stderr, Host: h, Progress: progress})
-	if err != nil {
-		return 0, err
-	}
-	defer s.Close(ctx)
-	start := time.Now()
-	if err := s.TrainChunk(ctx, 0); err != nil {
-		return 0, err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if d := last.at.Sub(first.at).Seconds(); last.done > first.done && d > 0 {
-		return float64(last.done-first.done) / d, nil
-	}
-	return calibrationSteps / time.Since(start).Seconds(), nil
+	cfg, err := b.config(path, dir, "model.steps=0", fmt.Sprintf("model.time_budget=%q", b.budget.String()))
+	return cfg, fmt.Sprintf("model.time_budget = %s", b.budget), err
 }
 
 // trace trains on one trace and prints its table.
@@ -262,7 +195,7 @@ func (b *fidelityBench) trace(w io.Writer, path string, ref *reference) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	cfg, how, err := b.trainingConfig(ctx, h, path, dir)
+	cfg, how, err := b.trainingConfig(path, dir)
 	if err != nil {
 		return err
 	}
@@ -313,8 +246,8 @@ func (b *fidelityBench) trace(w io.Writer, path string, ref *reference) error {
 		}
 	}
 	achieved := ""
-	if train > 0 {
-		achieved = fmt.Sprintf(", %.2f steps/s", float64(cfg.Model.Steps)/train.Seconds())
+	if steps := trainedSteps(res.RunDir); train > 0 && steps > 0 {
+		achieved = fmt.Sprintf(", %d steps for chunk 0 (%.1f steps/s over all chunks' training)", steps, float64(steps)/train.Seconds())
 	}
 	fmt.Fprintf(w, "### %s\n\n%d real records, %d synthetic. Training: %s; it took %s%s (whole pipeline %s). Floor: %s.\n", filepath.Base(path), real.Len(), syn.Len(), how, train.Round(time.Second), achieved, took.Round(time.Second), b.floor)
 	if ref != nil && ref.About != "" {
@@ -383,4 +316,14 @@ func benchNum(v float64) string {
 		return fmt.Sprintf("%.3g", v)
 	}
 	return fmt.Sprintf("%.4f", v)
+}
+
+// trainedSteps is how many steps chunk 0 of the run in dir trained: its
+// newest checkpoint's step.
+func trainedSteps(dir string) int {
+	_, step, err := gan.LatestCheckpoint(filepath.Join(dir, "train", "chunk-0"))
+	if err != nil {
+		return 0
+	}
+	return step
 }
