@@ -1,10 +1,12 @@
 // Package abi is the contract between the netshare host and its WebAssembly
 // plugins: the plugin kinds, the exported functions, the operations, and the
-// binary layout of the data that crosses the boundary. It has no dependencies
-// beyond the standard library so that both the host and plugins built with
-// the sdk can import it. See README.md in this directory for the whole
+// binary layout of the data that crosses the boundary. It depends only on
+// the standard library (and the module's internal/suggest, which does too),
+// so that both the host and plugins built with the sdk can import it. See README.md in this directory for the whole
 // protocol on one page.
 package abi
+
+import "strconv"
 
 // Version is the ABI version. A module exports it from netshare_abi_version;
 // the host refuses a module whose version differs.
@@ -70,7 +72,7 @@ func (o Op) String() string {
 	if n, ok := opNames[o]; ok {
 		return n
 	}
-	return "op(" + itoa(uint64(o)) + ")"
+	return "op(" + strconv.FormatUint(uint64(o), 10) + ")"
 }
 
 // Response status byte.
@@ -153,18 +155,4 @@ type Series struct {
 	Synthetic []float64 `json:"synthetic"`
 	// Labels, when set, name the x positions (categorical values).
 	Labels []string `json:"labels,omitempty"`
-}
-
-func itoa(u uint64) string {
-	if u == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for u > 0 {
-		i--
-		b[i] = byte('0' + u%10)
-		u /= 10
-	}
-	return string(b[i:])
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // Type is a column's element type on the wire.
@@ -30,7 +31,29 @@ func (t Type) String() string {
 	if n, ok := typeNames[t]; ok {
 		return n
 	}
-	return "type(" + itoa(uint64(t)) + ")"
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// ParseType is the inverse of Type.String: the type a name such as "u16"
+// or "ipv4" stands for (as saved encoder states spell column types).
+func ParseType(name string) (Type, bool) {
+	for t, n := range typeNames {
+		if n == name {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// IsInt reports whether values of t are integers: the unsigned types,
+// i64, and also IPv4 addresses and timestamps, which are integers on the
+// wire (Column.Int reads all of them).
+func (t Type) IsInt() bool {
+	switch t {
+	case TypeU8, TypeU16, TypeU32, TypeIPv4, TypeI64, TypeTime:
+		return true
+	}
+	return false
 }
 
 // width is the bytes per row of a fixed-width type, or 0.
@@ -100,6 +123,19 @@ func (c *Column) Float(i int) float64 {
 		return float64(c.Codes[i])
 	}
 	return math.NaN()
+}
+
+// Int returns row i of an integer column (Type.IsInt) as an int64.
+func (c *Column) Int(i int) int64 {
+	switch c.Type {
+	case TypeU8:
+		return int64(c.U8[i])
+	case TypeU16:
+		return int64(c.U16[i])
+	case TypeU32, TypeIPv4:
+		return int64(c.U32[i])
+	}
+	return c.I64[i]
 }
 
 // String returns row i of a string column.

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
+
+	"github.com/netshare/netshare/internal/suggest"
 )
 
 // Manifest lists the components a module provides.
@@ -110,7 +111,7 @@ func (c *Component) ResolveParams(params map[string]any) (map[string]any, error)
 	for _, k := range names {
 		p, ok := c.param(k)
 		if !ok {
-			return nil, fmt.Errorf("%s %q has no parameter %q%s", c.Kind, c.Name, k, Suggest(k, known))
+			return nil, fmt.Errorf("%s %q has no parameter %q%s", c.Kind, c.Name, k, suggest.DidYouMean(k, known))
 		}
 		v, err := CoerceParam(p.Type, params[k])
 		if err != nil {
@@ -288,40 +289,4 @@ func typeName(v any) string {
 		return "table"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// Suggest returns ` (did you mean "x"?)` for the closest of known within a
-// small edit distance of name, or "".
-func Suggest(name string, known []string) string {
-	best, bestD := "", 1<<30
-	for _, k := range known {
-		d := editDistance(strings.ToLower(name), strings.ToLower(k))
-		if d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" || bestD > max(2, len(name)/3) {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -91,3 +91,12 @@ func AppendKey(dst []byte, cols []*Column, r int) []byte {
 	}
 	return dst
 }
+
+// Grow returns s resized to n, reusing its storage when it is big enough
+// (a component's reusable output columns).
+func Grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

@@ -2,7 +2,6 @@ package abi
 
 import (
 	"encoding/binary"
-	"math"
 	"unsafe"
 )
 
@@ -104,6 +103,7 @@ func bitsI64(s []uint64) []int64 {
 	return unsafe.Slice((*int64)(unsafe.Pointer(&s[0])), len(s))
 }
 
+// f64bits is math.Float64bits over a whole slice, without a copy.
 func f64bits(s []float64) []uint64 {
 	if len(s) == 0 {
 		return nil
@@ -111,11 +111,10 @@ func f64bits(s []float64) []uint64 {
 	return unsafe.Slice((*uint64)(unsafe.Pointer(&s[0])), len(s))
 }
 
+// bitsF64 is math.Float64frombits over a whole slice, without a copy.
 func bitsF64(s []uint64) []float64 {
 	if len(s) == 0 {
 		return []float64{}
 	}
 	return unsafe.Slice((*float64)(unsafe.Pointer(&s[0])), len(s))
 }
-
-var _ = math.Float64bits // the reinterpretation above is Float64bits in bulk

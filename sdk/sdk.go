@@ -68,21 +68,22 @@ type Encoder interface {
 // the one-hot vectors and the argmax over generated ones.
 type FieldEncoder interface {
 	// Fit sees a batch of records (all of the trace's columns, plus
-	// "_flow", the flow index of each row, rows in flow and time order).
+	// abi.FlowColumn, the flow index of each row, rows in flow and time
+	// order).
 	Fit(b *abi.Batch) error
 	// FitEnd returns the fitted state.
 	FitEnd() ([]byte, error)
 	// Load restores a fitted state and describes the encoded vector.
 	Load(state []byte) ([]abi.Output, error)
 	// Encode writes the encoding of b's rows (at least the field's column,
-	// plus "_flow" where the host has it) into out, which the sdk has
+	// plus abi.FlowColumn where the host has it) into out, which the sdk has
 	// sized to b's rows and the layout of Load's outputs. out's memory is
 	// the response being built and holds whatever the last call left:
 	// Encode must set every index and value. b is valid only during the
 	// call.
 	Encode(b *abi.Batch, out *abi.Encoded) error
 	// Decode maps encoded rows back to a batch holding the field's column
-	// (and "_flow" where the encoder needs it). The sdk has checked in's
+	// (and abi.FlowColumn where the encoder needs it). The sdk has checked in's
 	// shape and that every index is inside its output's width; in is
 	// valid only during the call. The batch may be reused by the next
 	// call.

@@ -1,45 +1,22 @@
 package sdktest
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
-// SharedDataPath returns the path of parts under the shared test data
-// folder that sits beside the repository (../shared/data next to the
-// directory holding go.mod, found from the working directory, which is a
-// package's own during go test), or an error when it is absent.
-func SharedDataPath(parts ...string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		return "", err
-	}
-	return p, nil
-}
+// SharedDataPath is shareddata.Lookup.
+//
+// Deprecated: repository test plumbing, not the plugin kit's; use
+// internal/shareddata. Kept only until the branches that still call it
+// (pcap, flow and metric tests) are merged and switched.
+func SharedDataPath(parts ...string) (string, error) { return shareddata.Lookup(parts...) }
 
-// SharedData is SharedDataPath skipping the test when the data is absent
-// (a checkout without ../shared beside it).
+// SharedData is shareddata.Path.
+//
+// Deprecated: use internal/shareddata (see SharedDataPath).
 func SharedData(t testing.TB, parts ...string) string {
 	t.Helper()
-	p, err := SharedDataPath(parts...)
-	if err != nil {
-		t.Skipf("shared test data absent: %v", err)
-	}
-	return p
+	return shareddata.Path(t, parts...)
 }

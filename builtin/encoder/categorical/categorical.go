@@ -24,7 +24,7 @@ func init() {
 			{Name: "int_choices", Type: abi.ParamInts, Doc: "the categories of an integer column, in output order (alternative to choices)"},
 			{Name: "unseen", Type: abi.ParamString, Default: "error", Doc: `a value outside the categories at encode time: "error", or "other" to map it to an extra category`},
 			{Name: "other", Type: abi.ParamString, Doc: `what the extra category decodes to when unseen = "other": default "other" for string columns; integer columns must set it (e.g. "255")`},
-			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: categories must then come from params, not from the data"},
+			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: categories must then come from params, not from the data"},
 		},
 	}, New)
 }
@@ -91,7 +91,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		column:  env.Column,
 		unseen:  env.Params.String("unseen"),
 		other:   env.Params.String("other"),
-		private: env.Params.Bool("private"),
+		private: env.Params.Bool(abi.ParamPrivate),
 		strSeen: map[string]struct{}{},
 		intSeen: map[int64]struct{}{},
 	}
@@ -136,32 +136,12 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 	return e, nil
 }
 
-func isInt(t abi.Type) bool {
-	switch t {
-	case abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeIPv4, abi.TypeI64, abi.TypeTime:
-		return true
-	}
-	return false
-}
-
-func intAt(c *abi.Column, i int) int64 {
-	switch c.Type {
-	case abi.TypeU8:
-		return int64(c.U8[i])
-	case abi.TypeU16:
-		return int64(c.U16[i])
-	case abi.TypeU32, abi.TypeIPv4:
-		return int64(c.U32[i])
-	}
-	return c.I64[i]
-}
-
 func (e *Encoder) col(b *abi.Batch) (*abi.Column, error) {
 	c := b.Column(e.column)
 	if c == nil {
 		return nil, fmt.Errorf("categorical %s: batch has no column %q", e.column, e.column)
 	}
-	if c.Type != abi.TypeString && !isInt(c.Type) {
+	if c.Type != abi.TypeString && !c.Type.IsInt() {
 		return nil, fmt.Errorf("categorical %s: column is %s, want string or integer", e.column, c.Type)
 	}
 	return c, nil
@@ -219,7 +199,7 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 	}
 	n := c.Len()
 	for i := 0; i < n; i++ {
-		v := intAt(c, i)
+		v := c.Int(i)
 		if _, ok := e.intSeen[v]; ok {
 			continue
 		}
@@ -291,8 +271,8 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("categorical %s: bad state: %w", e.column, err)
 	}
-	typ, ok := typeByName(st.Type)
-	if !ok || (typ != abi.TypeString && !isInt(typ)) {
+	typ, ok := abi.ParseType(st.Type)
+	if !ok || (typ != abi.TypeString && !typ.IsInt()) {
 		return nil, fmt.Errorf("categorical %s: state names column type %q", e.column, st.Type)
 	}
 	e.typ = typ
@@ -344,15 +324,6 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		e.buildIntTables()
 	}
 	return []abi.Output{{Name: e.column, Width: e.width, Discrete: true, Activation: abi.ActSoftmax}}, nil
-}
-
-func typeByName(s string) (abi.Type, bool) {
-	for t := abi.TypeU8; t <= abi.TypeString; t++ {
-		if t.String() == s {
-			return t, true
-		}
-	}
-	return 0, false
 }
 
 // buildIntTables makes the dense encode table, when the categories'
@@ -474,7 +445,7 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 		}
 	}
 	if row >= 0 {
-		return fmt.Errorf("categorical %s: row %d: value %d was not seen at fit (set unseen = \"other\" to accept it)", e.column, row, intAt(c, row))
+		return fmt.Errorf("categorical %s: row %d: value %d was not seen at fit (set unseen = \"other\" to accept it)", e.column, row, c.Int(row))
 	}
 	return nil
 }
@@ -559,19 +530,19 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		if e.st.Other {
 			col.Dict = append(e.st.Values[:len(e.st.Values):len(e.st.Values)], e.st.OtherValue)
 		}
-		col.Codes = grow(col.Codes, in.Rows)
+		col.Codes = abi.Grow(col.Codes, in.Rows)
 		row = decodeCodes(col.Codes, in.Hot, uint32(e.width))
 	case abi.TypeU8:
-		col.U8 = grow(col.U8, in.Rows)
+		col.U8 = abi.Grow(col.U8, in.Rows)
 		row = decodeInts(col.U8, in.Hot, e.u8s)
 	case abi.TypeU16:
-		col.U16 = grow(col.U16, in.Rows)
+		col.U16 = abi.Grow(col.U16, in.Rows)
 		row = decodeInts(col.U16, in.Hot, e.u16s)
 	case abi.TypeU32, abi.TypeIPv4:
-		col.U32 = grow(col.U32, in.Rows)
+		col.U32 = abi.Grow(col.U32, in.Rows)
 		row = decodeInts(col.U32, in.Hot, e.u32s)
 	default:
-		col.I64 = grow(col.I64, in.Rows)
+		col.I64 = abi.Grow(col.I64, in.Rows)
 		row = decodeInts(col.I64, in.Hot, e.i64s)
 	}
 	if row >= 0 {
@@ -631,12 +602,4 @@ func appendInt(c *abi.Column, v int64) error {
 		c.U32 = append(c.U32, uint32(v))
 	}
 	return nil
-}
-
-// grow returns s resized to n, reusing its storage when it is big enough.
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }

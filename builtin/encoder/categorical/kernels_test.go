@@ -47,8 +47,8 @@ func TestIntegerPaths(t *testing.T) {
 			m := w.Encode(h, &abi.Batch{Columns: []abi.Column{tc.col}})
 			got := w.Decode(h, m).Column("c")
 			for i := 0; i < tc.col.Len(); i++ {
-				if intAt(got, i) != intAt(&tc.col, i) {
-					t.Fatalf("row %d: %d decoded to %d", i, intAt(&tc.col, i), intAt(got, i))
+				if got.Int(i) != tc.col.Int(i) {
+					t.Fatalf("row %d: %d decoded to %d", i, tc.col.Int(i), got.Int(i))
 				}
 			}
 			all := &abi.Encoded{Rows: n, HotWidth: 1, Values: []float64{}}
@@ -73,12 +73,12 @@ func TestIntegerPaths(t *testing.T) {
 			}
 			d := w.Decode(h, e).Column("c")
 			for i := 0; i < tc.unseen.Len(); i++ {
-				want := intAt(&tc.unseen, i)
+				want := tc.unseen.Int(i)
 				if e.Hot[i] == uint32(n-1) {
 					want = mustInt(t, tc.other)
 				}
-				if intAt(d, i) != want {
-					t.Fatalf("unseen row %d: decoded %d, want %d", i, intAt(d, i), want)
+				if d.Int(i) != want {
+					t.Fatalf("unseen row %d: decoded %d, want %d", i, d.Int(i), want)
 				}
 			}
 		})

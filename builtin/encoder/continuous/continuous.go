@@ -29,7 +29,7 @@ func init() {
 			{Name: "activation", Type: abi.ParamString, Default: abi.ActSigmoid, Doc: "sigmoid scales to [0,1], tanh to [-1,1]"},
 			{Name: "min", Type: abi.ParamFloat, Doc: "fixed lower bound in the column's units (before log1p); default: the data's minimum"},
 			{Name: "max", Type: abi.ParamFloat, Doc: "fixed upper bound in the column's units (before log1p); default: the data's maximum"},
-			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: min and max must then be given"},
+			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: min and max must then be given"},
 		},
 	}, New)
 }
@@ -87,7 +87,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		v := env.Params.Float("max")
 		e.fixedMax = &v
 	}
-	if env.Params.Bool("private") && (e.fixedMin == nil || e.fixedMax == nil) {
+	if env.Params.Bool(abi.ParamPrivate) && (e.fixedMin == nil || e.fixedMax == nil) {
 		return nil, fmt.Errorf("continuous %s: private = true needs fixed min and max params: bounds read from private data leak it", e.column)
 	}
 	if e.fixedMin != nil && e.fixedMax != nil && !(*e.fixedMin < *e.fixedMax) {
@@ -193,7 +193,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("continuous %s: bad state: %w", e.column, err)
 	}
-	typ, ok := typeByName(st.Type)
+	typ, ok := abi.ParseType(st.Type)
 	if !ok || !numeric(typ) {
 		return nil, fmt.Errorf("continuous %s: state names column type %q", e.column, st.Type)
 	}
@@ -206,15 +206,6 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	e.st, e.typ, e.log1p, e.ok = st, typ, st.Log1p, true
 	e.small = nil
 	return []abi.Output{{Name: e.column, Width: 1, Activation: st.Activation}}, nil
-}
-
-func typeByName(s string) (abi.Type, bool) {
-	for t := abi.TypeU8; t <= abi.TypeString; t++ {
-		if t.String() == s {
-			return t, true
-		}
-	}
-	return 0, false
 }
 
 // Encode scales each value; values outside the bounds (possible with fixed
@@ -373,20 +364,20 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	row := -1
 	switch e.typ {
 	case abi.TypeF64:
-		col.F64 = grow(col.F64, len(src))
+		col.F64 = abi.Grow(col.F64, len(src))
 		row = d.floats(col.F64, src)
 	case abi.TypeU8:
-		col.U8 = grow(col.U8, len(src))
+		col.U8 = abi.Grow(col.U8, len(src))
 		row = decodeInts(&d, col.U8, src, 0, math.MaxUint8)
 	case abi.TypeU16:
-		col.U16 = grow(col.U16, len(src))
+		col.U16 = abi.Grow(col.U16, len(src))
 		row = decodeInts(&d, col.U16, src, 0, math.MaxUint16)
 	case abi.TypeU32, abi.TypeIPv4:
-		col.U32 = grow(col.U32, len(src))
+		col.U32 = abi.Grow(col.U32, len(src))
 		row = decodeInts(&d, col.U32, src, 0, math.MaxUint32)
 	case abi.TypeI64, abi.TypeTime:
 		// ±2^63 is not representable exactly; stay one ulp inside.
-		col.I64 = grow(col.I64, len(src))
+		col.I64 = abi.Grow(col.I64, len(src))
 		row = decodeInts(&d, col.I64, src, -9.223372036854775e18, 9.223372036854775e18)
 	}
 	if row >= 0 {
@@ -476,12 +467,4 @@ func clampRound(x, lo, hi float64) float64 {
 	}
 	t := math.Trunc(y)
 	return t + math.Trunc(2*(y-t))
-}
-
-// grow returns s resized to n, reusing its storage when it is big enough.
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }

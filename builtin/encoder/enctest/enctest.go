@@ -10,6 +10,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/netflowcsv"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -18,7 +19,7 @@ import (
 // is absent.
 func DataDir(t testing.TB) string {
 	t.Helper()
-	return sdktest.SharedData(t)
+	return shareddata.Path(t)
 }
 
 // LoadUGR returns NetShare's 1000-record UGR'16 sample as flow records.

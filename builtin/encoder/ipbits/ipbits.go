@@ -25,7 +25,7 @@ func init() {
 			// Accepted so that the host can require every encoder to
 			// acknowledge privacy; the bits read no statistics from the
 			// data, so nothing changes.
-			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy; ip-bits reads nothing from the data, so it has no effect"},
+			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy; ip-bits reads nothing from the data, so it has no effect"},
 		},
 	}, New)
 }
@@ -125,16 +125,9 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	}
 	col := &e.out.Columns[0]
 	col.Name, col.Type = e.column, e.typ
-	col.U32 = growU32(col.U32, in.Rows)
+	col.U32 = abi.Grow(col.U32, in.Rows)
 	for i := range col.U32 {
 		col.U32[i] = decodeRow((*[Bits]uint32)(in.Hot[i*Bits:]))
 	}
 	return &e.out, nil
-}
-
-func growU32(s []uint32, n int) []uint32 {
-	if cap(s) < n {
-		return make([]uint32, n)
-	}
-	return s[:n]
 }

@@ -14,7 +14,7 @@ import (
 func TestDecodeMatchesReference(t *testing.T) {
 	fit := &abi.Batch{Columns: []abi.Column{
 		{Name: "ts", Type: abi.TypeTime, I64: []int64{1000, 1010, 1530, 90000, 90001, 170000}},
-		{Name: FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 0, 1, 1, 2}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 0, 1, 1, 2}},
 	}}
 	r := rand.New(rand.NewPCG(5, 6))
 	in := make([]float64, 5000)
@@ -23,10 +23,10 @@ func TestDecodeMatchesReference(t *testing.T) {
 	}
 	in = append(in, 0, 1, 0.5, math.Nextafter(0.5, 0), math.Inf(1), math.Inf(-1))
 	for _, p := range []sdk.Params{
-		{"mode": ModeInterarrival, "part": PartStart, "private": false},
-		{"mode": ModeInterarrival, "part": PartIAT, "private": false},
-		{"mode": ModeInterarrival, "part": PartIAT, "private": false, "iat_min": 1e-6, "iat_max": 3.0},
-		{"mode": ModeRaw, "part": PartIAT, "private": false},
+		{"mode": ModeInterarrival, "part": abi.PartStart, "private": false},
+		{"mode": ModeInterarrival, "part": abi.PartIAT, "private": false},
+		{"mode": ModeInterarrival, "part": abi.PartIAT, "private": false, "iat_min": 1e-6, "iat_max": 3.0},
+		{"mode": ModeRaw, "part": abi.PartIAT, "private": false},
 	} {
 		e, err := New(sdk.Env{Column: "ts", Params: p})
 		if err != nil {
@@ -43,7 +43,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := e.(*Encoder).st
-		iat := p["part"] == PartIAT && p["mode"] == ModeInterarrival
+		iat := p["part"] == abi.PartIAT && p["mode"] == ModeInterarrival
 		got, err := e.Decode(&abi.Encoded{Rows: len(in), ValueWidth: 1, Values: in})
 		if err != nil {
 			t.Fatal(err)
@@ -63,7 +63,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 
 // Encode errors name the field and the row wherever the row is.
 func TestEncodeOrderError(t *testing.T) {
-	e, _ := New(sdk.Env{Column: "ts", Params: sdk.Params{"mode": ModeInterarrival, "part": PartIAT, "private": false, "span_start": int64(0), "span_end": int64(10), "iat_max": 1.0}})
+	e, _ := New(sdk.Env{Column: "ts", Params: sdk.Params{"mode": ModeInterarrival, "part": abi.PartIAT, "private": false, "span_start": int64(0), "span_end": int64(10), "iat_max": 1.0}})
 	raw, err := e.FitEnd()
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestEncodeOrderError(t *testing.T) {
 	}
 	b := &abi.Batch{Columns: []abi.Column{
 		{Name: "ts", Type: abi.TypeTime, I64: []int64{5, 1, 2, 9, 7}},
-		{Name: FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 1, 1, 1, 1}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 1, 1, 1, 1}},
 	}}
 	err = e.Encode(b, &abi.Encoded{Rows: 5, ValueWidth: 1, Values: make([]float64, 5)})
 	if err == nil || err.Error() != "time ts: row 4 (flow 1) is 2 µs before the flow's previous record: rows must be in time order within a flow" {

@@ -30,16 +30,11 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// Modes and parts.
+// Modes.
 const (
 	ModeInterarrival = "interarrival"
 	ModeRaw          = "raw"
-	PartStart        = "start"
-	PartIAT          = "iat"
 )
-
-// FlowColumn is the host-added flow index column.
-const FlowColumn = "_flow"
 
 func init() {
 	sdk.RegisterEncoder(abi.Component{
@@ -48,12 +43,12 @@ func init() {
 		Summary: "flow start (attribute) and interarrival within the flow (feature), or raw timestamps; per-chunk [0,1] scaling",
 		Params: []abi.Param{
 			{Name: "mode", Type: abi.ParamString, Default: ModeInterarrival, Doc: `"interarrival" (flow start + interarrival) or "raw" (the timestamp itself as the feature)`},
-			{Name: "part", Type: abi.ParamString, Default: PartIAT, Doc: `which part this instance serves: "start" (the attribute) or "iat" (the feature); the host opens both`},
+			{Name: abi.ParamPart, Type: abi.ParamString, Default: abi.PartIAT, Doc: `which part this instance serves: "start" (the attribute) or "iat" (the feature); the host opens both`},
 			{Name: "iat_min", Type: abi.ParamFloat, Doc: "fixed lower interarrival bound in seconds (default: the chunk's minimum)"},
 			{Name: "iat_max", Type: abi.ParamFloat, Doc: "fixed upper interarrival bound in seconds (default: the chunk's maximum); required when private"},
-			{Name: "span_start", Type: abi.ParamInt, Doc: "fixed lower time bound in µs since the epoch for starts and raw times (the host passes the chunk's start)"},
-			{Name: "span_end", Type: abi.ParamInt, Doc: "fixed upper time bound in µs (the host passes the chunk's end)"},
-			{Name: "private", Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: every bound must then be fixed"},
+			{Name: abi.ParamSpanStart, Type: abi.ParamInt, Doc: "fixed lower time bound in µs since the epoch for starts and raw times (the host passes the chunk's start)"},
+			{Name: abi.ParamSpanEnd, Type: abi.ParamInt, Doc: "fixed upper time bound in µs (the host passes the chunk's end)"},
+			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: every bound must then be fixed"},
 		},
 	}, New)
 }
@@ -98,12 +93,12 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 	if env.Column == "" {
 		return nil, fmt.Errorf("time: no column named")
 	}
-	e := &Encoder{column: env.Column, mode: env.Params.String("mode"), part: env.Params.String("part")}
+	e := &Encoder{column: env.Column, mode: env.Params.String("mode"), part: env.Params.String(abi.ParamPart)}
 	if e.mode != ModeInterarrival && e.mode != ModeRaw {
 		return nil, fmt.Errorf("time %s: mode must be %q or %q, got %q", e.column, ModeInterarrival, ModeRaw, e.mode)
 	}
-	if e.part != PartStart && e.part != PartIAT {
-		return nil, fmt.Errorf("time %s: part must be %q or %q, got %q", e.column, PartStart, PartIAT, e.part)
+	if e.part != abi.PartStart && e.part != abi.PartIAT {
+		return nil, fmt.Errorf("time %s: part must be %q or %q, got %q", e.column, abi.PartStart, abi.PartIAT, e.part)
 	}
 	if env.Params.Has("iat_min") {
 		v := env.Params.Float("iat_min") * 1e6
@@ -127,18 +122,18 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 			e.fixedIATMin = &lo
 		}
 	}
-	hasS, hasE := env.Params.Has("span_start"), env.Params.Has("span_end")
+	hasS, hasE := env.Params.Has(abi.ParamSpanStart), env.Params.Has(abi.ParamSpanEnd)
 	if hasS != hasE {
 		return nil, fmt.Errorf("time %s: give both span_start and span_end, or neither", e.column)
 	}
 	if hasS {
-		s, t := int64(env.Params.Int("span_start")), int64(env.Params.Int("span_end"))
+		s, t := int64(env.Params.Int(abi.ParamSpanStart)), int64(env.Params.Int(abi.ParamSpanEnd))
 		if !(s < t) {
 			return nil, fmt.Errorf("time %s: span_start %d must be before span_end %d", e.column, s, t)
 		}
 		e.fixedSpan = &[2]int64{s, t}
 	}
-	if env.Params.Bool("private") {
+	if env.Params.Bool(abi.ParamPrivate) {
 		if !hasS {
 			return nil, fmt.Errorf("time %s: private = true needs span_start and span_end (the chunk's bounds): bounds read from private data leak it", e.column)
 		}
@@ -160,12 +155,12 @@ func (e *Encoder) columns(b *abi.Batch, needFlow bool) (ts []int64, flow []uint3
 	if !needFlow {
 		return c.I64, nil, nil
 	}
-	f := b.Column(FlowColumn)
+	f := b.Column(abi.FlowColumn)
 	if f == nil {
-		return nil, nil, fmt.Errorf("time %s: batch has no %q column; the host must pass rows grouped by flow", e.column, FlowColumn)
+		return nil, nil, fmt.Errorf("time %s: batch has no %q column; the host must pass rows grouped by flow", e.column, abi.FlowColumn)
 	}
 	if f.Type != abi.TypeU32 {
-		return nil, nil, fmt.Errorf("time %s: column %q is %s, want u32", e.column, FlowColumn, f.Type)
+		return nil, nil, fmt.Errorf("time %s: column %q is %s, want u32", e.column, abi.FlowColumn, f.Type)
 	}
 	return c.I64, f.U32, nil
 }
@@ -253,7 +248,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		return nil, fmt.Errorf("time %s: state bounds are unusable", e.column)
 	}
 	e.st, e.ok = st, true
-	if e.part == PartStart {
+	if e.part == abi.PartStart {
 		if e.mode == ModeRaw {
 			return []abi.Output{}, nil
 		}
@@ -267,7 +262,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 }
 
 func (e *Encoder) width() int {
-	if e.part == PartStart && e.mode == ModeRaw {
+	if e.part == abi.PartStart && e.mode == ModeRaw {
 		return 0
 	}
 	return 1
@@ -280,7 +275,7 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if !e.ok {
 		return fmt.Errorf("time %s: encode before load", e.column)
 	}
-	needFlow := e.part == PartIAT && e.mode == ModeInterarrival
+	needFlow := e.part == abi.PartIAT && e.mode == ModeInterarrival
 	ts, flow, err := e.columns(b, needFlow)
 	if err != nil {
 		return err
@@ -332,14 +327,14 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	}
 	col := &e.out.Columns[0]
 	col.Name, col.Type = e.column, abi.TypeTime
-	col.I64 = growI64(col.I64, in.Rows)
+	col.I64 = abi.Grow(col.I64, in.Rows)
 	if w == 0 {
 		// Raw mode has no start attribute: the times come from the feature.
 		clear(col.I64)
 		return &e.out, nil
 	}
 	dst := col.I64[:len(in.Values)]
-	if e.part == PartIAT && e.mode == ModeInterarrival {
+	if e.part == abi.PartIAT && e.mode == ModeInterarrival {
 		ilo, ispan := e.st.IATLo, e.st.IATHi-e.st.IATLo
 		for i, s := range in.Values {
 			if s != s {
@@ -364,11 +359,4 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		dst[i] = lo + int64(fmath.Round(fmath.Clamp01(s)*span))
 	}
 	return &e.out, nil
-}
-
-func growI64(s []int64, n int) []int64 {
-	if cap(s) < n {
-		return make([]int64, n)
-	}
-	return s[:n]
 }

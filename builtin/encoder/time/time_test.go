@@ -30,7 +30,7 @@ func flowsOf(b *abi.Batch) (*abi.Batch, []int) {
 		rows[id] = append(rows[id], i)
 	}
 	ts := b.Column("ts").I64
-	out := &abi.Batch{Columns: []abi.Column{{Name: "ts", Type: abi.TypeTime}, {Name: FlowColumn, Type: abi.TypeU32}}}
+	out := &abi.Batch{Columns: []abi.Column{{Name: "ts", Type: abi.TypeTime}, {Name: abi.FlowColumn, Type: abi.TypeU32}}}
 	var firsts []int
 	for f, rs := range rows {
 		sort.SliceStable(rs, func(a, c int) bool { return ts[rs[a]] < ts[rs[c]] })
@@ -78,7 +78,7 @@ func TestRoundTripRealData(t *testing.T) {
 		}
 		starts := w.Decode(start, ms).Column("ts").I64
 		iats := w.Decode(iat, mi).Column("ts").I64
-		flow := grouped.Column(FlowColumn).U32
+		flow := grouped.Column(abi.FlowColumn).U32
 		want := grouped.Column("ts").I64
 		f := -1
 		var cur int64
@@ -108,7 +108,7 @@ func TestBounds(t *testing.T) {
 	// Two flows: 0 at t=100,110,130; 1 at t=200. Interarrivals 0,10,20,0.
 	b := &abi.Batch{Columns: []abi.Column{
 		{Name: "ts", Type: abi.TypeTime, I64: []int64{100, 110, 130, 200}},
-		{Name: FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 0, 1}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 0, 1}},
 	}}
 	tests := []struct {
 		name   string
@@ -154,7 +154,7 @@ func TestBounds(t *testing.T) {
 func TestErrors(t *testing.T) {
 	unordered := &abi.Batch{Columns: []abi.Column{
 		{Name: "ts", Type: abi.TypeTime, I64: []int64{100, 90}},
-		{Name: FlowColumn, Type: abi.TypeU32, U32: []uint32{3, 3}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{3, 3}},
 	}}
 	noFlow := &abi.Batch{Columns: []abi.Column{{Name: "ts", Type: abi.TypeTime, I64: []int64{1}}}}
 	tests := []struct {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/netshare/netshare/abi"
-	"github.com/netshare/netshare/builtin/format/netflowcsv/textrec"
+	"github.com/netshare/netshare/builtin/format/internal/textrec"
 	"github.com/netshare/netshare/sdk"
 )
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -17,7 +18,7 @@ import (
 //	go test ./builtin/format/netflowcsv -run '^$' -fuzz FuzzDecode -fuzztime 3m
 func FuzzDecode(f *testing.F) {
 	for _, name := range []string{"ugr16_netshare-small_1k.csv", "ugr16_july-week5_first5k_nfdump-noheader.csv"} {
-		if p, err := sdktest.SharedDataPath("flows", name); err == nil {
+		if p, err := shareddata.Lookup("flows", name); err == nil {
 			if b, err := os.ReadFile(p); err == nil {
 				f.Add(b[:min(len(b), 6000)], uint16(4000), uint8(0))
 				f.Add(b[:min(len(b), 6000)], uint16(333), uint8(1))

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/format/internal/netshare"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -54,6 +55,7 @@ func init() {
 			{Name: "proto_style", Type: abi.ParamString, Default: "name", Doc: `writing: "name" (TCP, UDP, …; numbers without a name stay numbers) or "number"; reading accepts both`},
 			{Name: "delimiter", Type: abi.ParamString, Default: ",", Doc: "the one-byte field separator"},
 		},
+		Defaults: netshare.Defaults(netshare.Flows, nil),
 	}, sdk.Format{Detect: Detect, NewDecoder: NewDecoder, NewEncoder: NewEncoder})
 }
 

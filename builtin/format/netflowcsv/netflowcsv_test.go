@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -17,7 +18,7 @@ import (
 // the shared data is absent.
 func dataFile(t testing.TB, name string) string {
 	t.Helper()
-	return sdktest.SharedData(t, "flows", name)
+	return shareddata.Path(t, "flows", name)
 }
 
 func readData(t testing.TB, name string) []byte {

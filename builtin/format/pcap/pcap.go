@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/format/internal/netshare"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -27,9 +28,9 @@ func init() {
 			{Name: "pcapng", Type: abi.ParamBool, Default: false,
 				Doc: "writing: produce pcapng (SHB, IDB, EPBs) instead of classic pcap"},
 		},
-		Defaults: map[string]any{
+		Defaults: netshare.Defaults(netshare.Packets, map[string]any{
 			"columns": ColumnNames,
-		},
+		}),
 	}, sdk.Format{
 		Detect:     Detect,
 		NewDecoder: func(sdk.Env) (sdk.Decoder, error) { return NewDecoder(), nil },

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/netshare/netshare/abi"
-	"github.com/netshare/netshare/builtin/format/netflowcsv/textrec"
+	"github.com/netshare/netshare/builtin/format/internal/textrec"
 	"github.com/netshare/netshare/sdk"
 )
 

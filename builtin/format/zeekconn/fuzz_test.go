@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // FuzzDecode checks, for any input, that decoding never panics, yields valid
@@ -14,7 +14,7 @@ import (
 //
 //	go test ./builtin/format/zeekconn -run '^$' -fuzz FuzzDecode -fuzztime 3m
 func FuzzDecode(f *testing.F) {
-	if p, err := sdktest.SharedDataPath("flows", ctu40); err == nil {
+	if p, err := shareddata.Lookup("flows", ctu40); err == nil {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b[:min(len(b), 5000)], uint16(1200))
 		}

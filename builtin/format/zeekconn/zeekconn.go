@@ -13,6 +13,7 @@ import (
 	"bytes"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/format/internal/netshare"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -28,6 +29,7 @@ func init() {
 			{Name: "strings", Type: abi.ParamStrings, Default: []any{"service", "conn_state", "label", "detailedlabel"},
 				Doc: "conn.log fields kept as string columns when the log has them"},
 		},
+		Defaults: netshare.Defaults(netshare.Flows, nil),
 	}, sdk.Format{Detect: Detect, NewDecoder: NewDecoder, NewEncoder: NewEncoder})
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
@@ -15,7 +16,7 @@ const ctu40 = "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled"
 
 func readData(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(sdktest.SharedData(t, "flows", name))
+	b, err := os.ReadFile(shareddata.Path(t, "flows", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/trace"
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 func convert(t *testing.T, args ...string) string {
@@ -27,7 +27,7 @@ func convert(t *testing.T, args ...string) string {
 // that no packet or byte is lost: the flows' pkt and byt sum to the
 // packets and IP bytes inspect counts in the pcap.
 func TestConvertPcapToFlows(t *testing.T) {
-	pcap := sdktest.SharedData(t, "pcap", "stopddos_amp.UDP.bacnet.IOT.37810.pcap")
+	pcap := shareddata.Path(t, "pcap", "stopddos_amp.UDP.bacnet.IOT.37810.pcap")
 	out := filepath.Join(t.TempDir(), "flows.csv")
 	msg := convert(t, pcap, out)
 	if !strings.Contains(msg, "aggregated into flows") {
@@ -50,7 +50,7 @@ func TestConvertPcapToFlows(t *testing.T) {
 // TestConvertZeekViaCSV converts a conn.log to CSV and back and compares
 // the records field for field.
 func TestConvertZeekViaCSV(t *testing.T) {
-	src := sdktest.SharedData(t, "flows", "ctu50_CTU-Normal-42_day2_zeek-conn.log.labeled")
+	src := shareddata.Path(t, "flows", "ctu50_CTU-Normal-42_day2_zeek-conn.log.labeled")
 	dir := t.TempDir()
 	mid, back := filepath.Join(dir, "mid.csv"), filepath.Join(dir, "back.log")
 	convert(t, src, mid, "--to-params", `{"ip_style":"dotted"}`)
@@ -95,7 +95,7 @@ func TestConvertZeekViaCSV(t *testing.T) {
 // TestConvertCSVViaZeek checks the documented loss: Zeek knows only tcp,
 // udp and icmp, so other protocols come back as 255 ("OTHER").
 func TestConvertCSVViaZeek(t *testing.T) {
-	src := sdktest.SharedData(t, "flows", "ugr16_netshare-small_1k.csv")
+	src := shareddata.Path(t, "flows", "ugr16_netshare-small_1k.csv")
 	dir := t.TempDir()
 	mid, back := filepath.Join(dir, "mid.log"), filepath.Join(dir, "back.csv")
 	convert(t, src, mid)
@@ -111,7 +111,7 @@ func TestConvertCSVViaZeek(t *testing.T) {
 }
 
 func TestConvertRefusals(t *testing.T) {
-	csv := sdktest.SharedData(t, "flows", "ugr16_netshare-small_1k.csv")
+	csv := shareddata.Path(t, "flows", "ugr16_netshare-small_1k.csv")
 	dir := t.TempDir()
 	tests := []struct {
 		name string

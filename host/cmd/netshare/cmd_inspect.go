@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,9 +15,9 @@ import (
 	"time"
 
 	"github.com/netshare/netshare/abi"
-	"github.com/netshare/netshare/builtin/format/netflowcsv/textrec"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/host/internal/score"
 	"github.com/netshare/netshare/host/internal/trace"
 )
 
@@ -233,13 +234,14 @@ func summarise(tr *trace.Trace, key []string, top int) (*Summary, error) {
 	return s, nil
 }
 
-// protoLabel names a protocol number the way flow files do, or gives the
-// number.
+// protoLabel names a protocol number as the report's plots do, or gives
+// the number.
 func protoLabel(p uint8) string {
-	if name := textrec.ProtoName(p); name != "" {
+	n := strconv.Itoa(int(p))
+	if name, ok := score.ProtoLabels[n].(string); ok {
 		return name
 	}
-	return strconv.Itoa(int(p))
+	return n
 }
 
 func talkers(c *abi.Column, top int, pkts, byts func(int) int64) []Talker {
@@ -272,7 +274,7 @@ func talkers(c *abi.Column, top int, pkts, byts func(int) int64) []Talker {
 	var out []Talker
 	for _, ip := range ips[:min(top, len(ips))] {
 		a := m[ip]
-		out = append(out, Talker{IP: string(textrec.AppendIPv4(nil, ip)), Records: a.recs, Packets: a.pkts, Bytes: a.byts})
+		out = append(out, Talker{IP: netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}).String(), Records: a.recs, Packets: a.pkts, Bytes: a.byts})
 	}
 	return out
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 func inspectJSON(t *testing.T, args ...string) Summary {
@@ -39,11 +39,11 @@ func TestInspectCounts(t *testing.T) {
 		protocols map[string]int64
 		firstTS   int64
 	}{
-		{"netshare csv", []string{sdktest.SharedData(t, "flows", "ugr16_netshare-small_1k.csv")}, 1000, 989,
+		{"netshare csv", []string{shareddata.Path(t, "flows", "ugr16_netshare-small_1k.csv")}, 1000, 989,
 			map[string]int64{"TCP": 437, "ICMP": 267, "UDP": 231, "GRE": 30, "ESP": 29, "IPIP": 5, "IPv6": 1}, 1458298072364000},
-		{"nfdump by mapping", []string{"--format", "netflow-csv", "--params", nfdumpParams, sdktest.SharedData(t, "flows", "ugr16_july-week5_first5k_nfdump-noheader.csv")}, 5000, 4877,
+		{"nfdump by mapping", []string{"--format", "netflow-csv", "--params", nfdumpParams, shareddata.Path(t, "flows", "ugr16_july-week5_first5k_nfdump-noheader.csv")}, 5000, 4877,
 			map[string]int64{"UDP": 2802, "TCP": 2190, "ICMP": 8}, 0},
-		{"CTU-Normal-40", []string{sdktest.SharedData(t, "flows", "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled")}, 5663, 4880, nil, 1655056416228417},
+		{"CTU-Normal-40", []string{shareddata.Path(t, "flows", "ctu50_CTU-Normal-40_day1_zeek-conn.log.labeled")}, 5663, 4880, nil, 1655056416228417},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // shared returns a file of ../shared/data (relative to the repository
@@ -22,7 +22,7 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, rc int) {
 }
 
 func TestScoreJSONSelf(t *testing.T) {
-	ugr := sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv")
+	ugr := shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv")
 	// Flags after the positional arguments, as the usage line writes them.
 	out, errs, rc := runCmd(t, "score", ugr, ugr, "--json", "--noise-floor=false")
 	if rc != 0 {
@@ -47,8 +47,8 @@ func TestScoreJSONSelf(t *testing.T) {
 }
 
 func TestScoreReportAndRebuild(t *testing.T) {
-	realPath := sdktest.SharedData(t, "pcap/caida_equinix-nyc_2018-03-15_10kpkts.pcapng")
-	synPath := sdktest.SharedData(t, "pcap/stopddos_amp.TCP.reflection.SYNACK.pcap")
+	realPath := shareddata.Path(t, "pcap/caida_equinix-nyc_2018-03-15_10kpkts.pcapng")
+	synPath := shareddata.Path(t, "pcap/stopddos_amp.TCP.reflection.SYNACK.pcap")
 	dir := t.TempDir()
 	html := filepath.Join(dir, "score.html")
 	metrics := filepath.Join(dir, "metrics.json")
@@ -112,7 +112,7 @@ params = {column = "ttl", name = "ttl_divergence"}
 }
 
 func TestScoreErrors(t *testing.T) {
-	ugr := sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv")
+	ugr := shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv")
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("[input]\npaths = [\"x\"]\n[[metrics]]\nname = \"emd\"\nparams = {colum = \"td\"}\n"), 0o644)

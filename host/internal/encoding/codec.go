@@ -23,7 +23,7 @@ type Codec struct {
 
 	rt     Runtime
 	st     *State
-	fields []codecField
+	fields []Instance // one per non-time field, in state order
 	// Time instances, loaded with the state of chunk timeChunk.
 	tStart, tIAT Instance
 	timeChunk    int
@@ -53,12 +53,6 @@ type slot struct {
 	enc abi.Encoded
 }
 
-type codecField struct {
-	fs     *FieldState
-	in     Instance
-	off, w int // slice of the attribute or feature vector
-}
-
 // Open loads every field's state into a new instance.
 func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 	c := &Codec{rt: rt, st: st, timeChunk: -1, startSlot: -1, iatSlot: -1}
@@ -81,7 +75,7 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.fields = append(c.fields, codecField{fs: fs, in: in})
+		c.fields = append(c.fields, in)
 		outs, err := load(ctx, in, fs.Name, fs.State)
 		if err != nil {
 			return nil, err
@@ -89,15 +83,13 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 		if !sameOutputs(outs, fs.Outputs) {
 			return nil, fmt.Errorf("encoding: field %q: the encoder describes outputs %v, the state recorded %v", fs.Name, outs, fs.Outputs)
 		}
-		cf := &c.fields[len(c.fields)-1]
-		cf.w = abi.Width(outs)
-		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == RoleAttribute}
+		w := abi.Width(outs)
+		sl := slot{name: fs.Name, in: in, l: newLayout(outs), attr: fs.Role == abi.RoleAttribute}
 		if sl.attr {
-			cf.off, aOff = aOff, aOff+cf.w
+			sl.off, aOff = aOff, aOff+w
 		} else {
-			cf.off, fOff = fOff, fOff+cf.w
+			sl.off, fOff = fOff, fOff+w
 		}
-		sl.off = cf.off
 		c.slots = append(c.slots, sl)
 	}
 	c.tagOff = aOff
@@ -108,10 +100,10 @@ func Open(ctx context.Context, rt Runtime, st *State) (*Codec, error) {
 			return nil, err
 		}
 		var err error
-		if c.tStart, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(partStart), ts.Seed); err != nil {
+		if c.tStart, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(abi.PartStart), ts.Seed); err != nil {
 			return nil, err
 		}
-		if c.tIAT, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(partIAT), ts.Seed); err != nil {
+		if c.tIAT, err = open(ctx, rt, ts.Name, ts.Field, ts.partParams(abi.PartIAT), ts.Seed); err != nil {
 			return nil, err
 		}
 		c.startW = abi.Width(ts.StartOutputs)
@@ -203,14 +195,7 @@ func (c *Codec) Close(ctx context.Context) error {
 		}
 	}
 	c.lanes = nil
-	for _, f := range c.fields {
-		if f.in != nil {
-			if err := f.in.Close(ctx); err != nil && first == nil {
-				first = err
-			}
-		}
-	}
-	for _, in := range []Instance{c.tStart, c.tIAT} {
+	for _, in := range append(c.fields, c.tStart, c.tIAT) {
 		if in != nil {
 			if err := in.Close(ctx); err != nil && first == nil {
 				first = err
@@ -364,7 +349,7 @@ func (c *Codec) Encode(ctx context.Context, records *abi.Batch, set *flow.Set, k
 	for _, blk := range c.blocks(starts, L, 1) {
 		f0, f1 := blk[0], blk[1]
 		r0, r1 := starts[f0], starts[f1]
-		flowCol := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: flowOf[r0:r1]}
+		flowCol := abi.Column{Name: abi.FlowColumn, Type: abi.TypeU32, U32: flowOf[r0:r1]}
 		for i := range c.slots {
 			sl := &c.slots[i]
 			b := &abi.Batch{Columns: []abi.Column{take(cols[i], rows[r0:r1]), flowCol}}
@@ -590,7 +575,7 @@ func (c *Codec) decodeBlock(ctx context.Context, set *tensor.Set, k int, steps [
 		}
 		out.Columns = append(out.Columns, *ts)
 	}
-	fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
+	fl := abi.Column{Name: abi.FlowColumn, Type: abi.TypeU32, U32: make([]uint32, s1-s0)}
 	for i, f := range flowOf[s0:s1] {
 		fl.U32[i] = uint32(f)
 	}

@@ -17,10 +17,10 @@
 // taken as 0), or, in the encoder's "raw" mode, takes the feature as the
 // timestamp.
 //
-// Encoders whose manifest sets Defaults["shared_fit"] (word2vec) are fitted
-// once per group of fields with the same encoder and params (ignoring the
-// names in Defaults["per_field_params"]); every field of the group loads
-// that one state.
+// Encoders whose manifest sets Defaults[abi.DefaultSharedFit] (word2vec)
+// are fitted once per group of fields with the same encoder and params
+// (ignoring the names in Defaults[abi.DefaultPerFieldParams]); every field
+// of the group loads that one state.
 package encoding
 
 import (
@@ -28,28 +28,10 @@ import (
 	"github.com/netshare/netshare/host/internal/tensor"
 )
 
-// Roles of a field.
-const (
-	RoleAttribute = "attribute" // one value per flow (DoppelGANger attribute)
-	RoleFeature   = "feature"   // one value per record (time series)
-	RoleTime      = "time"      // the timestamp: flow start attribute + interarrival feature
-)
-
-// FlowColumn is the host-added column of flow indices.
-const FlowColumn = "_flow"
-
-// Field configures one column's encoding; the pipeline TOML fills it.
-type Field struct {
-	Name    string         // the record column
-	Role    string         // RoleAttribute, RoleFeature or RoleTime
-	Encoder string         // component name, "module/name" to pick a module
-	Params  map[string]any // the encoder's params
-}
-
 // Config is the encoding of a trace. The chunks (and with them the flow
 // tags, present when there is more than one) come from the flow.Set.
 type Config struct {
-	Fields []Field
+	Fields []abi.Field
 	// MaxLen is L, the records kept per flow and chunk (longer flows are
 	// truncated to their first MaxLen records, as NetShare does); 0 means
 	// the flow.Set's MaxFlowLen.
@@ -85,7 +67,7 @@ type State struct {
 
 // FieldState is one non-time field's fitted encoder.
 type FieldState struct {
-	Field
+	abi.Field
 	Module  string       `json:"module"`
 	Version string       `json:"version"`
 	Seed    int64        `json:"seed"`
@@ -95,7 +77,7 @@ type FieldState struct {
 
 // TimeState is the time field's encoder with one state per chunk.
 type TimeState struct {
-	Field
+	abi.Field
 	Module  string `json:"module"`
 	Version string `json:"version"`
 	Seed    int64  `json:"seed"`
@@ -105,18 +87,11 @@ type TimeState struct {
 	IATOutputs   []abi.Output `json:"iat_outputs"`
 }
 
-// Part param values of a time encoder.
-const (
-	partStart = "start"
-	partIAT   = "iat"
-)
-
 type resolved struct {
-	field   Field
-	module  string
-	comp    abi.Component
-	params  map[string]any
-	seed    int64
-	group   string // shared-fit group key, "" for none
-	stateIx int
+	field  abi.Field
+	module string
+	comp   abi.Component
+	params map[string]any
+	seed   int64
+	group  string // shared-fit group key, "" for none
 }

@@ -19,25 +19,25 @@ import (
 // f32eps is float32's relative precision: tensors hold float32 values.
 const f32eps = 1.0 / (1 << 23)
 
-// netflowFields is NetShare's NetFlow configuration (notes §2.3).
-func netflowFields() []Field {
-	return []Field{
-		{Name: "srcip", Role: RoleAttribute, Encoder: "ip-bits"},
-		{Name: "dstip", Role: RoleAttribute, Encoder: "ip-bits"},
-		{Name: "srcport", Role: RoleAttribute, Encoder: "word2vec"},
-		{Name: "dstport", Role: RoleAttribute, Encoder: "word2vec"},
-		{Name: "proto", Role: RoleAttribute, Encoder: "word2vec"},
-		{Name: "ts", Role: RoleTime, Encoder: "time"},
-		{Name: "td", Role: RoleFeature, Encoder: "continuous", Params: map[string]any{"log1p": true}},
-		{Name: "pkt", Role: RoleFeature, Encoder: "continuous", Params: map[string]any{"log1p": true}},
-		{Name: "byt", Role: RoleFeature, Encoder: "continuous", Params: map[string]any{"log1p": true}},
-		{Name: "type", Role: RoleFeature, Encoder: "categorical"},
+// netflowFields is NetShare's NetFlow configuration (docs/encoders.md).
+func netflowFields() []abi.Field {
+	return []abi.Field{
+		{Name: "srcip", Role: abi.RoleAttribute, Encoder: "ip-bits"},
+		{Name: "dstip", Role: abi.RoleAttribute, Encoder: "ip-bits"},
+		{Name: "srcport", Role: abi.RoleAttribute, Encoder: "word2vec"},
+		{Name: "dstport", Role: abi.RoleAttribute, Encoder: "word2vec"},
+		{Name: "proto", Role: abi.RoleAttribute, Encoder: "word2vec"},
+		{Name: "ts", Role: abi.RoleTime, Encoder: "time"},
+		{Name: "td", Role: abi.RoleFeature, Encoder: "continuous", Params: map[string]any{"log1p": true}},
+		{Name: "pkt", Role: abi.RoleFeature, Encoder: "continuous", Params: map[string]any{"log1p": true}},
+		{Name: "byt", Role: abi.RoleFeature, Encoder: "continuous", Params: map[string]any{"log1p": true}},
+		{Name: "type", Role: abi.RoleFeature, Encoder: "categorical"},
 	}
 }
 
 // privateFields is the same under differential privacy: fixed bounds
 // (NetShare's DP values), listed categories, a pretrained word2vec.
-func privateFields(pretrained string) []Field {
+func privateFields(pretrained string) []abi.Field {
 	f := netflowFields()
 	for i := range f {
 		switch f[i].Name {
@@ -111,7 +111,7 @@ func roundTripCalls(t *testing.T, rt Runtime, cfg Config, b *abi.Batch, set *flo
 		if got.Len() != len(rows) {
 			t.Fatalf("chunk %d: decoded %d rows, want %d", ch.Index, got.Len(), len(rows))
 		}
-		for i, f := range got.Column(FlowColumn).U32 {
+		for i, f := range got.Column(abi.FlowColumn).U32 {
 			if f != flowIx[i] {
 				t.Fatalf("chunk %d row %d: _flow %d, want %d", ch.Index, i, f, flowIx[i])
 			}
@@ -353,7 +353,7 @@ func TestDecodeGenerated(t *testing.T) {
 		if ts[i] < lo {
 			t.Fatalf("row %d: ts %d before the chunk's first flow start %d", i, ts[i], lo)
 		}
-		if f := got.Column(FlowColumn).U32[i]; i > 0 && f == got.Column(FlowColumn).U32[i-1] && ts[i] < ts[i-1] {
+		if f := got.Column(abi.FlowColumn).U32[i]; i > 0 && f == got.Column(abi.FlowColumn).U32[i-1] && ts[i] < ts[i-1] {
 			t.Fatalf("row %d: time goes back within flow %d", i, f)
 		}
 	}
@@ -446,21 +446,26 @@ func TestPrivate(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	b := loadUGR(t)
 	set := split(t, b, 1)
-	with := func(edit func([]Field) []Field) []Field { return edit(netflowFields()) }
+	with := func(edit func([]abi.Field) []abi.Field) []abi.Field { return edit(netflowFields()) }
 	tests := []struct {
 		name   string
-		fields []Field
+		fields []abi.Field
 		want   string
 	}{
-		{"unknown encoder", with(func(f []Field) []Field { f[0].Encoder = "ip-bit"; return f }), `did you mean "ip-bits"`},
-		{"missing column", with(func(f []Field) []Field { f[0].Name = "srcipp"; return f }), `field 1 ("srcipp"): the records have no such column (did you mean "srcip"?)`},
-		{"bad role", with(func(f []Field) []Field { f[0].Role = "meta"; return f }), `role "meta"`},
-		{"duplicate", with(func(f []Field) []Field { f[1].Name = "srcip"; return f }), "configured twice"},
-		{"two time fields", with(func(f []Field) []Field { f[6].Role = RoleTime; f[6].Encoder = "time"; f[6].Params = nil; return f }), "a second time field"},
-		{"part set", with(func(f []Field) []Field { f[5].Params = map[string]any{"part": "iat"}; return f }), "part is set by the host"},
-		{"time without part", with(func(f []Field) []Field { f[5].Encoder = "continuous"; return f }), "needs an encoder with a part param"},
-		{"bad param", with(func(f []Field) []Field { f[6].Params = map[string]any{"log1pp": true}; return f }), `field 7 ("td"): encoder "continuous" has no parameter "log1pp"`},
-		{"fit error names field", with(func(f []Field) []Field { f[9].Encoder = "continuous"; return f }), `field "type"`},
+		{"unknown encoder", with(func(f []abi.Field) []abi.Field { f[0].Encoder = "ip-bit"; return f }), `did you mean "ip-bits"`},
+		{"missing column", with(func(f []abi.Field) []abi.Field { f[0].Name = "srcipp"; return f }), `field 1 ("srcipp"): the records have no such column (did you mean "srcip"?)`},
+		{"bad role", with(func(f []abi.Field) []abi.Field { f[0].Role = "meta"; return f }), `role "meta"`},
+		{"duplicate", with(func(f []abi.Field) []abi.Field { f[1].Name = "srcip"; return f }), "configured twice"},
+		{"two time fields", with(func(f []abi.Field) []abi.Field {
+			f[6].Role = abi.RoleTime
+			f[6].Encoder = "time"
+			f[6].Params = nil
+			return f
+		}), "a second time field"},
+		{"part set", with(func(f []abi.Field) []abi.Field { f[5].Params = map[string]any{"part": "iat"}; return f }), "part is set by the host"},
+		{"time without part", with(func(f []abi.Field) []abi.Field { f[5].Encoder = "continuous"; return f }), "needs an encoder with a part param"},
+		{"bad param", with(func(f []abi.Field) []abi.Field { f[6].Params = map[string]any{"log1pp": true}; return f }), `field 7 ("td"): encoder "continuous" has no parameter "log1pp"`},
+		{"fit error names field", with(func(f []abi.Field) []abi.Field { f[9].Encoder = "continuous"; return f }), `field "type"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/internal/suggest"
 )
 
 // Fit fits every field's encoder on the records and returns the state.
@@ -59,7 +60,7 @@ func Fit(ctx context.Context, rt Runtime, cfg Config, records *abi.Batch, set *f
 			return nil, err
 		}
 		st.Fields = append(st.Fields, FieldState{
-			Field:  Field{Name: r.field.Name, Role: r.field.Role, Encoder: r.field.Encoder, Params: r.params},
+			Field:  abi.Field{Name: r.field.Name, Role: r.field.Role, Encoder: r.field.Encoder, Params: r.params},
 			Module: r.module, Version: r.comp.Version, Seed: r.seed, State: state, Outputs: outs,
 		})
 	}
@@ -100,7 +101,7 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 			for _, c := range records.Columns {
 				names = append(names, c.Name)
 			}
-			return nil, nil, fmt.Errorf("%s: the records have no such column%s (they have %s)", where, abi.Suggest(f.Name, names), strings.Join(names, ", "))
+			return nil, nil, fmt.Errorf("%s: the records have no such column%s (they have %s)", where, suggest.DidYouMean(f.Name, names), strings.Join(names, ", "))
 		}
 		module, comp, err := rt.Component(f.Encoder)
 		if err != nil {
@@ -114,10 +115,10 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 			return slices.ContainsFunc(comp.Params, func(p abi.Param) bool { return p.Name == name })
 		}
 		if cfg.Private {
-			if !declares("private") {
+			if !declares(abi.ParamPrivate) {
 				return nil, nil, fmt.Errorf("%s: privacy is on, and encoder %q declares no private param, so it cannot promise to fit without reading the private data", where, f.Encoder)
 			}
-			params["private"] = true
+			params[abi.ParamPrivate] = true
 		}
 		if p, ok := params["pretrained"].(string); ok && p != "" && !strings.HasPrefix(p, "base64:") && !strings.HasPrefix(strings.TrimSpace(p), "{") {
 			inline, err := readPretrained(cfg, p, f)
@@ -133,25 +134,33 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 		}
 		r := resolved{field: f, module: module, comp: comp, params: params, seed: fieldSeed(cfg.Seed, f.Name)}
 		switch f.Role {
-		case RoleAttribute, RoleFeature:
-		case RoleTime:
+		case abi.RoleAttribute, abi.RoleFeature:
+		case abi.RoleTime:
 			if timeField != nil {
 				return nil, nil, fmt.Errorf("%s: a second time field (the first is %q)", where, timeField.field.Name)
 			}
-			if !declares("part") {
+			if !declares(abi.ParamPart) {
 				return nil, nil, fmt.Errorf("%s: role time needs an encoder with a part param (start/iat), and %q has none", where, f.Encoder)
 			}
-			if _, ok := params["part"]; ok {
+			if _, ok := params[abi.ParamPart]; ok {
 				return nil, nil, fmt.Errorf("%s: part is set by the host for the time field; remove it", where)
 			}
 			r := r
 			timeField = &r
 			continue
 		default:
-			return nil, nil, fmt.Errorf("%s: role %q, want %q, %q or %q", where, f.Role, RoleAttribute, RoleFeature, RoleTime)
+			return nil, nil, fmt.Errorf("%s: role %q, want %q, %q or %q", where, f.Role, abi.RoleAttribute, abi.RoleFeature, abi.RoleTime)
 		}
-		if shared, _ := comp.Defaults["shared_fit"].(bool); shared {
-			r.group = groupKey(f.Encoder, params, comp.Defaults["per_field_params"])
+		var shared bool
+		if _, err := comp.Default(abi.DefaultSharedFit, &shared); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if shared {
+			var perField []string
+			if _, err := comp.Default(abi.DefaultPerFieldParams, &perField); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", where, err)
+			}
+			r.group = groupKey(f.Encoder, params, perField)
 		}
 		out = append(out, r)
 	}
@@ -168,14 +177,10 @@ func fieldSeed(seed int64, name string) int64 {
 
 // groupKey identifies fields that share one fit: same encoder, same params
 // apart from the per-field ones.
-func groupKey(encoder string, params map[string]any, perField any) string {
+func groupKey(encoder string, params map[string]any, perField []string) string {
 	p := maps.Clone(params)
-	if list, ok := perField.([]any); ok {
-		for _, n := range list {
-			if s, ok := n.(string); ok {
-				delete(p, s)
-			}
-		}
+	for _, n := range perField {
+		delete(p, n)
 	}
 	b, _ := json.Marshal(p) // map keys marshal sorted
 	return "shared:" + encoder + ":" + string(b)
@@ -184,7 +189,7 @@ func groupKey(encoder string, params map[string]any, perField any) string {
 // readPretrained reads a pretrained model file for f. The file is either
 // an encoding state saved by another run (the state of its field of the
 // same encoder is taken, preferring the same name) or a raw encoder state.
-func readPretrained(cfg Config, path string, f Field) (string, error) {
+func readPretrained(cfg Config, path string, f abi.Field) (string, error) {
 	read := cfg.ReadFile
 	if read == nil {
 		read = os.ReadFile
@@ -213,7 +218,7 @@ func readPretrained(cfg Config, path string, f Field) (string, error) {
 	return "base64:" + base64.StdEncoding.EncodeToString(raw), nil
 }
 
-func open(ctx context.Context, rt Runtime, name string, f Field, params map[string]any, seed int64) (Instance, error) {
+func open(ctx context.Context, rt Runtime, name string, f abi.Field, params map[string]any, seed int64) (Instance, error) {
 	in, err := rt.Open(ctx, abi.OpenRequest{Kind: abi.KindEncoder, Name: f.Encoder, Params: params, Seed: seed, Column: name})
 	if err != nil {
 		return nil, fmt.Errorf("encoding: field %q: %w", f.Name, err)
@@ -244,7 +249,7 @@ func fitOne(ctx context.Context, rt Runtime, r resolved, column string, records 
 	return state, nil
 }
 
-func loadOutputs(ctx context.Context, rt Runtime, f Field, params map[string]any, seed int64, state []byte) ([]abi.Output, error) {
+func loadOutputs(ctx context.Context, rt Runtime, f abi.Field, params map[string]any, seed int64, state []byte) ([]abi.Output, error) {
 	in, err := open(ctx, rt, f.Name, f, params, seed)
 	if err != nil {
 		return nil, err

@@ -145,15 +145,8 @@ func badColumn(v []float32) int {
 // resize makes e hold rows rows of l's layout, keeping its storage.
 func (l *layout) resize(e *abi.Encoded, rows int) {
 	e.Rows, e.HotWidth, e.ValueWidth = rows, l.hot, l.values
-	e.Hot = grow(e.Hot, rows*l.hot)
-	e.Values = grow(e.Values, rows*l.values)
-}
-
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
+	e.Hot = abi.Grow(e.Hot, rows*l.hot)
+	e.Values = abi.Grow(e.Values, rows*l.values)
 }
 
 // layout computes the tensor outputs in NetShare master's order.
@@ -170,7 +163,7 @@ func (s *State) layout() error {
 		return nil
 	}
 	for _, f := range s.Fields {
-		if f.Role == RoleAttribute {
+		if f.Role == abi.RoleAttribute {
 			if err := add(&s.AttrOutputs, f.Outputs); err != nil {
 				return err
 			}
@@ -186,7 +179,7 @@ func (s *State) layout() error {
 		}
 	}
 	for _, f := range s.Fields {
-		if f.Role == RoleFeature {
+		if f.Role == abi.RoleFeature {
 			if err := add(&s.FeatOutputs, f.Outputs); err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	_ "github.com/netshare/netshare/builtin/encoder/all"
+	"github.com/netshare/netshare/internal/suggest"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -29,7 +30,7 @@ func (r *nativeRuntime) Component(name string) (string, abi.Component, error) {
 		for _, c := range r.m.Components {
 			names = append(names, c.Name)
 		}
-		return "", abi.Component{}, fmt.Errorf("no encoder named %q%s", name, abi.Suggest(name, names))
+		return "", abi.Component{}, fmt.Errorf("no encoder named %q%s", name, suggest.DidYouMean(name, names))
 	}
 	return "native", *c, nil
 }

@@ -13,7 +13,7 @@ import (
 // fitTime fits the time encoder once per chunk on the chunk's flows.
 func fitTime(ctx context.Context, rt Runtime, cfg Config, r resolved, records *abi.Batch, set *flow.Set) (*TimeState, error) {
 	ts := &TimeState{
-		Field:  Field{Name: r.field.Name, Role: r.field.Role, Encoder: r.field.Encoder, Params: r.params},
+		Field:  abi.Field{Name: r.field.Name, Role: r.field.Role, Encoder: r.field.Encoder, Params: r.params},
 		Module: r.module, Version: r.comp.Version, Seed: r.seed,
 		Chunks: make([][]byte, len(set.Chunks)),
 	}
@@ -26,11 +26,11 @@ func fitTime(ctx context.Context, rt Runtime, cfg Config, r resolved, records *a
 		if len(ch.Flows) == 0 {
 			continue
 		}
-		params := ts.partParams(partStart)
+		params := ts.partParams(abi.PartStart)
 		if cfg.Private {
 			// The chunk's bounds, not its data, scale the starts.
 			lo, hi := int64(math.Floor(ch.Start)), int64(math.Ceil(ch.End))
-			params["span_start"], params["span_end"] = lo, max(hi, lo+1)
+			params[abi.ParamSpanStart], params[abi.ParamSpanEnd] = lo, max(hi, lo+1)
 		}
 		b, err := chunkTimeBatch(col, k, ch, records.Len(), cfg.MaxLen)
 		if err != nil {
@@ -58,10 +58,10 @@ func fitTime(ctx context.Context, rt Runtime, cfg Config, r resolved, records *a
 		return nil, fmt.Errorf("encoding: time field %q: no chunk has flows", r.field.Name)
 	}
 	var err error
-	if ts.StartOutputs, err = loadOutputs(ctx, rt, r.field, ts.partParams(partStart), r.seed, sample); err != nil {
+	if ts.StartOutputs, err = loadOutputs(ctx, rt, r.field, ts.partParams(abi.PartStart), r.seed, sample); err != nil {
 		return nil, err
 	}
-	if ts.IATOutputs, err = loadOutputs(ctx, rt, r.field, ts.partParams(partIAT), r.seed, sample); err != nil {
+	if ts.IATOutputs, err = loadOutputs(ctx, rt, r.field, ts.partParams(abi.PartIAT), r.seed, sample); err != nil {
 		return nil, err
 	}
 	if len(ts.IATOutputs) == 0 {
@@ -80,10 +80,10 @@ func (ts *TimeState) partParams(part string) map[string]any {
 	if p == nil {
 		p = map[string]any{}
 	}
-	p["part"] = part
-	if priv, _ := p["private"].(bool); priv {
-		if _, ok := p["span_start"]; !ok {
-			p["span_start"], p["span_end"] = int64(0), int64(1)
+	p[abi.ParamPart] = part
+	if priv, _ := p[abi.ParamPrivate].(bool); priv {
+		if _, ok := p[abi.ParamSpanStart]; !ok {
+			p[abi.ParamSpanStart], p[abi.ParamSpanEnd] = int64(0), int64(1)
 		}
 	}
 	return p
@@ -94,7 +94,7 @@ func (ts *TimeState) partParams(part string) map[string]any {
 // per flow.
 func chunkTimeBatch(col *abi.Column, k int, ch flow.Chunk, nrows, maxLen int) (*abi.Batch, error) {
 	ts := abi.Column{Name: col.Name, Type: col.Type}
-	fl := abi.Column{Name: FlowColumn, Type: abi.TypeU32}
+	fl := abi.Column{Name: abi.FlowColumn, Type: abi.TypeU32}
 	for f, cf := range ch.Flows {
 		rows := cf.Rows[:min(len(cf.Rows), maxLen)]
 		for _, r := range rows {

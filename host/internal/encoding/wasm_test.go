@@ -146,7 +146,7 @@ func BenchmarkWasmWord2VecFit1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := resolved{field: Field{Name: "srcport", Role: RoleAttribute, Encoder: "word2vec"}, comp: comp, params: map[string]any{}, seed: 1}
+	r := resolved{field: abi.Field{Name: "srcport", Role: abi.RoleAttribute, Encoder: "word2vec"}, comp: comp, params: map[string]any{}, seed: 1}
 	b.ResetTimer()
 	c0 := cpuTime()
 	var vocab int

@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 func tinyConfig() Config {
@@ -137,39 +135,6 @@ func TestRestoreRejectsOtherModel(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Fatalf("checkpoint dir has %d entries, want 1", len(ents))
-	}
-}
-
-// TestTrainChunks: chunks train from chunk 0's weights, a chunk smaller than
-// a batch trains, and the result does not depend on the number of workers.
-func TestTrainChunks(t *testing.T) {
-	sets := []*tensor.Set{learnData(60, 1), learnData(5, 2), learnData(40, 3)}
-	run := func(workers int) []*Model {
-		ms, err := TrainChunks(context.Background(), tinyConfig(), sets, learnMaxLen,
-			ChunkOptions{Steps: 8, Workers: workers, Seed: 42, Dir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ms
-	}
-	one, two := run(1), run(2)
-	for k := range sets {
-		want := 8
-		if k > 0 {
-			want = 2
-		}
-		if one[k].Step() != want {
-			t.Errorf("chunk %d trained %d steps, want %d", k, one[k].Step(), want)
-		}
-		if !slices.Equal(weights(one[k]), weights(two[k])) {
-			t.Errorf("chunk %d differs between 1 and 2 workers", k)
-		}
-		if k > 0 && slices.Equal(weights(one[k]), weights(one[0])) {
-			t.Errorf("chunk %d did not train past chunk 0's weights", k)
-		}
-	}
-	if slices.Equal(weights(one[1]), weights(one[2])) {
-		t.Error("chunks 1 and 2 ended identical")
 	}
 }
 

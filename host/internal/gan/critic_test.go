@@ -80,9 +80,10 @@ func fdError(t *testing.T, f *critFixture, trueAct critAct) float64 {
 // that dropping f” — the bug gorgonia has for tanh and sigmoid — is caught.
 func TestCriticGradientPenaltyFD(t *testing.T) {
 	cases := []struct {
-		name      string
-		act, true critAct
-		wantOK    bool
+		name    string
+		act     critAct // what the analytic gradient uses
+		trueAct critAct // what the finite differences use
+		wantOK  bool
 	}{
 		{"relu", actReLU, actReLU, true},
 		{"leaky-relu", actLeakyReLU, actLeakyReLU, true},
@@ -101,7 +102,7 @@ func TestCriticGradientPenaltyFD(t *testing.T) {
 				// The loss itself, from the critic's outputs alone: a mistake
 				// that changed loss and gradient alike would pass the FD check.
 				checkLossValue(t, f)
-				err := fdError(t, f, tc.true)
+				err := fdError(t, f, tc.trueAct)
 				if tc.wantOK && err > 1e-5 {
 					t.Errorf("seed %d: analytic vs finite-difference relative error %.3g", seed, err)
 				}

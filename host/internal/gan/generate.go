@@ -14,9 +14,6 @@ const genBlock = 500
 // AttrWidth is the width of an attribute row.
 func (m *Model) AttrWidth() int { return m.gen.A }
 
-// FeatWidth is the width of a generated record (without generation flags).
-func (m *Model) FeatWidth() int { return m.gen.D }
-
 // views returns k generators sharing m's weights with their own buffers, so
 // that generation (which only reads weights) can run on k goroutines.
 func (m *Model) views(k int) []*generator[float32] {

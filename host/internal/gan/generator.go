@@ -12,7 +12,8 @@ import (
 // emits S records per step with a two-way generation flag per record.
 type generator[T float] struct {
 	attrSl, featSl      []slice // featSl covers a record including the flag
-	A, D, F, S, T, H    int     // F = D + 2
+	A, D, F, S, H       int     // F = D + 2
+	passes              int     // LSTM passes, each generating S records
 	zA, zF              int
 	mlp                 []*linear[T]
 	bn                  []*batchNorm[T]
@@ -62,7 +63,7 @@ func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad in
 	g := &generator[T]{A: tensor.Width(attrOut), D: tensor.Width(featOut), S: cfg.SampleLen, H: cfg.LSTMUnits,
 		zA: cfg.AttrNoiseDim, zF: cfg.FeatNoiseDim}
 	g.F = g.D + 2
-	g.T = lpad / g.S
+	g.passes = lpad / g.S
 	g.attrSl = slicesOf(attrOut)
 	flag := tensor.Output{Name: "gen_flag", Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax}
 	rec := slicesOf(append(append([]tensor.Output(nil), featOut...), flag))
@@ -147,7 +148,7 @@ func orthogonal(n int, rng *rand.Rand) []float64 {
 	return m
 }
 
-func (g *generator[T]) lpad() int { return g.T * g.S }
+func (g *generator[T]) lpad() int { return g.passes * g.S }
 
 // drawNoise fills a genNoise for n rows from rng; withAttr false skips z_a
 // for generation from given attributes.
@@ -163,7 +164,7 @@ func (g *generator[T]) drawNoise(n int, rng *rand.Rand, dst *genNoise[T], withAt
 	if withAttr {
 		dst.za = fill(dst.za, n*g.zA)
 	}
-	dst.zf = fill(dst.zf, n*g.T*g.zF)
+	dst.zf = fill(dst.zf, n*g.passes*g.zF)
 	dst.h0 = fill(dst.h0, n*g.H)
 	dst.c0 = fill(dst.c0, n*g.H)
 }
@@ -206,7 +207,7 @@ func (g *generator[T]) forwardAttr(za []T, n int, train bool) {
 // noise's zf, h0, c0, leaving the masked features in the cache.
 func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 	c := &g.cache
-	n, H, H4, TT := nz.n, g.H, 4*g.H, g.T
+	n, H, H4, TT := nz.n, g.H, 4*g.H, g.passes
 	c.gates = grow(c.gates, n*TT*H4)
 	c.cs = grow(c.cs, n*TT*H)
 	c.hs = grow(c.hs, n*TT*H)
@@ -281,7 +282,7 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 // accumulates the parameter gradients.
 func (g *generator[T]) backward(dFeat, dAttr []T, nz *genNoise[T]) {
 	c := &g.cache
-	n, H, H4, TT, L, F := c.n, g.H, 4*g.H, g.T, g.lpad(), g.F
+	n, H, H4, TT, L, F := c.n, g.H, 4*g.H, g.passes, g.lpad(), g.F
 	// features: mask, activations, heads
 	c.dRaw = grow(c.dRaw, n*L*F)
 	dRaw := c.dRaw

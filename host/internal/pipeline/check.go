@@ -8,6 +8,8 @@ import (
 	"github.com/netshare/netshare/host/internal/release"
 	"regexp"
 	"strings"
+
+	"github.com/netshare/netshare/abi"
 )
 
 // check validates values that decode fine but make no sense.
@@ -48,8 +50,8 @@ func (c *Config) check(name string, text []byte) error {
 			errs = append(errs, fmt.Errorf("%s: %s: field %q appears twice", name, at, f.Name))
 		}
 		seen[f.Name] = true
-		if f.Role != RoleAttribute && f.Role != RoleFeature && f.Role != RoleTime {
-			errs = append(errs, fmt.Errorf("%s: %s (%s): role %q, want %q, %q or %q", name, at, f.Name, f.Role, RoleAttribute, RoleFeature, RoleTime))
+		if f.Role != abi.RoleAttribute && f.Role != abi.RoleFeature && f.Role != abi.RoleTime {
+			errs = append(errs, fmt.Errorf("%s: %s (%s): role %q, want %q, %q or %q", name, at, f.Name, f.Role, abi.RoleAttribute, abi.RoleFeature, abi.RoleTime))
 		}
 		if f.Encoder == "" {
 			errs = append(errs, fmt.Errorf("%s: %s (%s): encoder is required", name, at, f.Name))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/gan"
 )
 
@@ -24,16 +25,16 @@ type Config struct {
 	// RunDir holds every stage's artifacts; relative to the config file.
 	RunDir string `toml:"run_dir"`
 
-	Input   Input    `toml:"input"`
-	Flows   Flows    `toml:"flows"`
-	Fields  []Field  `toml:"fields"`
-	Model   Model    `toml:"model"`
-	Privacy Privacy  `toml:"privacy"`
-	Output  Output   `toml:"output"`
-	Release Release  `toml:"release"`
-	Metrics []Metric `toml:"metrics"`
-	Plugins Plugins  `toml:"plugins"`
-	Cluster Cluster  `toml:"cluster"`
+	Input   Input       `toml:"input"`
+	Flows   Flows       `toml:"flows"`
+	Fields  []abi.Field `toml:"fields"`
+	Model   Model       `toml:"model"`
+	Privacy Privacy     `toml:"privacy"`
+	Output  Output      `toml:"output"`
+	Release Release     `toml:"release"`
+	Metrics []Metric    `toml:"metrics"`
+	Plugins Plugins     `toml:"plugins"`
+	Cluster Cluster     `toml:"cluster"`
 
 	// Source is where the config came from ("embedded default" or a path),
 	// and Dir the directory relative paths are resolved against.
@@ -69,21 +70,6 @@ type Flows struct {
 	// of any chunk.
 	MaxFlowLen int `toml:"max_flow_len"`
 }
-
-// Field is one column and how the GAN sees it.
-type Field struct {
-	Name    string         `toml:"name"`
-	Role    string         `toml:"role"` // "attribute", "feature" or "time"
-	Encoder string         `toml:"encoder"`
-	Params  map[string]any `toml:"params"`
-}
-
-// Roles of a field.
-const (
-	RoleAttribute = "attribute" // one value per flow
-	RoleFeature   = "feature"   // one value per record
-	RoleTime      = "time"      // the timestamp: flow start (attribute) and interarrival (feature)
-)
 
 // Model is the GAN's hyper-parameters plus the training budget.
 type Model struct {
@@ -243,15 +229,6 @@ func Default() Config {
 		Plugins: Plugins{},
 		Cluster: Cluster{Engine: "local", Address: "localhost:7233", Namespace: "default", TaskQueue: "netshare"},
 	}
-}
-
-// FieldNames lists the configured fields' names in order.
-func (c *Config) FieldNames() []string {
-	out := make([]string, len(c.Fields))
-	for i, f := range c.Fields {
-		out[i] = f.Name
-	}
-	return out
 }
 
 // Keys lists every key path the pipeline understands, for documentation

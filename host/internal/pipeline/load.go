@@ -10,8 +10,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/internal/suggest"
 )
 
 // LoadFile reads a pipeline file and applies overrides ("key=value" with
@@ -87,7 +86,7 @@ func unknownKey(name string, text []byte, key toml.Key) error {
 	if len(parent) > 0 {
 		section = "[" + parent.String() + "]"
 	}
-	return fmt.Errorf("%s: unknown key %q in %s%s", where, last, section, abi.Suggest(last, known))
+	return fmt.Errorf("%s: unknown key %q in %s%s", where, last, section, suggest.DidYouMean(last, known))
 }
 
 // knownKeys lists the TOML keys of the struct reached by path.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin"
+	"github.com/netshare/netshare/internal/suggest"
 )
 
 // Limits bound what one module may use.
@@ -213,7 +214,7 @@ func (h *Host) Find(kind abi.Kind, name string) (*Module, *abi.Component, error)
 	if qualified && h.module(modName) == nil {
 		return nil, nil, fmt.Errorf("no plugin module %q is loaded", modName)
 	}
-	return nil, nil, fmt.Errorf("no %s named %q%s", kind, name, abi.Suggest(compName, names))
+	return nil, nil, fmt.Errorf("no %s named %q%s", kind, name, suggest.DidYouMean(compName, names))
 }
 
 func (h *Host) module(name string) *Module {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/tensor"
@@ -28,7 +29,10 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	}
 	r.fields = r.cfg.Fields
 	if len(r.fields) == 0 {
-		r.fields = defaultFields(r.records, r.cfg.Privacy.Enabled)
+		var err error
+		if r.fields, err = r.defaultFields(); err != nil {
+			return false, err
+		}
 	}
 	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
 		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).
@@ -58,11 +62,8 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	r.stages.forget("encode")
-	ecfg := encoding.Config{MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
+	ecfg := encoding.Config{Fields: r.fields, MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
 		Private: r.cfg.Privacy.Enabled, ReadFile: func(p string) ([]byte, error) { return os.ReadFile(r.cfg.Resolve(p)) }}
-	for _, f := range r.fields {
-		ecfg.Fields = append(ecfg.Fields, encoding.Field{Name: f.Name, Role: f.Role, Encoder: f.Encoder, Params: f.Params})
-	}
 	rt := encoding.FromPlugin(r.host)
 	r.line.Update("encode   fitting %d encoders on %d records", len(ecfg.Fields), r.records.Len())
 	state, err := encoding.Fit(ctx, rt, ecfg, r.records, r.flows)
@@ -93,4 +94,31 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	}
 	r.state = state
 	return false, r.stages.done("encode", key)
+}
+
+// defaultFields are the fields a pipeline without [[fields]] models: the
+// input format's defaults (abi.DefaultFields, or abi.DefaultPrivateFields
+// under differential privacy) for the columns the records have.
+func (r *runner) defaultFields() ([]abi.Field, error) {
+	key := abi.DefaultFields
+	if r.cfg.Privacy.Enabled {
+		key = abi.DefaultPrivateFields
+	}
+	mod, comp, err := r.host.Find(abi.KindFormat, r.inFmt)
+	if err != nil {
+		return nil, fmt.Errorf("default fields: %w", err)
+	}
+	var d abi.FieldDefaults
+	ok, err := comp.Default(key, &d)
+	if err != nil {
+		return nil, fmt.Errorf("default fields: plugin %s: %w", mod.Name(), err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("format %q (plugin %s) offers no default fields (%q in its manifest's defaults): name the fields in [[fields]]", comp.Name, mod.Name(), key)
+	}
+	fs := d.Apply(r.records)
+	if len(fs) == 0 {
+		return nil, fmt.Errorf("none of format %q's default fields is a column of the records: name the fields in [[fields]]", comp.Name)
+	}
+	return fs, nil
 }

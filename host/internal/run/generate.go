@@ -158,7 +158,7 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 }
 
 // mergedAttributes generates each chunk's flows from its model and places
-// them as NetShare does (notes §1.5): a flow is kept by the chunk that
+// them as NetShare does (docs/encoders.md, flow tags): a flow is kept by the chunk that
 // generated it if it starts there, and copied into every later chunk it
 // appears in with its start bit cleared. Each chunk then generates the
 // records of exactly the flows placed in it.
@@ -321,7 +321,7 @@ func flowKeys(b *abi.Batch, key []string) map[string]struct{} {
 // privacy.copies drops exact copies: docs/privacy.md) and returns how many
 // flows that removed.
 func dedupeFlows(b *abi.Batch, key []string, drop map[string]struct{}) (*abi.Batch, int) {
-	fc := b.Column(encoding.FlowColumn)
+	fc := b.Column(abi.FlowColumn)
 	if fc == nil {
 		return b, 0
 	}
@@ -344,7 +344,7 @@ func dedupeFlows(b *abi.Batch, key []string, drop map[string]struct{}) (*abi.Bat
 		keep = append(keep, int32(i))
 	}
 	out := b.Take(keep)
-	fi := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == encoding.FlowColumn })
+	fi := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == abi.FlowColumn })
 	out.Columns = slices.Delete(out.Columns, fi, fi+1)
 	return out, len(copied)
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/abi"
-	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/release"
 )
 
@@ -80,7 +79,7 @@ func TestDedupeFlowsDropsCopies(t *testing.T) {
 	b := &abi.Batch{Columns: []abi.Column{
 		{Name: "srcport", Type: abi.TypeU16, U16: []uint16{1, 1, 2, 2, 3, 3, 2}},
 		{Name: "pkt_len", Type: abi.TypeU16, U16: []uint16{10, 11, 20, 21, 30, 31, 40}},
-		{Name: encoding.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 1, 1, 2, 2, 3}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 1, 1, 2, 2, 3}},
 	}}
 	real := &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: []uint16{3, 9}}}}
 	tests := []struct {
@@ -99,7 +98,7 @@ func TestDedupeFlowsDropsCopies(t *testing.T) {
 			if n != tc.dropped || !slices.Equal(got, tc.want) {
 				t.Errorf("kept %v, dropped %d; want %v, %d", got, n, tc.want, tc.dropped)
 			}
-			if out.Column(encoding.FlowColumn) != nil {
+			if out.Column(abi.FlowColumn) != nil {
 				t.Error("the _flow column survived")
 			}
 		})

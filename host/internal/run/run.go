@@ -69,7 +69,7 @@ type runner struct {
 	holdout   *abi.Batch
 	inFmt     string
 	flows     *flow.Set
-	fields    []pipeline.Field
+	fields    []abi.Field
 	state     *encoding.State
 	sets      []*tensor.Set // per chunk; nil for a chunk without flows
 	plan      *trainPlan

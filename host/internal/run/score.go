@@ -65,7 +65,7 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 func withSplit(train, holdout *abi.Batch) (*abi.Batch, error) {
 	var app trace.Appender
 	for i, b := range []*abi.Batch{train, holdout} {
-		tagged := &abi.Batch{Columns: append(slices.Clone(b.Columns), abi.Column{Name: "_split", Type: abi.TypeU8, U8: bytesOf(b.Len(), uint8(i))})}
+		tagged := &abi.Batch{Columns: append(slices.Clone(b.Columns), abi.Column{Name: abi.SplitColumn, Type: abi.TypeU8, U8: bytesOf(b.Len(), uint8(i))})}
 		if err := app.Append(tagged); err != nil {
 			return nil, err
 		}

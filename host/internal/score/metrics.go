@@ -55,8 +55,9 @@ func KindOf(b *abi.Batch) string {
 // FiveTuple is the flow key.
 var FiveTuple = []string{"srcip", "dstip", "srcport", "dstport", "proto"}
 
-// ProtoLabels names IP protocol numbers in plots.
-var ProtoLabels = map[string]any{"1": "ICMP", "4": "IPIP", "6": "TCP", "17": "UDP", "41": "IPv6", "47": "GRE", "50": "ESP", "255": "other"}
+// ProtoLabels names IP protocol numbers in plots and in netshare inspect,
+// as NetShare's flow files do (255 stands for every other protocol).
+var ProtoLabels = map[string]any{"1": "ICMP", "4": "IPIP", "6": "TCP", "17": "UDP", "41": "IPv6", "47": "GRE", "50": "ESP", "255": "OTHER"}
 
 // DefaultMetrics is NetShare's metric set for the kind of records in b
 // (KindOf), restricted to the columns b has: SA/DA popularity-rank JSD,

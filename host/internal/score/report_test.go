@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/host/internal/report"
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 // TestReportFromScores renders the report of a real scoring run with a
 // noise floor. Set NETSHARE_REPORT_OUT=path.html to keep the page for a
 // look in a browser.
 func TestReportFromScores(t *testing.T) {
-	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	real, syn := rows(all, 0, 500), rows(all, 500, all.Len())
 	metrics, err := DefaultMetrics(real)
 	if err != nil {

@@ -156,11 +156,11 @@ func Run(ctx context.Context, h *plugin.Host, real, syn *abi.Batch, metrics []Me
 }
 
 // neededColumns lists the columns a metric reads, from the parameters its
-// manifest names under Defaults["column_params"] (string or list values),
-// or nil when it does not say: then it gets every column.
+// manifest names under Defaults[abi.DefaultColumnParams] (string or list
+// values), or nil when it does not say: then it gets every column.
 func neededColumns(c abi.Component, params map[string]any) []string {
-	names, ok := c.Defaults["column_params"].([]any)
-	if !ok {
+	var names []string
+	if ok, err := c.Default(abi.DefaultColumnParams, &names); !ok || err != nil {
 		return nil
 	}
 	resolved, err := c.ResolveParams(params)
@@ -168,8 +168,7 @@ func neededColumns(c abi.Component, params map[string]any) []string {
 		return nil // Open already accepted them; be safe and send everything
 	}
 	var out []string
-	for _, n := range names {
-		pn, _ := n.(string)
+	for _, pn := range names {
 		switch v := resolved[pn].(type) {
 		case string:
 			if v != "" {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
-	"github.com/netshare/netshare/sdk/sdktest"
+	"github.com/netshare/netshare/internal/shareddata"
 )
 
 var (
@@ -112,7 +112,7 @@ func rows(b *abi.Batch, lo, hi int) *abi.Batch {
 // dist_metrics: rank JSD for IPs, JSD over 0..65535 for ports and 0..255
 // for protocols, EMD of ts − min(ts) and of raw td/pkt/byt.
 func TestUGR16AgainstScipy(t *testing.T) {
-	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	real, syn := rows(all, 0, 500), rows(all, 500, all.Len())
 	metrics, err := DefaultMetrics(real)
 	if err != nil {
@@ -287,7 +287,7 @@ func TestChooseByRankSum(t *testing.T) {
 }
 
 func TestChooseBest(t *testing.T) {
-	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	real := rows(all, 0, 500)
 	// Candidate 1 is the real table itself: every score is 0, so it must
 	// win against the other half and a degenerate copy of one record.
@@ -311,7 +311,7 @@ func TestChooseBest(t *testing.T) {
 }
 
 func TestSplitHalves(t *testing.T) {
-	all := readUGR(t, sdktest.SharedData(t, "flows/ugr16_netshare-small_1k.csv"))
+	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	x, y := SplitHalves(all, 7)
 	if x.Len()+y.Len() != all.Len() || x.Len() < all.Len()/3 || y.Len() < all.Len()/3 {
 		t.Fatalf("split %d into %d and %d", all.Len(), x.Len(), y.Len())

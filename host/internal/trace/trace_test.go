@@ -14,6 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
+	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk/sdktest"
 )
 
@@ -47,7 +48,7 @@ func TestMain(m *testing.M) {
 // data returns the path of a shared test file, skipping when absent.
 func data(t testing.TB, parts ...string) string {
 	t.Helper()
-	return sdktest.SharedData(t, parts...)
+	return shareddata.Path(t, parts...)
 }
 
 var nfdump = map[string]any{
