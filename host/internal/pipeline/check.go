@@ -112,8 +112,8 @@ func (c *Config) check(name string, text []byte) error {
 		if p.Noise < 0 {
 			bad("privacy", "noise", "%g, want ≥ 0", p.Noise)
 		}
-		if c.Flows.MaxFlowLen == 0 {
-			bad("flows", "max_flow_len", "must be set when privacy is enabled: the longest flow of the private trace may not shape the model")
+		if c.Flows.MaxFlowLen == 0 && p.Pretrained == "" {
+			bad("flows", "max_flow_len", "must be set when privacy is enabled (or taken from privacy.pretrained's public run): the longest flow of the private trace may not shape the model")
 		}
 	}
 	for i, m := range c.Plugins.Modules {

@@ -1,8 +1,10 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -24,19 +26,38 @@ func (r *runner) splitFlows() error {
 }
 
 func (r *runner) encode(ctx context.Context) (bool, error) {
+	prior, priorPath, err := r.publicEncoders()
+	if err != nil {
+		return false, err
+	}
+	if prior != nil && r.cfg.Flows.MaxFlowLen == 0 {
+		// The public model's length: the private trace's longest flow may
+		// not shape the model, and the pretrained GAN needs this one.
+		r.cfg.Flows.MaxFlowLen = prior.MaxLen
+	}
 	if err := r.splitFlows(); err != nil {
 		return false, err
 	}
 	r.fields = r.cfg.Fields
 	if len(r.fields) == 0 {
-		var err error
-		if r.fields, err = r.defaultFields(); err != nil {
+		if prior != nil {
+			r.fields, err = r.priorFields(prior)
+		} else {
+			r.fields, err = r.defaultFields()
+		}
+		if err != nil {
 			return false, err
 		}
 	}
-	key := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
+	k := newKey("encode").str("read", r.keys["read"]).json("flows", r.cfg.Flows).
 		json("fields", r.fields).json("seed", r.cfg.Seed).json("private", r.cfg.Privacy.Enabled).
-		json("holdout", r.cfg.Input.Holdout).sum()
+		json("holdout", r.cfg.Input.Holdout)
+	if prior != nil {
+		if err := k.file(priorPath); err != nil {
+			return false, err
+		}
+	}
+	key := k.sum()
 	r.keys["encode"] = key
 	statePath := filepath.Join(r.dir, "encoders.json")
 	setPath := func(k int) string { return filepath.Join(r.dir, "chunks", fmt.Sprintf("chunk-%d.gob", k)) }
@@ -64,11 +85,20 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	r.stages.forget("encode")
 	ecfg := encoding.Config{Fields: r.fields, MaxLen: r.flows.MaxFlowLen, Seed: r.cfg.Seed,
 		Private: r.cfg.Privacy.Enabled, ReadFile: func(p string) ([]byte, error) { return os.ReadFile(r.cfg.Resolve(p)) }}
+	if prior != nil {
+		ecfg.Prior = prior.Fields
+	}
 	rt := encoding.FromPlugin(r.host)
 	r.line.Update("encode   fitting %d encoders on %d records", len(ecfg.Fields), r.records.Len())
 	state, err := encoding.Fit(ctx, rt, ecfg, r.records, r.flows)
 	if err != nil {
 		return false, err
+	}
+	records := r.records
+	if prior != nil {
+		if records, err = r.mapUnseen(ctx, rt, state, prior); err != nil {
+			return false, err
+		}
 	}
 	codec, err := encoding.Open(ctx, rt, state)
 	if err != nil {
@@ -80,7 +110,7 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 			continue
 		}
 		r.line.Update("encode   chunk %d/%d: %d flows", k+1, len(r.flows.Chunks), len(ch.Flows))
-		set, err := codec.Encode(ctx, r.records, r.flows, k)
+		set, err := codec.Encode(ctx, records, r.flows, k)
 		if err != nil {
 			return false, fmt.Errorf("chunk %d: %w", k, err)
 		}
@@ -121,4 +151,95 @@ func (r *runner) defaultFields() ([]abi.Field, error) {
 		return nil, fmt.Errorf("none of format %q's default fields is a column of the records: name the fields in [[fields]]", comp.Name)
 	}
 	return fs, nil
+}
+
+// publicEncoders is the encoding fitted on the public run that
+// privacy.pretrained names (its encoders.json; for a checkpoint file, that
+// of the run directory holding it, when there is one), with its path: the
+// public prior whose vocabularies, embeddings, tables and bounds the
+// private run uses instead of fitting its own (docs/privacy.md, "Public
+// pretraining"). It is nil when no pretrained run is named.
+func (r *runner) publicEncoders() (*encoding.State, string, error) {
+	if r.cfg.Privacy.Pretrained == "" {
+		return nil, "", nil
+	}
+	p := r.cfg.Resolve(r.cfg.Privacy.Pretrained)
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("privacy.pretrained: %w", err)
+	}
+	path := filepath.Join(p, "encoders.json")
+	if !st.IsDir() {
+		// RUN_DIR/train/chunk-N/checkpoint
+		path = filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(p))), "encoders.json")
+		if _, err := os.Stat(path); err != nil {
+			return nil, "", nil
+		}
+	}
+	prior, err := encoding.LoadState(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("privacy.pretrained: the public run's encoders: %w", err)
+	}
+	return prior, path, nil
+}
+
+// priorFields are the fields of a pipeline without [[fields]] that
+// fine-tunes a public run: the public run's own, so that the pretrained
+// model fits and every field takes its fitted state. The time field is
+// fitted per chunk on each trace's own span; under privacy it takes the
+// fixed bounds of the format's private default for what the public run
+// left to the data.
+func (r *runner) priorFields(prior *encoding.State) ([]abi.Field, error) {
+	var fs []abi.Field
+	if t := prior.Time; t != nil {
+		f := abi.Field{Name: t.Name, Role: t.Role, Encoder: t.Encoder, Params: maps.Clone(t.Params)}
+		if r.cfg.Privacy.Enabled {
+			defaults, err := r.defaultFields()
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range defaults {
+				if d.Role != abi.RoleTime || d.Name != f.Name || d.Encoder != f.Encoder {
+					continue
+				}
+				if f.Params == nil {
+					f.Params = map[string]any{}
+				}
+				for k, v := range d.Params {
+					if _, ok := f.Params[k]; !ok {
+						f.Params[k] = v
+					}
+				}
+			}
+		}
+		fs = append(fs, f)
+	}
+	for _, p := range prior.Fields {
+		if r.records.Column(p.Name) == nil {
+			return nil, fmt.Errorf("privacy.pretrained: the public run models column %q, which the records lack: name the fields in [[fields]] and train the public run with them", p.Name)
+		}
+		fs = append(fs, p.Field)
+	}
+	return fs, nil
+}
+
+// mapUnseen gives the records' values that the public prior cannot encode
+// (categories the public trace never had) the nearest it can, and says so.
+func (r *runner) mapUnseen(ctx context.Context, rt encoding.Runtime, state *encoding.State, prior *encoding.State) (*abi.Batch, error) {
+	var fromPrior []string
+	for _, f := range state.Fields {
+		for _, p := range prior.Fields {
+			if p.Name == f.Name && bytes.Equal(p.State, f.State) {
+				fromPrior = append(fromPrior, f.Name)
+			}
+		}
+	}
+	records, changed, err := encoding.MapUnseen(ctx, rt, state, fromPrior, r.records)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(changed) {
+		fmt.Fprintf(r.out, "encode   %s: %d records hold values the public prior lacks; encoded as its nearest\n", name, changed[name])
+	}
+	return records, nil
 }
