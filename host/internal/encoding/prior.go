@@ -131,7 +131,7 @@ func mapColumn(ctx context.Context, in Instance, fs FieldState, col *abi.Column)
 	for i := 0; i < out.Len(); i++ {
 		v := out.Int(i)
 		if w := nearest(known, v); w != v {
-			setInt(&out, i, w)
+			SetInt(&out, i, w)
 			n++
 		}
 	}
@@ -172,7 +172,8 @@ func nearest(sorted []int64, v int64) int64 {
 	return sorted[i]
 }
 
-func setInt(c *abi.Column, i int, v int64) {
+// SetInt sets row i of an integer column (Type.IsInt) to v.
+func SetInt(c *abi.Column, i int, v int64) {
 	switch c.Type {
 	case abi.TypeU8:
 		c.U8[i] = uint8(v)

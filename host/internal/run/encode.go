@@ -163,24 +163,40 @@ func (r *runner) publicEncoders() (*encoding.State, string, error) {
 	if r.cfg.Privacy.Pretrained == "" {
 		return nil, "", nil
 	}
-	p := r.cfg.Resolve(r.cfg.Privacy.Pretrained)
-	st, err := os.Stat(p)
-	if err != nil {
+	if _, err := os.Stat(r.cfg.Resolve(r.cfg.Privacy.Pretrained)); err != nil {
 		return nil, "", fmt.Errorf("privacy.pretrained: %w", err)
 	}
-	path := filepath.Join(p, "encoders.json")
-	if !st.IsDir() {
-		// RUN_DIR/train/chunk-N/checkpoint
-		path = filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(p))), "encoders.json")
-		if _, err := os.Stat(path); err != nil {
-			return nil, "", nil
-		}
+	dir := r.publicRunDir()
+	if dir == "" {
+		return nil, "", nil
 	}
+	path := filepath.Join(dir, "encoders.json")
 	prior, err := encoding.LoadState(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("privacy.pretrained: the public run's encoders: %w", err)
 	}
 	return prior, path, nil
+}
+
+// publicRunDir is the run directory privacy.pretrained names, or the one
+// holding the checkpoint it names (RUN_DIR/train/chunk-N/FILE) when that
+// has an encoders.json; "" otherwise.
+func (r *runner) publicRunDir() string {
+	if r.cfg.Privacy.Pretrained == "" {
+		return ""
+	}
+	p := r.cfg.Resolve(r.cfg.Privacy.Pretrained)
+	st, err := os.Stat(p)
+	if err != nil {
+		return ""
+	}
+	if !st.IsDir() {
+		p = filepath.Dir(filepath.Dir(filepath.Dir(p)))
+		if _, err := os.Stat(filepath.Join(p, "encoders.json")); err != nil {
+			return ""
+		}
+	}
+	return p
 }
 
 // priorFields are the fields of a pipeline without [[fields]] that

@@ -75,6 +75,7 @@ type runner struct {
 	plan      *trainPlan
 	synthetic *abi.Batch
 	keys      map[string]string
+	histNoise float64 // marginalNoise, once solved
 }
 
 // Run executes cfg on this machine.
