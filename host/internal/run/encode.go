@@ -201,30 +201,34 @@ func (r *runner) publicRunDir() string {
 
 // priorFields are the fields of a pipeline without [[fields]] that
 // fine-tunes a public run: the public run's own, so that the pretrained
-// model fits and every field takes its fitted state. The time field is
-// fitted per chunk on each trace's own span; under privacy it takes the
-// fixed bounds of the format's private default for what the public run
-// left to the data.
+// model fits, each taking its fitted state (vocabularies, embeddings,
+// tables). Under privacy, a field the format's private defaults model
+// with the same encoder keeps those defaults' fixed bounds instead: they
+// are chosen to cover any trace, while bounds fitted on the public trace
+// clip the private values beyond them (docs/privacy.md measures both).
+// The time field is fitted per chunk on each trace's own span, with the
+// private default's bounds for what the public run left to the data.
 func (r *runner) priorFields(prior *encoding.State) ([]abi.Field, error) {
+	fixed := map[string]abi.Field{}
+	if r.cfg.Privacy.Enabled {
+		defaults, err := r.defaultFields()
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range defaults {
+			fixed[d.Name] = d
+		}
+	}
 	var fs []abi.Field
 	if t := prior.Time; t != nil {
 		f := abi.Field{Name: t.Name, Role: t.Role, Encoder: t.Encoder, Params: maps.Clone(t.Params)}
-		if r.cfg.Privacy.Enabled {
-			defaults, err := r.defaultFields()
-			if err != nil {
-				return nil, err
+		if d, ok := fixed[f.Name]; ok && d.Role == f.Role && d.Encoder == f.Encoder {
+			if f.Params == nil {
+				f.Params = map[string]any{}
 			}
-			for _, d := range defaults {
-				if d.Role != abi.RoleTime || d.Name != f.Name || d.Encoder != f.Encoder {
-					continue
-				}
-				if f.Params == nil {
-					f.Params = map[string]any{}
-				}
-				for k, v := range d.Params {
-					if _, ok := f.Params[k]; !ok {
-						f.Params[k] = v
-					}
+			for k, v := range d.Params {
+				if _, ok := f.Params[k]; !ok {
+					f.Params[k] = v
 				}
 			}
 		}
@@ -233,6 +237,10 @@ func (r *runner) priorFields(prior *encoding.State) ([]abi.Field, error) {
 	for _, p := range prior.Fields {
 		if r.records.Column(p.Name) == nil {
 			return nil, fmt.Errorf("privacy.pretrained: the public run models column %q, which the records lack: name the fields in [[fields]] and train the public run with them", p.Name)
+		}
+		if d, ok := fixed[p.Name]; ok && d.Role == p.Role && d.Encoder == p.Encoder {
+			fs = append(fs, d)
+			continue
 		}
 		fs = append(fs, p.Field)
 	}

@@ -154,19 +154,15 @@ func (r *runner) noisyMarginals(trainKey string, old *budget) ([]marginal, error
 	if err != nil {
 		return nil, err
 	}
-	// The first record of every distinct flow (a flow cut by chunk
-	// boundaries counts once).
-	key := keyColumns(r.records, r.cfg.Flows.Key)
-	seen := map[string]bool{}
+	// The first record of every flow (a flow cut by chunk boundaries
+	// counts once).
+	seen := make([]bool, r.flows.NumFlows)
 	var firsts []int
-	buf := make([]byte, 0, 64)
 	for _, ch := range r.flows.Chunks {
 		for _, f := range ch.Flows {
-			i := int(f.Rows[0])
-			buf = abi.AppendKey(buf[:0], key, i)
-			if !seen[string(buf)] {
-				seen[string(buf)] = true
-				firsts = append(firsts, i)
+			if !seen[f.ID] {
+				seen[f.ID] = true
+				firsts = append(firsts, int(f.Rows[0]))
 			}
 		}
 	}
@@ -184,8 +180,9 @@ func (r *runner) noisyMarginals(trainKey string, old *budget) ([]marginal, error
 				counts[j]++
 			}
 		}
-		// About one bin in two histograms passes by noise alone.
-		m := marginal{Column: col, Bins: len(bins), Threshold: sigma * math.Sqrt2 * math.Erfinv(1-1/float64(len(bins)))}
+		// An empty bin passes with probability 1/(20 bins): one histogram
+		// in twenty holds a value no flow had.
+		m := marginal{Column: col, Bins: len(bins), Threshold: sigma * math.Sqrt2 * math.Erfinv(1-1/(10*float64(len(bins))))}
 		for j, v := range bins {
 			if n := counts[j] + rng.NormFloat64()*sigma; n > m.Threshold {
 				m.Values = append(m.Values, v)

@@ -369,7 +369,8 @@ func TestPublicPrior(t *testing.T) {
 	public := t.TempDir()
 	pub := session(tinyConfig(t, public, "flows.max_flow_len=16", "input.holdout=0.5", "seed=11"))
 	private := t.TempDir()
-	priv := session(tinyConfig(t, private, "privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public))
+	priv := session(tinyConfig(t, private, "privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public,
+		`privacy.marginals=["srcport","dstport"]`))
 
 	if priv.r.cfg.Flows.MaxFlowLen != 16 {
 		t.Errorf("max_flow_len %d, want the public run's 16", priv.r.cfg.Flows.MaxFlowLen)
@@ -380,11 +381,34 @@ func TestPublicPrior(t *testing.T) {
 	if len(priv.r.state.Fields) != len(pub.r.state.Fields) {
 		t.Fatalf("the DP run models %d fields, the public run %d", len(priv.r.state.Fields), len(pub.r.state.Fields))
 	}
+	fromPrior := 0
 	for i, f := range priv.r.state.Fields {
 		p := pub.r.state.Fields[i]
-		if f.Name != p.Name || f.Encoder != p.Encoder || !bytes.Equal(f.State, p.State) {
-			t.Errorf("field %q (%s): the DP run's encoder state is not the public run's", f.Name, f.Encoder)
+		if f.Name != p.Name || f.Encoder != p.Encoder {
+			t.Fatalf("field %d: the DP run models %q (%s), the public run %q (%s)", i, f.Name, f.Encoder, p.Name, p.Encoder)
 		}
+		switch {
+		case f.Params["private"] == true:
+			// The format's private default with the same encoder: fixed
+			// bounds, fitted on nothing.
+			if f.Encoder == "word2vec" {
+				t.Errorf("field %q: word2vec fitted beside a prior", f.Name)
+			}
+		case bytes.Equal(f.State, p.State):
+			fromPrior++
+		default:
+			t.Errorf("field %q (%s): neither the public run's state nor a private fit", f.Name, f.Encoder)
+		}
+	}
+	if fromPrior < 3 {
+		t.Errorf("%d fields took the public run's state: want at least the word2vec ports and protocol", fromPrior)
+	}
+	var b budget
+	if raw, err := os.ReadFile(filepath.Join(private, "privacy.json")); err != nil || json.Unmarshal(raw, &b) != nil {
+		t.Fatalf("privacy.json: %v", err)
+	}
+	if len(b.Marginals) != 2 || b.MarginalNoise <= 0 || b.Epsilon > 8 {
+		t.Errorf("privacy.json: histograms %+v with noise %g, ε = %g: want both ports' within ε = 8", b.Marginals, b.MarginalNoise, b.Epsilon)
 	}
 	// Both port columns share word2vec's "port" tokens.
 	vocab := map[int64]bool{}
