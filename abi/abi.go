@@ -41,11 +41,11 @@ const (
 	OpClose    Op = 3 // handle -> nothing
 
 	// Formats.
-	OpDetect    Op = 10 // body: leading bytes of a stream -> header: DetectReply
-	OpDecode    Op = 11 // body: next piece of the stream -> body: Batch of records completed so far
-	OpDecodeEnd Op = 12 // -> header: DecodeStats, body: Batch of the remaining records
-	OpEncode    Op = 13 // body: Batch -> body: bytes to append to the stream
-	OpEncodeEnd Op = 14 // -> body: final bytes of the stream
+	OpDetect   Op = 10 // body: leading bytes of a stream -> header: DetectReply
+	OpRead     Op = 11 // body: next piece of the stream -> body: Batch of records completed so far
+	OpReadEnd  Op = 12 // -> header: ReadStats, body: Batch of the remaining records
+	OpWrite    Op = 13 // body: Batch -> body: bytes to append to the stream
+	OpWriteEnd Op = 14 // -> body: final bytes of the stream
 
 	// Encoders.
 	OpFit    Op = 20 // body: Batch (any number of calls)
@@ -62,8 +62,8 @@ const (
 
 var opNames = map[Op]string{
 	OpManifest: "manifest", OpOpen: "open", OpClose: "close",
-	OpDetect: "detect", OpDecode: "decode", OpDecodeEnd: "decode-end",
-	OpEncode: "encode", OpEncodeEnd: "encode-end",
+	OpDetect: "detect", OpRead: "read", OpReadEnd: "read-end",
+	OpWrite: "write", OpWriteEnd: "write-end",
 	OpFit: "fit", OpFitEnd: "fit-end", OpLoad: "load", OpEncVal: "encode-values", OpDecVal: "decode-values",
 	OpAddReal: "add-real", OpAddSynthetic: "add-synthetic", OpScore: "score",
 }
@@ -83,9 +83,28 @@ const (
 
 // Format open modes.
 const (
-	ModeDecode = "decode"
-	ModeEncode = "encode"
+	ModeRead  = "decode" // the wire keeps ABI 2's words
+	ModeWrite = "encode"
 )
+
+// Format names of ABI 2's first release, kept until every caller uses the
+// read/write names above.
+//
+// Deprecated: use OpRead, OpReadEnd, OpWrite, OpWriteEnd, ModeRead,
+// ModeWrite and ReadStats.
+const (
+	OpDecode    = OpRead
+	OpDecodeEnd = OpReadEnd
+	OpEncode    = OpWrite
+	OpEncodeEnd = OpWriteEnd
+	ModeDecode  = ModeRead
+	ModeEncode  = ModeWrite
+)
+
+// DecodeStats is ReadStats.
+//
+// Deprecated: use ReadStats.
+type DecodeStats = ReadStats
 
 // OpenRequest creates a component instance inside the module. Params have
 // already been validated by the host against the component's manifest entry.
@@ -94,7 +113,7 @@ type OpenRequest struct {
 	Name   string         `json:"name"`
 	Params map[string]any `json:"params,omitempty"`
 	Seed   int64          `json:"seed"`
-	// Mode is ModeDecode or ModeEncode for formats.
+	// Mode is ModeRead or ModeWrite for formats.
 	Mode string `json:"mode,omitempty"`
 	// Column names the field an encoder instance serves.
 	Column string `json:"column,omitempty"`
@@ -110,9 +129,9 @@ type DetectReply struct {
 	Match bool `json:"match"`
 }
 
-// DecodeStats reports what a decoder did with a whole stream. Nothing is
+// ReadStats reports what a format reader did with a whole stream. Nothing is
 // dropped silently: every record not returned is counted under a reason.
-type DecodeStats struct {
+type ReadStats struct {
 	Records int64            `json:"records"`
 	Skipped map[string]int64 `json:"skipped,omitempty"`
 	// Notes are per-file facts worth showing a user (link type, precision).

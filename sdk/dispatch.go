@@ -22,8 +22,8 @@ type Dispatcher struct {
 type instance struct {
 	reg  *registration
 	mode string
-	dec  Decoder
-	enc  Encoder
+	dec  Reader
+	enc  Writer
 	fe   FieldEncoder
 	met  Metric
 	// outs is what the encoder's Load described: the layout of its rows.
@@ -68,8 +68,8 @@ func (d *Dispatcher) Call(op abi.Op, handle uint32, req []byte) (resp []byte) {
 
 // opKind is the component kind each instance operation belongs to.
 var opKind = map[abi.Op]abi.Kind{
-	abi.OpDetect: abi.KindFormat, abi.OpDecode: abi.KindFormat, abi.OpDecodeEnd: abi.KindFormat,
-	abi.OpEncode: abi.KindFormat, abi.OpEncodeEnd: abi.KindFormat,
+	abi.OpDetect: abi.KindFormat, abi.OpRead: abi.KindFormat, abi.OpReadEnd: abi.KindFormat,
+	abi.OpWrite: abi.KindFormat, abi.OpWriteEnd: abi.KindFormat,
 	abi.OpFit: abi.KindEncoder, abi.OpFitEnd: abi.KindEncoder, abi.OpLoad: abi.KindEncoder,
 	abi.OpEncVal: abi.KindEncoder, abi.OpDecVal: abi.KindEncoder,
 	abi.OpAddReal: abi.KindMetric, abi.OpAddSynthetic: abi.KindMetric, abi.OpScore: abi.KindMetric,
@@ -106,21 +106,21 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 	case abi.OpDetect:
 		match := in.reg.format.Detect != nil && in.reg.format.Detect(body)
 		return abi.DetectReply{Match: match}, nil, nil
-	case abi.OpDecode, abi.OpDecodeEnd:
+	case abi.OpRead, abi.OpReadEnd:
 		if in.dec == nil {
 			return nil, nil, fmt.Errorf("%s: instance was opened to %s", op, in.mode)
 		}
-		if op == abi.OpDecode {
+		if op == abi.OpRead {
 			b, err := in.dec.Decode(body)
 			return nil, d.batchBytes(b), err
 		}
 		b, stats, err := in.dec.End()
 		return stats, d.batchBytes(b), err
-	case abi.OpEncode, abi.OpEncodeEnd:
+	case abi.OpWrite, abi.OpWriteEnd:
 		if in.enc == nil {
 			return nil, nil, fmt.Errorf("%s: instance was opened to %s", op, in.mode)
 		}
-		if op == abi.OpEncodeEnd {
+		if op == abi.OpWriteEnd {
 			out, err := in.enc.End(nil)
 			return nil, out, err
 		}
@@ -170,7 +170,7 @@ func (d *Dispatcher) call(op abi.Op, handle uint32, header, body []byte) (any, [
 			return nil, nil, err
 		}
 		if err := b.Check(); err != nil {
-			return nil, nil, fmt.Errorf("decode produced a bad batch: %w", err)
+			return nil, nil, fmt.Errorf("read produced a bad batch: %w", err)
 		}
 		return nil, d.batchBytes(b), nil
 	case abi.OpScore:
@@ -229,16 +229,16 @@ func (d *Dispatcher) open(req abi.OpenRequest) (uint32, error) {
 	switch req.Kind {
 	case abi.KindFormat:
 		switch req.Mode {
-		case abi.ModeDecode:
-			if reg.format.NewDecoder == nil {
-				return 0, fmt.Errorf("format %q cannot decode", req.Name)
+		case abi.ModeRead:
+			if reg.format.NewReader == nil {
+				return 0, fmt.Errorf("format %q cannot read", req.Name)
 			}
-			in.dec, err = reg.format.NewDecoder(env)
-		case abi.ModeEncode:
-			if reg.format.NewEncoder == nil {
-				return 0, fmt.Errorf("format %q cannot encode", req.Name)
+			in.dec, err = reg.format.NewReader(env)
+		case abi.ModeWrite:
+			if reg.format.NewWriter == nil {
+				return 0, fmt.Errorf("format %q cannot write", req.Name)
 			}
-			in.enc, err = reg.format.NewEncoder(env)
+			in.enc, err = reg.format.NewWriter(env)
 		case "":
 			// Detection only.
 		default:

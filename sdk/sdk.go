@@ -33,30 +33,39 @@ type Format struct {
 	// Detect reports whether the leading bytes of a stream are in this
 	// format. It may be nil for formats that cannot be recognised.
 	Detect func(head []byte) bool
-	// NewDecoder and NewEncoder may be nil for one-way formats.
-	NewDecoder func(Env) (Decoder, error)
-	NewEncoder func(Env) (Encoder, error)
+	// NewReader and NewWriter may be nil for one-way formats.
+	NewReader func(Env) (Reader, error)
+	NewWriter func(Env) (Writer, error)
 }
 
-// Decoder turns a stream fed in pieces into records. A piece may end in the
-// middle of a record: the decoder keeps the tail until the next piece.
-type Decoder interface {
+// Reader turns a stream fed in pieces into records. A piece may end in the
+// middle of a record: the reader keeps the tail until the next piece.
+type Reader interface {
 	// Decode consumes p and returns the records it completed (nil or an
 	// empty batch if none). The batch may be reused by the next call. p is
 	// valid only during the call: copy whatever must outlive it.
 	Decode(p []byte) (*abi.Batch, error)
 	// End is called after the last piece; it returns any remaining
 	// records and the counts of what was read and skipped.
-	End() (*abi.Batch, abi.DecodeStats, error)
+	End() (*abi.Batch, abi.ReadStats, error)
 }
 
-// Encoder turns record batches into a byte stream.
-type Encoder interface {
+// Writer turns record batches into a byte stream.
+type Writer interface {
 	// Encode returns dst with the bytes for b appended.
 	Encode(dst []byte, b *abi.Batch) ([]byte, error)
 	// End returns dst with any trailing bytes of the stream appended.
 	End(dst []byte) ([]byte, error)
 }
+
+// Decoder and Encoder are the stream interfaces' names before field
+// encoders alone were called encoders.
+//
+// Deprecated: use Reader and Writer.
+type (
+	Decoder = Reader
+	Encoder = Writer
+)
 
 // FieldEncoder maps one field to the GAN's vectors and back.
 // The life cycle is Fit… FitEnd (on real data, producing a state the host

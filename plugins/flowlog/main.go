@@ -44,9 +44,9 @@ func init() {
 			abi.DefaultPrivateFields: defaults(true),
 		},
 	}, sdk.Format{
-		Detect:     func(head []byte) bool { return bytes.HasPrefix(head, []byte(header)) },
-		NewDecoder: func(sdk.Env) (sdk.Decoder, error) { return &decoder{}, nil },
-		NewEncoder: func(sdk.Env) (sdk.Encoder, error) { return &encoder{}, nil },
+		Detect:    func(head []byte) bool { return bytes.HasPrefix(head, []byte(header)) },
+		NewReader: func(sdk.Env) (sdk.Reader, error) { return &reader{}, nil },
+		NewWriter: func(sdk.Env) (sdk.Writer, error) { return &writer{}, nil },
 	})
 }
 
@@ -74,12 +74,12 @@ func defaults(private bool) abi.FieldDefaults {
 	}}
 }
 
-// decoder keeps the unfinished last line of a piece for the next one.
-type decoder struct {
+// reader keeps the unfinished last line of a piece for the next one.
+type reader struct {
 	tail   []byte
 	line   int64
 	header bool
-	stats  abi.DecodeStats
+	stats  abi.ReadStats
 }
 
 func newBatch() *abi.Batch {
@@ -90,7 +90,7 @@ func newBatch() *abi.Batch {
 	}}
 }
 
-func (d *decoder) Decode(p []byte) (*abi.Batch, error) {
+func (d *reader) Decode(p []byte) (*abi.Batch, error) {
 	d.tail = append(d.tail, p...)
 	b := newBatch()
 	for {
@@ -107,7 +107,7 @@ func (d *decoder) Decode(p []byte) (*abi.Batch, error) {
 	return b, nil
 }
 
-func (d *decoder) End() (*abi.Batch, abi.DecodeStats, error) {
+func (d *reader) End() (*abi.Batch, abi.ReadStats, error) {
 	b := newBatch()
 	if len(bytes.TrimSpace(d.tail)) > 0 {
 		if err := d.parse(b, d.tail); err != nil {
@@ -122,7 +122,7 @@ func (d *decoder) End() (*abi.Batch, abi.DecodeStats, error) {
 
 // parse appends one line's flow to b; a malformed line is an error naming
 // the line.
-func (d *decoder) parse(b *abi.Batch, line []byte) error {
+func (d *reader) parse(b *abi.Batch, line []byte) error {
 	d.line++
 	line = bytes.TrimSpace(line)
 	if !d.header {
@@ -171,9 +171,9 @@ func ipv4(a netip.Addr) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-type encoder struct{ started bool }
+type writer struct{ started bool }
 
-func (e *encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
+func (e *writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	if !e.started {
 		dst = append(dst, header+"\n"...)
 		e.started = true
@@ -201,7 +201,7 @@ func (e *encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	return dst, nil
 }
 
-func (e *encoder) End(dst []byte) ([]byte, error) {
+func (e *writer) End(dst []byte) ([]byte, error) {
 	if !e.started {
 		dst = append(dst, header+"\n"...)
 	}

@@ -29,8 +29,23 @@ type Wire struct {
 	d *sdk.Dispatcher
 }
 
-// NewWire returns a Wire whose helpers fail t on protocol errors.
-func NewWire(t testing.TB) *Wire { return &Wire{t: t, d: sdk.NewDispatcher()} }
+// NewWire returns a Wire whose helpers fail t on protocol errors. t may be
+// nil, as in a godoc Example: the helpers then panic instead.
+func NewWire(t testing.TB) *Wire {
+	if t == nil {
+		t = panicTB{}
+	}
+	return &Wire{t: t, d: sdk.NewDispatcher()}
+}
+
+// panicTB stands in for a missing testing.TB: it panics where a test
+// would fail. (The embedded nil TB only supplies the method set; any other
+// method called on it panics too.)
+type panicTB struct{ testing.TB }
+
+func (panicTB) Helper()                      {}
+func (panicTB) Fatal(args ...any)            { panic(fmt.Sprint(args...)) }
+func (panicTB) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 // Call sends one request and returns copies of the response's header and
 // body, or the plugin's error.
@@ -145,6 +160,89 @@ func (w *Wire) check(err error) {
 	}
 }
 
+// TryScore runs a metric over real and synthetic records and returns its
+// scores.
+func (w *Wire) TryScore(name string, params map[string]any, real, synthetic *abi.Batch) (abi.Scores, error) {
+	var sc abi.Scores
+	h, _, err := w.Call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindMetric, Name: name, Params: params}, nil)
+	if err != nil {
+		return sc, err
+	}
+	var r abi.OpenReply
+	if err := json.Unmarshal(h, &r); err != nil {
+		return sc, err
+	}
+	defer w.Call(abi.OpClose, r.Handle, nil, nil)
+	if _, _, err := w.Call(abi.OpAddReal, r.Handle, nil, abi.AppendBatch(nil, real)); err != nil {
+		return sc, err
+	}
+	if _, _, err := w.Call(abi.OpAddSynthetic, r.Handle, nil, abi.AppendBatch(nil, synthetic)); err != nil {
+		return sc, err
+	}
+	hdr, _, err := w.Call(abi.OpScore, r.Handle, nil, nil)
+	if err != nil {
+		return sc, err
+	}
+	return sc, json.Unmarshal(hdr, &sc)
+}
+
+// Score is TryScore failing the test on error.
+func (w *Wire) Score(name string, params map[string]any, real, synthetic *abi.Batch) abi.Scores {
+	w.t.Helper()
+	v, err := w.TryScore(name, params, real, synthetic)
+	w.check(err)
+	return v
+}
+
+// TryReadStream reads a stream, fed in the given pieces, with a format and
+// returns the batches its reader returned (empty ones left out) and its
+// stats.
+func (w *Wire) TryReadStream(format string, params map[string]any, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats, error) {
+	var st abi.ReadStats
+	h, _, err := w.Call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: format, Params: params, Mode: abi.ModeRead}, nil)
+	if err != nil {
+		return nil, st, err
+	}
+	var r abi.OpenReply
+	if err := json.Unmarshal(h, &r); err != nil {
+		return nil, st, err
+	}
+	defer w.Call(abi.OpClose, r.Handle, nil, nil)
+	var out []*abi.Batch
+	keep := func(body []byte) error {
+		b, err := abi.DecodeBatch(body)
+		if err == nil && b.Len() > 0 {
+			out = append(out, b)
+		}
+		return err
+	}
+	for _, p := range pieces {
+		_, body, err := w.Call(abi.OpRead, r.Handle, nil, p)
+		if err == nil {
+			err = keep(body)
+		}
+		if err != nil {
+			return nil, st, err
+		}
+	}
+	hdr, body, err := w.Call(abi.OpReadEnd, r.Handle, nil, nil)
+	if err == nil {
+		err = keep(body)
+	}
+	if err == nil {
+		err = json.Unmarshal(hdr, &st)
+	}
+	return out, st, err
+}
+
+// ReadStream is TryReadStream failing the test on error.
+func (w *Wire) ReadStream(format string, params map[string]any, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats) {
+	w.t.Helper()
+	b, st, err := w.TryReadStream(format, params, pieces...)
+	w.check(err)
+	return b, st
+}
+
 // Columns returns a batch with just the named columns of b.
 func Columns(b *abi.Batch, names ...string) *abi.Batch {
 	out := &abi.Batch{}
@@ -197,11 +295,11 @@ func Rows(b *abi.Batch) []string {
 	return out
 }
 
-// Decode feeds pieces to dec, then ends it, and returns the records it
+// Read feeds pieces to dec, then ends it, and returns the records it
 // produced passed through the wire form (as the host sees them), with the
 // decoder's stats. Feeding one stream in different pieces must give the
 // same records; format tests and fuzzers check that with it.
-func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, error) {
+func Read(dec sdk.Reader, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats, error) {
 	var out []*abi.Batch
 	keep := func(b *abi.Batch) error {
 		if b == nil || b.Len() == 0 {
@@ -220,10 +318,10 @@ func Decode(dec sdk.Decoder, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, e
 	for _, piece := range pieces {
 		b, err := dec.Decode(piece)
 		if err != nil {
-			return nil, abi.DecodeStats{}, err
+			return nil, abi.ReadStats{}, err
 		}
 		if err := keep(b); err != nil {
-			return nil, abi.DecodeStats{}, err
+			return nil, abi.ReadStats{}, err
 		}
 	}
 	b, st, err := dec.End()

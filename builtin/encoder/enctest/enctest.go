@@ -30,7 +30,7 @@ func LoadUGR(t testing.TB) *abi.Batch {
 	if err != nil {
 		t.Skipf("%s: %v", path, err)
 	}
-	d, err := netflowcsv.NewDecoder(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
+	d, err := netflowcsv.NewReader(sdk.Env{Params: sdktest.Params(t, abi.KindFormat, netflowcsv.Name, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// Decoder reads flow CSV streamed in pieces.
-type Decoder struct {
+// Reader reads flow CSV streamed in pieces.
+type Reader struct {
 	cfg   *config
 	lines textrec.Lines
 
@@ -37,13 +37,19 @@ type Decoder struct {
 	err     error
 }
 
-// NewDecoder opens a decoder with env's parameters.
-func NewDecoder(env sdk.Env) (sdk.Decoder, error) {
+// NewDecoder is NewReader.
+//
+// Deprecated: use NewReader; kept until host/internal/flow's tests, which
+// another branch is editing, switch.
+func NewDecoder(env sdk.Env) (sdk.Reader, error) { return NewReader(env) }
+
+// NewReader opens a reader with env's parameters.
+func NewReader(env sdk.Env) (sdk.Reader, error) {
 	cfg, err := parseConfig(env.Params)
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoder{cfg: cfg}
+	d := &Reader{cfg: cfg}
 	if !cfg.header {
 		// parseConfig guarantees a table of indexes here.
 		d.resolve(nil)
@@ -52,7 +58,7 @@ func NewDecoder(env sdk.Env) (sdk.Decoder, error) {
 }
 
 // Decode consumes the next piece of the stream.
-func (d *Decoder) Decode(p []byte) (*abi.Batch, error) {
+func (d *Reader) Decode(p []byte) (*abi.Batch, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -68,9 +74,9 @@ func (d *Decoder) Decode(p []byte) (*abi.Batch, error) {
 }
 
 // End decodes a last line without a line ending and reports the counts.
-func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
+func (d *Reader) End() (*abi.Batch, abi.ReadStats, error) {
 	if d.err != nil {
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
 	d.batch.Reset()
 	for i := range d.strCols {
@@ -78,7 +84,7 @@ func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
 	}
 	d.lines.Finish(d.line)
 	if d.err != nil {
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
 	var notes map[string]string
 	if d.cfg.header && !d.ready {
@@ -87,14 +93,14 @@ func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
 	return d.out(), d.skips.Stats(d.records, notes), nil
 }
 
-func (d *Decoder) out() *abi.Batch {
+func (d *Reader) out() *abi.Batch {
 	if !d.ready {
 		return nil
 	}
 	return &d.batch
 }
 
-func (d *Decoder) line(line []byte, num int64, tooLong bool) {
+func (d *Reader) line(line []byte, num int64, tooLong bool) {
 	if d.err != nil {
 		return
 	}
@@ -133,7 +139,7 @@ type span struct {
 	quoted bool
 }
 
-func (d *Decoder) field(i int) []byte {
+func (d *Reader) field(i int) []byte {
 	s := d.spans[i]
 	if s.quoted {
 		return d.unq[s.lo:s.hi]
@@ -143,7 +149,7 @@ func (d *Decoder) field(i int) []byte {
 
 // resolve fixes which CSV column feeds each of our columns, from the table
 // and the header names (nil when there is no header).
-func (d *Decoder) resolve(header [][]byte) error {
+func (d *Reader) resolve(header [][]byte) error {
 	find := func(name string) int {
 		for i, h := range header {
 			if strings.EqualFold(string(bytes.TrimSpace(h)), name) {
@@ -222,7 +228,7 @@ func (d *Decoder) resolve(header [][]byte) error {
 	return nil
 }
 
-func (d *Decoder) row(num int64) {
+func (d *Reader) row(num int64) {
 	if len(d.spans) <= d.maxIdx {
 		d.skips.Add("too few columns", num, fmt.Sprintf("%d, need %d", len(d.spans), d.maxIdx+1))
 		return
@@ -299,7 +305,7 @@ func (d *Decoder) row(num int64) {
 // later arithmetic cannot overflow.
 const maxAbsMicros = 1e17
 
-func (d *Decoder) parseTime(b []byte) (int64, bool) {
+func (d *Reader) parseTime(b []byte) (int64, bool) {
 	if d.cfg.timeScale >= 0 {
 		v, ok := textrec.ParseScaled(b, d.cfg.timeScale)
 		return v, ok && v > -maxAbsMicros && v < maxAbsMicros

@@ -13,8 +13,8 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// Encoder writes flow records as CSV.
-type Encoder struct {
+// Writer writes flow records as CSV.
+type Writer struct {
 	cfg *config
 	// layout, fixed by the first batch: out[i] is the record column written
 	// at CSV position i ("" leaves the position empty).
@@ -23,18 +23,18 @@ type Encoder struct {
 	started bool
 }
 
-// NewEncoder opens an encoder with env's parameters.
-func NewEncoder(env sdk.Env) (sdk.Encoder, error) {
+// NewWriter opens an encoder with env's parameters.
+func NewWriter(env sdk.Env) (sdk.Writer, error) {
 	cfg, err := parseConfig(env.Params)
 	if err != nil {
 		return nil, err
 	}
-	return &Encoder{cfg: cfg}, nil
+	return &Writer{cfg: cfg}, nil
 }
 
 // plan fixes the CSV layout from the table, or from the first batch's
 // columns when there is no table.
-func (e *Encoder) plan(b *abi.Batch) {
+func (e *Writer) plan(b *abi.Batch) {
 	if e.cfg.table == nil {
 		e.out = append(e.out, Standard...)
 		e.header = append(e.header, Standard...)
@@ -76,7 +76,7 @@ func (e *Encoder) plan(b *abi.Batch) {
 	}
 }
 
-func (e *Encoder) start(dst []byte, b *abi.Batch) []byte {
+func (e *Writer) start(dst []byte, b *abi.Batch) []byte {
 	e.started = true
 	e.plan(b)
 	if !e.cfg.header {
@@ -92,7 +92,7 @@ func (e *Encoder) start(dst []byte, b *abi.Batch) []byte {
 }
 
 // Encode appends b's records as CSV lines.
-func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
+func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	if !e.started {
 		dst = e.start(dst, b)
 	}
@@ -132,14 +132,14 @@ func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 
 // End writes the header if no record came (an empty trace is still a valid
 // CSV file).
-func (e *Encoder) End(dst []byte) ([]byte, error) {
+func (e *Writer) End(dst []byte) ([]byte, error) {
 	if !e.started {
 		dst = e.start(dst, nil)
 	}
 	return dst, nil
 }
 
-func (e *Encoder) appendValue(dst []byte, c *abi.Column, r int, std map[string]*abi.Column) ([]byte, error) {
+func (e *Writer) appendValue(dst []byte, c *abi.Column, r int, std map[string]*abi.Column) ([]byte, error) {
 	switch c.Name {
 	case "srcip", "dstip":
 		v, err := uintAt(c, r, math.MaxUint32)
@@ -172,7 +172,7 @@ func (e *Encoder) appendValue(dst []byte, c *abi.Column, r int, std map[string]*
 		}
 		return textrec.AppendFloat(dst, v), nil
 	case "ts":
-		ts, err := intAt(c, r)
+		ts, err := textrec.IntAt(c, r, maxAbsMicros)
 		if err != nil {
 			return dst, err
 		}
@@ -196,13 +196,13 @@ func (e *Encoder) appendValue(dst []byte, c *abi.Column, r int, std map[string]*
 	case abi.TypeIPv4:
 		return textrec.AppendIPv4(dst, c.U32[r]), nil
 	}
-	v, err := intAt(c, r)
+	v, err := textrec.IntAt(c, r, maxAbsMicros)
 	return strconv.AppendInt(dst, v, 10), err
 }
 
 // appendString quotes a value only when it holds the delimiter, a quote or
 // a line ending, so ordinary labels stay bare as in NetShare's files.
-func (e *Encoder) appendString(dst []byte, s string) []byte {
+func (e *Writer) appendString(dst []byte, s string) []byte {
 	if !strings.ContainsAny(s, "\"\r\n") && strings.IndexByte(s, e.cfg.delim) < 0 &&
 		(len(s) == 0 || s[0] != ' ' && s[len(s)-1] != ' ') {
 		return append(dst, s...)
@@ -247,20 +247,4 @@ func checkMax(c *abi.Column, v, max uint64) error {
 		return fmt.Errorf("column %s: value %d outside 0..%d", c.Name, v, max)
 	}
 	return nil
-}
-
-func intAt(c *abi.Column, r int) (int64, error) {
-	switch c.Type {
-	case abi.TypeI64, abi.TypeTime:
-		return c.I64[r], nil
-	case abi.TypeF64:
-		f := math.Round(c.F64[r])
-		if math.IsNaN(f) || math.Abs(f) > maxAbsMicros {
-			return 0, fmt.Errorf("column %s: value %v out of range", c.Name, c.F64[r])
-		}
-		return int64(f), nil
-	case abi.TypeString:
-		return 0, fmt.Errorf("column %s: %s is not numeric", c.Name, c.Type)
-	}
-	return int64(c.Float(r)), nil
 }

@@ -57,7 +57,7 @@ func FuzzDecode(f *testing.F) {
 		if n == 0 {
 			return
 		}
-		enc, err := NewEncoder(sdk.Env{Params: p})
+		enc, err := NewWriter(sdk.Env{Params: p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,10 +93,10 @@ func rowsOf(bs []*abi.Batch) []string {
 }
 
 // tryDecode feeds pieces to a new decoder with params p.
-func tryDecode(p sdk.Params, pieces [][]byte) ([]*abi.Batch, abi.DecodeStats, error) {
-	dec, err := NewDecoder(sdk.Env{Params: p})
+func tryDecode(p sdk.Params, pieces [][]byte) ([]*abi.Batch, abi.ReadStats, error) {
+	dec, err := NewReader(sdk.Env{Params: p})
 	if err != nil {
-		return nil, abi.DecodeStats{}, err
+		return nil, abi.ReadStats{}, err
 	}
-	return sdktest.Decode(dec, pieces...)
+	return sdktest.Read(dec, pieces...)
 }

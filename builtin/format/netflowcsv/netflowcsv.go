@@ -56,7 +56,7 @@ func init() {
 			{Name: "delimiter", Type: abi.ParamString, Default: ",", Doc: "the one-byte field separator"},
 		},
 		Defaults: netshare.Defaults(netshare.Flows, nil),
-	}, sdk.Format{Detect: Detect, NewDecoder: NewDecoder, NewEncoder: NewEncoder})
+	}, sdk.Format{Detect: Detect, NewReader: NewReader, NewWriter: NewWriter})
 }
 
 // Detect recognises a header line that names all nine standard columns.

@@ -30,9 +30,9 @@ func readData(t testing.TB, name string) []byte {
 }
 
 // decodeAll feeds data in pieces of size bytes and returns all records.
-func decodeAll(t testing.TB, p sdk.Params, data []byte, size int) ([]string, abi.DecodeStats) {
+func decodeAll(t testing.TB, p sdk.Params, data []byte, size int) ([]string, abi.ReadStats) {
 	t.Helper()
-	dec, err := NewDecoder(sdk.Env{Params: p})
+	dec, err := NewReader(sdk.Env{Params: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func decodeAll(t testing.TB, p sdk.Params, data []byte, size int) ([]string, abi
 
 func encodeAll(t testing.TB, p sdk.Params, records []*abi.Batch) []byte {
 	t.Helper()
-	enc, err := NewEncoder(sdk.Env{Params: p})
+	enc, err := NewWriter(sdk.Env{Params: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func encodeAll(t testing.TB, p sdk.Params, records []*abi.Batch) []byte {
 // form, as the host receives them).
 func decodeBatches(t testing.TB, p sdk.Params, data []byte, size int) []*abi.Batch {
 	t.Helper()
-	dec, err := NewDecoder(sdk.Env{Params: p})
+	dec, err := NewReader(sdk.Env{Params: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestHeaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dec, err := NewDecoder(sdk.Env{Params: params(t, tt.params)})
+			dec, err := NewReader(sdk.Env{Params: params(t, tt.params)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,7 +314,7 @@ func TestParamErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewDecoder(sdk.Env{Params: params(t, tt.params)})
+			_, err := NewReader(sdk.Env{Params: params(t, tt.params)})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}
@@ -362,27 +362,27 @@ func TestDispatcher(t *testing.T) {
 		}
 		return append([]byte(nil), h...), append([]byte(nil), b...)
 	}
-	h, _ := call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: Name, Mode: abi.ModeDecode, Params: nfdumpParams}, nil)
+	h, _ := call(abi.OpOpen, 0, abi.OpenRequest{Kind: abi.KindFormat, Name: Name, Mode: abi.ModeRead, Params: nfdumpParams}, nil)
 	var open abi.OpenReply
 	if err := json.Unmarshal(h, &open); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for off := 0; off < len(data); off += 1 << 16 {
-		_, body := call(abi.OpDecode, open.Handle, nil, data[off:min(off+1<<16, len(data))])
+		_, body := call(abi.OpRead, open.Handle, nil, data[off:min(off+1<<16, len(data))])
 		b, err := abi.DecodeBatch(body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n += b.Len()
 	}
-	h, body := call(abi.OpDecodeEnd, open.Handle, nil, nil)
+	h, body := call(abi.OpReadEnd, open.Handle, nil, nil)
 	b, err := abi.DecodeBatch(body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n += b.Len()
-	var st abi.DecodeStats
+	var st abi.ReadStats
 	if err := json.Unmarshal(h, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		dec, _ := NewDecoder(sdk.Env{Params: p})
+		dec, _ := NewReader(sdk.Env{Params: p})
 		if _, err := dec.Decode(data); err != nil {
 			b.Fatal(err)
 		}
@@ -415,7 +415,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.ReportAllocs()
 	var out []byte
 	for b.Loop() {
-		enc, _ := NewEncoder(sdk.Env{Params: p})
+		enc, _ := NewWriter(sdk.Env{Params: p})
 		out, _ = enc.Encode(out[:0], batches[0])
 	}
 }

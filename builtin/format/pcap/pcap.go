@@ -32,9 +32,9 @@ func init() {
 			"columns": ColumnNames,
 		}),
 	}, sdk.Format{
-		Detect:     Detect,
-		NewDecoder: func(sdk.Env) (sdk.Decoder, error) { return NewDecoder(), nil },
-		NewEncoder: func(env sdk.Env) (sdk.Encoder, error) {
+		Detect:    Detect,
+		NewReader: func(sdk.Env) (sdk.Reader, error) { return NewDecoder(), nil },
+		NewWriter: func(env sdk.Env) (sdk.Writer, error) {
 			opt, err := optionsFromParams(env.Params)
 			if err != nil {
 				return nil, err

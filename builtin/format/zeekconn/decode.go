@@ -11,8 +11,8 @@ import (
 	"github.com/netshare/netshare/sdk"
 )
 
-// Decoder reads a conn.log streamed in pieces.
-type Decoder struct {
+// Reader reads a conn.log streamed in pieces.
+type Reader struct {
 	wantStrings []string
 	lines       textrec.Lines
 
@@ -43,8 +43,8 @@ type Decoder struct {
 	err     error
 }
 
-// NewDecoder opens a decoder.
-func NewDecoder(env sdk.Env) (sdk.Decoder, error) {
+// NewReader opens a decoder.
+func NewReader(env sdk.Env) (sdk.Reader, error) {
 	want := env.Params.Strings("strings")
 	seen := map[string]bool{}
 	for _, s := range want {
@@ -58,7 +58,7 @@ func NewDecoder(env sdk.Env) (sdk.Decoder, error) {
 			}
 		}
 	}
-	return &Decoder{
+	return &Reader{
 		wantStrings: want,
 		sep:         []byte{'\t'},
 		unset:       []byte(unsetField),
@@ -67,7 +67,7 @@ func NewDecoder(env sdk.Env) (sdk.Decoder, error) {
 }
 
 // Decode consumes the next piece of the log.
-func (d *Decoder) Decode(p []byte) (*abi.Batch, error) {
+func (d *Reader) Decode(p []byte) (*abi.Batch, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -80,14 +80,14 @@ func (d *Decoder) Decode(p []byte) (*abi.Batch, error) {
 }
 
 // End decodes a last line without a line ending and reports the counts.
-func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
+func (d *Reader) End() (*abi.Batch, abi.ReadStats, error) {
 	if d.err != nil {
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
 	d.reset()
 	d.lines.Finish(d.line)
 	if d.err != nil {
-		return nil, abi.DecodeStats{}, d.err
+		return nil, abi.ReadStats{}, d.err
 	}
 	var notes map[string]string
 	if !d.ready {
@@ -96,21 +96,21 @@ func (d *Decoder) End() (*abi.Batch, abi.DecodeStats, error) {
 	return d.out(), d.skips.Stats(d.records, notes), nil
 }
 
-func (d *Decoder) reset() {
+func (d *Reader) reset() {
 	d.batch.Reset()
 	for i := range d.strCols {
 		d.strCols[i].Reset()
 	}
 }
 
-func (d *Decoder) out() *abi.Batch {
+func (d *Reader) out() *abi.Batch {
 	if !d.ready {
 		return nil
 	}
 	return &d.batch
 }
 
-func (d *Decoder) line(line []byte, num int64, tooLong bool) {
+func (d *Reader) line(line []byte, num int64, tooLong bool) {
 	if d.err != nil {
 		return
 	}
@@ -136,7 +136,7 @@ func (d *Decoder) line(line []byte, num int64, tooLong bool) {
 
 // header handles a #directive line. #separator uses a space (the separator
 // is not known yet); the others use the separator.
-func (d *Decoder) header(line []byte) error {
+func (d *Reader) header(line []byte) error {
 	if rest, ok := bytes.CutPrefix(line, []byte("#separator ")); ok {
 		sep := unescape(nil, rest)
 		if len(sep) == 0 {
@@ -162,7 +162,7 @@ func (d *Decoder) header(line []byte) error {
 	return nil
 }
 
-func (d *Decoder) setFields(names []string) error {
+func (d *Reader) setFields(names []string) error {
 	if len(names) == 0 || len(names) > 1000 {
 		return fmt.Errorf("#fields lists %d fields", len(names))
 	}
@@ -217,11 +217,11 @@ func (d *Decoder) setFields(names []string) error {
 }
 
 // fieldsOf indexes the current row's fields: f[i] is field i.
-type fieldsOf struct{ d *Decoder }
+type fieldsOf struct{ d *Reader }
 
 func (f fieldsOf) at(i int) []byte { return f.d.cur[f.d.starts[i]:f.d.ends[i]] }
 
-func (d *Decoder) row(line []byte, num int64) {
+func (d *Reader) row(line []byte, num int64) {
 	d.cur = line
 	d.starts, d.ends = d.starts[:0], d.ends[:0]
 	for pos := 0; ; {

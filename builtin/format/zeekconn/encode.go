@@ -22,14 +22,14 @@ var connFields = []struct{ name, typ string }{
 	{"tunnel_parents", "set[string]"},
 }
 
-// Encoder writes flow records as a conn.log. A flow record has no
+// Writer writes flow records as a conn.log. A flow record has no
 // per-direction split, so all packets and bytes are written on the orig
 // side (orig_pkts = pkt, orig_ip_bytes = byt, resp_* = 0) and read back to
 // the same pkt and byt; payload byte counts and locality are unknown and
 // written unset. String columns named uid, service, conn_state or history
 // fill those fields (unset when absent; uids are then drawn from the
 // instance's seed).
-type Encoder struct {
+type Writer struct {
 	started bool
 	extras  []string // string columns written after tunnel_parents
 	rng     uint64
@@ -37,12 +37,12 @@ type Encoder struct {
 	any     bool
 }
 
-// NewEncoder opens an encoder.
-func NewEncoder(env sdk.Env) (sdk.Encoder, error) {
-	return &Encoder{rng: uint64(env.Seed)}, nil
+// NewWriter opens an encoder.
+func NewWriter(env sdk.Env) (sdk.Writer, error) {
+	return &Writer{rng: uint64(env.Seed)}, nil
 }
 
-func (e *Encoder) start(dst []byte, b *abi.Batch, openTS int64) []byte {
+func (e *Writer) start(dst []byte, b *abi.Batch, openTS int64) []byte {
 	e.started = true
 	if b != nil {
 		for _, c := range b.Columns {
@@ -80,7 +80,7 @@ func appendZeekTime(dst []byte, us int64) []byte {
 }
 
 // Encode appends b's records as conn.log lines.
-func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
+func (e *Writer) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	n := b.Len()
 	need := [nColumns]*abi.Column{}
 	for i, c := range columns {
@@ -95,7 +95,7 @@ func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 	if !e.started {
 		open := int64(0)
 		if n > 0 {
-			open, _ = intAt(need[colTS], 0)
+			open, _ = textrec.IntAt(need[colTS], 0, 1<<62)
 		}
 		dst = e.start(dst, b, open)
 	}
@@ -117,7 +117,7 @@ func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 			if i == colTD {
 				continue
 			}
-			x, err := intAt(c, r)
+			x, err := textrec.IntAt(c, r, 1<<62)
 			if err != nil {
 				return dst, fmt.Errorf("%s: record %d: %w", Name, r, err)
 			}
@@ -175,7 +175,7 @@ func (e *Encoder) Encode(dst []byte, b *abi.Batch) ([]byte, error) {
 
 // End writes the #close line, stamped with the latest record time so the
 // output depends on the records alone.
-func (e *Encoder) End(dst []byte) ([]byte, error) {
+func (e *Writer) End(dst []byte) ([]byte, error) {
 	if !e.started {
 		dst = e.start(dst, nil, 0)
 	}
@@ -202,7 +202,7 @@ func appendString(dst []byte, c *abi.Column, r int) []byte {
 
 // appendUID writes 17 base62 characters, like Zeek's connection uids, from a
 // splitmix64 stream so output is reproducible for a given seed.
-func (e *Encoder) appendUID(dst []byte) []byte {
+func (e *Writer) appendUID(dst []byte) []byte {
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	e.rng += 0x9e3779b97f4a7c15
 	z := e.rng
@@ -248,22 +248,4 @@ func checkRanges(v *[nColumns]int64) error {
 		return fmt.Errorf("column ts: %d µs is out of range", v[colTS])
 	}
 	return nil
-}
-
-// intAt reads row r of any numeric column as an integer; generated columns
-// may be floats, which are rounded.
-func intAt(c *abi.Column, r int) (int64, error) {
-	switch c.Type {
-	case abi.TypeI64, abi.TypeTime:
-		return c.I64[r], nil
-	case abi.TypeF64:
-		f := math.Round(c.F64[r])
-		if math.IsNaN(f) || math.Abs(f) >= 1<<62 {
-			return 0, fmt.Errorf("column %s: value %v out of range", c.Name, c.F64[r])
-		}
-		return int64(f), nil
-	case abi.TypeString:
-		return 0, fmt.Errorf("column %s is a string column", c.Name)
-	}
-	return int64(c.Float(r)), nil
 }

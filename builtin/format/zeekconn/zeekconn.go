@@ -30,7 +30,7 @@ func init() {
 				Doc: "conn.log fields kept as string columns when the log has them"},
 		},
 		Defaults: netshare.Defaults(netshare.Flows, nil),
-	}, sdk.Format{Detect: Detect, NewDecoder: NewDecoder, NewEncoder: NewEncoder})
+	}, sdk.Format{Detect: Detect, NewReader: NewReader, NewWriter: NewWriter})
 }
 
 // Detect recognises the #separator line every Zeek ASCII log starts with.

@@ -43,7 +43,7 @@ func rowsOf(bs []*abi.Batch) []string {
 
 func encode(t testing.TB, seed int64, bs []*abi.Batch) []byte {
 	t.Helper()
-	enc, err := NewEncoder(sdk.Env{Params: params(t, nil), Seed: seed})
+	enc, err := NewWriter(sdk.Env{Params: params(t, nil), Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		dec, _ := NewDecoder(sdk.Env{Params: p})
+		dec, _ := NewReader(sdk.Env{Params: p})
 		if _, err := dec.Decode(data); err != nil {
 			b.Fatal(err)
 		}
@@ -320,10 +320,10 @@ func params(t testing.TB, p map[string]any) sdk.Params {
 func rows(b *abi.Batch) []string { return sdktest.Rows(b) }
 
 // decode feeds pieces to a new decoder with params p.
-func decode(p sdk.Params, pieces ...[]byte) ([]*abi.Batch, abi.DecodeStats, error) {
-	dec, err := NewDecoder(sdk.Env{Params: p})
+func decode(p sdk.Params, pieces ...[]byte) ([]*abi.Batch, abi.ReadStats, error) {
+	dec, err := NewReader(sdk.Env{Params: p})
 	if err != nil {
-		return nil, abi.DecodeStats{}, err
+		return nil, abi.ReadStats{}, err
 	}
-	return sdktest.Decode(dec, pieces...)
+	return sdktest.Read(dec, pieces...)
 }

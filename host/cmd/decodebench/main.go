@@ -61,9 +61,9 @@ func main() {
 
 func run(wasmPath string, piece int, minTime time.Duration, native bool, files []string) error {
 	ctx := context.Background()
-	var decode func(data []byte) (abi.DecodeStats, error)
+	var decode func(data []byte) (abi.ReadStats, error)
 	if native {
-		decode = func(data []byte) (abi.DecodeStats, error) { return decodeNative(data, piece) }
+		decode = func(data []byte) (abi.ReadStats, error) { return decodeNative(data, piece) }
 	} else {
 		code := builtin.Wasm
 		if wasmPath != "" {
@@ -79,14 +79,14 @@ func run(wasmPath string, piece int, minTime time.Duration, native bool, files [
 		}
 		defer h.Close(ctx)
 		fmt.Fprintf(os.Stderr, "module compiled and started in %v\n", time.Since(t0).Round(time.Millisecond))
-		decode = func(data []byte) (abi.DecodeStats, error) { return decodeWasm(ctx, h, data, piece) }
+		decode = func(data []byte) (abi.ReadStats, error) { return decodeWasm(ctx, h, data, piece) }
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		var st abi.DecodeStats
+		var st abi.ReadStats
 		passes := 0
 		t0, c0 := time.Now(), cpuTime()
 		for passes == 0 || time.Since(t0) < minTime {
@@ -109,11 +109,11 @@ func run(wasmPath string, piece int, minTime time.Duration, native bool, files [
 	return nil
 }
 
-func decodeNative(data []byte, piece int) (abi.DecodeStats, error) {
+func decodeNative(data []byte, piece int) (abi.ReadStats, error) {
 	d := pcap.NewDecoder()
 	for p := data; len(p) > 0; p = p[min(len(p), piece):] {
 		if _, err := d.Decode(p[:min(len(p), piece)]); err != nil {
-			return abi.DecodeStats{}, err
+			return abi.ReadStats{}, err
 		}
 	}
 	_, st, err := d.End()
@@ -122,15 +122,15 @@ func decodeNative(data []byte, piece int) (abi.DecodeStats, error) {
 
 // decodeWasm feeds data to the pcap plugin through the host's plugin
 // runtime, the path `netshare run` takes, parsing every returned batch.
-func decodeWasm(ctx context.Context, h *plugin.Host, data []byte, piece int) (abi.DecodeStats, error) {
-	var st abi.DecodeStats
-	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: "pcap", Mode: abi.ModeDecode})
+func decodeWasm(ctx context.Context, h *plugin.Host, data []byte, piece int) (abi.ReadStats, error) {
+	var st abi.ReadStats
+	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: "pcap", Mode: abi.ModeRead})
 	if err != nil {
 		return st, err
 	}
 	defer in.Close(ctx)
 	for p := data; len(p) > 0; p = p[min(len(p), piece):] {
-		_, body, err := in.Call(ctx, abi.OpDecode, nil, p[:min(len(p), piece)])
+		_, body, err := in.Call(ctx, abi.OpRead, nil, p[:min(len(p), piece)])
 		if err != nil {
 			return st, err
 		}
@@ -138,7 +138,7 @@ func decodeWasm(ctx context.Context, h *plugin.Host, data []byte, piece int) (ab
 			return st, err
 		}
 	}
-	hdr, body, err := in.Call(ctx, abi.OpDecodeEnd, nil, nil)
+	hdr, body, err := in.Call(ctx, abi.OpReadEnd, nil, nil)
 	if err != nil {
 		return st, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/run"
 )
 
 // Job is what the workflow carries: everything a worker needs to run the
@@ -91,6 +92,19 @@ func NewJob(cfg *pipeline.Config, store *Store) (Job, error) {
 		var err error
 		if params["pretrained"], err = put(fmt.Sprintf("fields[%d].params.pretrained", i), s); err != nil {
 			return Job{}, err
+		}
+	}
+	if pr, ok := doc["privacy"].(map[string]any); ok {
+		if s, _ := pr["pretrained"].(string); s != "" {
+			// A run directory travels as the one checkpoint a run reads
+			// from it.
+			ck, err := run.PublicCheckpoint(cfg.Resolve(s))
+			if err != nil {
+				return Job{}, fmt.Errorf("%s: %w", cfg.Source, err)
+			}
+			if pr["pretrained"], err = put("privacy.pretrained", ck); err != nil {
+				return Job{}, err
+			}
 		}
 	}
 	// Where the run goes is no part of what it computes: the workers learn

@@ -44,13 +44,10 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
-	src := t.TempDir()
-	files := map[string]string{"in/trace.pcap": "packets", "mods/extra.wasm": "\x00asm", "enc/state.json": `{"lo":0}`}
-	writeFiles(t, src, files)
-	if err := os.WriteFile(filepath.Join(src, "p.toml"), []byte(jobPipeline), 0o644); err != nil {
-		t.Fatal(err)
-	}
+// submit makes the job of src/p.toml, with its store where the pipeline
+// says.
+func submit(t *testing.T, src string) (Job, *Store, error) {
+	t.Helper()
 	cfg, err := pipeline.LoadFile(filepath.Join(src, "p.toml"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,13 +57,13 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	job, err := NewJob(cfg, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(job.Artifacts) != 3 {
-		t.Fatalf("artifacts %v, want the trace, the module and the pretrained file", job.Artifacts)
-	}
-	// A worker mounting the store elsewhere sees the same run.
+	return job, store, err
+}
+
+// mountElsewhere moves the store's folder, as a worker mounting the
+// store at another path sees it.
+func mountElsewhere(t *testing.T, store *Store) *Store {
+	t.Helper()
 	moved := filepath.Join(t.TempDir(), "mnt")
 	if err := os.Rename(store.Root, moved); err != nil {
 		t.Fatal(err)
@@ -75,6 +72,26 @@ func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return there
+}
+
+func TestNewJobCopiesInputsIntoTheStore(t *testing.T) {
+	src := t.TempDir()
+	files := map[string]string{"in/trace.pcap": "packets", "mods/extra.wasm": "\x00asm", "enc/state.json": `{"lo":0}`}
+	writeFiles(t, src, files)
+	if err := os.WriteFile(filepath.Join(src, "p.toml"), []byte(jobPipeline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job, store, err := submit(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(job.Artifacts) != 3 {
+		t.Fatalf("artifacts %v, want the trace, the module and the pretrained file", job.Artifacts)
+	}
+	// A worker mounting the store elsewhere sees the same run.
+	there := mountElsewhere(t, store)
+	moved := there.Root
 	wcfg, err := job.Config(there, "/var/cache/w")
 	if err != nil {
 		t.Fatal(err)
@@ -172,5 +189,69 @@ func TestNewJobNamesAMissingInput(t *testing.T) {
 	_, err = NewJob(cfg, store)
 	if err == nil || !strings.Contains(err.Error(), "input.paths[0]") || !strings.Contains(err.Error(), "trace.pcap") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestNewJobCopiesThePretrainedModel: privacy.pretrained, a relative path
+// to a checkpoint file or to a run directory, reaches a worker that mounts
+// the store elsewhere as the checkpoint itself.
+func TestNewJobCopiesThePretrainedModel(t *testing.T) {
+	const ckpt = "model bytes"
+	for _, tc := range []struct {
+		name, pretrained string
+		files            map[string]string
+		wantErr          string
+	}{
+		{"checkpoint file", "public/model.ckpt", map[string]string{"public/model.ckpt": ckpt}, ""},
+		{"run directory", "public-run", map[string]string{
+			"public-run/train/chunk-0/step-000000004.ckpt": "older",
+			"public-run/train/chunk-0/step-000000008.ckpt": ckpt,
+		}, ""},
+		{"run directory without a model", "empty-run", map[string]string{"empty-run/stages.json": "{}"}, "no trained model"},
+		{"missing", "nowhere.ckpt", nil, "privacy.pretrained"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := t.TempDir()
+			files := map[string]string{"in/trace.pcap": "packets", "p.toml": `
+[input]
+paths = ["in/trace.pcap"]
+[flows]
+max_flow_len = 8
+[privacy]
+enabled = true
+epsilon = 8.0
+pretrained = "` + tc.pretrained + `"
+[cluster]
+engine = "temporal"
+artifacts = "store"
+`}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			writeFiles(t, src, files)
+			job, store, err := submit(t, src)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			there := mountElsewhere(t, store)
+			moved := there.Root
+			wcfg, err := job.Config(there, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := wcfg.Resolve(wcfg.Privacy.Pretrained)
+			if !strings.HasPrefix(p, filepath.Join(moved, "cas", "sha256")+"/") {
+				t.Errorf("pretrained model at %s, outside the store", p)
+			}
+			if b, err := os.ReadFile(p); err != nil || string(b) != ckpt {
+				t.Errorf("pretrained model reads %q, %v on the worker; want the newest checkpoint", b, err)
+			}
+		})
 	}
 }

@@ -4,6 +4,13 @@
 // decode, write the synthetic trace, score it and write the report. Every
 // stage writes into the run directory and records a hash of its inputs, so
 // a rerun skips the stages whose inputs have not changed.
+//
+// Each stage has its file, in the order of the README's pipeline line:
+// read.go, encode.go, train.go (with budget.go, the network sizes and time
+// budget, and dp.go, the privacy plan), generate.go, output.go, score.go,
+// report.go and release.go. This file is the public API; stages.go keeps
+// the record of what each stage's output depends on, persist.go the forms
+// its products are saved in.
 package run
 
 import (

@@ -68,9 +68,12 @@ func (r *runner) modelConfig(noisy []int) (gan.Config, error) {
 // reports whether training is already complete for these inputs.
 func (r *runner) planTraining(ctx context.Context) (bool, error) {
 	m := r.cfg.Model
-	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", r.cfg.Privacy).json("seed", r.cfg.Seed)
+	// What generation does with copies does not change training.
+	priv := r.cfg.Privacy
+	priv.Copies = ""
+	k := newKey("train").str("encode", r.keys["encode"]).json("model", m).json("privacy", priv).json("seed", r.cfg.Seed)
 	if r.cfg.Privacy.Pretrained != "" {
-		ck, err := r.publicCheckpoint()
+		ck, err := PublicCheckpoint(r.cfg.Resolve(r.cfg.Privacy.Pretrained))
 		if err != nil {
 			return false, err
 		}
@@ -310,20 +313,21 @@ func suffix(note string) string {
 	return ": " + note
 }
 
-// publicCheckpoint is the model a pretrained run starts from: a checkpoint
-// file, or a run directory whose chunk 0 was trained on public data.
-func (r *runner) publicCheckpoint() (string, error) {
-	p := r.cfg.Resolve(r.cfg.Privacy.Pretrained)
-	st, err := os.Stat(p)
+// PublicCheckpoint is the model file a pretrained run starts from, given
+// privacy.pretrained resolved: the file itself, or, for a run directory
+// whose chunk 0 was trained on public data, that chunk's newest
+// checkpoint.
+func PublicCheckpoint(path string) (string, error) {
+	st, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("privacy.pretrained: %w", err)
 	}
 	if !st.IsDir() {
-		return p, nil
+		return path, nil
 	}
-	ck, _, err := gan.LatestCheckpoint(filepath.Join(p, "train", "chunk-0"))
+	ck, _, err := gan.LatestCheckpoint(filepath.Join(path, "train", "chunk-0"))
 	if err == nil && ck == "" {
-		err = fmt.Errorf("%s holds no trained model (no train/chunk-0 checkpoint)", p)
+		err = fmt.Errorf("%s holds no trained model (no train/chunk-0 checkpoint)", path)
 	}
 	if err != nil {
 		return "", fmt.Errorf("privacy.pretrained: %w", err)
@@ -332,7 +336,7 @@ func (r *runner) publicCheckpoint() (string, error) {
 }
 
 func (r *runner) publicModel() (*gan.Model, error) {
-	ck, err := r.publicCheckpoint()
+	ck, err := PublicCheckpoint(r.cfg.Resolve(r.cfg.Privacy.Pretrained))
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ type Options struct {
 type FileStats struct {
 	Path   string `json:"path"`
 	Format string `json:"format"`
-	abi.DecodeStats
+	abi.ReadStats
 }
 
 // Trace is the records of one or more files, merged by time.
@@ -115,7 +115,7 @@ func ReadFile(ctx context.Context, h *plugin.Host, path string, opt Options) (*a
 		}
 	}
 	st.Format = format
-	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: format, Params: opt.Params, Seed: opt.Seed, Mode: abi.ModeDecode})
+	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: format, Params: opt.Params, Seed: opt.Seed, Mode: abi.ModeRead})
 	if err != nil {
 		return nil, st, fmt.Errorf("read trace %s: %w", path, err)
 	}
@@ -123,7 +123,7 @@ func ReadFile(ctx context.Context, h *plugin.Host, path string, opt Options) (*a
 	var app Appender
 	var offset int64
 	feed := func(p []byte) error {
-		_, body, err := in.Call(ctx, abi.OpDecode, nil, p)
+		_, body, err := in.Call(ctx, abi.OpRead, nil, p)
 		if err != nil {
 			return fmt.Errorf("read trace %s (bytes %d–%d): %w", path, offset, offset+int64(len(p)), err)
 		}
@@ -159,7 +159,7 @@ func ReadFile(ctx context.Context, h *plugin.Host, path string, opt Options) (*a
 			return nil, st, fmt.Errorf("read trace %s: %w", path, err)
 		}
 	}
-	hdr, body, err := in.Call(ctx, abi.OpDecodeEnd, nil, nil)
+	hdr, body, err := in.Call(ctx, abi.OpReadEnd, nil, nil)
 	if err != nil {
 		return nil, st, fmt.Errorf("read trace %s (end of file, %d bytes): %w", path, offset, err)
 	}
@@ -167,7 +167,7 @@ func ReadFile(ctx context.Context, h *plugin.Host, path string, opt Options) (*a
 		return nil, st, err
 	}
 	if len(hdr) > 0 {
-		if err := json.Unmarshal(hdr, &st.DecodeStats); err != nil {
+		if err := json.Unmarshal(hdr, &st.ReadStats); err != nil {
 			return nil, st, fmt.Errorf("read trace %s: format %s sent bad stats: %w", path, format, err)
 		}
 	}
@@ -361,7 +361,7 @@ func Write(ctx context.Context, h *plugin.Host, path string, records *abi.Batch,
 	if opt.Format == "" {
 		return fmt.Errorf("write trace %s: no format named", path)
 	}
-	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: opt.Format, Params: opt.Params, Seed: opt.Seed, Mode: abi.ModeEncode})
+	in, err := h.Open(ctx, abi.OpenRequest{Kind: abi.KindFormat, Name: opt.Format, Params: opt.Params, Seed: opt.Seed, Mode: abi.ModeWrite})
 	if err != nil {
 		return fmt.Errorf("write trace %s: %w", path, err)
 	}
@@ -376,7 +376,7 @@ func Write(ctx context.Context, h *plugin.Host, path string, records *abi.Batch,
 		for lo := 0; lo < n; lo += rows {
 			hi := min(lo+rows, n)
 			req = abi.AppendBatch(req[:0], records.Slice(lo, hi))
-			_, out, err := in.Call(ctx, abi.OpEncode, nil, req)
+			_, out, err := in.Call(ctx, abi.OpWrite, nil, req)
 			if err != nil {
 				return fmt.Errorf("records %d–%d: %w", lo, hi-1, err)
 			}
@@ -384,7 +384,7 @@ func Write(ctx context.Context, h *plugin.Host, path string, records *abi.Batch,
 				return err
 			}
 		}
-		_, out, err := in.Call(ctx, abi.OpEncodeEnd, nil, nil)
+		_, out, err := in.Call(ctx, abi.OpWriteEnd, nil, nil)
 		if err != nil {
 			return fmt.Errorf("end of stream: %w", err)
 		}

@@ -1,7 +1,7 @@
 // Package textrec holds what the text flow-record formats (netflow-csv and
 // zeek-conn) share: a line splitter for streams fed in pieces, allocation-free
 // parsers for addresses, counts and decimal timestamps, protocol names, a
-// string-column builder, and the skip bookkeeping behind abi.DecodeStats.
+// string-column builder, and the skip bookkeeping behind abi.ReadStats.
 // Both formats use it so they read numbers and addresses the same way.
 package textrec
 
@@ -399,10 +399,10 @@ func (s *Skips) Add(reason string, num int64, detail string) {
 	}
 }
 
-// Stats returns the DecodeStats for records decoded, noting the first
+// Stats returns the ReadStats for records decoded, noting the first
 // skipped lines under the key "first skipped".
-func (s *Skips) Stats(records int64, notes map[string]string) abi.DecodeStats {
-	st := abi.DecodeStats{Records: records, Notes: notes}
+func (s *Skips) Stats(records int64, notes map[string]string) abi.ReadStats {
+	st := abi.ReadStats{Records: records, Notes: notes}
 	if len(s.Counts) > 0 {
 		st.Skipped = s.Counts
 	}
@@ -423,4 +423,23 @@ func Quote(b []byte) string {
 		return strconv.Quote(string(b[:max])) + "…"
 	}
 	return strconv.Quote(string(b))
+}
+
+// IntAt reads row r of a numeric column as an integer, for the writers:
+// generated columns may be floats, which are rounded and must lie strictly
+// inside ±limit.
+func IntAt(c *abi.Column, r int, limit float64) (int64, error) {
+	switch c.Type {
+	case abi.TypeI64, abi.TypeTime:
+		return c.I64[r], nil
+	case abi.TypeF64:
+		f := math.Round(c.F64[r])
+		if math.IsNaN(f) || math.Abs(f) >= limit {
+			return 0, fmt.Errorf("column %s: value %v out of range", c.Name, c.F64[r])
+		}
+		return int64(f), nil
+	case abi.TypeString:
+		return 0, fmt.Errorf("column %s: %s is not numeric", c.Name, c.Type)
+	}
+	return int64(c.Float(r)), nil
 }

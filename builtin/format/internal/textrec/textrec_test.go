@@ -228,3 +228,31 @@ func TestStringColAndSkips(t *testing.T) {
 		t.Errorf("note %q", note)
 	}
 }
+
+func TestIntAt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		col     abi.Column
+		want    int64
+		wantErr string
+	}{
+		{"i64", abi.Column{Name: "x", Type: abi.TypeI64, I64: []int64{-7}}, -7, ""},
+		{"time", abi.Column{Name: "ts", Type: abi.TypeTime, I64: []int64{1700}}, 1700, ""},
+		{"u16", abi.Column{Name: "p", Type: abi.TypeU16, U16: []uint16{443}}, 443, ""},
+		{"float rounds", abi.Column{Name: "x", Type: abi.TypeF64, F64: []float64{2.5}}, 3, ""},
+		{"float at the limit", abi.Column{Name: "x", Type: abi.TypeF64, F64: []float64{1000}}, 0, "out of range"},
+		{"NaN", abi.Column{Name: "x", Type: abi.TypeF64, F64: []float64{math.NaN()}}, 0, "out of range"},
+		{"string", abi.Column{Name: "s", Type: abi.TypeString, Dict: []string{"a"}, Codes: []uint32{0}}, 0, "not numeric"},
+	} {
+		got, err := IntAt(&tc.col, 0, 1000)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: got %d, %v; want an error with %q", tc.name, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %d, %v; want %d", tc.name, got, err, tc.want)
+		}
+	}
+}
