@@ -11,7 +11,8 @@
 #
 # Environment: BUDGET (model.time_budget of every run, default 20s), EPS
 # (default "1 2 4 10 inf"), TRACES (default "ugr16 caida"), PRIORS
-# (default "no yes marginals"), DATA (the shared data folder, default
+# (default "no yes marginals"), MARGINALS (default
+# '["srcport","dstport","proto"]'), DATA (the shared data folder, default
 # ../shared/data beside the repository).
 set -euo pipefail
 
@@ -23,6 +24,8 @@ traces=${TRACES:-ugr16 caida}
 # no: DP's data-independent encoders; yes: the public prior (encoders and
 # model of the public run); marginals: the prior and DP port histograms.
 priors=${PRIORS:-no yes marginals}
+# The columns of privacy.marginals in the "marginals" runs.
+marginals=${MARGINALS:-'["srcport","dstport","proto"]'}
 data=${DATA:-$repo/../shared/data}
 data=$(cd "$data" && pwd)
 mkdir -p "$out"
@@ -87,7 +90,7 @@ for trace in $traces; do
 		for prior in $priors; do
 			sets=()
 			[ "$prior" != no ] && sets+=("privacy.pretrained=$public")
-			[ "$prior" = marginals ] && sets+=('privacy.marginals=["srcport","dstport"]')
+			[ "$prior" = marginals ] && sets+=("privacy.marginals=$marginals")
 			if [ "$eps" != inf ]; then
 				sets+=(privacy.enabled=true "privacy.epsilon=$eps")
 				[ "$prior" = no ] && sets+=("flows.max_flow_len=$maxlen")
