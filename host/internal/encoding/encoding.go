@@ -42,6 +42,12 @@ type Config struct {
 	// private = true and must fit without reading bounds or vocabularies
 	// from the data; the time field gets the chunk's bounds as its span.
 	Private bool
+	// Prior holds encoder states fitted on another trace, under
+	// differential privacy a public one (the run privacy.pretrained
+	// names): a field of the same name, encoder and params takes its
+	// state, seed and params and is not fitted, so it is not given the
+	// private param either; every other field is fitted as usual.
+	Prior []FieldState
 	// ReadFile reads a "pretrained" path; nil means os.ReadFile.
 	ReadFile func(path string) ([]byte, error)
 	// FitBatch is the rows per fit call (default 65536).

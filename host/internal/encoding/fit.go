@@ -47,6 +47,10 @@ func Fit(ctx context.Context, rt Runtime, cfg Config, records *abi.Batch, set *f
 		if key == "" {
 			key = "field:" + r.field.Name
 		}
+		if p := priorFor(cfg, r.field); p != nil {
+			st.Fields = append(st.Fields, *p)
+			continue
+		}
 		state, ok := fitted[key]
 		if !ok {
 			state, err = fitOne(ctx, rt, r, r.field.Name, records, batch)
@@ -114,7 +118,7 @@ func resolve(rt Runtime, cfg Config, records *abi.Batch) ([]resolved, *resolved,
 		declares := func(name string) bool {
 			return slices.ContainsFunc(comp.Params, func(p abi.Param) bool { return p.Name == name })
 		}
-		if cfg.Private {
+		if cfg.Private && priorFor(cfg, f) == nil {
 			if !declares(abi.ParamPrivate) {
 				return nil, nil, fmt.Errorf("%s: privacy is on, and encoder %q declares no private param, so it cannot promise to fit without reading the private data", where, f.Encoder)
 			}

@@ -102,6 +102,9 @@ func (c *Config) check(name string, text []byte) error {
 			bad("release", "artifacts", "unknown artifact %q, want some of %q", a, release.Artifacts)
 		}
 	}
+	if p := c.Privacy; len(p.Marginals) > 0 && !p.Enabled {
+		bad("privacy", "marginals", "histograms are released only under privacy.enabled")
+	}
 	if p := c.Privacy; p.Enabled {
 		if p.Epsilon <= 0 && p.Noise <= 0 {
 			bad("privacy", "epsilon", "set a target epsilon > 0 or a noise multiplier when privacy is enabled")
@@ -115,8 +118,11 @@ func (c *Config) check(name string, text []byte) error {
 		if p.Noise < 0 {
 			bad("privacy", "noise", "%g, want ≥ 0", p.Noise)
 		}
-		if c.Flows.MaxFlowLen == 0 {
-			bad("flows", "max_flow_len", "must be set when privacy is enabled: the longest flow of the private trace may not shape the model")
+		if len(p.Marginals) > 0 && p.Epsilon <= 0 {
+			bad("privacy", "marginals", "need a target privacy.epsilon: the histograms spend a fixed share of it")
+		}
+		if c.Flows.MaxFlowLen == 0 && p.Pretrained == "" {
+			bad("flows", "max_flow_len", "must be set when privacy is enabled (or taken from privacy.pretrained's public run): the longest flow of the private trace may not shape the model")
 		}
 	}
 	for i, m := range c.Plugins.Modules {

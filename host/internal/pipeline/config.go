@@ -110,6 +110,10 @@ type Privacy struct {
 	// Pretrained is a run directory or model file trained on public data
 	// to start from (NetShare's public pretraining).
 	Pretrained string `toml:"pretrained"`
+	// Marginals lists integer attribute columns (ports) whose histogram
+	// over flows is released with the Gaussian mechanism, within Epsilon,
+	// and imposed on the generated flows (docs/privacy.md, "DP marginals").
+	Marginals []string `toml:"marginals"`
 	// InsecureReproducibleNoise draws DP noise, batches and flow counts
 	// from the public seed so that a test can replay a run. It voids the
 	// guarantee: the run's privacy.json and report say it is not private.

@@ -86,3 +86,23 @@ func TestKeysDocumented(t *testing.T) {
 		}
 	}
 }
+
+// A component's params may hold tables (a CSV column mapping), in either
+// TOML form; the component checks their keys, not the pipeline.
+func TestNestedParams(t *testing.T) {
+	for _, text := range []string{
+		minimal + "[input.params]\nheader = false\n[input.params.table]\nts = \"0\"\n",
+		minimal + "[input.params]\ntable = {ts = \"0\"}\n",
+	} {
+		c, err := Parse("p.toml", ".", []byte(text), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if tab, _ := c.Input.Params["table"].(map[string]any); tab["ts"] != "0" {
+			t.Fatalf("%s: params %v", text, c.Input.Params)
+		}
+	}
+	if _, err := Parse("p.toml", ".", []byte(minimal+"[input.parms]\nx = 1\n"), nil); err == nil {
+		t.Error("a misspelt params table was accepted")
+	}
+}

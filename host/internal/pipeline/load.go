@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -41,8 +42,12 @@ func Parse(name, dir string, text []byte, overrides []string) (*Config, error) {
 	if err != nil {
 		return nil, describeDecodeError(name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return nil, unknownKey(name, text, und[0])
+	for _, k := range md.Undecoded() {
+		// Keys inside a params table belong to the component, which
+		// checks them; the decoder leaves nested tables there unmarked.
+		if !slices.Contains(k[:len(k)-1], "params") {
+			return nil, unknownKey(name, text, k)
+		}
 	}
 	cfg.Source, cfg.Dir, cfg.Text = name, dir, string(text)
 	if err := cfg.check(name, text); err != nil {

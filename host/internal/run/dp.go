@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
-	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/privacy"
 )
 
@@ -41,6 +39,10 @@ type budget struct {
 	// rerun or resume of the same training reuses them, since each fresh
 	// draw of the same count would be another release.
 	TrainKey string `json:"train_key"`
+	// MarginalNoise is the noise on each histogram bin, and Marginals the
+	// released histograms (privacy.marginals).
+	MarginalNoise float64    `json:"marginal_noise,omitempty"`
+	Marginals     []marginal `json:"marginals,omitempty"`
 }
 
 // notPrivate is what privacy.json and the report say of a run whose noise
@@ -55,7 +57,8 @@ func (r *runner) dpCritics() int { return 2 * r.cfg.Model.CriticRounds }
 // account composes the whole run: per trained chunk, its iterations of
 // the critic step (a sampled Gaussian at σ/√critics, the critics sharing
 // each batch) and one release of its flow count; RDP adds up over chunks,
-// since one flow can have records in every chunk.
+// since one flow can have records in every chunk. The marginal histograms,
+// when asked for, are one more Gaussian release.
 func (r *runner) account(sigma float64, iters []int) (eps, order float64, err error) {
 	acc, err := privacy.NewAccountant(privacy.AccountantConfig{Delta: r.cfg.Privacy.Delta})
 	if err != nil {
@@ -64,6 +67,15 @@ func (r *runner) account(sigma float64, iters []int) (eps, order float64, err er
 	count, err := privacy.Gaussian(countNoise, acc.Orders())
 	if err != nil {
 		return 0, 0, err
+	}
+	if len(r.cfg.Privacy.Marginals) > 0 {
+		sigma, err := r.marginalNoise()
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := r.composeMarginals(acc, sigma); err != nil {
+			return 0, 0, err
+		}
 	}
 	pos := 0
 	for _, s := range r.sets {
@@ -192,12 +204,7 @@ func (r *runner) noisyCounts(trainKey string) []int {
 	if old, err := loadBudget(r.dir); err == nil && old.TrainKey == trainKey && len(old.Counts) == r.trainedChunks() {
 		return old.Counts
 	}
-	var rng *rand.Rand
-	if r.cfg.Privacy.InsecureReproducibleNoise {
-		rng = rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0xc0de))
-	} else {
-		rng = rand.New(rand.NewChaCha8(gan.CryptoKey()))
-	}
+	rng := r.privacyRand(0xc0de)
 	var out []int
 	for _, s := range r.sets {
 		if s != nil {

@@ -87,6 +87,18 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		realKeys = flowKeys(r.records, r.cfg.Flows.Key)
 	}
 	dropped := 0
+	var margs []marginal
+	released := 0
+	if len(r.cfg.Privacy.Marginals) > 0 {
+		b, err := loadBudget(r.dir)
+		if err != nil {
+			return false, fmt.Errorf("privacy: the released histograms: %w", err)
+		}
+		margs = b.Marginals
+		for _, n := range b.Counts {
+			released += n
+		}
+	}
 	for k := range r.sets {
 		if r.sets[k] == nil || len(attrs[k]) == 0 {
 			continue
@@ -129,7 +141,8 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		}
 		ch.Chosen = ckpts[k][best]
 		lo, hi := r.chunkSpan(k, real)
-		deduped, copies := dedupeFlows(cands[best], r.cfg.Flows.Key, realKeys)
+		shaped := r.imposeMarginals(cands[best], k, margs, released)
+		deduped, copies := dedupeFlows(shaped, r.cfg.Flows.Key, realKeys)
 		part := truncateToSpan(deduped, lo, hi)
 		ch.Records, ch.CopiesDropped = part.Len(), copies
 		dropped += copies

@@ -84,7 +84,8 @@ type runner struct {
 	keys      map[string]string
 	// local is the one chunk of a session opened by OpenChunk (nil
 	// otherwise: every chunk is in sets).
-	local *localChunk
+	local     *localChunk
+	histNoise float64 // marginalNoise, once solved
 }
 
 // Run executes cfg on this machine.

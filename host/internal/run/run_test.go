@@ -401,3 +401,104 @@ func TestRunBidirectional(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicPrior is the data holder's workflow with the default fields: a
+// public run (here half of the sample's flows), then a DP run that names
+// it and nothing else. The DP run takes the public run's fields and encoder
+// states (the word2vec ports and protocols, the categorical tables, the
+// bounds) instead of fitting any on the private records, so its ports
+// decode into the public vocabulary; a field the prior does not cover is
+// still refused when it would read the private data.
+func TestPublicPrior(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two models")
+	}
+	ctx := context.Background()
+	session := func(cfg *pipeline.Config) *Session {
+		t.Helper()
+		s, err := Open(ctx, cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(ctx) })
+		if err := s.r.trainAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Finish(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	public := t.TempDir()
+	pub := session(tinyConfig(t, public, "flows.max_flow_len=16", "input.holdout=0.5", "seed=11"))
+	private := t.TempDir()
+	priv := session(tinyConfig(t, private, "privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public,
+		`privacy.marginals=["srcport","dstport"]`))
+
+	if priv.r.cfg.Flows.MaxFlowLen != 16 {
+		t.Errorf("max_flow_len %d, want the public run's 16", priv.r.cfg.Flows.MaxFlowLen)
+	}
+	if pub.r.state.Fields[2].Encoder != "word2vec" {
+		t.Fatalf("the public run's fields %+v: want the default word2vec ports", pub.r.state.Fields)
+	}
+	if len(priv.r.state.Fields) != len(pub.r.state.Fields) {
+		t.Fatalf("the DP run models %d fields, the public run %d", len(priv.r.state.Fields), len(pub.r.state.Fields))
+	}
+	fromPrior := 0
+	for i, f := range priv.r.state.Fields {
+		p := pub.r.state.Fields[i]
+		if f.Name != p.Name || f.Encoder != p.Encoder {
+			t.Fatalf("field %d: the DP run models %q (%s), the public run %q (%s)", i, f.Name, f.Encoder, p.Name, p.Encoder)
+		}
+		switch {
+		case f.Params["private"] == true:
+			// The format's private default with the same encoder: fixed
+			// bounds, fitted on nothing.
+			if f.Encoder == "word2vec" {
+				t.Errorf("field %q: word2vec fitted beside a prior", f.Name)
+			}
+		case bytes.Equal(f.State, p.State):
+			fromPrior++
+		default:
+			t.Errorf("field %q (%s): neither the public run's state nor a private fit", f.Name, f.Encoder)
+		}
+	}
+	if fromPrior < 3 {
+		t.Errorf("%d fields took the public run's state: want at least the word2vec ports and protocol", fromPrior)
+	}
+	var b budget
+	if raw, err := os.ReadFile(filepath.Join(private, "privacy.json")); err != nil || json.Unmarshal(raw, &b) != nil {
+		t.Fatalf("privacy.json: %v", err)
+	}
+	if len(b.Marginals) != 2 || b.MarginalNoise <= 0 || b.Epsilon > 8 {
+		t.Errorf("privacy.json: histograms %+v with noise %g, ε = %g: want both ports' within ε = 8", b.Marginals, b.MarginalNoise, b.Epsilon)
+	}
+	// Both port columns share word2vec's "port" tokens.
+	vocab := map[int64]bool{}
+	for _, port := range []string{"srcport", "dstport"} {
+		c := pub.r.records.Column(port)
+		for i := 0; i < c.Len(); i++ {
+			vocab[c.Int(i)] = true
+		}
+	}
+	for _, port := range []string{"srcport", "dstport"} {
+		s := priv.r.synthetic.Column(port)
+		if s == nil || s.Len() == 0 {
+			t.Fatalf("no synthetic %s", port)
+		}
+		for i := 0; i < s.Len(); i++ {
+			if !vocab[s.Int(i)] {
+				t.Fatalf("synthetic %s %d (row %d) is not in the public vocabulary", port, s.Int(i), i)
+			}
+		}
+	}
+
+	// A field outside the prior that would be fitted on the private
+	// records is refused, by name.
+	fields := `fields=[{name="ts",role="time",encoder="time",params={iat_max=1.0}},` +
+		`{name="srcport",role="attribute",encoder="word2vec",params={vector_size=4}}]`
+	_, err := Run(ctx, tinyConfig(t, t.TempDir(), fields, "privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public), Options{})
+	if err == nil || !strings.Contains(err.Error(), "srcport") || !strings.Contains(err.Error(), "pretrained") {
+		t.Fatalf("a private word2vec fit beside a prior: %v", err)
+	}
+}

@@ -110,8 +110,14 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 		fresh = false
 	}
 	var noisy []int
+	var marginals []marginal
 	if r.cfg.Privacy.Enabled {
+		old, _ := loadBudget(r.dir)
 		noisy = r.noisyCounts(key)
+		var err error
+		if marginals, err = r.noisyMarginals(key, old); err != nil {
+			return false, err
+		}
 	}
 	modelCfg, err := r.modelConfig(noisy)
 	if err != nil {
@@ -128,6 +134,10 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 		}
 		b.TrainKey = key
 		b.Counts = noisy
+		b.Marginals = marginals
+		if b.MarginalNoise, err = r.marginalNoise(); err != nil {
+			return false, err
+		}
 		if err := r.saveBudget(b); err != nil {
 			return false, err
 		}
