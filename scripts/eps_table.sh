@@ -105,8 +105,8 @@ done
 # The table: one row per run, the marginal scores and the flow-size
 # (records per flow) distance, which depends on how a flow's records go
 # together.
-cols_flows="srcport_jsd dstport_jsd proto_jsd srcip_rank_jsd dstip_rank_jsd td_emd pkt_emd byt_emd type_jsd records_per_flow_emd"
-cols_pcap="srcport_jsd dstport_jsd proto_jsd srcip_rank_jsd dstip_rank_jsd pkt_len_emd time_emd flow_size_emd"
+cols_flows="srcport_jsd dstport_jsd proto_jsd srcip_rank_jsd dstip_rank_jsd td_emd pkt_emd byt_emd type_jsd records_per_flow_emd protoxdstport_tvd dstportxpkt_tvd pktxbyt_tvd tdxpkt_tvd srcportxdstport_tvd protoxdstportxbyt_tvd"
+cols_pcap="srcport_jsd dstport_jsd proto_jsd srcip_rank_jsd dstip_rank_jsd pkt_len_emd time_emd flow_size_emd protoxdstport_tvd dstportxpkt_len_tvd srcportxdstport_tvd protoxdstportxpkt_len_tvd flow_recordsxpkt_len_tvd flow_dstportxrecords_tvd"
 {
 	for trace in $traces; do
 		cols=$cols_flows
