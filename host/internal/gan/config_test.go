@@ -1,7 +1,6 @@
 package gan
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -62,21 +61,7 @@ func TestConfigValidate(t *testing.T) {
 // TestTrainDP runs the DP-SGD critic step end to end: it trains, and its
 // noise makes it differ from the same run without DP.
 func TestTrainDP(t *testing.T) {
-	data := learnData(40, 3)
-	run := func(dp *DPConfig) []float32 {
-		cfg := tinyConfig()
-		cfg.DP = dp
-		ao, fo := learnOutputs()
-		m, err := New(cfg, ao, fo, learnMaxLen, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Train(context.Background(), data, TrainOptions{Steps: 5}); err != nil {
-			t.Fatal(err)
-		}
-		return weights(m)
-	}
-	plain, dp := run(nil), run(&DPConfig{Clip: 1, Noise: 1})
+	plain, dp := trainedWeights(t, nil, 5), trainedWeights(t, &DPConfig{Clip: 1, Noise: 1}, 5)
 	if slices.Equal(plain, dp) {
 		t.Fatal("DP training equals non-DP training")
 	}

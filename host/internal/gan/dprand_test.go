@@ -12,20 +12,6 @@ import (
 // same seed differ; with Reproducible they are identical, and so are two
 // runs without DP.
 func TestDPNoiseUnpredictable(t *testing.T) {
-	data := learnData(40, 3)
-	run := func(dp *DPConfig) []float32 {
-		cfg := tinyConfig()
-		cfg.DP = dp
-		ao, fo := learnOutputs()
-		m, err := New(cfg, ao, fo, learnMaxLen, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Train(context.Background(), data, TrainOptions{Steps: 3}); err != nil {
-			t.Fatal(err)
-		}
-		return weights(m)
-	}
 	tests := []struct {
 		name string
 		dp   func() *DPConfig
@@ -38,7 +24,7 @@ func TestDPNoiseUnpredictable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := run(tc.dp()), run(tc.dp())
+			a, b := trainedWeights(t, tc.dp(), 3), trainedWeights(t, tc.dp(), 3)
 			if got := slices.Equal(a, b); got != tc.same {
 				t.Errorf("two runs with seed 8 identical: %v, want %v", got, tc.same)
 			}
@@ -120,4 +106,21 @@ func TestCriticDPNoiseScale(t *testing.T) {
 	if math.Abs(mean) > 5*want/math.Sqrt(float64(n)) {
 		t.Errorf("noise mean %g, want 0 (±%g)", mean, 5*want/math.Sqrt(float64(n)))
 	}
+}
+
+// trainedWeights trains the tiny model with seed 8 under dp for steps and
+// returns its weights.
+func trainedWeights(t *testing.T, dp *DPConfig, steps int) []float32 {
+	t.Helper()
+	cfg := tinyConfig()
+	cfg.DP = dp
+	ao, fo := learnOutputs()
+	m, err := New(cfg, ao, fo, learnMaxLen, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Train(context.Background(), learnData(40, 3), TrainOptions{Steps: steps}); err != nil {
+		t.Fatal(err)
+	}
+	return weights(m)
 }
