@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -97,6 +98,12 @@ func NewJob(ctx context.Context, cfg *pipeline.Config, store Artifacts) (Job, er
 	}
 	if pr, ok := doc["privacy"].(map[string]any); ok {
 		if s, _ := pr["pretrained"].(string); s != "" {
+			// A public run's encoders and records (the DP prior's fields
+			// and histogram bins) do not travel yet: refuse what would
+			// silently differ from a local run.
+			if _, err := os.Stat(filepath.Join(cfg.Resolve(s), "encoders.json")); err == nil && (len(cfg.Fields) == 0 || len(cfg.Privacy.Marginals) > 0) {
+				return Job{}, fmt.Errorf("%s: privacy.pretrained: a cluster run carries only the public model's checkpoint, not its encoders.json or records, so the public prior (default fields from the public run, privacy.marginals) would differ from a local run: list [[fields]] with data-independent encoders and no privacy.marginals, or run it locally", cfg.Source)
+			}
 			// A run directory travels as the one checkpoint a run reads
 			// from it.
 			ck, err := run.PublicCheckpoint(cfg.Resolve(s))

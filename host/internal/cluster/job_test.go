@@ -213,6 +213,10 @@ func TestNewJobCopiesThePretrainedModel(t *testing.T) {
 			"public-run/train/chunk-0/step-000000008.ckpt": ckpt,
 		}, ""},
 		{"run directory without a model", "empty-run", map[string]string{"empty-run/stages.json": "{}"}, "no trained model"},
+		{"a public run as the prior of default fields", "prior-run", map[string]string{
+			"prior-run/train/chunk-0/step-000000008.ckpt": ckpt,
+			"prior-run/encoders.json":                     "{}",
+		}, "carries only the public model's checkpoint"},
 		{"missing", "nowhere.ckpt", nil, "privacy.pretrained"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
