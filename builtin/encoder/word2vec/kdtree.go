@@ -176,26 +176,7 @@ func (t *kdTree) exact(q []float64) (int, float64) {
 			node = near
 			n = &nodes[node]
 		}
-		for p := int(n.lo); p < int(n.hi); p++ {
-			var dist float64
-			if d == 10 {
-				// Written out: in the sandbox a call or a loop a point costs
-				// more than the arithmetic (and this is too big to inline).
-				v, w := (*[10]float64)(pts[p*10:]), (*[10]float64)(q)
-				y0, y1, y2, y3, y4 := w[0]-v[0], w[1]-v[1], w[2]-v[2], w[3]-v[3], w[4]-v[4]
-				y5, y6, y7, y8, y9 := w[5]-v[5], w[6]-v[6], w[7]-v[7], w[8]-v[8], w[9]-v[9]
-				dist = y0*y0 + y1*y1 + y2*y2 + y3*y3 + y4*y4 + y5*y5 + y6*y6 + y7*y7 + y8*y8 + y9*y9
-			} else {
-				v := pts[p*d : p*d+d]
-				for k, x := range q {
-					y := x - v[k]
-					dist += y * y
-				}
-			}
-			if dist < bestD || (dist == bestD && best >= 0 && key[p] < key[best]) {
-				best, bestD = p, dist
-			}
-		}
+		best, bestD = scanLeaf(pts, q, key, int(n.lo), int(n.hi), best, bestD)
 		// Next far child whose cell may still hold a closer point.
 		for {
 			if sp == 0 {
@@ -298,26 +279,7 @@ func (t *kdTree) nearestBBF(q []float64, maxChecks int, grow float64) (int, floa
 			node = near
 			n = &nodes[node]
 		}
-		for p := int(n.lo); p < int(n.hi); p++ {
-			var dist float64
-			if d == 10 {
-				// Written out: in the sandbox a call or a loop a point costs
-				// more than the arithmetic (and this is too big to inline).
-				v, w := (*[10]float64)(pts[p*10:]), (*[10]float64)(q)
-				y0, y1, y2, y3, y4 := w[0]-v[0], w[1]-v[1], w[2]-v[2], w[3]-v[3], w[4]-v[4]
-				y5, y6, y7, y8, y9 := w[5]-v[5], w[6]-v[6], w[7]-v[7], w[8]-v[8], w[9]-v[9]
-				dist = y0*y0 + y1*y1 + y2*y2 + y3*y3 + y4*y4 + y5*y5 + y6*y6 + y7*y7 + y8*y8 + y9*y9
-			} else {
-				v := pts[p*d : p*d+d]
-				for k, x := range q {
-					y := x - v[k]
-					dist += y * y
-				}
-			}
-			if dist < bestD || (dist == bestD && best >= 0 && key[p] < key[best]) {
-				best, bestD = p, dist
-			}
-		}
+		best, bestD = scanLeaf(pts, q, key, int(n.lo), int(n.hi), best, bestD)
 		// A spent budget still visits the cells q lies on the edge of (up
 		// to rounding), so that a query at a point finds it whatever side
 		// of a split the point went to.
@@ -328,6 +290,33 @@ func (t *kdTree) nearestBBF(q []float64, maxChecks int, grow float64) (int, floa
 	t.heap, t.pool = heap, pool
 	if best < 0 {
 		best = 0
+	}
+	return best, bestD
+}
+
+// scanLeaf compares q with the points lo..hi-1 of a leaf and returns the
+// nearer of them and (best, bestD), ties to the lower key. One call per
+// leaf; inside, the distance is written out for 10 dimensions, since in
+// the sandbox a call or a loop a point costs more than the arithmetic.
+func scanLeaf(pts, q []float64, key []int64, lo, hi, best int, bestD float64) (int, float64) {
+	d := len(q)
+	for p := lo; p < hi; p++ {
+		var dist float64
+		if d == 10 {
+			v, w := (*[10]float64)(pts[p*10:]), (*[10]float64)(q)
+			y0, y1, y2, y3, y4 := w[0]-v[0], w[1]-v[1], w[2]-v[2], w[3]-v[3], w[4]-v[4]
+			y5, y6, y7, y8, y9 := w[5]-v[5], w[6]-v[6], w[7]-v[7], w[8]-v[8], w[9]-v[9]
+			dist = y0*y0 + y1*y1 + y2*y2 + y3*y3 + y4*y4 + y5*y5 + y6*y6 + y7*y7 + y8*y8 + y9*y9
+		} else {
+			v := pts[p*d : p*d+d]
+			for k, x := range q {
+				y := x - v[k]
+				dist += y * y
+			}
+		}
+		if dist < bestD || (dist == bestD && best >= 0 && key[p] < key[best]) {
+			best, bestD = p, dist
+		}
 	}
 	return best, bestD
 }
