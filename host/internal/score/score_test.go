@@ -373,6 +373,25 @@ func TestSplitHalves(t *testing.T) {
 	if v := floor["td_emd"]; !(v > 0) {
 		t.Errorf("noise floor td_emd = %v, want > 0", v)
 	}
+	// The floor is the mean over FloorSplits different splits, not one draw.
+	var sum float64
+	seen := map[int]bool{}
+	for d := range FloorSplits {
+		seed := int64(7) + int64(d)*0x9e3779b9
+		x, y := SplitHalves(all, seed)
+		seen[x.Len()] = true
+		r, err := Run(context.Background(), host(t), x, y, []Metric{{Name: "emd", Params: map[string]any{"column": "td"}}}, Options{Seed: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += r.Values()["td_emd"]
+	}
+	if len(seen) < 2 {
+		t.Errorf("the %d splits all have the same size: they are one split", FloorSplits)
+	}
+	if want := sum / FloorSplits; math.Abs(floor["td_emd"]-want) > 1e-12*want {
+		t.Errorf("noise floor td_emd = %v, want the mean over splits %v", floor["td_emd"], want)
+	}
 }
 
 func TestSliceCompactsDictionaries(t *testing.T) {
