@@ -30,3 +30,7 @@ func envFor(col string) sdk.Env {
 		"private":  false,
 	}}
 }
+
+// embeddingOnly are params that turn popular categories off, for tests of
+// the embedding and its decode alone.
+func embeddingOnly() map[string]any { return map[string]any{"min_flows": int64(0)} }

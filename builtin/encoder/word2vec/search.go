@@ -15,8 +15,8 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		return nil, fmt.Errorf("word2vec %s: decode before load", e.column)
 	}
 	d, n := e.dim, in.Rows
-	if in.ValueWidth != d || in.HotWidth != 0 {
-		return nil, fmt.Errorf("word2vec %s: decode wants rows of %d values and no indices, got %d and %d", e.column, d, in.ValueWidth, in.HotWidth)
+	if hot := e.hotWidth(); in.ValueWidth != d || in.HotWidth != hot {
+		return nil, fmt.Errorf("word2vec %s: decode wants rows of %d values and %d indices, got %d and %d", e.column, d, hot, in.ValueWidth, in.HotWidth)
 	}
 	if len(in.Values) != n*d {
 		return nil, fmt.Errorf("word2vec %s: %d rows of %d hold %d values", e.column, n, d, len(in.Values))
@@ -69,6 +69,7 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 			col.I64[i] = key[p]
 		}
 	}
+	e.decodePopular(in, col)
 	return &e.out, nil
 }
 

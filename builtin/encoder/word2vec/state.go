@@ -35,6 +35,9 @@ type ColumnInfo struct {
 	// into every token of their kind.
 	Type   string `json:"type"`
 	Tokens string `json:"tokens,omitempty"`
+	// Popular are the column's values in many flows, in category order
+	// (popular.go); a field of this column gets a category for each.
+	Popular []int64 `json:"popular,omitempty"`
 }
 
 func encodeFloats(v []float64) string {

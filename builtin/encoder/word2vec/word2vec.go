@@ -26,6 +26,7 @@ import (
 	"sort"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/internal/popular"
 	"github.com/netshare/netshare/sdk"
 )
 
@@ -48,6 +49,8 @@ func init() {
 			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
 			{Name: "max_checks", Type: abi.ParamInt, Default: int64(0), Doc: "0: exact nearest-neighbour decoding; n > 0: examine at most n vocabulary vectors per decoded value (approximate, much faster on large vocabularies)"},
 			{Name: "approx", Type: abi.ParamFloat, Default: 0.0, Doc: "ε ≥ 0: decode may return a value up to 1+ε times as far from the query as the nearest (a bound, not an estimate); 0 is exact"},
+			{Name: "min_flows", Type: abi.ParamInt, Default: int64(5), Doc: "a value seen in at least this many distinct flows of a column gets a category of its own for that field (0: embedding only)"},
+			{Name: "max_popular", Type: abi.ParamInt, Default: int64(256), Doc: "at most this many such categories per column, the most common values"},
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
 			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: pretrained is then required"},
 		},
@@ -78,6 +81,13 @@ type Encoder struct {
 	pretrained []byte
 	maxChecks  int
 	grow       float64 // (1+approx)²: the tree's bound on squared distances
+	maxPopular int
+
+	// Popular values (popular.go): fit-time counters per sentence column,
+	// nil when off; loaded categories of this field.
+	counters []*popular.Counter
+	popular  []int64
+	popIndex map[int64]uint32 // value → category
 
 	// Fit-time corpus.
 	kindNames []string   // sorted distinct kinds of the sentence columns
@@ -127,11 +137,12 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 			Epochs: p.Int("epochs"), Alpha: p.Float("alpha"), MinAlpha: p.Float("min_alpha"),
 			MinCount: p.Int("min_count"), Sample: p.Float("sample"), Seed: env.Seed,
 		},
-		sentence:  p.Strings("sentence"),
-		maxChecks: p.Int("max_checks"),
-		grow:      (1 + p.Float("approx")) * (1 + p.Float("approx")),
-		kinds:     p.Table("kinds"),
-		vocab:     map[uint64]int32{},
+		sentence:   p.Strings("sentence"),
+		maxChecks:  p.Int("max_checks"),
+		grow:       (1 + p.Float("approx")) * (1 + p.Float("approx")),
+		kinds:      p.Table("kinds"),
+		vocab:      map[uint64]int32{},
+		maxPopular: p.Int("max_popular"),
 	}
 	c := e.cfg
 	switch {
@@ -151,6 +162,8 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: sample %v must not be negative", e.column, c.Sample)
 	case !(p.Float("approx") >= 0) || math.IsInf(p.Float("approx"), 0):
 		return nil, fmt.Errorf("word2vec %s: approx %v must be a finite number ≥ 0", e.column, p.Float("approx"))
+	case p.Int("min_flows") < 0 || e.maxPopular < 0:
+		return nil, fmt.Errorf("word2vec %s: min_flows %d and max_popular %d must not be negative", e.column, p.Int("min_flows"), e.maxPopular)
 	case e.maxChecks < 0:
 		return nil, fmt.Errorf("word2vec %s: max_checks %d must not be negative", e.column, e.maxChecks)
 	case len(e.sentence) == 0:
@@ -194,6 +207,11 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 			return nil, fmt.Errorf("word2vec %s: pretrained: %w", e.column, err)
 		}
 		e.pretrained = raw
+	}
+	if m := p.Int("min_flows"); m > 0 && e.maxPopular > 0 && e.pretrained == nil {
+		for _, s := range e.sentence {
+			e.counters = append(e.counters, popular.NewCounter(s, m))
+		}
 	}
 	if p.Bool(abi.ParamPrivate) && e.pretrained == nil {
 		return nil, fmt.Errorf("word2vec %s: private = true needs a pretrained model (trained on public data): embeddings fitted on private data leak it", e.column)
@@ -249,6 +267,10 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 			e.corpus = append(e.corpus, id)
 		}
 	}
+	for j, c := range e.counters {
+		col := cols[j]
+		c.Add(b, func(r int) uint64 { return uint64(col.Int(r)) })
+	}
 	return nil
 }
 
@@ -272,7 +294,13 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 		for i, k := range m.Keys {
 			has[i] = e.colMask[e.vocab[k]]>>j&1 != 0
 		}
-		st.Columns[name] = ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String(), Tokens: encodeBits(has)}
+		ci := ColumnInfo{Kind: e.kindNames[e.colKind[j]], Type: e.colTypes[j].String(), Tokens: encodeBits(has)}
+		if e.counters != nil {
+			for _, v := range e.counters[j].Popular(e.maxPopular) {
+				ci.Popular = append(ci.Popular, int64(v))
+			}
+		}
+		st.Columns[name] = ci
 	}
 	st.TokenKind = make([]int, len(m.Keys))
 	st.TokenValue = make([]int64, len(m.Keys))
@@ -361,16 +389,28 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
 	}
-	if own == nil {
+	pop, err := e.loadPopular(st)
+	if err != nil {
+		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
+	}
+	if own == nil && pop == nil {
 		e.tree = newKDTree(e.vecs, d, e.values)
 	} else {
-		var cvecs []float64
-		var cvals []int64
-		for j, t := range toks {
-			if own[t.i] {
-				cvecs = append(cvecs, e.vecs[j*d:(j+1)*d]...)
-				cvals = append(cvals, t.v)
+		// A popular value has its category: "any other" decodes among
+		// the rest, or among all the field's values when every one of
+		// them is popular.
+		pick := func(skipPopular bool) (cvecs []float64, cvals []int64) {
+			for j, t := range toks {
+				if (own == nil || own[t.i]) && !(skipPopular && pop[t.v]) {
+					cvecs = append(cvecs, e.vecs[j*d:(j+1)*d]...)
+					cvals = append(cvals, t.v)
+				}
 			}
+			return cvecs, cvals
+		}
+		cvecs, cvals := pick(true)
+		if len(cvals) == 0 {
+			cvecs, cvals = pick(false)
 		}
 		e.tree = newKDTree(cvecs, d, cvals)
 	}
@@ -390,8 +430,11 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	}
 	e.memo = m
 	e.loaded = true
-	outs := []abi.Output{{Name: e.column, Width: d, Activation: abi.ActTanh}}
-	return outs, nil
+	var outs []abi.Output
+	if len(e.popular) > 0 {
+		outs = append(outs, abi.Output{Name: e.column + ".popular", Width: len(e.popular) + 1, Discrete: true, Activation: abi.ActSoftmax})
+	}
+	return append(outs, abi.Output{Name: e.column, Width: d, Activation: abi.ActTanh}), nil
 }
 
 // buildDense precomputes the nearest known value for every integer in the
@@ -485,6 +528,9 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	n, d := c.Len(), e.dim
 	if out.ValueWidth != d || len(out.Values) != n*d {
 		return fmt.Errorf("word2vec %s: encode into %d values of width %d, want %d rows × %d", e.column, len(out.Values), out.ValueWidth, n, d)
+	}
+	if err := e.encodePopular(c, out); err != nil {
+		return err
 	}
 	// First each row's vector offset, one loop per column type, then the
 	// copies.

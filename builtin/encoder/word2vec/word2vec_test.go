@@ -18,7 +18,7 @@ import (
 func TestVocabularyDecodesToItself(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
-	h := w.Open("word2vec", "srcport", nil, 7)
+	h := w.Open("word2vec", "srcport", embeddingOnly(), 7)
 	st := w.Fit(h, b)
 	var s State
 	if err := json.Unmarshal(st, &s); err != nil {
@@ -26,7 +26,7 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 	}
 	for _, col := range []string{"srcport", "dstport", "proto"} {
 		t.Run(col, func(t *testing.T) {
-			fh := w.Open("word2vec", col, nil, 7)
+			fh := w.Open("word2vec", col, embeddingOnly(), 7)
 			outs := w.Load(fh, st)
 			if len(outs) != 1 || outs[0].Width != 10 || outs[0].Discrete || outs[0].Activation != abi.ActTanh {
 				t.Fatalf("outputs %+v, want one 10-wide tanh", outs)
@@ -114,7 +114,7 @@ func TestVocabularyDecodesToItself(t *testing.T) {
 func TestApproxKeepsVocabulary(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
-	st := w.Fit(w.Open("word2vec", "srcport", nil, 7), b)
+	st := w.Fit(w.Open("word2vec", "srcport", embeddingOnly(), 7), b)
 	for _, params := range []map[string]any{{"approx": 1.0}, {"max_checks": int64(1)}, {"approx": 0.5, "max_checks": int64(8)}} {
 		for _, col := range []string{"srcport", "dstport"} {
 			h := w.Open("word2vec", col, params, 7)
@@ -169,7 +169,7 @@ func TestDeterministic(t *testing.T) {
 	b := loadUGR(t)
 	fit := func(seed int64) []byte {
 		w := newWire(t)
-		return w.Fit(w.Open("word2vec", "proto", nil, seed), b)
+		return w.Fit(w.Open("word2vec", "proto", embeddingOnly(), seed), b)
 	}
 	a, a2, c := fit(1), fit(1), fit(2)
 	if !bytes.Equal(a, a2) {
@@ -212,7 +212,7 @@ func synthetic(n int) *abi.Batch {
 // ports used in different ones; random vectors would not.
 func TestLearnsContexts(t *testing.T) {
 	w := newWire(t)
-	h := w.Open("word2vec", "dstport", nil, 3)
+	h := w.Open("word2vec", "dstport", embeddingOnly(), 3)
 	w.Load(h, w.Fit(h, synthetic(20000)))
 	m := w.Encode(h, column("dstport", abi.TypeU16, []int64{80, 443, 53, 5353}))
 	cos := func(i, j int) float64 {
@@ -230,7 +230,7 @@ func TestLearnsContexts(t *testing.T) {
 
 func TestUnseenValueMapsToNearest(t *testing.T) {
 	w := newWire(t)
-	h := w.Open("word2vec", "dstport", nil, 3)
+	h := w.Open("word2vec", "dstport", embeddingOnly(), 3)
 	w.Load(h, w.Fit(h, synthetic(2000)))
 	tests := []struct{ in, want int64 }{
 		{0, 53}, {54, 53}, {66, 53}, {67, 80}, {300, 443}, {2898, 443}, {2899, 5353}, {65535, 40049}, {40025, 40025},
@@ -265,11 +265,11 @@ func TestUnseenValueMapsToNearest(t *testing.T) {
 func TestDecodesOwnValuesExactly(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
-	st := w.Fit(w.Open("word2vec", "srcport", nil, 7), b)
+	st := w.Fit(w.Open("word2vec", "srcport", embeddingOnly(), 7), b)
 	r := &rng{s: 11}
 	for _, col := range []string{"srcport", "dstport", "proto"} {
 		t.Run(col, func(t *testing.T) {
-			h := w.Open("word2vec", col, nil, 7)
+			h := w.Open("word2vec", col, embeddingOnly(), 7)
 			w.Load(h, st)
 			// The field's own values and their vectors, as the encoder
 			// gives them.
@@ -318,8 +318,8 @@ func TestDecodesOwnValuesExactly(t *testing.T) {
 // of their kind as they did then.
 func TestStateWithoutColumnTokens(t *testing.T) {
 	w := newWire(t)
-	old := withoutColumnTokens(t, w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(2000)))
-	h := w.Open("word2vec", "dstport", nil, 3)
+	old := withoutColumnTokens(t, w.Fit(w.Open("word2vec", "srcport", embeddingOnly(), 3), synthetic(2000)))
+	h := w.Open("word2vec", "dstport", embeddingOnly(), 3)
 	w.Load(h, old)
 	ports := []int64{53, 80, 40000, 40049}
 	got := w.Decode(h, w.Encode(h, column("dstport", abi.TypeU16, ports))).Column("dstport").U16
@@ -427,7 +427,7 @@ func TestKDTreeExact(t *testing.T) {
 func TestPretrained(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
-	public := w.Fit(w.Open("word2vec", "srcport", nil, 1), synthetic(500))
+	public := w.Fit(w.Open("word2vec", "srcport", embeddingOnly(), 1), synthetic(500))
 	for _, inline := range []string{string(public), "base64:" + base64.StdEncoding.EncodeToString(public)} {
 		h := w.Open("word2vec", "srcport", map[string]any{"pretrained": inline, "private": true}, 9)
 		st := w.Fit(h, b)
@@ -449,7 +449,7 @@ func TestPretrained(t *testing.T) {
 // refused at load, naming the column.
 func TestBadColumnTokens(t *testing.T) {
 	w := newWire(t)
-	st := w.Fit(w.Open("word2vec", "srcport", nil, 3), synthetic(200))
+	st := w.Fit(w.Open("word2vec", "srcport", embeddingOnly(), 3), synthetic(200))
 	var s State
 	if err := json.Unmarshal(st, &s); err != nil {
 		t.Fatal(err)
@@ -488,7 +488,7 @@ func TestBadColumnTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = w.TryLoad(w.Open("word2vec", "dstport", nil, 3), raw)
+			_, err = w.TryLoad(w.Open("word2vec", "dstport", embeddingOnly(), 3), raw)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}

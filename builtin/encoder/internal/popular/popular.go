@@ -1,0 +1,87 @@
+// Package popular finds a column's popular values: those that appear in at
+// least a given number of distinct flows. Encoders give each such value a
+// category of its own in a softmax head before their usual encoding, as
+// CTAB-GAN's mixed columns give frequent values a mode of their own (Zhao
+// et al., ACML 2021): the generator then picks a frequent value as one
+// choice instead of having to spell it exactly (docs/encoders.md).
+package popular
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/netshare/netshare/abi"
+)
+
+// FlowKey names the columns whose values identify a flow; a column's flows
+// are told apart by the others present in the batch.
+var FlowKey = []string{"srcip", "dstip", "srcport", "dstport", "proto"}
+
+// Counter counts, per value of one column, the distinct flows it appears
+// in, up to MinFlows, and its rows. Memory is bounded by the number of
+// distinct values times MinFlows, not by the rows.
+type Counter struct {
+	column   string
+	minFlows int
+	flows    map[uint64][]uint64 // distinct flow hashes, at most minFlows
+	rows     map[uint64]int64
+}
+
+// NewCounter counts column's values; a value is popular once it is in
+// minFlows distinct flows.
+func NewCounter(column string, minFlows int) *Counter {
+	return &Counter{column: column, minFlows: minFlows, flows: map[uint64][]uint64{}, rows: map[uint64]int64{}}
+}
+
+// Add counts the column's values in b, read with value(row). A row's flow
+// is the hash of its other FlowKey columns; a long flow therefore counts
+// once, however many records it has.
+func (c *Counter) Add(b *abi.Batch, value func(row int) uint64) {
+	var others []*abi.Column
+	for _, name := range FlowKey {
+		if name == c.column {
+			continue
+		}
+		if o := b.Column(name); o != nil && o.Type != abi.TypeString {
+			others = append(others, o)
+		}
+	}
+	for r := range b.Len() {
+		v := value(r)
+		c.rows[v]++
+		fl := c.flows[v]
+		if len(fl) >= c.minFlows {
+			continue
+		}
+		h := uint64(14695981039346656037)
+		for _, o := range others {
+			h ^= math.Float64bits(o.Float(r))
+			h *= 1099511628211
+		}
+		if !slices.Contains(fl, h) {
+			c.flows[v] = append(fl, h)
+		}
+	}
+}
+
+// Popular returns the values in at least minFlows distinct flows, the most
+// common by rows first (ties by value), at most max of them.
+func (c *Counter) Popular(max int) []uint64 {
+	var out []uint64
+	for v, fl := range c.flows {
+		if len(fl) >= c.minFlows {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, func(a, b uint64) int {
+		if d := cmp.Compare(c.rows[b], c.rows[a]); d != 0 {
+			return d
+		}
+		return cmp.Compare(a, b)
+	})
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}

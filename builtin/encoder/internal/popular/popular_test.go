@@ -1,0 +1,48 @@
+package popular
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/netshare/netshare/abi"
+)
+
+func TestCounter(t *testing.T) {
+	// rows: (dstport, srcport); the flow of a dstport is its srcport here.
+	type row struct{ dst, src uint16 }
+	tests := []struct {
+		name     string
+		minFlows int
+		max      int
+		rows     []row
+		want     []uint64
+	}{
+		{"distinct flows, not rows", 2, 10,
+			[]row{{80, 1}, {80, 1}, {80, 1}, {443, 1}, {443, 2}}, []uint64{443}},
+		{"most rows first, ties by value", 1, 10,
+			[]row{{53, 1}, {80, 1}, {80, 2}, {22, 3}}, []uint64{80, 22, 53}},
+		{"at most max", 1, 1,
+			[]row{{53, 1}, {80, 1}, {80, 2}}, []uint64{80}},
+		{"none", 3, 10,
+			[]row{{53, 1}, {53, 2}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &abi.Batch{Columns: []abi.Column{{Name: "dstport", Type: abi.TypeU16}, {Name: "srcport", Type: abi.TypeU16}}}
+			for _, r := range tc.rows {
+				b.Columns[0].U16 = append(b.Columns[0].U16, r.dst)
+				b.Columns[1].U16 = append(b.Columns[1].U16, r.src)
+			}
+			c := NewCounter("dstport", tc.minFlows)
+			c.Add(b, func(r int) uint64 { return uint64(b.Columns[0].U16[r]) })
+			if got := c.Popular(tc.max); !slices.Equal(got, tc.want) {
+				t.Fatalf("popular = %v, want %v", got, tc.want)
+			}
+			for v, fl := range c.flows {
+				if len(fl) > tc.minFlows {
+					t.Fatalf("value %d keeps %d flow hashes, more than %d", v, len(fl), tc.minFlows)
+				}
+			}
+		})
+	}
+}
