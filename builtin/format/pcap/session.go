@@ -61,6 +61,7 @@ type side struct {
 	syn     bool   // has sent a SYN
 	opened  bool   // has sent a SYN without ACK (asked for a connection)
 	synOnly bool   // has sent SYNs and nothing else
+	synAckd bool   // the peer has acknowledged its SYN
 	fin     bool   // has sent a FIN
 	opts    uint8  // options its SYN carried
 	isn     uint32 // initial sequence number
@@ -126,9 +127,12 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 			}
 		}
 	case flags&tcpSYN != 0 && me.started:
-		if me.synOnly {
-			// Nothing but the SYN sent yet: a retransmitted SYN, with
-			// the SYN's own sequence number.
+		if me.synOnly && !me.synAckd {
+			// Nothing but the SYN sent yet, and the peer has not
+			// acknowledged it: a retransmitted SYN, with the SYN's own
+			// sequence number. Once acknowledged, a stack has no reason
+			// to repeat it, and a repeat would read as retransmitted
+			// data: the SYN is cleared.
 			retransmit = true
 		} else {
 			flags &^= tcpSYN
@@ -210,6 +214,7 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 		win = winScaled
 	}
 	me.synOnly = flags&tcpSYN != 0 && (!me.started || me.synOnly)
+	peer.synAckd = peer.synAckd || peer.syn && flags&tcpACK != 0
 	me.started = true
 	me.syn = me.syn || flags&tcpSYN != 0
 	me.opened = me.opened || flags&(tcpSYN|tcpACK) == tcpSYN
