@@ -154,10 +154,10 @@ type sessionShape struct {
 	// Of the conversations closed by two FINs, how many the first
 	// side closed first.
 	closedByFIN, firstSideCloses int
-	synGap, synAckGap  []int64 // SYN → SYN-ACK, SYN-ACK → the next row
-	fin1Gap, fin2Gap   []int64 // the row before the first FIN → it; before the second → it
-	syn, synAck, fin   []int32 // real rows of each kind: lengths and flags to copy
-	realFlags, realLen *abi.Column
+	synGap, synAckGap            []int64 // SYN → SYN-ACK, SYN-ACK → the next row
+	fin1Gap, fin2Gap             []int64 // the row before the first FIN → it; before the second → it
+	syn, synAck, fin             []int32 // real rows of each kind: lengths and flags to copy
+	realFlags, realLen           *abi.Column
 }
 
 func realSessionShape(b *abi.Batch, c tcpCols) sessionShape {
