@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -106,7 +107,7 @@ func tcpConversations(b *abi.Batch, c tcpCols) []tcpConv {
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortStableFunc(order, func(x, y int32) int { return cmpInt(c.ts.Int(int(x)), c.ts.Int(int(y))) })
+	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(c.ts.Int(int(x)), c.ts.Int(int(y))) })
 	type endpoint = uint64
 	at := map[[2]endpoint]int{}
 	var convs []tcpConv
@@ -132,16 +133,6 @@ func tcpConversations(b *abi.Batch, c tcpCols) []tcpConv {
 		cv.n[s]++
 	}
 	return convs
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sessionShape is what completion takes from the real trace: among its
