@@ -62,6 +62,7 @@ type side struct {
 	opened  bool   // has sent a SYN without ACK (asked for a connection)
 	synOnly bool   // has sent SYNs and nothing else
 	synAckd bool   // the peer has acknowledged its SYN
+	synKind uint8  // SYN and ACK bits of its first SYN
 	fin     bool   // has sent a FIN
 	opts    uint8  // options its SYN carried
 	isn     uint32 // initial sequence number
@@ -127,12 +128,13 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 			}
 		}
 	case flags&tcpSYN != 0 && me.started:
-		if me.synOnly && !me.synAckd {
+		if me.synOnly && !me.synAckd && flags&(tcpSYN|tcpACK) == me.synKind {
 			// Nothing but the SYN sent yet, and the peer has not
-			// acknowledged it: a retransmitted SYN, with the SYN's own
-			// sequence number. Once acknowledged, a stack has no reason
-			// to repeat it, and a repeat would read as retransmitted
-			// data: the SYN is cleared.
+			// acknowledged it: the same SYN again is a retransmission,
+			// with the SYN's own sequence number. Once acknowledged, or
+			// as the other kind (a SYN-ACK after a bare SYN), a stack
+			// has no reason to send it, and it would read as
+			// retransmitted data: the SYN is cleared.
 			retransmit = true
 		} else {
 			flags &^= tcpSYN
@@ -175,6 +177,12 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 	}
 	data := payload - len(o)
 
+	if flags&tcpSYN != 0 && !me.started {
+		// Its SYN is in the capture after all: a peer that
+		// acknowledged it earlier took it for one sent before.
+		me.next = me.isn
+		me.synKind = flags & (tcpSYN | tcpACK)
+	}
 	seq := me.next
 	if retransmit {
 		seq = me.isn
