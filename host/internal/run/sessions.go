@@ -199,6 +199,7 @@ func realSessionShape(b *abi.Batch, c tcpCols) sessionShape {
 // sessionFixes counts what completion added.
 type sessionFixes struct {
 	Conversations int // generated two-way TCP conversations
+	SynAcks       int // responders' first rows made the SYN-ACK the writer makes of them
 	Handshakes    int // mid-stream starts given a handshake
 	Teardowns     int // half-closed or open ends given the missing FINs
 }
@@ -227,6 +228,21 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 		}
 	}
 	fx.Conversations = len(two)
+	// The records get the SYN-ACKs the writer will write (ECE and CWR
+	// kept): it would otherwise drop such a row's FIN, and the records,
+	// which the session metric scores, would say more than the capture.
+	if rows := unansweredSYNs(sc, two); len(rows) > 0 {
+		all := make([]int32, syn.Len())
+		for i := range all {
+			all[i] = int32(i)
+		}
+		syn = syn.Take(all) // a copy to change
+		sc, _ = tcpColumns(syn)
+		for _, r := range rows {
+			encoding.SetInt(sc.flags, int(r), int64(flagSYN|flagACK|uint8(sc.flags.Int(int(r)))&0xc0))
+		}
+		fx.SynAcks = len(rows)
+	}
 	// excess picks, of the conversations where is true, those beyond
 	// the real trace's share of them, at random.
 	excess := func(is func(*tcpConv) bool, realCount int) []int {
@@ -273,6 +289,25 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 		return nil, fx, fmt.Errorf("completing TCP sessions: %w", err)
 	}
 	return out, fx, nil
+}
+
+// unansweredSYNs lists the rows the pcap writer will turn into SYN-ACKs
+// (docs/pcap.md, TCP sessions): in a conversation opened by a bare SYN,
+// the responder's first row, unless a RST or sent after the opener's FIN
+// or RST, and not a SYN-ACK already.
+func unansweredSYNs(c tcpCols, convs []tcpConv) []int32 {
+	var rows []int32
+	for _, cv := range convs {
+		if cv.flags(c, 0)&(flagSYN|flagACK|flagRST) != flagSYN {
+			continue
+		}
+		i := slices.Index(cv.side, 1)
+		closed := slices.ContainsFunc(cv.rows[:i], func(r int32) bool { return c.flags.Int(int(r))&(flagFIN|flagRST) != 0 })
+		if f := cv.flags(c, i); !closed && f&flagRST == 0 && f&0x3f != flagSYN|flagACK {
+			rows = append(rows, cv.rows[i])
+		}
+	}
+	return rows
 }
 
 // rowAdder collects the rows completion adds: each a copy of a row of the

@@ -165,3 +165,31 @@ func TestCompleteSessionsRows(t *testing.T) {
 		t.Errorf("conversations\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestCompleteSessionsSynAck: the responder's first row after an opening
+// SYN is written as the SYN-ACK (the pcap writer makes it one), so its FIN
+// does not count and the responder's teardown is added; after the
+// opener's FIN, or as a RST, the row stays as generated.
+func TestCompleteSessionsSynAck(t *testing.T) {
+	answeredWithFIN := []pkt{{false, 0, 0x02, 60}, {true, 1000, 0x11, 60}, {false, 1100, 0x11, 52}}
+	finFirst := []pkt{{false, 0, 0x02, 60}, {false, 500, 0x11, 52}, {true, 1000, 0x11, 52}}
+	refused := []pkt{{false, 0, 0x02, 60}, {true, 1000, 0x14, 40}}
+	ece := []pkt{{false, 0, 0x02, 60}, {true, 1000, 0x50, 60}, {false, 5000, 0x11, 52}, {true, 6000, 0x11, 52}}
+	syn := tcpBatch(answeredWithFIN, finFirst, refused, ece)
+	before := slices.Clone(syn.Column("tcp_flags").U8)
+	out, fx, err := completeSessions(tcpBatch(complete, complete), syn, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fx.SynAcks != 2 || fx.Teardowns != 1 {
+		t.Errorf("%d SYN-ACKs, %d teardowns; want 2 and 1", fx.SynAcks, fx.Teardowns)
+	}
+	if !slices.Equal(syn.Column("tcp_flags").U8, before) {
+		t.Error("the generated records were changed in place")
+	}
+	_, _, flags := shapeOf(t, out)
+	want := [][]int{{0x02, -0x12, 0x11, -0x11}, {0x02, 0x11, -0x11}, {0x02, -0x14}, {0x02, -0x52, 0x11, -0x11}}
+	if !slices.EqualFunc(flags, want, slices.Equal) {
+		t.Errorf("flags\n got %#x\nwant %#x", flags, want)
+	}
+}
