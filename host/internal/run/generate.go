@@ -172,9 +172,9 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		if syn, fx, err = completeSessions(real, syn, uint64(r.cfg.Seed)); err != nil {
 			return false, err
 		}
-		if fx.Handshakes+fx.Teardowns > 0 {
-			fmt.Fprintf(r.out, "generate completed TCP sessions of %d two-way conversations: %d handshakes, %d teardowns, to the real trace's rates (flows.sessions)\n",
-				fx.Conversations, fx.Handshakes, fx.Teardowns)
+		if fx.Handshakes+fx.Teardowns+fx.Dropped > 0 {
+			fmt.Fprintf(r.out, "generate completed TCP sessions of %d two-way conversations: %d handshakes, %d teardowns, %d one-way conversations dropped, to the real trace's rates (flows.sessions)\n",
+				fx.Conversations, fx.Handshakes, fx.Teardowns, fx.Dropped)
 		}
 	}
 	if syn.Len() == 0 {

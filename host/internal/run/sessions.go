@@ -140,8 +140,8 @@ func tcpConversations(b *abi.Batch, c tcpCols) []tcpConv {
 // half-closed or open, and samples of the handshake's and teardown's
 // timing and packets.
 type sessionShape struct {
-	twoWay, midStart int
-	ends             [3]int
+	convs, twoWay, midStart int
+	ends                    [3]int
 	// Of the conversations closed by two FINs, how many the first
 	// side closed first.
 	closedByFIN, firstSideCloses int
@@ -165,6 +165,7 @@ func realSessionShape(b *abi.Batch, c tcpCols) sessionShape {
 				sh.fin = append(sh.fin, r)
 			}
 		}
+		sh.convs++
 		if cv.n[1] == 0 {
 			continue
 		}
@@ -202,12 +203,14 @@ type sessionFixes struct {
 	SynAcks       int // responders' first rows made the SYN-ACK the writer makes of them
 	Handshakes    int // mid-stream starts given a handshake
 	Teardowns     int // half-closed or open ends given the missing FINs
+	Dropped       int // one-way conversations dropped
 }
 
 // completeSessions returns syn with the handshakes and teardowns that make
 // its two-way TCP conversations start mid-stream, end half-closed and end
-// open no more often than real's do (the extra rows appended, then all
-// in time order), and what it added. Records without the TCP columns, or
+// open no more often than real's do, and without the one-way
+// conversations beyond real's share of them (the extra rows appended,
+// then all in time order), and what it changed. Records without the TCP columns, or
 // a real trace without two-way conversations, are returned as they are.
 func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFixes, error) {
 	var fx sessionFixes
@@ -221,13 +224,28 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 		return syn, fx, nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5e55))
-	var two []tcpConv
+	var two, one []tcpConv
 	for _, cv := range tcpConversations(syn, sc) {
 		if cv.n[1] > 0 {
 			two = append(two, cv)
+		} else {
+			one = append(one, cv)
 		}
 	}
 	fx.Conversations = len(two)
+	// One-way conversations beyond the real share of them are dropped:
+	// the model generated one side of a conversation, and nothing of the
+	// other side to derive its packets from.
+	drop := map[int32]bool{}
+	if keep := int(math.Round(float64(sh.convs-sh.twoWay) / float64(sh.convs) * float64(len(one)+len(two)))); len(one) > keep {
+		rng.Shuffle(len(one), func(i, j int) { one[i], one[j] = one[j], one[i] })
+		for _, cv := range one[keep:] {
+			for _, r := range cv.rows {
+				drop[r] = true
+			}
+		}
+		fx.Dropped = len(one) - keep
+	}
 	// The records get the SYN-ACKs the writer will write (ECE and CWR
 	// kept): it would otherwise drop such a row's FIN, and the records,
 	// which the session metric scores, would say more than the capture.
@@ -274,7 +292,7 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 			}
 		}
 	}
-	if len(add.from) == 0 {
+	if len(add.from) == 0 && len(drop) == 0 {
 		return syn, fx, nil
 	}
 	extra := syn.Take(add.from)
@@ -284,7 +302,13 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 		encoding.SetInt(ec.flags, i, int64(v.flags))
 		encoding.SetInt(ec.pktLen, i, v.pktLen)
 	}
-	out, err := concatByTime([]*abi.Batch{syn, extra})
+	kept := make([]int32, 0, syn.Len())
+	for r := range int32(syn.Len()) {
+		if !drop[r] {
+			kept = append(kept, r)
+		}
+	}
+	out, err := concatByTime([]*abi.Batch{syn.Take(kept), extra})
 	if err != nil {
 		return nil, fx, fmt.Errorf("completing TCP sessions: %w", err)
 	}

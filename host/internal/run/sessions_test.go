@@ -88,17 +88,20 @@ func TestCompleteSessions(t *testing.T) {
 		mid           int
 		ends          [3]int // closed, half, open
 		hands, downs  int
+		dropped       int
 		unchangedRows bool
 	}{
 		{"complete real: every conversation completed", rep(complete, 4),
-			[][]pkt{midStart, synAckFirst, halfClosed, open, complete, synOnly}, 0, [3]int{5, 0, 1}, 2, 2, false},
+			[][]pkt{midStart, synAckFirst, halfClosed, open, complete, synOnly}, 0, [3]int{5, 0, 0}, 2, 2, 1, false},
 		{"half the real conversations start mid-stream: half the generated ones stay so",
-			append(rep(complete, 2), rep(midStart, 2)...), rep(midStart, 4), 2, [3]int{4, 0, 0}, 2, 0, false},
+			append(rep(complete, 2), rep(midStart, 2)...), rep(midStart, 4), 2, [3]int{4, 0, 0}, 2, 0, 0, false},
 		{"real half-open at a rate: kept at that rate",
-			append(rep(complete, 3), open), rep(open, 4), 0, [3]int{3, 0, 1}, 0, 3, false},
-		{"refusals are closed", rep(reset, 3), rep(reset, 2), 0, [3]int{2, 0, 0}, 0, 0, true},
-		{"a one-way real trace (a SYN flood) changes nothing", rep(synOnly, 5), [][]pkt{open, midStart}, 1, [3]int{1, 0, 1}, 0, 0, true},
-		{"generated as real: nothing added", rep(complete, 3), rep(complete, 3), 0, [3]int{3, 0, 0}, 0, 0, true},
+			append(rep(complete, 3), open), rep(open, 4), 0, [3]int{3, 0, 1}, 0, 3, 0, false},
+		{"a quarter of the real conversations one-way: as many generated ones kept",
+			append(rep(complete, 3), synOnly), append(rep(synOnly, 4), rep(complete, 4)...), 0, [3]int{4, 0, 2}, 0, 0, 2, false},
+		{"refusals are closed", rep(reset, 3), rep(reset, 2), 0, [3]int{2, 0, 0}, 0, 0, 0, true},
+		{"a one-way real trace (a SYN flood) changes nothing", rep(synOnly, 5), [][]pkt{open, midStart, synOnly}, 1, [3]int{1, 0, 2}, 0, 0, 0, true},
+		{"generated as real: nothing added", rep(complete, 3), rep(complete, 3), 0, [3]int{3, 0, 0}, 0, 0, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			syn := tcpBatch(tc.syn...)
@@ -106,8 +109,8 @@ func TestCompleteSessions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fx.Handshakes != tc.hands || fx.Teardowns != tc.downs {
-				t.Errorf("added %d handshakes and %d teardowns, want %d and %d", fx.Handshakes, fx.Teardowns, tc.hands, tc.downs)
+			if fx.Handshakes != tc.hands || fx.Teardowns != tc.downs || fx.Dropped != tc.dropped {
+				t.Errorf("added %d handshakes and %d teardowns, dropped %d; want %d, %d, %d", fx.Handshakes, fx.Teardowns, fx.Dropped, tc.hands, tc.downs, tc.dropped)
 			}
 			mid, ends, flags := shapeOf(t, out)
 			if mid != tc.mid || ends != tc.ends {
