@@ -61,6 +61,8 @@ type side struct {
 	syn     bool   // has sent a SYN
 	opened  bool   // has sent a SYN without ACK (asked for a connection)
 	synOnly bool   // has sent SYNs and nothing else
+	synAckd bool   // the peer has acknowledged its SYN
+	synKind uint8  // SYN and ACK bits of its first SYN
 	fin     bool   // has sent a FIN
 	opts    uint8  // options its SYN carried
 	isn     uint32 // initial sequence number
@@ -126,9 +128,13 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 			}
 		}
 	case flags&tcpSYN != 0 && me.started:
-		if me.synOnly {
-			// Nothing but the SYN sent yet: a retransmitted SYN, with
-			// the SYN's own sequence number.
+		if me.synOnly && !me.synAckd && flags&(tcpSYN|tcpACK) == me.synKind {
+			// Nothing but the SYN sent yet, and the peer has not
+			// acknowledged it: the same SYN again is a retransmission,
+			// with the SYN's own sequence number. Once acknowledged, or
+			// as the other kind (a SYN-ACK after a bare SYN), a stack
+			// has no reason to send it, and it would read as
+			// retransmitted data: the SYN is cleared.
 			retransmit = true
 		} else {
 			flags &^= tcpSYN
@@ -171,6 +177,12 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 	}
 	data := payload - len(o)
 
+	if flags&tcpSYN != 0 && !me.started {
+		// Its SYN is in the capture after all: a peer that
+		// acknowledged it earlier took it for one sent before.
+		me.next = me.isn
+		me.synKind = flags & (tcpSYN | tcpACK)
+	}
 	seq := me.next
 	if retransmit {
 		seq = me.isn
@@ -210,6 +222,7 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 		win = winScaled
 	}
 	me.synOnly = flags&tcpSYN != 0 && (!me.started || me.synOnly)
+	peer.synAckd = peer.synAckd || peer.syn && flags&tcpACK != 0
 	me.started = true
 	me.syn = me.syn || flags&tcpSYN != 0
 	me.opened = me.opened || flags&(tcpSYN|tcpACK) == tcpSYN

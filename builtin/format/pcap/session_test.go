@@ -160,6 +160,18 @@ func TestSessionCases(t *testing.T) {
 					t.Errorf("acks of an unseen peer: %+v", h)
 				}
 			}},
+		{"a SYN-ACK repeated after its ACK is data, not a retransmission", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x12}, {cli, 40, 0x10}, {srv, 93, 0x12}, {srv, 40, 0x11}},
+			[]uint8{0x02, 0x12, 0x10, 0x10, 0x11}, func(t *testing.T, h []tcpSeen) {
+				if h[3].seq != h[1].seq+1 || h[4].seq != h[3].seq+53 {
+					t.Errorf("data after an acknowledged SYN-ACK: %+v", h)
+				}
+			}},
+		{"a SYN-ACK from the side that sent the SYN is not its retransmission", [][3]int{{cli, 40, 0x02}, {cli, 47, 0x12}, {srv, 40, 0x12}, {cli, 40, 0x10}},
+			[]uint8{0x02, 0x10, 0x12, 0x10}, func(t *testing.T, h []tcpSeen) {
+				if h[1].seq != h[0].seq+1 || h[2].seq+1 != h[1].ack || h[3].seq != h[1].seq+7 {
+					t.Errorf("a client's SYN-ACK after its SYN: %+v", h)
+				}
+			}},
 		{"SYN inside a connection cleared", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x12}, {cli, 40, 0x10}, {cli, 140, 0x02}},
 			[]uint8{0x02, 0x12, 0x10, 0x10}, nil},
 		{"new connection after a reset", [][3]int{{cli, 40, 0x02}, {srv, 40, 0x14}, {cli, 40, 0x02}, {srv, 40, 0x12}},

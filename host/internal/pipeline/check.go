@@ -40,6 +40,15 @@ func (c *Config) check(name string, text []byte) error {
 	if d := c.Flows.Direction; d != "" && d != "auto" && d != "bidirectional" && d != "directed" {
 		bad("flows", "direction", "%q, want \"auto\", \"bidirectional\" or \"directed\"", d)
 	}
+	switch c.Flows.Sessions {
+	case "", "auto", "as-generated":
+	case "complete":
+		if c.Privacy.Enabled {
+			bad("flows", "sessions", "\"complete\" reads the private trace's session statistics outside the DP accountant; use \"auto\" or \"as-generated\" under privacy")
+		}
+	default:
+		bad("flows", "sessions", "%q, want \"auto\", \"complete\" or \"as-generated\"", c.Flows.Sessions)
+	}
 	if c.Flows.MaxFlowLen < 0 {
 		bad("flows", "max_flow_len", "%d, want ≥ 0", c.Flows.MaxFlowLen)
 	}

@@ -73,6 +73,20 @@ type Flows struct {
 	// a conversation, each record carries its direction) or "directed"
 	// (one flow per direction, as NetShare).
 	Direction string `toml:"direction"`
+	// Sessions is "auto" (also when empty: "complete" without privacy,
+	// "as-generated" under it), "complete" (generated TCP conversations
+	// get handshakes and teardowns as often as the real trace has them,
+	// docs/pcap.md) or "as-generated". Only generation reads it, so it
+	// stays out of the JSON the encode stage's key hashes: changing it
+	// regenerates without retraining.
+	Sessions string `toml:"sessions" json:"-"`
+}
+
+// CompleteSessions says whether generation completes TCP sessions to the
+// real trace's rates (Flows.Sessions): those rates are read from the
+// private records outside the DP accountant, so not under privacy.
+func (c *Config) CompleteSessions() bool {
+	return c.Flows.Sessions == "complete" || (c.Flows.Sessions != "as-generated" && !c.Privacy.Enabled)
 }
 
 // Model is the GAN's hyper-parameters plus the training budget.
@@ -228,6 +242,7 @@ func Default() Config {
 			Key:      []string{"srcip", "dstip", "srcport", "dstport", "proto"},
 			Chunks:   10,
 			Chunking: "time",
+			Sessions: "auto",
 		},
 		Model: Model{
 			Config:           autoSized(gan.DefaultConfig()),

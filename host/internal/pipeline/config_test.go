@@ -40,6 +40,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing paths", "[input]\nformat = \"pcap\"\n", `[input] paths is required`},
 		{"bad chunks", minimal + "[flows]\nchunks = 0\n", `p.toml:5: flows.chunks: 0, want ≥ 1`},
 		{"bad direction", minimal + "[flows]\ndirection = \"both\"\n", `p.toml:5: flows.direction: "both", want "auto", "bidirectional" or "directed"`},
+		{"bad sessions", minimal + "[flows]\nsessions = \"fix\"\n", `p.toml:5: flows.sessions: "fix", want "auto", "complete" or "as-generated"`},
+		{"complete sessions under privacy", minimal + "[flows]\nsessions = \"complete\"\nmax_flow_len = 10\n[privacy]\nenabled = true\nepsilon = 1.0\n", `flows.sessions: "complete" reads the private trace`},
 		{"bad role", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"both\"\nencoder = \"x\"\n", `[[fields]] #1 (ttl): role "both"`},
 		{"missing encoder", minimal + "[[fields]]\nname = \"ttl\"\nrole = \"feature\"\n", `[[fields]] #1 (ttl): encoder is required`},
 		{"privacy without budget", minimal + "[privacy]\nenabled = true\n", `privacy.epsilon: set a target epsilon`},

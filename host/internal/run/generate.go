@@ -37,7 +37,7 @@ type chunkChoice struct {
 }
 
 func (r *runner) generate(ctx context.Context) (bool, error) {
-	key := newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).json("copies", r.cfg.Privacy.DropCopies()).sum()
+	key := newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).json("copies", r.cfg.Privacy.DropCopies()).json("sessions", r.cfg.CompleteSessions()).sum()
 	r.keys["generate"] = key
 	genPath := filepath.Join(r.dir, "generated", "records.bin")
 	choicePath := filepath.Join(r.dir, "generated", "choice.json")
@@ -160,6 +160,22 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 	// generated in.
 	if syn, err = flow.Unorient(syn); err != nil {
 		return false, err
+	}
+	// Conversations (bidirectional flows) get the handshakes and
+	// teardowns the real trace has, as often as it has them.
+	if r.records.Column(flow.DirColumn) != nil && r.cfg.CompleteSessions() {
+		real, err := flow.Unorient(r.records)
+		if err != nil {
+			return false, err
+		}
+		var fx sessionFixes
+		if syn, fx, err = completeSessions(real, syn, uint64(r.cfg.Seed)); err != nil {
+			return false, err
+		}
+		if fx.Handshakes+fx.Teardowns+fx.Dropped > 0 {
+			fmt.Fprintf(r.out, "generate completed TCP sessions of %d two-way conversations: %d handshakes, %d teardowns, %d one-way conversations dropped, to the real trace's rates (flows.sessions)\n",
+				fx.Conversations, fx.Handshakes, fx.Teardowns, fx.Dropped)
+		}
 	}
 	if syn.Len() == 0 {
 		return false, fmt.Errorf("the model generated no records: train longer (model.steps)")

@@ -398,6 +398,39 @@ func TestRunBidirectional(t *testing.T) {
 			if tc.want != "" && share == 0 {
 				t.Error("no generated conversation has both directions")
 			}
+			if tc.want != "" {
+				// Session completion: generated two-way conversations start
+				// mid-stream and end half-closed or open no more often than
+				// the real ones (the sample's: never).
+				real, err := loadBatch(filepath.Join(dir, "records", "records.bin"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rc, _ := tcpColumns(real)
+				sh := realSessionShape(real, rc)
+				sc, ok := tcpColumns(syn)
+				if !ok {
+					t.Fatal("generated records lack the TCP columns")
+				}
+				n, mid, unclosed := 0, 0, 0
+				for _, cv := range tcpConversations(syn, sc) {
+					if cv.n[1] > 0 {
+						n++
+						if cv.midStart(sc) {
+							mid++
+						}
+						if cv.ending(sc) != endClosed {
+							unclosed++
+						}
+					}
+				}
+				if sh.midStart != 0 || sh.ends != [3]int{sh.twoWay, 0, 0} {
+					t.Fatalf("the sample's conversations are not all whole: %+v", sh)
+				}
+				if mid != 0 || unclosed != 0 {
+					t.Errorf("%d of %d generated two-way conversations start mid-stream and %d are not closed; the real ones all start with a SYN and close", mid, n, unclosed)
+				}
+			}
 		})
 	}
 }
