@@ -54,6 +54,18 @@ func (m *Module) Manifest() abi.Manifest { return m.manifest }
 // Limits are the limits the module runs under.
 func (m *Module) Limits() Limits { return m.limits }
 
+// MemoryBytes is the size of the running module's linear memory: its
+// high-water mark since it started, since a Wasm memory never shrinks
+// (0 while the module is stopped).
+func (m *Module) MemoryBytes() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil {
+		return 0
+	}
+	return uint64(m.live.mem.Size())
+}
+
 func newModule(ctx context.Context, name string, code []byte, digest string, limits Limits, cache wazero.CompilationCache) (*Module, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(limits.CallTimeout > 0).
