@@ -15,6 +15,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -65,6 +66,9 @@ type runner struct {
 	host *plugin.Host
 	// decodeLanes is how many module instances decoded generated records.
 	decodeLanes int
+	// generatedHere counts the chunks the generate stage generated itself
+	// rather than merging a worker's part (Session.GenerateChunk).
+	generatedHere int
 	dir         string
 	out         io.Writer
 	line        *progress.Line
@@ -179,6 +183,45 @@ func (s *Session) Trained() bool { return s.trained }
 // checkpoint: chunk 0 from scratch, the others from chunk 0's final
 // checkpoint, so chunk 0 must be complete first.
 func (s *Session) TrainChunk(ctx context.Context, pos int) error { return s.r.trainChunk(ctx, pos) }
+
+// GenerateChunk generates chunk k (a chunk index, one with flows) from
+// each of its checkpoints, chooses among them and leaves its records and
+// choice in the run directory, where Finish's generate stage merges them
+// instead of generating the chunk itself. Every chunk must be trained.
+// Generating chunks in parallel, on several workers, gives the same
+// synthetic trace as Finish alone: the same functions and seeds run.
+func (s *Session) GenerateChunk(ctx context.Context, k int) error {
+	r := s.r
+	if k < 0 || k >= len(r.sets) || r.sets[k] == nil {
+		return fmt.Errorf("generate: no chunk %d with flows", k)
+	}
+	if err := r.allTrained(); err != nil {
+		return fmt.Errorf("generate chunk %d: train: %w", k, err)
+	}
+	key := r.generateKey()
+	if part, _ := r.loadChunkPart(k, key); part != nil {
+		return nil // a lost worker's retry: done already
+	}
+	g, err := r.openGenerator(ctx)
+	if err != nil {
+		return fmt.Errorf("generate chunk %d: %w", k, err)
+	}
+	defer g.close()
+	part, ch, err := g.chunk(ctx, k)
+	if err != nil {
+		return fmt.Errorf("generate chunk %d: %w", k, err)
+	}
+	if err := saveBatch(filepath.Join(r.dir, chunkPartFile(k)), part); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(chunkGenerated{Key: key, Choice: *ch}, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The choice last: it names the key, so a part is used only once
+	// both are complete.
+	return atomicfile.WriteBytes(filepath.Join(r.dir, chunkChoiceFile(k)), b)
+}
 
 // Finish checks that every chunk is trained, then generates, writes the
 // synthetic trace, scores it, writes the report and builds the release.
