@@ -112,7 +112,20 @@ func chunkFiles(pos, k int) Picker {
 	}
 }
 
-// Finish generates, writes the synthetic trace, scores and reports.
+// GenerateChunk generates chunk k from each of its checkpoints, chooses
+// one and leaves the chunk's records for Finish to merge
+// (run.Session.GenerateChunk). It opens the whole run: the flows'
+// attributes of chunk k come from the models of chunk k and every earlier
+// chunk (the flow tags), and choosing a checkpoint scores against the
+// real chunk.
+func (a *Activities) GenerateChunk(ctx context.Context, job Job, k int) error {
+	return a.session(ctx, job, k, nil, run.Open, func(s *run.Session, _ *Workspace) error {
+		return s.GenerateChunk(ctx, k)
+	})
+}
+
+// Finish merges the generated chunks (generating any no worker did),
+// writes the synthetic trace, scores and reports.
 func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	var res *Result
 	err := a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, ws *Workspace) error {
