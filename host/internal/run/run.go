@@ -184,15 +184,51 @@ func (s *Session) Trained() bool { return s.trained }
 // checkpoint, so chunk 0 must be complete first.
 func (s *Session) TrainChunk(ctx context.Context, pos int) error { return s.r.trainChunk(ctx, pos) }
 
+// GenerateAttributes generates every chunk's flow attributes from the
+// chunks' final models and places them (a flow is kept by the chunk that
+// generated it if it starts there and copied into the later chunks it
+// appears in), and leaves each chunk's in the run directory
+// (AttributesFile), where a session opened with OpenGenerate reads its
+// own. It reads every chunk's final checkpoint, once for all chunks.
+func (s *Session) GenerateAttributes(ctx context.Context) error {
+	r := s.r
+	if r.local != nil {
+		return fmt.Errorf("generate: the attributes need every chunk's model: open the whole run")
+	}
+	if err := r.allTrained(); err != nil {
+		return fmt.Errorf("generate: train: %w", err)
+	}
+	key := r.generateKey()
+	attrs, _, err := r.attributes()
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	for k, a := range attrs {
+		if r.sets[k] == nil {
+			continue
+		}
+		if err := writeGob(filepath.Join(r.dir, filepath.FromSlash(AttributesFile(k))), chunkAttributes{Key: key, Attrs: a}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GenerateChunk generates chunk k (a chunk index, one with flows) from
 // each of its checkpoints, chooses among them and leaves its records and
 // choice in the run directory, where Finish's generate stage merges them
-// instead of generating the chunk itself. Every chunk must be trained.
-// Generating chunks in parallel, on several workers, gives the same
-// synthetic trace as Finish alone: the same functions and seeds run.
+// instead of generating the chunk itself. Every chunk must be trained. In
+// a session opened with OpenGenerate it reads only the chunk's own files,
+// GenerateAttributes having run; in one opened with Open it generates the
+// attributes itself. Generating chunks apart, on several workers, gives
+// the same synthetic trace as Finish alone: the same functions and seeds
+// run.
 func (s *Session) GenerateChunk(ctx context.Context, k int) error {
 	r := s.r
-	if k < 0 || k >= len(r.sets) || r.sets[k] == nil {
+	if l := r.local; l != nil && l.k != k {
+		return fmt.Errorf("generate: the session holds chunk %d, not %d", l.k, k)
+	}
+	if r.local == nil && (k < 0 || k >= len(r.sets) || r.sets[k] == nil) {
 		return fmt.Errorf("generate: no chunk %d with flows", k)
 	}
 	if err := r.allTrained(); err != nil {
@@ -202,7 +238,13 @@ func (s *Session) GenerateChunk(ctx context.Context, k int) error {
 	if part, _ := r.loadChunkPart(k, key); part != nil {
 		return nil // a lost worker's retry: done already
 	}
-	g, err := r.openGenerator(ctx)
+	var g *generator
+	var err error
+	if r.local != nil {
+		g, err = r.localGenerator(ctx, key)
+	} else {
+		g, err = r.openGenerator(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("generate chunk %d: %w", k, err)
 	}

@@ -504,9 +504,12 @@ func TestPublicPrior(t *testing.T) {
 }
 
 // TestGenerateChunkThenFinish generates each chunk in a session of its
-// own, as workers do, then merges in another: the synthetic trace and the
-// checkpoint choices are byte-identical to a run that generates
-// everything in Finish, and Finish generated nothing itself.
+// own, as workers do (the attributes in a session over the whole run,
+// then each chunk in one opened with OpenGenerate, which reads only that
+// chunk's files, except the first chunk in a whole-run session), then
+// merges in another: the synthetic trace and the checkpoint choices are
+// byte-identical to a run that generates everything in Finish, and Finish
+// generated nothing itself.
 func TestGenerateChunkThenFinish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
@@ -533,14 +536,26 @@ func TestGenerateChunkThenFinish(t *testing.T) {
 			chunks = append(chunks, k)
 		}
 	}
-	s.Close(ctx)
 	if len(chunks) < 2 {
 		t.Fatalf("the tiny pipeline has %d chunks with flows, want 2", len(chunks))
 	}
-	for _, k := range chunks {
-		w, err := Open(ctx, tinyConfig(t, split), Options{})
+	if _, err := s.SaveChunkPlan(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.GenerateChunk(ctx, chunks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.GenerateAttributes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	for pos, k := range chunks[1:] {
+		w, err := OpenGenerate(ctx, tinyConfig(t, split), Options{}, pos+1)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if err := w.GenerateChunk(ctx, k+1); err == nil {
+			t.Errorf("a session of chunk %d generated chunk %d", k, k+1)
 		}
 		if err := w.GenerateChunk(ctx, k); err != nil {
 			t.Fatal(err)

@@ -204,9 +204,13 @@ func (r *runner) trainingComplete() error {
 	return r.stages.done("train", r.keys["train"])
 }
 
-// allTrained checks that every chunk has its final checkpoint.
+// allTrained checks that every chunk has its final checkpoint (a session
+// of one chunk checks its own).
 func (r *runner) allTrained() error {
 	for pos, want := range r.plan.iters {
+		if r.local != nil && pos != r.local.pos {
+			continue
+		}
 		_, step, err := gan.LatestCheckpoint(filepath.Join(r.dir, "train", fmt.Sprintf("chunk-%d", pos)))
 		if err != nil {
 			return err
