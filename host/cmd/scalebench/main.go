@@ -52,8 +52,8 @@ type Stage struct {
 	Heap      int64   `json:"heap_after_bytes"`
 	// Plugin is the plugin modules' linear memory after the stage (a
 	// high-water mark: Wasm memory never shrinks), part of PeakRSS.
-	Plugin int64 `json:"plugin_memory_bytes"`
-	Note      string  `json:"note,omitempty"`
+	Plugin int64  `json:"plugin_memory_bytes"`
+	Note   string `json:"note,omitempty"`
 }
 
 func main() {

@@ -47,8 +47,10 @@ func (r *runner) generateKey() string {
 // its records (before the copy guard and the span cut, which the merge
 // applies) and its checkpoint choice: a worker generates a chunk
 // (Session.GenerateChunk), the generate stage merges.
-func chunkPartFile(k int) string   { return filepath.Join("generated", fmt.Sprintf("chunk-%d.bin", k)) }
-func chunkChoiceFile(k int) string { return filepath.Join("generated", fmt.Sprintf("chunk-%d.json", k)) }
+func chunkPartFile(k int) string { return filepath.Join("generated", fmt.Sprintf("chunk-%d.bin", k)) }
+func chunkChoiceFile(k int) string {
+	return filepath.Join("generated", fmt.Sprintf("chunk-%d.json", k))
+}
 
 // chunkGenerated is what generating one chunk records beside its records.
 type chunkGenerated struct {

@@ -69,12 +69,12 @@ type runner struct {
 	// generatedHere counts the chunks the generate stage generated itself
 	// rather than merging a worker's part (Session.GenerateChunk).
 	generatedHere int
-	dir         string
-	out         io.Writer
-	line        *progress.Line
-	notify      func(stage string, done, total int)
-	stages      *stages
-	res         *Result
+	dir           string
+	out           io.Writer
+	line          *progress.Line
+	notify        func(stage string, done, total int)
+	stages        *stages
+	res           *Result
 
 	records   *abi.Batch // training records (without the holdout)
 	holdout   *abi.Batch
