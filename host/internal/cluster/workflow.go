@@ -17,6 +17,7 @@ const (
 	StatusQuery        = "status"
 	activityPrepare    = "netshare.Prepare"
 	activityTrainChunk = "netshare.TrainChunk"
+	activityAttributes = "netshare.GenerateAttributes"
 	activityGenerate   = "netshare.GenerateChunk"
 	activityFinish     = "netshare.Finish"
 )
@@ -70,7 +71,8 @@ type Result struct {
 }
 
 // Pipeline is the workflow: prepare, train chunk 0, fine-tune the other
-// chunks in parallel from it, generate every chunk in parallel (each
+// chunks in parallel from it, generate the flows' attributes (once, from
+// every chunk's final model), generate every chunk in parallel (each
 // choosing its checkpoint), finish (merge, write, score). It only schedules activities and
 // keeps a status, so it is deterministic as Temporal requires; the work,
 // and everything that touches files, runs in the activities.
@@ -159,9 +161,12 @@ func Pipeline(ctx workflow.Context, job Job) (*Result, error) {
 		// worker) Finish generates every chunk itself.
 		st.Stage = "generate"
 		t0 := workflow.Now(ctx)
+		if err := workflow.ExecuteActivity(opts("attributes", 12*time.Hour, 5), activityAttributes, job).Get(ctx, nil); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
 		futures := make([]workflow.Future, prep.Chunks)
 		for pos, k := range prep.Index {
-			futures[pos] = workflow.ExecuteActivity(opts(generateActivityID(k), 12*time.Hour, 5), activityGenerate, job, k)
+			futures[pos] = workflow.ExecuteActivity(opts(generateActivityID(k), 12*time.Hour, 5), activityGenerate, job, pos, k)
 		}
 		var errs []error
 		for pos, k := range prep.Index {

@@ -75,7 +75,11 @@ func (f *fakeStages) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return Prepared{Chunks: f.chunks, Trained: f.trained, Index: index}, nil
 	}, activity.RegisterOptions{Name: activityPrepare})
-	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, k int) error {
+	env.RegisterActivityWithOptions(func(ctx context.Context, job Job) error {
+		f.note("attributes")
+		return nil
+	}, activity.RegisterOptions{Name: activityAttributes})
+	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos, k int) error {
 		f.note("generate " + string(rune('0'+k)))
 		return nil
 	}, activity.RegisterOptions{Name: activityGenerate})
@@ -104,9 +108,9 @@ func TestWorkflowOrder(t *testing.T) {
 		middle      int
 		wantErr     string
 	}{
-		{name: "three chunks", chunks: 3, fail: -1, first: []string{"prepare", "train 0"}, middle: 2 + 3, last: []string{"finish"}},
-		{name: "one chunk", chunks: 1, fail: -1, first: []string{"prepare", "train 0", "generate 0"}, last: []string{"finish"}},
-		{name: "already trained", chunks: 3, trained: true, fail: -1, first: []string{"prepare"}, middle: 3, last: []string{"finish"}},
+		{name: "three chunks", chunks: 3, fail: -1, first: []string{"prepare", "train 0"}, middle: 2 + 1 + 3, last: []string{"finish"}},
+		{name: "one chunk", chunks: 1, fail: -1, first: []string{"prepare", "train 0", "attributes", "generate 0"}, last: []string{"finish"}},
+		{name: "already trained", chunks: 3, trained: true, fail: -1, first: []string{"prepare", "attributes"}, middle: 3, last: []string{"finish"}},
 		{name: "chunk 0 fails", chunks: 3, fail: 0, first: []string{"prepare", "train 0"}, wantErr: "train chunk 0"},
 		{name: "chunk 2 fails", chunks: 4, fail: 2, first: []string{"prepare", "train 0"}, middle: 3, wantErr: "train chunk 2"},
 	}
@@ -150,18 +154,21 @@ func TestWorkflowOrder(t *testing.T) {
 					t.Fatalf("calls %v: want %s at the end", calls, c)
 				}
 			}
-			// Every chunk is generated after every chunk is trained.
-			lastTrain, firstGen := -1, len(calls)
+			// The attributes after every chunk is trained, every chunk
+			// generated after the attributes.
+			lastTrain, attrs, firstGen := -1, -1, len(calls)
 			for i, c := range calls {
-				if strings.HasPrefix(c, "train ") {
+				switch {
+				case strings.HasPrefix(c, "train "):
 					lastTrain = i
-				}
-				if strings.HasPrefix(c, "generate ") {
+				case c == "attributes":
+					attrs = i
+				case strings.HasPrefix(c, "generate "):
 					firstGen = min(firstGen, i)
 				}
 			}
-			if firstGen < lastTrain {
-				t.Fatalf("calls %v: a chunk generated before training ended", calls)
+			if tc.wantErr == "" && !(lastTrain < attrs && attrs < firstGen) {
+				t.Fatalf("calls %v: want training, then the attributes, then the chunks generated", calls)
 			}
 			if tc.wantErr == "" && !tc.trained {
 				var res Result
