@@ -127,7 +127,12 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 		WithName(fmt.Sprintf("%s#%d", m.name, m.gen)).
 		WithStartFunctions("_initialize").
 		WithStderr(&m.stderr).
-		WithRandSource(rand.New(rand.NewSource(seed ^ int64(m.gen))))
+		WithRandSource(rand.New(rand.NewSource(seed ^ int64(m.gen)))).
+		// The one variable a module sees: a Go module's collector then
+		// works harder as its heap nears the cap rather than growing the
+		// memory into it (memory never shrinks, so a module that let
+		// garbage pile up would die at the cap while its live data fits).
+		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dMiB", softMemoryLimitMiB(m.limits.MemoryMiB)))
 	ictx, cancel := m.callContext(experimental.WithMemoryAllocator(ctx, newMemoryAllocator()))
 	defer cancel()
 	mod, err := m.rt.InstantiateModule(ictx, m.compiled, cfg)
@@ -147,6 +152,10 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 	}
 	return nil
 }
+
+// softMemoryLimitMiB is the Go memory limit a module runs under: 7/8 of
+// its cap, leaving room for what the runtime holds outside its heap.
+func softMemoryLimitMiB(capMiB int) int { return max(1, capMiB-capMiB/8) }
 
 // callContext bounds one call by the module's time limit, if it has one.
 func (m *Module) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
