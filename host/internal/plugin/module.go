@@ -127,7 +127,7 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 		WithName(fmt.Sprintf("%s#%d", m.name, m.gen)).
 		WithStartFunctions("_initialize").
 		WithStderr(&m.stderr).
-		WithRandSource(rand.New(rand.NewSource(seed ^ int64(m.gen)))).
+		WithRandSource(rand.New(rand.NewSource(seed^int64(m.gen)))).
 		// The one variable a module sees: a Go module's collector then
 		// works harder as its heap nears the cap rather than growing the
 		// memory into it (memory never shrinks, so a module that let
