@@ -67,7 +67,7 @@ engine = "temporal"
 address = "127.0.0.1:$port"
 TOML
 
-declare -A chunk0 finetune
+declare -A chunk0 finetune generate
 for n in $WORKERS; do
   art="$tmp/artifacts-$n"
   wp=()
@@ -85,22 +85,25 @@ for n in $WORKERS; do
   echo "$n worker(s): $line"
   chunk0[$n]=$(sed -E 's/.*chunk 0 in ([^,]+),.*/\1/' <<<"$line")
   finetune[$n]=$(sed -E 's/.*fine-tuning in ([^,]+),.*/\1/' <<<"$line")
+  gline=$(grep '^generation:' <<<"$out" || true)
+  echo "$n worker(s): $gline"
+  generate[$n]=$(sed -E 's/.*in ([^ ]+) on the workers.*/\1/' <<<"$gline")
   for p in "${wp[@]}"; do kill "$p"; done
 done
 
 secs() { python3 -c 'import re,sys; s=sys.argv[1]; u={"h":3600,"m":60,"s":1,"ms":1e-3,"µs":1e-6}; print(sum(float(v)*u[k] for v,k in re.findall(r"([0-9.]+)(ms|µs|h|m|s)", s)))' "$1"; }
 args=()
-for n in $WORKERS; do args+=("$n" "$(secs "${chunk0[$n]}")" "$(secs "${finetune[$n]}")"); done
+for n in $WORKERS; do args+=("$n" "$(secs "${chunk0[$n]}")" "$(secs "${finetune[$n]}")" "$(secs "${generate[$n]:-0s}")"); done
 echo "bytes each chunk activity read (checked-out files: its tensors, the chunk plan, chunk 0's newest checkpoint, its own):"
-grep -h 'netshare.TrainChunk chunk' "$tmp"/worker-*.log | sed -E 's/^run [^:]+: //; s/ bytes: .*/ bytes/' | sort -u | sort -t' ' -k3,3n | sed 's/^/  /'
+grep -h 'netshare.TrainChunk chunk\|netshare.GenerateChunk chunk' "$tmp"/worker-*.log | sed -E 's/^run [^:]+: //; s/ bytes: .*/ bytes/' | sort -u | sort -t' ' -k3,3n | sed 's/^/  /'
 python3 - "$CHUNKS" "${args[@]}" <<'PY'
 import os, sys
 chunks = int(sys.argv[1])
-rows = [(int(sys.argv[i]), float(sys.argv[i+1]), float(sys.argv[i+2])) for i in range(2, len(sys.argv), 3)]
+rows = [(int(sys.argv[i]), float(sys.argv[i+1]), float(sys.argv[i+2]), float(sys.argv[i+3])) for i in range(2, len(sys.argv), 4)]
 print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other processes slow the many-worker cases most)")
 print(f"chunks: {chunks} (chunk 0 then {chunks-1} fine-tuned in parallel), one thread per worker")
-_, c1, f1 = rows[0]
-for n, c, f in rows:
-    print(f"{n} worker(s): chunk phase {c+f:7.2f} s (chunk 0 {c:6.2f} s, fine-tune {f:6.2f} s); "
-          f"speed-up over {rows[0][0]}: chunk phase {(c1+f1)/(c+f):.2f}x, fine-tune {f1/f:.2f}x")
+_, c1, f1, g1 = rows[0]
+for n, c, f, g in rows:
+    print(f"{n} worker(s): chunk phase {c+f:7.2f} s (chunk 0 {c:6.2f} s, fine-tune {f:6.2f} s), generation {g:6.2f} s; "
+          f"speed-up over {rows[0][0]}: chunk phase {(c1+f1)/(c+f):.2f}x, fine-tune {f1/f:.2f}x, generation {g1/g if g else 0:.2f}x")
 PY

@@ -24,7 +24,7 @@ func sub(b *abi.Batch, names ...string) *abi.Batch { return sdktest.Columns(b, n
 func envFor(col string) sdk.Env {
 	return sdk.Env{Column: col, Seed: 1, Params: sdk.Params{
 		"vector_size": int64(10), "window": int64(5), "negative": int64(5), "epochs": int64(5),
-		"alpha": 0.025, "min_alpha": 0.0001, "min_count": int64(1), "sample": 1e-3,
+		"alpha": 0.025, "min_alpha": 0.0001, "min_count": int64(1), "sample": 1e-3, "max_sentences": int64(DefaultMaxSentences),
 		"sentence": []string{"srcport", "dstport", "proto"},
 		"kinds":    map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"},
 		"private":  false,

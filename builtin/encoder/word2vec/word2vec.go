@@ -44,6 +44,7 @@ func init() {
 			{Name: "min_alpha", Type: abi.ParamFloat, Default: 0.0001, Doc: "final learning rate"},
 			{Name: "min_count", Type: abi.ParamInt, Default: int64(1), Doc: "tokens seen fewer times are left out of the vocabulary"},
 			{Name: "sample", Type: abi.ParamFloat, Default: 1e-3, Doc: "down-sampling threshold for frequent tokens (gensim's sample); 0 disables"},
+			{Name: "max_sentences", Type: abi.ParamInt, Default: int64(DefaultMaxSentences), Doc: "records that train the embedding at most: beyond it, a seeded uniform sample of the records plus one record for each token the sample misses (the vocabulary and its counts always come from every record), so fit memory is bounded by the vocabulary"},
 			{Name: "sentence", Type: abi.ParamStrings, Default: []string{"srcport", "dstport", "proto"}, Doc: "the columns that make one sentence, in order"},
 			{Name: "kinds", Type: abi.ParamTable, Default: map[string]string{"srcport": "port", "dstport": "port", "proto": "proto"}, Doc: "token kind of each sentence column; columns of one kind share tokens"},
 			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
@@ -69,7 +70,16 @@ type Config struct {
 	MinCount   int
 	Sample     float64
 	Seed       int64
+	// MaxSentences bounds the sentences kept for training (sentenceSample).
+	MaxSentences int
 }
+
+// DefaultMaxSentences is max_sentences' default: the million records
+// NetShare trains IP2Vec on for its largest traces, so traces up to that
+// size train exactly on all their records; beyond it, five epochs over a
+// million sentences still update every token of a 64k-port vocabulary
+// hundreds of times on average, while the kept corpus stays at 12 MiB.
+const DefaultMaxSentences = 1 << 20
 
 // Encoder is one word2vec field.
 type Encoder struct {
@@ -97,7 +107,8 @@ type Encoder struct {
 	keys      []uint64 // token key by id: kind<<32 | uint32(value)
 	counts    []int64
 	colMask   []uint64 // by id: bit j set when sentence column j holds the token
-	corpus    []int32  // len(sentence) token ids per record
+	sample    *sentenceSample
+	sent      []int32 // one record's token ids, reused
 	typed     bool
 
 	// Loaded state for this field's kind.
@@ -136,6 +147,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 			VectorSize: p.Int("vector_size"), Window: p.Int("window"), Negative: p.Int("negative"),
 			Epochs: p.Int("epochs"), Alpha: p.Float("alpha"), MinAlpha: p.Float("min_alpha"),
 			MinCount: p.Int("min_count"), Sample: p.Float("sample"), Seed: env.Seed,
+			MaxSentences: p.Int("max_sentences"),
 		},
 		sentence:   p.Strings("sentence"),
 		maxChecks:  p.Int("max_checks"),
@@ -160,6 +172,8 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("word2vec %s: min_count %d must be at least 1", e.column, c.MinCount)
 	case c.Sample < 0:
 		return nil, fmt.Errorf("word2vec %s: sample %v must not be negative", e.column, c.Sample)
+	case c.MaxSentences < 1:
+		return nil, fmt.Errorf("word2vec %s: max_sentences %d must be at least 1", e.column, c.MaxSentences)
 	case !(p.Float("approx") >= 0) || math.IsInf(p.Float("approx"), 0):
 		return nil, fmt.Errorf("word2vec %s: approx %v must be a finite number ≥ 0", e.column, p.Float("approx"))
 	case p.Int("min_flows") < 0 || e.maxPopular < 0:
@@ -246,8 +260,13 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 			return fmt.Errorf("word2vec %s: column %q changed type from %s to %s between fit batches", e.column, c.Name, e.colTypes[j], c.Type)
 		}
 	}
+	if e.sample == nil {
+		e.sample = newSentenceSample(e.cfg.MaxSentences, len(e.sentence), e.cfg.Seed)
+	}
 	n := b.Len()
 	for i := 0; i < n; i++ {
+		e.sent = e.sent[:0]
+		vocab := len(e.keys)
 		for j, c := range cols {
 			v := c.Int(i)
 			if v < 0 || v > math.MaxUint32 {
@@ -264,8 +283,9 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 			}
 			e.counts[id]++
 			e.colMask[id] |= 1 << j
-			e.corpus = append(e.corpus, id)
+			e.sent = append(e.sent, id)
 		}
+		e.sample.add(e.sent, len(e.keys)-vocab)
 	}
 	for j, c := range e.counters {
 		col := cols[j]
@@ -279,10 +299,11 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	if e.pretrained != nil {
 		return e.pretrained, nil
 	}
-	if len(e.corpus) == 0 {
+	if e.sample == nil || e.sample.seen == 0 {
 		return nil, fmt.Errorf("word2vec %s: fit saw no records", e.column)
 	}
-	m, err := Train(e.corpus, len(e.sentence), e.keys, e.counts, e.cfg)
+	corpus := e.sample.corpus(len(e.keys))
+	m, err := Train(corpus, len(e.sentence), e.keys, e.counts, e.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("word2vec %s: %w", e.column, err)
 	}
@@ -309,7 +330,10 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	}
 	st.Vectors = encodeFloats(m.Vectors)
 	st.Training = fmt.Sprintf("cbow window=%d negative=%d epochs=%d alpha=%v min_alpha=%v min_count=%d sample=%v seed=%d records=%d",
-		e.cfg.Window, e.cfg.Negative, e.cfg.Epochs, e.cfg.Alpha, e.cfg.MinAlpha, e.cfg.MinCount, e.cfg.Sample, e.cfg.Seed, len(e.corpus)/len(e.sentence))
+		e.cfg.Window, e.cfg.Negative, e.cfg.Epochs, e.cfg.Alpha, e.cfg.MinAlpha, e.cfg.MinCount, e.cfg.Sample, e.cfg.Seed, e.sample.seen)
+	if n := int64(len(corpus) / len(e.sentence)); n < e.sample.seen {
+		st.Training += fmt.Sprintf(" trained_on=%d", n)
+	}
 	return json.Marshal(st)
 }
 

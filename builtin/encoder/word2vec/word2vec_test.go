@@ -636,7 +636,7 @@ func TestUnrolledMatchesGeneric(t *testing.T) {
 	train := func(u bool) *Model {
 		unrolled = u
 		defer func() { unrolled = true }()
-		m, err := Train(enc.corpus, 3, enc.keys, enc.counts, enc.cfg)
+		m, err := Train(enc.sample.corpus(len(enc.keys)), 3, enc.keys, enc.counts, enc.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

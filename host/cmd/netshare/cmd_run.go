@@ -146,5 +146,8 @@ func printClusterResult(stdout io.Writer, at func(string) string, res *cluster.R
 		fmt.Fprintf(stdout, "training:        %d chunks, chunk 0 in %s, fine-tuning in %s, %d chunk(s) retried (resumed from their last checkpoint)\n",
 			len(res.Chunks), res.Chunk0.Round(time.Millisecond), res.FineTune.Round(time.Millisecond), retried)
 	}
+	if res.Generate > 0 {
+		fmt.Fprintf(stdout, "generation:      in %s on the workers (attributes, then every chunk in parallel)\n", res.Generate.Round(time.Millisecond))
+	}
 	printScores(stdout, res.Scores)
 }

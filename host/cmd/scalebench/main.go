@@ -50,7 +50,10 @@ type Stage struct {
 	PerSecond float64 `json:"records_per_second"`
 	PeakRSS   int64   `json:"peak_rss_bytes"`
 	Heap      int64   `json:"heap_after_bytes"`
-	Note      string  `json:"note,omitempty"`
+	// Plugin is the plugin modules' linear memory after the stage (a
+	// high-water mark: Wasm memory never shrinks), part of PeakRSS.
+	Plugin int64  `json:"plugin_memory_bytes"`
+	Note   string `json:"note,omitempty"`
 }
 
 func main() {
@@ -83,8 +86,8 @@ func main() {
 	fmt.Printf("memory budget %s; soft limit %s\n", memguard.Current(), memguard.Size(soft))
 	stages, err := bench(context.Background(), *in, *chunks, *maxFlowLen, *out, plugin.Options{CacheDir: *cache, Limits: plugin.Limits{MemoryMiB: *pluginMiB}})
 	for _, s := range stages {
-		fmt.Printf("%-7s %8.2f s (CPU %8.2f s)  %10.0f rec/s  peak RSS %7.0f MiB  heap after %7.0f MiB  %s\n",
-			s.Name, s.Seconds, s.CPU, s.PerSecond, mib(s.PeakRSS), mib(s.Heap), s.Note)
+		fmt.Printf("%-7s %8.2f s (CPU %8.2f s)  %10.0f rec/s  peak RSS %7.0f MiB  heap after %7.0f MiB  plugins %5.0f MiB  %s\n",
+			s.Name, s.Seconds, s.CPU, s.PerSecond, mib(s.PeakRSS), mib(s.Heap), mib(s.Plugin), s.Note)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "scalebench: %v\n", err)
@@ -127,6 +130,9 @@ func bench(ctx context.Context, in string, chunks, maxFlowLen int, out string, p
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		s.Heap = int64(ms.HeapAlloc)
+		for _, m := range h.Modules() {
+			s.Plugin += int64(m.MemoryBytes())
+		}
 		if err == nil && s.Seconds > 0 {
 			s.PerSecond = float64(n()) / s.Seconds
 		}

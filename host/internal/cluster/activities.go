@@ -112,7 +112,53 @@ func chunkFiles(pos, k int) Picker {
 	}
 }
 
-// Finish generates, writes the synthetic trace, scores and reports.
+// GenerateAttributes generates every chunk's flow attributes from the
+// chunks' final models (run.Session.GenerateAttributes): once, before the
+// chunks are generated in parallel, since a chunk's flows come from its
+// own and earlier chunks' models. It checks out the whole run.
+func (a *Activities) GenerateAttributes(ctx context.Context, job Job) error {
+	return a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, _ *Workspace) error {
+		return s.GenerateAttributes(ctx)
+	})
+}
+
+// GenerateChunk generates the pos-th trained chunk (chunk index k) from
+// each of its checkpoints, chooses one and leaves the chunk's records for
+// Finish to merge (run.Session.GenerateChunk). It checks out and opens
+// only what that chunk needs (generateFiles).
+func (a *Activities) GenerateChunk(ctx context.Context, job Job, pos, k int) error {
+	open := func(ctx context.Context, cfg *pipeline.Config, o run.Options) (*run.Session, error) {
+		return run.OpenGenerate(ctx, cfg, o, pos)
+	}
+	return a.session(ctx, job, k, generateFiles(pos, k), open, func(s *run.Session, _ *Workspace) error {
+		return s.GenerateChunk(ctx, k)
+	})
+}
+
+// generateFiles picks what generating the pos-th trained chunk (index k)
+// reads: the chunk plan, the training key, the encoders' state, the
+// privacy record (released histograms), the chunk's attributes, real
+// records and checkpoints, and its own earlier result (a retry). None of
+// it grows with the trace or the number of chunks.
+func generateFiles(pos, k int) Picker {
+	return func(rels []string) []string {
+		var out []string
+		own := run.TrainDir(pos) + "/"
+		part := fmt.Sprintf("generated/chunk-%d.", k)
+		for _, r := range rels {
+			switch {
+			case r == run.ChunkPlanFile, r == "train/KEY", r == "encoders.json", r == "privacy.json",
+				r == run.AttributesFile(k), r == run.ChunkRecordsFile(k),
+				strings.HasPrefix(r, own) && strings.HasSuffix(r, ".ckpt"), strings.HasPrefix(r, part):
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+}
+
+// Finish merges the generated chunks (generating any no worker did),
+// writes the synthetic trace, scores and reports.
 func (a *Activities) Finish(ctx context.Context, job Job) (*Result, error) {
 	var res *Result
 	err := a.session(ctx, job, -1, nil, run.Open, func(s *run.Session, ws *Workspace) error {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/netshare/netshare/host/internal/run"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -295,6 +296,7 @@ func TestS3RunMatchesDirectoryRun(t *testing.T) {
 	a, ra, _ := run(dir)
 	b, rb, logB := run(bucket)
 	t.Run("chunk activities read only their chunk", func(t *testing.T) { chunkLocal(t, logB, len(rb.Chunks)) })
+	t.Run("generate activities read only their chunk", func(t *testing.T) { generateLocal(t, logB, len(rb.Chunks)) })
 	if ra.Output != rb.Output {
 		t.Fatalf("outputs at %s and %s", ra.Output, rb.Output)
 	}
@@ -371,5 +373,49 @@ func chunkLocal(t *testing.T, log string, chunks int) {
 	}
 	if seen < chunks {
 		t.Fatalf("%d chunk activities logged their files, want %d:\n%s", seen, chunks, log)
+	}
+}
+
+// generateLocal checks, from the activities' log lines, that every
+// generate activity checked out only its own chunk's attributes, real
+// records and checkpoints, plus the plan, the training key and the
+// encoders' state (the workspace holds nothing else, so generating read
+// nothing else), and that it generated.
+func generateLocal(t *testing.T, log string, chunks int) {
+	t.Helper()
+	seen := 0
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, "netshare.GenerateChunk chunk ")
+		if i < 0 || !strings.Contains(line, "checked out") {
+			continue
+		}
+		var k int
+		if _, err := fmt.Sscanf(line[i:], "netshare.GenerateChunk chunk %d:", &k); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		seen++
+		t.Log(line[i:])
+		files := strings.Fields(line[strings.LastIndex(line, "bytes: ")+len("bytes: "):])
+		var own, ckpts int
+		for _, f := range files {
+			switch {
+			case f == "chunks/plan.json", f == "train/KEY", f == "encoders.json":
+			case f == run.AttributesFile(k), f == run.ChunkRecordsFile(k):
+				own++
+			case strings.HasPrefix(f, "train/chunk-") && strings.HasSuffix(f, ".ckpt"):
+				ckpts++
+			default:
+				t.Errorf("generating chunk %d checked out %s", k, f)
+			}
+		}
+		if own != 2 || ckpts == 0 {
+			t.Errorf("generating chunk %d checked out %d of its attributes and records and %d checkpoints: %v", k, own, ckpts, files)
+		}
+		if strings.Contains(line, ", wrote 0;") {
+			t.Errorf("generating chunk %d wrote nothing: %s", k, line)
+		}
+	}
+	if seen < chunks {
+		t.Fatalf("%d generate activities logged their files, want %d:\n%s", seen, chunks, log)
 	}
 }

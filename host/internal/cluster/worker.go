@@ -67,5 +67,7 @@ func Register(r Registry, a *Activities) {
 	r.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: WorkflowName})
 	r.RegisterActivityWithOptions(a.Prepare, activity.RegisterOptions{Name: activityPrepare})
 	r.RegisterActivityWithOptions(a.TrainChunk, activity.RegisterOptions{Name: activityTrainChunk})
+	r.RegisterActivityWithOptions(a.GenerateAttributes, activity.RegisterOptions{Name: activityAttributes})
+	r.RegisterActivityWithOptions(a.GenerateChunk, activity.RegisterOptions{Name: activityGenerate})
 	r.RegisterActivityWithOptions(a.Finish, activity.RegisterOptions{Name: activityFinish})
 }

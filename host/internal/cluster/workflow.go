@@ -17,12 +17,15 @@ const (
 	StatusQuery        = "status"
 	activityPrepare    = "netshare.Prepare"
 	activityTrainChunk = "netshare.TrainChunk"
+	activityAttributes = "netshare.GenerateAttributes"
+	activityGenerate   = "netshare.GenerateChunk"
 	activityFinish     = "netshare.Finish"
 )
 
 // Status is what the workflow answers to the status query.
 type Status struct {
-	// Stage is "prepare", "train chunk 0", "fine-tune", "finish" or "done".
+	// Stage is "prepare", "train chunk 0", "fine-tune", "generate",
+	// "finish" or "done".
 	Stage  string `json:"stage"`
 	Chunks int    `json:"chunks"`
 	// Steps is, per chunk, the steps it has trained when its activity
@@ -60,13 +63,17 @@ type Result struct {
 	Timings []run.Timing       `json:"timings"`
 	Chunks  []ChunkDone        `json:"chunks"`
 	// Chunk0 and FineTune are the wall times of training chunk 0 and of
-	// fine-tuning the others in parallel, as the workflow saw them.
+	// fine-tuning the others in parallel, as the workflow saw them;
+	// Generate that of generating the chunks in parallel.
 	Chunk0   time.Duration `json:"chunk0_ns"`
 	FineTune time.Duration `json:"finetune_ns"`
+	Generate time.Duration `json:"generate_ns"`
 }
 
 // Pipeline is the workflow: prepare, train chunk 0, fine-tune the other
-// chunks in parallel from it, finish. It only schedules activities and
+// chunks in parallel from it, generate the flows' attributes (once, from
+// every chunk's final model), generate every chunk in parallel (each
+// choosing its checkpoint), finish (merge, write, score). It only schedules activities and
 // keeps a status, so it is deterministic as Temporal requires; the work,
 // and everything that touches files, runs in the activities.
 func Pipeline(ctx workflow.Context, job Job) (*Result, error) {
@@ -148,14 +155,40 @@ func Pipeline(ctx workflow.Context, job Job) (*Result, error) {
 		}
 		fineTune = workflow.Now(ctx).Sub(t1)
 	}
+	var generate time.Duration
+	if len(prep.Index) == prep.Chunks {
+		// Without the chunk indices (a prepare activity of an older
+		// worker) Finish generates every chunk itself.
+		st.Stage = "generate"
+		t0 := workflow.Now(ctx)
+		if err := workflow.ExecuteActivity(opts("attributes", 12*time.Hour, 5), activityAttributes, job).Get(ctx, nil); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		futures := make([]workflow.Future, prep.Chunks)
+		for pos, k := range prep.Index {
+			futures[pos] = workflow.ExecuteActivity(opts(generateActivityID(k), 12*time.Hour, 5), activityGenerate, job, pos, k)
+		}
+		var errs []error
+		for pos, k := range prep.Index {
+			if err := futures[pos].Get(ctx, nil); err != nil {
+				errs = append(errs, fmt.Errorf("generate chunk %d: %w", k, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		generate = workflow.Now(ctx).Sub(t0)
+	}
 	st.Stage = "finish"
 	var res Result
 	if err := workflow.ExecuteActivity(opts("finish", 12*time.Hour, 5), activityFinish, job).Get(ctx, &res); err != nil {
 		return nil, fmt.Errorf("finish: %w", err)
 	}
-	res.Chunks, res.Chunk0, res.FineTune = done, chunk0, fineTune
+	res.Chunks, res.Chunk0, res.FineTune, res.Generate = done, chunk0, fineTune, generate
 	st.Stage = "done"
 	return &res, nil
 }
 
 func chunkActivityID(pos int) string { return fmt.Sprintf("chunk-%d", pos) }
+
+func generateActivityID(k int) string { return fmt.Sprintf("generate-%d", k) }

@@ -69,8 +69,20 @@ func (f *fakeStages) register(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivityWithOptions(func(ctx context.Context, job Job) (Prepared, error) {
 		f.note("prepare")
-		return Prepared{Chunks: f.chunks, Trained: f.trained}, nil
+		index := make([]int, f.chunks)
+		for i := range index {
+			index[i] = i
+		}
+		return Prepared{Chunks: f.chunks, Trained: f.trained, Index: index}, nil
 	}, activity.RegisterOptions{Name: activityPrepare})
+	env.RegisterActivityWithOptions(func(ctx context.Context, job Job) error {
+		f.note("attributes")
+		return nil
+	}, activity.RegisterOptions{Name: activityAttributes})
+	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos, k int) error {
+		f.note("generate " + string(rune('0'+k)))
+		return nil
+	}, activity.RegisterOptions{Name: activityGenerate})
 	env.RegisterActivityWithOptions(func(ctx context.Context, job Job, pos, k int) (ChunkDone, error) {
 		f.note("train " + string(rune('0'+pos)))
 		if pos == f.fail {
@@ -91,14 +103,14 @@ func TestWorkflowOrder(t *testing.T) {
 		trained bool
 		fail    int
 		// first and last calls, in order; the ones between are the
-		// fine-tuned chunks in any order.
+		// fine-tuned chunks, then the generated ones, in any order.
 		first, last []string
 		middle      int
 		wantErr     string
 	}{
-		{name: "three chunks", chunks: 3, fail: -1, first: []string{"prepare", "train 0"}, middle: 2, last: []string{"finish"}},
-		{name: "one chunk", chunks: 1, fail: -1, first: []string{"prepare", "train 0"}, last: []string{"finish"}},
-		{name: "already trained", chunks: 3, trained: true, fail: -1, first: []string{"prepare"}, last: []string{"finish"}},
+		{name: "three chunks", chunks: 3, fail: -1, first: []string{"prepare", "train 0"}, middle: 2 + 1 + 3, last: []string{"finish"}},
+		{name: "one chunk", chunks: 1, fail: -1, first: []string{"prepare", "train 0", "attributes", "generate 0"}, last: []string{"finish"}},
+		{name: "already trained", chunks: 3, trained: true, fail: -1, first: []string{"prepare", "attributes"}, middle: 3, last: []string{"finish"}},
 		{name: "chunk 0 fails", chunks: 3, fail: 0, first: []string{"prepare", "train 0"}, wantErr: "train chunk 0"},
 		{name: "chunk 2 fails", chunks: 4, fail: 2, first: []string{"prepare", "train 0"}, middle: 3, wantErr: "train chunk 2"},
 	}
@@ -141,6 +153,22 @@ func TestWorkflowOrder(t *testing.T) {
 				if got := calls[len(calls)-len(tc.last)+i]; got != c {
 					t.Fatalf("calls %v: want %s at the end", calls, c)
 				}
+			}
+			// The attributes after every chunk is trained, every chunk
+			// generated after the attributes.
+			lastTrain, attrs, firstGen := -1, -1, len(calls)
+			for i, c := range calls {
+				switch {
+				case strings.HasPrefix(c, "train "):
+					lastTrain = i
+				case c == "attributes":
+					attrs = i
+				case strings.HasPrefix(c, "generate "):
+					firstGen = min(firstGen, i)
+				}
+			}
+			if tc.wantErr == "" && !(lastTrain < attrs && attrs < firstGen) {
+				t.Fatalf("calls %v: want training, then the attributes, then the chunks generated", calls)
 			}
 			if tc.wantErr == "" && !tc.trained {
 				var res Result

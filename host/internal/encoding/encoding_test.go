@@ -225,12 +225,21 @@ func TestLayout(t *testing.T) {
 func TestSharedFitOnce(t *testing.T) {
 	b := loadUGR(t)
 	rt := newNative()
-	if _, err := Fit(context.Background(), rt, Config{Fields: netflowFields(), MaxLen: 5, Seed: 1, FitBatch: 400}, b, split(t, b, 3)); err != nil {
+	set := split(t, b, 3)
+	if _, err := Fit(context.Background(), rt, Config{Fields: netflowFields(), MaxLen: 5, Seed: 1, FitBatch: 400}, b, set); err != nil {
 		t.Fatal(err)
 	}
 	// 1000 rows in 3 batches: ip-bits ×2, word2vec once, td/pkt/byt/type
-	// ×4, each 3 calls; plus one call per non-empty chunk for time.
-	want := int64(3*(2+1+4) + 3)
+	// ×4, each 3 calls; plus, for time, one call per 400 rows (at most 5
+	// a flow) of each non-empty chunk.
+	want := int64(3 * (2 + 1 + 4))
+	for _, ch := range set.Chunks {
+		rows := 0
+		for _, f := range ch.Flows {
+			rows += min(len(f.Rows), 5)
+		}
+		want += int64((rows + 399) / 400)
+	}
 	if got := rt.fitCalls.Load(); got != want {
 		t.Errorf("%d fit calls, want %d", got, want)
 	}

@@ -40,25 +40,44 @@ func Fit(ctx context.Context, rt Runtime, cfg Config, records *abi.Batch, set *f
 	}
 	st := &State{Version: StateVersion, NChunks: len(set.Chunks), MaxLen: cfg.MaxLen}
 
-	// Fit each field, or each shared group once.
-	fitted := map[string][]byte{}
+	// Fit each field, or each shared group once, all in one pass over
+	// the records: each batch is serialised once and fed to every
+	// instance, and nothing of the records is held but that batch.
+	type fitting struct {
+		r     resolved
+		key   string
+		prior *FieldState
+	}
+	var todo []fitting
+	var fits []resolved
+	var keys []string
+	seen := map[string]bool{}
 	for _, r := range fields {
 		key := r.group
 		if key == "" {
 			key = "field:" + r.field.Name
 		}
-		if p := priorFor(cfg, r.field); p != nil {
-			st.Fields = append(st.Fields, *p)
+		p := priorFor(cfg, r.field)
+		todo = append(todo, fitting{r: r, key: key, prior: p})
+		if p == nil && !seen[key] {
+			seen[key] = true
+			fits, keys = append(fits, r), append(keys, key)
+		}
+	}
+	states, err := fitAll(ctx, rt, fits, records, batch)
+	if err != nil {
+		return nil, err
+	}
+	fitted := map[string][]byte{}
+	for i, k := range keys {
+		fitted[k] = states[i]
+	}
+	for _, f := range todo {
+		if f.prior != nil {
+			st.Fields = append(st.Fields, *f.prior)
 			continue
 		}
-		state, ok := fitted[key]
-		if !ok {
-			state, err = fitOne(ctx, rt, r, r.field.Name, records, batch)
-			if err != nil {
-				return nil, err
-			}
-			fitted[key] = state
-		}
+		r, state := f.r, fitted[f.key]
 		outs, err := loadOutputs(ctx, rt, r.field, r.params, r.seed, state)
 		if err != nil {
 			return nil, err
@@ -70,7 +89,7 @@ func Fit(ctx context.Context, rt Runtime, cfg Config, records *abi.Batch, set *f
 	}
 
 	if timeField != nil {
-		ts, err := fitTime(ctx, rt, cfg, *timeField, records, set)
+		ts, err := fitTime(ctx, rt, cfg, *timeField, records, set, batch)
 		if err != nil {
 			return nil, err
 		}
@@ -230,27 +249,50 @@ func open(ctx context.Context, rt Runtime, name string, f abi.Field, params map[
 	return in, nil
 }
 
-// fitOne fits one encoder instance on all records, in batches.
-func fitOne(ctx context.Context, rt Runtime, r resolved, column string, records *abi.Batch, batch int) ([]byte, error) {
-	in, err := open(ctx, rt, column, r.field, r.params, r.seed)
-	if err != nil {
-		return nil, err
+// fitAll fits one encoder instance per resolved field on all records, in
+// batches of batch rows: each batch is serialised once and fed to every
+// instance in turn, so the host holds one batch's bytes and each encoder
+// only what its fit keeps (docs/cluster.md, "One machine, large traces").
+func fitAll(ctx context.Context, rt Runtime, fields []resolved, records *abi.Batch, batch int) ([][]byte, error) {
+	ins := make([]Instance, len(fields))
+	defer func() {
+		for _, in := range ins {
+			if in != nil {
+				in.Close(ctx)
+			}
+		}
+	}()
+	for i, r := range fields {
+		in, err := open(ctx, rt, r.field.Name, r.field, r.params, r.seed)
+		if err != nil {
+			return nil, err
+		}
+		ins[i] = in
 	}
-	defer in.Close(ctx)
 	n := records.Len()
 	var buf []byte
-	for lo := 0; lo < n; lo += batch {
+	for lo := 0; lo < n && len(ins) > 0; lo += batch {
 		hi := min(lo+batch, n)
 		buf = abi.AppendBatch(buf[:0], records.Slice(lo, hi))
-		if _, _, err := in.Call(ctx, abi.OpFit, nil, buf); err != nil {
-			return nil, fmt.Errorf("encoding: field %q: fitting rows %d-%d: %w", r.field.Name, lo, hi-1, err)
+		for i, in := range ins {
+			if _, _, err := in.Call(ctx, abi.OpFit, nil, buf); err != nil {
+				return nil, fmt.Errorf("encoding: field %q: fitting rows %d-%d: %w", fields[i].field.Name, lo, hi-1, err)
+			}
 		}
 	}
-	_, state, err := in.Call(ctx, abi.OpFitEnd, nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("encoding: field %q: %w", r.field.Name, err)
+	states := make([][]byte, len(ins))
+	for i, in := range ins {
+		_, state, err := in.Call(ctx, abi.OpFitEnd, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("encoding: field %q: %w", fields[i].field.Name, err)
+		}
+		states[i] = state
+		// Close now: the next FitEnd (word2vec training) then has this
+		// instance's memory back.
+		in.Close(ctx)
+		ins[i] = nil
 	}
-	return state, nil
+	return states, nil
 }
 
 func loadOutputs(ctx context.Context, rt Runtime, f abi.Field, params map[string]any, seed int64, state []byte) ([]abi.Output, error) {

@@ -54,6 +54,18 @@ func (m *Module) Manifest() abi.Manifest { return m.manifest }
 // Limits are the limits the module runs under.
 func (m *Module) Limits() Limits { return m.limits }
 
+// MemoryBytes is the size of the running module's linear memory: its
+// high-water mark since it started, since a Wasm memory never shrinks
+// (0 while the module is stopped).
+func (m *Module) MemoryBytes() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil {
+		return 0
+	}
+	return uint64(m.live.mem.Size())
+}
+
 func newModule(ctx context.Context, name string, code []byte, digest string, limits Limits, cache wazero.CompilationCache) (*Module, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(limits.CallTimeout > 0).
@@ -115,7 +127,12 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 		WithName(fmt.Sprintf("%s#%d", m.name, m.gen)).
 		WithStartFunctions("_initialize").
 		WithStderr(&m.stderr).
-		WithRandSource(rand.New(rand.NewSource(seed ^ int64(m.gen))))
+		WithRandSource(rand.New(rand.NewSource(seed^int64(m.gen)))).
+		// The one variable a module sees: a Go module's collector then
+		// works harder as its heap nears the cap rather than growing the
+		// memory into it (memory never shrinks, so a module that let
+		// garbage pile up would die at the cap while its live data fits).
+		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dMiB", softMemoryLimitMiB(m.limits.MemoryMiB)))
 	ictx, cancel := m.callContext(experimental.WithMemoryAllocator(ctx, newMemoryAllocator()))
 	defer cancel()
 	mod, err := m.rt.InstantiateModule(ictx, m.compiled, cfg)
@@ -135,6 +152,10 @@ func (m *Module) start(ctx context.Context, seed int64) error {
 	}
 	return nil
 }
+
+// softMemoryLimitMiB is the Go memory limit a module runs under: 7/8 of
+// its cap, leaving room for what the runtime holds outside its heap.
+func softMemoryLimitMiB(capMiB int) int { return max(1, capMiB-capMiB/8) }
 
 // callContext bounds one call by the module's time limit, if it has one.
 func (m *Module) callContext(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/progress"
 	"github.com/netshare/netshare/host/internal/tensor"
 )
@@ -41,6 +43,14 @@ const ChunkPlanFile = "chunks/plan.json"
 
 // ChunkFile is chunk k's tensor file in the run directory.
 func ChunkFile(k int) string { return fmt.Sprintf("chunks/chunk-%d.gob", k) }
+
+// ChunkRecordsFile is chunk k's real records in time order (what a
+// chunk's generation scores its checkpoints against).
+func ChunkRecordsFile(k int) string { return fmt.Sprintf("chunks/records-%d.bin", k) }
+
+// AttributesFile is chunk k's generated flow attributes
+// (Session.GenerateAttributes), which generating the chunk reads.
+func AttributesFile(k int) string { return fmt.Sprintf("generated/attrs-%d.gob", k) }
 
 // TrainDir is the pos-th trained chunk's checkpoint directory in the run
 // directory.
@@ -92,6 +102,33 @@ type localChunk struct {
 // session can train only that chunk; the result is the same as through
 // Open, which reads and encodes the whole trace.
 func OpenChunk(ctx context.Context, cfg *pipeline.Config, opts Options, pos int) (*Session, error) {
+	return openChunk(cfg, opts, pos, true)
+}
+
+// OpenGenerate opens a prepared, trained run to generate its pos-th
+// trained chunk only (Session.GenerateChunk): it reads the chunk plan,
+// the encoders' state, and GenerateChunk then reads the chunk's
+// attributes (Session.GenerateAttributes), its checkpoints and its real
+// records — nothing that grows with the trace or the number of chunks.
+func OpenGenerate(ctx context.Context, cfg *pipeline.Config, opts Options, pos int) (*Session, error) {
+	s, err := openChunk(cfg, opts, pos, false)
+	if err != nil {
+		return nil, err
+	}
+	r := s.r
+	if r.state, err = encoding.LoadState(filepath.Join(r.dir, "encoders.json")); err != nil {
+		return nil, err
+	}
+	if r.host = opts.Host; r.host == nil {
+		if r.host, err = plugin.NewHost(ctx, PluginOptions(cfg)); err != nil {
+			return nil, err
+		}
+		s.ownHost = true
+	}
+	return s, nil
+}
+
+func openChunk(cfg *pipeline.Config, opts Options, pos int, withSet bool) (*Session, error) {
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
@@ -110,9 +147,11 @@ func OpenChunk(ctx context.Context, cfg *pipeline.Config, opts Options, pos int)
 		return nil, fmt.Errorf("chunk %d: the training plan does not match train/KEY: prepare the run again", pos)
 	}
 	k := p.Index[pos]
-	set, err := loadSet(filepath.Join(dir, filepath.FromSlash(ChunkFile(k))))
-	if err != nil {
-		return nil, fmt.Errorf("chunk %d: %w", k, err)
+	var set *tensor.Set
+	if withSet {
+		if set, err = loadSet(filepath.Join(dir, filepath.FromSlash(ChunkFile(k)))); err != nil {
+			return nil, fmt.Errorf("chunk %d: %w", k, err)
+		}
 	}
 	st, err := loadStages(dir)
 	if err != nil {

@@ -68,11 +68,12 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	key := k.sum()
 	r.keys["encode"] = key
 	statePath := filepath.Join(r.dir, "encoders.json")
-	setPath := func(k int) string { return filepath.Join(r.dir, "chunks", fmt.Sprintf("chunk-%d.gob", k)) }
+	setPath := func(k int) string { return filepath.Join(r.dir, filepath.FromSlash(ChunkFile(k))) }
+	recPath := func(k int) string { return filepath.Join(r.dir, filepath.FromSlash(ChunkRecordsFile(k))) }
 	outputs := []string{statePath}
 	for k, c := range r.flows.Chunks {
 		if len(c.Flows) > 0 {
-			outputs = append(outputs, setPath(k))
+			outputs = append(outputs, setPath(k), recPath(k))
 		}
 	}
 	r.sets = make([]*tensor.Set, len(r.flows.Chunks))
@@ -123,6 +124,11 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("chunk %d: %w", k, err)
 		}
 		if err := saveSet(setPath(k), set); err != nil {
+			return false, err
+		}
+		// The real chunk, for a worker that generates this chunk alone
+		// (choosing its checkpoint scores against it).
+		if err := saveBatch(recPath(k), r.chunkRecords(k)); err != nil {
 			return false, err
 		}
 		r.sets[k] = set

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -36,8 +37,35 @@ type chunkChoice struct {
 	Scores        []map[string]float64 `json:"scores,omitempty"`
 }
 
+// generateKey is the generate stage's key: the training, the metrics
+// that choose checkpoints, the copy guard and session completion.
+func (r *runner) generateKey() string {
+	return newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).json("copies", r.cfg.Privacy.DropCopies()).json("sessions", r.cfg.CompleteSessions()).sum()
+}
+
+// chunkPartFile and chunkChoiceFile are where generating chunk k leaves
+// its records (before the copy guard and the span cut, which the merge
+// applies) and its checkpoint choice: a worker generates a chunk
+// (Session.GenerateChunk), the generate stage merges.
+func chunkPartFile(k int) string { return filepath.Join("generated", fmt.Sprintf("chunk-%d.bin", k)) }
+func chunkChoiceFile(k int) string {
+	return filepath.Join("generated", fmt.Sprintf("chunk-%d.json", k))
+}
+
+// chunkGenerated is what generating one chunk records beside its records.
+type chunkGenerated struct {
+	// Key is the generate stage's key the chunk was generated under: a
+	// part left by another training or metric list is not used.
+	Key    string      `json:"key"`
+	Choice chunkChoice `json:"choice"`
+}
+
+// generate merges the chunks' generated records: each chunk that a worker
+// generated already (Session.GenerateChunk, under this stage's key) is
+// read back, the others are generated here, with the same functions and
+// seeds, so the result does not depend on where a chunk was generated.
 func (r *runner) generate(ctx context.Context) (bool, error) {
-	key := newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).json("copies", r.cfg.Privacy.DropCopies()).json("sessions", r.cfg.CompleteSessions()).sum()
+	key := r.generateKey()
 	r.keys["generate"] = key
 	genPath := filepath.Join(r.dir, "generated", "records.bin")
 	choicePath := filepath.Join(r.dir, "generated", "choice.json")
@@ -50,6 +78,76 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	r.stages.forget("generate")
+	n := len(r.sets)
+	parts := make([]*abi.Batch, n)
+	choices := make([]*chunkChoice, n)
+	missing := false
+	for k := range r.sets {
+		if r.sets[k] == nil {
+			continue
+		}
+		if parts[k], choices[k] = r.loadChunkPart(k, key); parts[k] == nil {
+			missing = true
+		}
+	}
+	if missing {
+		g, err := r.openGenerator(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer g.close()
+		for k := range r.sets {
+			if r.sets[k] == nil || parts[k] != nil {
+				continue
+			}
+			if parts[k], choices[k], err = g.chunk(ctx, k); err != nil {
+				return false, fmt.Errorf("chunk %d: %w", k, err)
+			}
+			r.generatedHere++
+		}
+	}
+	return false, r.mergeChunks(parts, choices, genPath, choicePath)
+}
+
+// loadChunkPart reads chunk k's part as a worker left it, or returns nil
+// when there is none for key.
+func (r *runner) loadChunkPart(k int, key string) (*abi.Batch, *chunkChoice) {
+	raw, err := os.ReadFile(filepath.Join(r.dir, chunkChoiceFile(k)))
+	if err != nil {
+		return nil, nil
+	}
+	var g chunkGenerated
+	if json.Unmarshal(raw, &g) != nil || g.Key != key {
+		return nil, nil
+	}
+	b, err := loadBatch(filepath.Join(r.dir, chunkPartFile(k)))
+	if err != nil {
+		return nil, nil
+	}
+	return b, &g.Choice
+}
+
+// generator generates chunks: the flows' attributes of every chunk (a
+// chunk's flows come from its own model and earlier chunks' models, by
+// the flow tags), each chunk's checkpoints and real records, the decoder,
+// and what checkpoint choice scores with.
+type generator struct {
+	r       *runner
+	attrs   [][]float32 // by chunk index
+	ckpts   [][]string
+	real    func(k int) (*abi.Batch, error)
+	codec   *encoding.Codec
+	close   func()
+	metrics []score.Metric
+	margs   []marginal
+	// released is the flows the released histograms count.
+	released int
+}
+
+// attributes loads every chunk's final checkpoint and generates and
+// places the flows' attributes; it returns them with each chunk's
+// checkpoints.
+func (r *runner) attributes() ([][]float32, [][]string, error) {
 	dirs := r.trainDirs()
 	n := len(r.sets)
 	last := make([]*gan.Model, n)
@@ -60,117 +158,179 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		}
 		paths, err := gan.Checkpoints(d)
 		if err != nil {
-			return false, err
+			return nil, nil, err
 		}
 		if len(paths) == 0 {
-			return false, fmt.Errorf("chunk %d: no checkpoint in %s", k, d)
+			return nil, nil, fmt.Errorf("chunk %d: no checkpoint in %s", k, d)
 		}
 		ckpts[k] = paths
 		if last[k], err = gan.Load(paths[len(paths)-1]); err != nil {
-			return false, fmt.Errorf("chunk %d: %w", k, err)
+			return nil, nil, fmt.Errorf("chunk %d: %w", k, err)
 		}
 	}
 	attrs, err := r.mergedAttributes(last)
+	return attrs, ckpts, err
+}
+
+// openGenerator opens a generator over the whole run.
+func (r *runner) openGenerator(ctx context.Context) (*generator, error) {
+	attrs, ckpts, err := r.attributes()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	codec, closeCodec, err := r.openDecoder(ctx, attrs)
+	return r.newGenerator(ctx, attrs, ckpts, func(k int) (*abi.Batch, error) { return r.chunkRecords(k), nil })
+}
+
+// chunkAttributes is one chunk's generated attributes as a file.
+type chunkAttributes struct {
+	// Key is the generate stage's key they were generated under.
+	Key   string
+	Attrs []float32
+}
+
+// localGenerator opens a generator for the one chunk a session opened
+// with OpenGenerate holds, from the files of that chunk alone.
+func (r *runner) localGenerator(ctx context.Context, key string) (*generator, error) {
+	l := r.local
+	path := filepath.Join(r.dir, filepath.FromSlash(AttributesFile(l.k)))
+	var ca chunkAttributes
+	err := readGob(path, &ca)
+	if err == nil && ca.Key != key {
+		err = fmt.Errorf("%s was generated by another training or metric list", path)
+	}
 	if err != nil {
-		return false, err
+		return nil, fmt.Errorf("the chunk's attributes (generated after training): %w", err)
 	}
-	defer closeCodec()
-	var metrics []score.Metric // from the columns the model generates
-	var parts []*abi.Batch
-	var choices []chunkChoice
+	ckpts, err := gan.Checkpoints(filepath.Join(r.dir, filepath.FromSlash(TrainDir(l.pos))))
+	if err != nil {
+		return nil, err
+	}
+	attrs := make([][]float32, r.state.NChunks)
+	all := make([][]string, r.state.NChunks)
+	attrs[l.k], all[l.k] = ca.Attrs, ckpts
+	return r.newGenerator(ctx, attrs, all, func(k int) (*abi.Batch, error) {
+		return loadBatch(filepath.Join(r.dir, filepath.FromSlash(ChunkRecordsFile(k))))
+	})
+}
+
+func (r *runner) newGenerator(ctx context.Context, attrs [][]float32, ckpts [][]string, real func(int) (*abi.Batch, error)) (*generator, error) {
+	g := &generator{r: r, attrs: attrs, ckpts: ckpts, real: real}
+	var err error
+	if g.codec, g.close, err = r.openDecoder(ctx, attrs); err != nil {
+		return nil, err
+	}
+	if len(r.cfg.Privacy.Marginals) > 0 {
+		b, err := loadBudget(r.dir)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("privacy: the released histograms: %w", err)
+		}
+		g.margs = b.Marginals
+		for _, n := range b.Counts {
+			g.released += n
+		}
+	}
+	return g, nil
+}
+
+// chunk generates chunk k from each of its checkpoints, keeps the one the
+// metrics rank best against the real chunk (the last one under privacy),
+// imposes the released marginals and returns its records, still with
+// their flow column.
+func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice, error) {
+	r := g.r
+	ch := &chunkChoice{Chunk: k, Checkpoints: g.ckpts[k]}
+	if len(g.attrs[k]) == 0 {
+		return &abi.Batch{}, ch, nil
+	}
+	real, err := g.real(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch.Flows = len(g.attrs[k]) / tensor.Width(r.state.AttrOutputs)
+	var cands []*abi.Batch
+	for i, p := range g.ckpts[k] {
+		r.line.Update("generate chunk %d/%d: checkpoint %d/%d", k+1, len(g.attrs), i+1, len(g.ckpts[k]))
+		m, err := gan.Load(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := r.generateChunk(ctx, g.codec, m, k, g.attrs[k])
+		if err != nil {
+			return nil, nil, err
+		}
+		cands = append(cands, b)
+	}
+	best := len(cands) - 1
+	// Choosing by scores against the real chunk would spend privacy
+	// the accountant does not count: a DP run keeps the last one.
+	if len(cands) > 1 && !r.cfg.Privacy.Enabled {
+		if g.metrics == nil {
+			ms, err := r.metricList(sharedColumns(real, cands[0]))
+			if err != nil {
+				return nil, nil, err
+			}
+			g.metrics = withoutEvaluators(ms)
+		}
+		choice, results, err := score.ChooseBest(ctx, r.host, sharedColumns(real, cands[0]), cands, g.metrics, score.Options{Seed: r.cfg.Seed})
+		if err != nil {
+			return nil, nil, fmt.Errorf("choosing a checkpoint: %w", err)
+		}
+		best, ch.RankSums = choice.Best, choice.RankSums
+		for _, res := range results {
+			ch.Scores = append(ch.Scores, res.Values())
+		}
+	}
+	ch.Chosen = g.ckpts[k][best]
+	return r.imposeMarginals(cands[best], k, g.margs, g.released), ch, nil
+}
+
+// mergeChunks drops copies of training flows, cuts each chunk's records
+// to its span, joins the chunks in time order and writes the synthetic
+// records and the checkpoint choices.
+func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath, choicePath string) error {
 	var realKeys map[string]struct{}
 	if r.cfg.Privacy.DropCopies() {
 		realKeys = flowKeys(r.records, r.cfg.Flows.Key)
 	}
 	dropped := 0
-	var margs []marginal
-	released := 0
-	if len(r.cfg.Privacy.Marginals) > 0 {
-		b, err := loadBudget(r.dir)
-		if err != nil {
-			return false, fmt.Errorf("privacy: the released histograms: %w", err)
-		}
-		margs = b.Marginals
-		for _, n := range b.Counts {
-			released += n
-		}
-	}
-	for k := range r.sets {
-		if r.sets[k] == nil || len(attrs[k]) == 0 {
+	var kept []*abi.Batch
+	var choices []chunkChoice
+	for k, p := range parts {
+		if p == nil || chosen[k] == nil || chosen[k].Flows == 0 {
 			continue
 		}
-		real := r.chunkRecords(k)
-		ch := chunkChoice{Chunk: k, Flows: len(attrs[k]) / tensor.Width(r.sets[k].AttrOutputs), Checkpoints: ckpts[k]}
-		var cands []*abi.Batch
-		for i, p := range ckpts[k] {
-			r.line.Update("generate chunk %d/%d: checkpoint %d/%d", k+1, n, i+1, len(ckpts[k]))
-			m := last[k]
-			if i < len(ckpts[k])-1 {
-				if m, err = gan.Load(p); err != nil {
-					return false, fmt.Errorf("chunk %d: %w", k, err)
-				}
-			}
-			b, err := r.generateChunk(ctx, codec, m, k, attrs[k])
-			if err != nil {
-				return false, fmt.Errorf("chunk %d: %w", k, err)
-			}
-			cands = append(cands, b)
-		}
-		best := len(cands) - 1
-		// Choosing by scores against the real chunk would spend privacy
-		// the accountant does not count: a DP run keeps the last one.
-		if len(cands) > 1 && !r.cfg.Privacy.Enabled {
-			if metrics == nil {
-				if metrics, err = r.metricList(sharedColumns(r.records, cands[0])); err != nil {
-					return false, err
-				}
-				metrics = withoutEvaluators(metrics)
-			}
-			choice, results, err := score.ChooseBest(ctx, r.host, sharedColumns(real, cands[0]), cands, metrics, score.Options{Seed: r.cfg.Seed})
-			if err != nil {
-				return false, fmt.Errorf("chunk %d: choosing a checkpoint: %w", k, err)
-			}
-			best, ch.RankSums = choice.Best, choice.RankSums
-			for _, res := range results {
-				ch.Scores = append(ch.Scores, res.Values())
-			}
-		}
-		ch.Chosen = ckpts[k][best]
-		lo, hi := r.chunkSpan(k, real)
-		shaped := r.imposeMarginals(cands[best], k, margs, released)
-		deduped, copies := dedupeFlows(shaped, r.cfg.Flows.Key, realKeys)
+		ch := *chosen[k]
+		lo, hi := r.chunkSpan(k, r.chunkRecords(k))
+		deduped, copies := dedupeFlows(p, r.cfg.Flows.Key, realKeys)
 		part := truncateToSpan(deduped, lo, hi)
 		ch.Records, ch.CopiesDropped = part.Len(), copies
 		dropped += copies
-		parts = append(parts, part)
+		kept = append(kept, part)
 		choices = append(choices, ch)
 	}
 	if dropped > 0 {
 		fmt.Fprintf(r.out, "generate dropped %d synthetic flows whose key copies a training flow's (privacy.copies)\n", dropped)
 	}
-	syn, err := concatByTime(parts)
+	syn, err := concatByTime(kept)
 	if err != nil {
-		return false, err
+		return err
 	}
 	// Bidirectional flows: each record back in the direction it was
 	// generated in.
 	if syn, err = flow.Unorient(syn); err != nil {
-		return false, err
+		return err
 	}
 	// Conversations (bidirectional flows) get the handshakes and
 	// teardowns the real trace has, as often as it has them.
 	if r.records.Column(flow.DirColumn) != nil && r.cfg.CompleteSessions() {
 		real, err := flow.Unorient(r.records)
 		if err != nil {
-			return false, err
+			return err
 		}
 		var fx sessionFixes
 		if syn, fx, err = completeSessions(real, syn, uint64(r.cfg.Seed)); err != nil {
-			return false, err
+			return err
 		}
 		if fx.Handshakes+fx.Teardowns+fx.Dropped > 0 {
 			fmt.Fprintf(r.out, "generate completed TCP sessions of %d two-way conversations: %d handshakes, %d teardowns, %d one-way conversations dropped, to the real trace's rates (flows.sessions)\n",
@@ -178,17 +338,17 @@ func (r *runner) generate(ctx context.Context) (bool, error) {
 		}
 	}
 	if syn.Len() == 0 {
-		return false, fmt.Errorf("the model generated no records: train longer (model.steps)")
+		return fmt.Errorf("the model generated no records: train longer (model.steps)")
 	}
 	if err := saveBatch(genPath, syn); err != nil {
-		return false, err
+		return err
 	}
 	b, _ := json.MarshalIndent(choices, "", "  ")
 	if err := atomicfile.WriteBytes(choicePath, b); err != nil {
-		return false, err
+		return err
 	}
 	r.synthetic = syn
-	return false, r.stages.done("generate", key)
+	return r.stages.done("generate", r.keys["generate"])
 }
 
 // mergedAttributes generates each chunk's flows from its model and places
@@ -281,10 +441,8 @@ const maxDecodeLanes = 8
 // nearest-neighbour search that one module instance runs on one core.
 func (r *runner) openDecoder(ctx context.Context, attrs [][]float32) (*encoding.Codec, func(), error) {
 	most := 0
-	for k, a := range attrs {
-		if r.sets[k] != nil {
-			most = max(most, len(a)/tensor.Width(r.sets[k].AttrOutputs))
-		}
+	for _, a := range attrs {
+		most = max(most, len(a)/tensor.Width(r.state.AttrOutputs))
 	}
 	workers := r.cfg.Model.Workers
 	if workers <= 0 {

@@ -15,6 +15,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -65,12 +66,15 @@ type runner struct {
 	host *plugin.Host
 	// decodeLanes is how many module instances decoded generated records.
 	decodeLanes int
-	dir         string
-	out         io.Writer
-	line        *progress.Line
-	notify      func(stage string, done, total int)
-	stages      *stages
-	res         *Result
+	// generatedHere counts the chunks the generate stage generated itself
+	// rather than merging a worker's part (Session.GenerateChunk).
+	generatedHere int
+	dir           string
+	out           io.Writer
+	line          *progress.Line
+	notify        func(stage string, done, total int)
+	stages        *stages
+	res           *Result
 
 	records   *abi.Batch // training records (without the holdout)
 	holdout   *abi.Batch
@@ -179,6 +183,87 @@ func (s *Session) Trained() bool { return s.trained }
 // checkpoint: chunk 0 from scratch, the others from chunk 0's final
 // checkpoint, so chunk 0 must be complete first.
 func (s *Session) TrainChunk(ctx context.Context, pos int) error { return s.r.trainChunk(ctx, pos) }
+
+// GenerateAttributes generates every chunk's flow attributes from the
+// chunks' final models and places them (a flow is kept by the chunk that
+// generated it if it starts there and copied into the later chunks it
+// appears in), and leaves each chunk's in the run directory
+// (AttributesFile), where a session opened with OpenGenerate reads its
+// own. It reads every chunk's final checkpoint, once for all chunks.
+func (s *Session) GenerateAttributes(ctx context.Context) error {
+	r := s.r
+	if r.local != nil {
+		return fmt.Errorf("generate: the attributes need every chunk's model: open the whole run")
+	}
+	if err := r.allTrained(); err != nil {
+		return fmt.Errorf("generate: train: %w", err)
+	}
+	key := r.generateKey()
+	attrs, _, err := r.attributes()
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	for k, a := range attrs {
+		if r.sets[k] == nil {
+			continue
+		}
+		if err := writeGob(filepath.Join(r.dir, filepath.FromSlash(AttributesFile(k))), chunkAttributes{Key: key, Attrs: a}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GenerateChunk generates chunk k (a chunk index, one with flows) from
+// each of its checkpoints, chooses among them and leaves its records and
+// choice in the run directory, where Finish's generate stage merges them
+// instead of generating the chunk itself. Every chunk must be trained. In
+// a session opened with OpenGenerate it reads only the chunk's own files,
+// GenerateAttributes having run; in one opened with Open it generates the
+// attributes itself. Generating chunks apart, on several workers, gives
+// the same synthetic trace as Finish alone: the same functions and seeds
+// run.
+func (s *Session) GenerateChunk(ctx context.Context, k int) error {
+	r := s.r
+	if l := r.local; l != nil && l.k != k {
+		return fmt.Errorf("generate: the session holds chunk %d, not %d", l.k, k)
+	}
+	if r.local == nil && (k < 0 || k >= len(r.sets) || r.sets[k] == nil) {
+		return fmt.Errorf("generate: no chunk %d with flows", k)
+	}
+	if err := r.allTrained(); err != nil {
+		return fmt.Errorf("generate chunk %d: train: %w", k, err)
+	}
+	key := r.generateKey()
+	if part, _ := r.loadChunkPart(k, key); part != nil {
+		return nil // a lost worker's retry: done already
+	}
+	var g *generator
+	var err error
+	if r.local != nil {
+		g, err = r.localGenerator(ctx, key)
+	} else {
+		g, err = r.openGenerator(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("generate chunk %d: %w", k, err)
+	}
+	defer g.close()
+	part, ch, err := g.chunk(ctx, k)
+	if err != nil {
+		return fmt.Errorf("generate chunk %d: %w", k, err)
+	}
+	if err := saveBatch(filepath.Join(r.dir, chunkPartFile(k)), part); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(chunkGenerated{Key: key, Choice: *ch}, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The choice last: it names the key, so a part is used only once
+	// both are complete.
+	return atomicfile.WriteBytes(filepath.Join(r.dir, chunkChoiceFile(k)), b)
+}
 
 // Finish checks that every chunk is trained, then generates, writes the
 // synthetic trace, scores it, writes the report and builds the release.

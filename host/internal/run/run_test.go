@@ -535,3 +535,90 @@ func TestPublicPrior(t *testing.T) {
 		t.Fatalf("a private word2vec fit beside a prior: %v", err)
 	}
 }
+
+// TestGenerateChunkThenFinish generates each chunk in a session of its
+// own, as workers do (the attributes in a session over the whole run,
+// then each chunk in one opened with OpenGenerate, which reads only that
+// chunk's files, except the first chunk in a whole-run session), then
+// merges in another: the synthetic trace and the checkpoint choices are
+// byte-identical to a run that generates everything in Finish, and Finish
+// generated nothing itself.
+func TestGenerateChunkThenFinish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	one := t.TempDir()
+	if _, err := Run(ctx, tinyConfig(t, one), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	split := t.TempDir()
+	s, err := Open(ctx, tinyConfig(t, split), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.GenerateChunk(ctx, 0); err == nil {
+		t.Fatal("generated a chunk before training")
+	}
+	if err := s.r.trainAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var chunks []int
+	for k, set := range s.r.sets {
+		if set != nil {
+			chunks = append(chunks, k)
+		}
+	}
+	if len(chunks) < 2 {
+		t.Fatalf("the tiny pipeline has %d chunks with flows, want 2", len(chunks))
+	}
+	if _, err := s.SaveChunkPlan(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.GenerateChunk(ctx, chunks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.GenerateAttributes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	for pos, k := range chunks[1:] {
+		w, err := OpenGenerate(ctx, tinyConfig(t, split), Options{}, pos+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.GenerateChunk(ctx, k+1); err == nil {
+			t.Errorf("a session of chunk %d generated chunk %d", k, k+1)
+		}
+		if err := w.GenerateChunk(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		w.Close(ctx)
+	}
+	f, err := Open(ctx, tinyConfig(t, split), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(ctx)
+	if _, err := f.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.r.generatedHere != 0 {
+		t.Errorf("Finish generated %d chunks itself, want 0: the workers' parts were there", f.r.generatedHere)
+	}
+	for _, name := range []string{"records.bin", "choice.json"} {
+		a, err := os.ReadFile(filepath.Join(one, "generated", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(split, "generated", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// choice.json names checkpoints by path, in each run's directory.
+		b = bytes.ReplaceAll(b, []byte(split), []byte(one))
+		if !bytes.Equal(a, b) {
+			t.Errorf("generated/%s differs between one session and chunks generated apart", name)
+		}
+	}
+}

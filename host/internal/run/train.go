@@ -198,7 +198,19 @@ func (r *runner) trainAll(ctx context.Context) error {
 // trainingComplete checks that every chunk's newest checkpoint is at its
 // planned step, then records the stage as done.
 func (r *runner) trainingComplete() error {
+	if err := r.allTrained(); err != nil {
+		return err
+	}
+	return r.stages.done("train", r.keys["train"])
+}
+
+// allTrained checks that every chunk has its final checkpoint (a session
+// of one chunk checks its own).
+func (r *runner) allTrained() error {
 	for pos, want := range r.plan.iters {
+		if r.local != nil && pos != r.local.pos {
+			continue
+		}
 		_, step, err := gan.LatestCheckpoint(filepath.Join(r.dir, "train", fmt.Sprintf("chunk-%d", pos)))
 		if err != nil {
 			return err
@@ -208,7 +220,7 @@ func (r *runner) trainingComplete() error {
 			return fmt.Errorf("chunk %d has trained %d of %d steps", k, step, want)
 		}
 	}
-	return r.stages.done("train", r.keys["train"])
+	return nil
 }
 
 // trainPlan is what every chunk's training shares.
