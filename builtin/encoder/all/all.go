@@ -7,6 +7,7 @@ import (
 	_ "github.com/netshare/netshare/builtin/encoder/continuous"
 	_ "github.com/netshare/netshare/builtin/encoder/identity"
 	_ "github.com/netshare/netshare/builtin/encoder/ipbits"
+	_ "github.com/netshare/netshare/builtin/encoder/mixed"
 	_ "github.com/netshare/netshare/builtin/encoder/time"
 	_ "github.com/netshare/netshare/builtin/encoder/word2vec"
 )

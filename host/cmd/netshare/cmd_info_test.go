@@ -64,7 +64,7 @@ func TestPluginsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"format/pcap": false, "format/netflow-csv": false, "format/zeek-conn": false,
-		"encoder/ip-bits": false, "encoder/word2vec": false, "encoder/continuous": false, "encoder/categorical": false, "encoder/time": false,
+		"encoder/ip-bits": false, "encoder/word2vec": false, "encoder/continuous": false, "encoder/mixed": false, "encoder/categorical": false, "encoder/time": false,
 		"metric/jsd": false, "metric/emd": false, "metric/flow-size": false, "metric/audit": false}
 	for _, r := range rows {
 		if r.Module != "builtin" || len(r.SHA256) != 64 || r.Version == "" {

@@ -4,7 +4,8 @@
 // set for netflow-csv and zeek-conn. IPs as bits, ports through one shared
 // IP2Vec model, the protocol as a category, the timestamp as flow start plus
 // interarrival, and the per-record fields scaled with fixed bounds where
-// the header format fixes them.
+// the header format fixes them. Not NetShare's: sizes and durations use
+// the mixed encoder, whose exact modes reproduce their spikes.
 //
 // Header fields that are nearly constant in practice (tos, the fragment
 // offset) are categorical over the values seen, which reproduces them
@@ -36,7 +37,9 @@ func Packets(private bool) abi.FieldDefaults {
 			feature("tcp_flags", "continuous", bounded(0, 255)))
 	} else {
 		fs = append(fs,
-			feature("pkt_len", "continuous", nil),
+			// Spikes (40–65 and 1500-byte packets) get exact modes when the
+			// trace has them (docs/encoders.md, "mixed"; docs/fidelity.md).
+			feature("pkt_len", "mixed", nil),
 			feature("tos", "categorical", nil),
 			feature("off", "categorical", nil),
 			feature("tcp_flags", "categorical", nil))
@@ -54,16 +57,23 @@ func Packets(private bool) abi.FieldDefaults {
 // would come from the data: a pipeline names it in [[fields]] with its
 // choices to model it.
 func Flows(private bool) abi.FieldDefaults {
+	// Sizes and durations have spikes (one-packet flows, zero durations):
+	// mode-specific where the data has them; under privacy modes would
+	// come from the data, so fixed bounds.
+	enc := "mixed"
 	logScaled := func(lo, hi float64) map[string]any {
 		if private {
 			return map[string]any{"log1p": true, "min": lo, "max": hi}
 		}
 		return map[string]any{"log1p": true}
 	}
+	if private {
+		enc = "continuous"
+	}
 	fs := append(tuple(private, 300),
-		feature("td", "continuous", logScaled(0, 600)),
-		feature("pkt", "continuous", logScaled(1, 1e6)),
-		feature("byt", "continuous", logScaled(20, 1.5e9)))
+		feature("td", enc, logScaled(0, 600)),
+		feature("pkt", enc, logScaled(1, 1e6)),
+		feature("byt", enc, logScaled(20, 1.5e9)))
 	d := abi.FieldDefaults{Fields: fs}
 	if !private {
 		d.Strings = &abi.StringDefault{Field: abi.Field{Role: abi.RoleFeature, Encoder: "categorical"}, MaxValues: maxCategories}
