@@ -48,7 +48,7 @@ func init() {
 			{Name: "kind", Type: abi.ParamString, Doc: "the kind this field's values belong to (default: kinds[column])"},
 			{Name: "max_checks", Type: abi.ParamInt, Default: int64(0), Doc: "0: no budget; n > 0: examine at most n vocabulary vectors per decoded value (approximate, no bound)"},
 			// 0.5: on generated output of trained models 99.7–99.98 % of
-			// values decode as exact search decodes them, at 1.3–1.7 times
+			// values decode as exact search decodes them, at 1.3–1.8 times
 			// its speed in the sandbox (docs/encoders.md).
 			{Name: "approx", Type: abi.ParamFloat, Default: 0.5, Doc: "ε ≥ 0: decode may return a value up to 1+ε times as far from the query as the nearest (a bound, not an estimate); 0 is exact"},
 			{Name: "pretrained", Type: abi.ParamString, Doc: "a fitted state to use instead of fitting (JSON text or \"base64:...\"); in a pipeline, a path the host reads"},
