@@ -29,6 +29,14 @@ type kdTree struct {
 	off    []float64  // per axis, the query's distance to the current cell
 	heap   []bbfEntry // nearestBBF's queue
 	pool   []float64  // nearestBBF's per-axis offsets of queued cells
+
+	// The leaves in 8-bit integers for exact's first pass (quant.go);
+	// nil above maxQuantDims dimensions.
+	qpk   []uint64    // per leaf, groups of three points: dim packed words each
+	qoff  []int64     // per group slot: 128·Σt̂ (quantPad for padding)
+	beta  float64     // the largest quantisation error |127t − t̂| of a point
+	qu    []uint64    // the query's quantised values
+	cands []quantCand // exact's candidates
 }
 
 type kdNode struct {
@@ -37,6 +45,8 @@ type kdNode struct {
 	right int32 // inner node: right child
 	lo    int32 // leaf: its points are [lo, hi)
 	hi    int32
+	qw    int32 // leaf: its first word in qpk
+	qs    int32 // leaf: its first slot in qoff
 }
 
 // kdFrame is a far child left for later: the squared distance from the
@@ -55,7 +65,7 @@ type kdUndo struct {
 }
 
 const (
-	leafSize = 8
+	leafSize = 24
 	// pruneSlack keeps a cell whose lower bound exceeds the best distance
 	// by less than the rounding of the incrementally updated bound, so
 	// that pruning never drops a point the brute force would pick. The
@@ -83,6 +93,7 @@ func newKDTree(pts []float64, dim int, keys []int64) *kdTree {
 	t.frames = make([]kdFrame, depth+1)
 	t.undo = make([]kdUndo, depth+1)
 	t.off = make([]float64, dim)
+	t.buildQuant()
 	return t
 }
 
@@ -134,19 +145,27 @@ func (t *kdTree) build(pts []float64, perm []int32, lo, hi, depth int) int {
 // closest seen (no bound, as Annoy's); 0 means no limit. Both approximate
 // searches are nearestBBF's; the exact one is exact's.
 func (t *kdTree) nearest(q []float64, maxChecks int, grow float64) (int, float64) {
-	if maxChecks > 0 || grow > 1 {
+	if maxChecks > 0 || grow > 1 && t.qpk == nil {
 		return t.nearestBBF(q, maxChecks, grow)
 	}
-	return t.exact(q)
+	return t.search(q, grow)
 }
 
-// exact is nearest's exact search, depth-first and iterative: it descends
+// exact is the exact search: search with no slack.
+func (t *kdTree) exact(q []float64) (int, float64) { return t.search(q, 1) }
+
+// search is nearest's depth-first search, iterative: it descends
 // to the query's leaf, leaving far children on a stack with the squared
 // distance from q to their cell (the sum over axes of q's offset from the
 // cell, kept in off and restored through an undo log), and visits a far
 // child only when that bound does not exceed the best distance so far
-// (equal is visited, so ties resolve to the lower key).
-func (t *kdTree) exact(q []float64) (int, float64) {
+// (equal is visited, so ties resolve to the lower key). With the integer
+// leaves (quant.go) a leaf's points are scored in integers, the best
+// distance is the bound that scoring guarantees, and the candidates'
+// float distances decide at the end. With grow > 1 (integer leaves only)
+// a cell is skipped once grow times its distance exceeds that bound, so
+// the answer is at most sqrt(grow) times as far as the nearest.
+func (t *kdTree) search(q []float64, grow float64) (int, float64) {
 	d := t.dim
 	pts, key, nodes := t.pts, t.key, t.nodes
 	frames, undo, off := t.frames, t.undo, t.off[:d]
@@ -154,7 +173,17 @@ func (t *kdTree) exact(q []float64) (int, float64) {
 	for k := range off {
 		off[k] = 0
 	}
-	best, bestD := -1, math.MaxFloat64
+	quant := t.qpk != nil
+	var cq, win int64
+	var qn2 float64
+	bestS, cands := int64(quantNone), t.cands[:0]
+	if quant {
+		var e int64
+		cq, e, qn2, quant = t.quantQuery(q)
+		win = 2 * e
+	}
+	// bound is the largest squared distance the nearest point can have.
+	best, bestD, bound := -1, math.MaxFloat64, math.MaxFloat64
 	sp, ul := 0, 0
 	node, rd := int32(0), 0.0
 	for {
@@ -169,17 +198,31 @@ func (t *kdTree) exact(q []float64) (int, float64) {
 			o := off[a]
 			// Depth bounds both stacks: a frame per level of the current
 			// path at most, and an undo entry per frame entered.
-			if r := rd - o*o + diff*diff; r <= bestD+pruneSlack {
+			if r := rd - o*o + diff*diff; r*grow <= bound+pruneSlack {
 				frames[sp] = kdFrame{rd: r, diff: diff, node: far, axis: a, undoLen: int32(ul)}
 				sp++
 			}
 			node = near
 			n = &nodes[node]
 		}
-		best, bestD = scanLeaf(pts, q, key, int(n.lo), int(n.hi), best, bestD)
+		if quant {
+			bestS, cands = t.scanQuant(n, cq, win, bestS, cands)
+			bound = qn2 + 1 + unitSlack - 2*float64(bestS-win/2)/(quantScale*quantScale)
+		} else {
+			best, bestD = scanLeaf(pts, q, key, int(n.lo), int(n.hi), best, bestD)
+			bound = bestD
+		}
 		// Next far child whose cell may still hold a closer point.
 		for {
 			if sp == 0 {
+				if quant {
+					for _, c := range cands {
+						if c.score >= bestS-win {
+							best, bestD = scanLeaf(pts, q, key, int(c.pos), int(c.pos)+1, best, bestD)
+						}
+					}
+					t.cands = cands
+				}
 				if best < 0 {
 					best = 0 // only when no distance was finite
 				}
@@ -187,7 +230,7 @@ func (t *kdTree) exact(q []float64) (int, float64) {
 			}
 			sp--
 			f := &frames[sp]
-			if f.rd > bestD+pruneSlack {
+			if f.rd*grow > bound+pruneSlack {
 				continue
 			}
 			for ul > int(f.undoLen) {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -261,7 +263,8 @@ func TestUnseenValueMapsToNearest(t *testing.T) {
 
 // TestDecodesOwnValuesExactly: on the real trace, each field decodes any
 // vector to the cosine-nearest of the values that field holds (brute force
-// over them), never to a value only the other port column has.
+// over them) with approx = 0, never to a value only the other port column
+// has.
 func TestDecodesOwnValuesExactly(t *testing.T) {
 	b := loadUGR(t)
 	w := newWire(t)
@@ -269,7 +272,7 @@ func TestDecodesOwnValuesExactly(t *testing.T) {
 	r := &rng{s: 11}
 	for _, col := range []string{"srcport", "dstport", "proto"} {
 		t.Run(col, func(t *testing.T) {
-			h := w.Open("word2vec", col, embeddingOnly(), 7)
+			h := w.Open("word2vec", col, map[string]any{"approx": 0.0, "min_flows": int64(0)}, 7)
 			w.Load(h, st)
 			// The field's own values and their vectors, as the encoder
 			// gives them.
@@ -333,9 +336,15 @@ func TestStateWithoutColumnTokens(t *testing.T) {
 // The k-d tree must agree with brute force, ties to the lower key, on
 // unstructured points, on ones full of duplicates and ties, and on unit
 // vectors (the real case) with queries at the points, at their float32
-// roundings, near them and far from them.
+// roundings, near them and far from them. Unit vectors take the integer
+// first pass (quant.go): 10 dimensions its written-out scan, 7 the loop.
 func TestKDTreeExact(t *testing.T) {
-	const d = 10
+	for _, d := range []int{10, 7} {
+		t.Run(fmt.Sprintf("d=%d", d), func(t *testing.T) { testKDTreeExact(t, d) })
+	}
+}
+
+func testKDTreeExact(t *testing.T, d int) {
 	r := &rng{s: 5}
 	gauss := func() float64 { return math.Sqrt(-2*math.Log(1-r.float())) * math.Cos(2*math.Pi*r.float()) }
 	tests := []struct {
@@ -369,6 +378,14 @@ func TestKDTreeExact(t *testing.T) {
 				keys[i] = int64(10 * (tc.n - i))
 			}
 			tree := newKDTree(pts, d, keys)
+			// A point of zeros stays zero when normalised: no integer pass.
+			unit := tc.unit
+			for i := 0; i < tc.n; i++ {
+				unit = unit && slices.ContainsFunc(pts[i*d:(i+1)*d], func(x float64) bool { return x != 0 })
+			}
+			if unit != (tree.qpk != nil) {
+				t.Fatalf("unit points %v, integer pass %v", unit, tree.qpk != nil)
+			}
 			q := make([]float64, d)
 			dist2 := func(i int) float64 {
 				var s float64
@@ -409,14 +426,20 @@ func TestKDTreeExact(t *testing.T) {
 					t.Fatalf("trial %d: tree says %d, brute force %d", trial, tree.orig[got], want)
 				}
 				// Best bin first without a bound or budget is exact too;
-				// with approx ε its answer is at most 1+ε as far.
+				// with approx ε its answer is at most 1+ε as far, and so
+				// is the approximate depth-first search's (integer leaves).
 				if got, _ := tree.nearestBBF(q, 0, 1); int(tree.orig[got]) != want {
 					t.Fatalf("trial %d: best bin first says %d, brute force %d", trial, tree.orig[got], want)
 				}
 				for _, eps := range []float64{0.1, 0.5, 1} {
-					got, _ := tree.nearestBBF(q, 0, (1+eps)*(1+eps))
-					if g, w := math.Sqrt(dist2(int(tree.orig[got]))), math.Sqrt(dist2(want)); g > (1+eps)*w+1e-9 {
-						t.Fatalf("trial %d: approx %v answers at distance %v, the nearest is at %v", trial, eps, g, w)
+					for name, search := range map[string]func() int{
+						"best bin first": func() int { got, _ := tree.nearestBBF(q, 0, (1+eps)*(1+eps)); return got },
+						"nearest":        func() int { got, _ := tree.nearest(q, 0, (1+eps)*(1+eps)); return got },
+					} {
+						got := search()
+						if g, w := math.Sqrt(dist2(int(tree.orig[got]))), math.Sqrt(dist2(want)); g > (1+eps)*w+1e-9 {
+							t.Fatalf("trial %d: %s with approx %v answers at distance %v, the nearest is at %v", trial, name, eps, g, w)
+						}
 					}
 				}
 			}

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "time the GAN on NetShare's PCAP shapes (bench gan); fidelity at a time budget (bench fidelity)", run: runBench})
+	register(command{name: "bench", summary: "time the GAN on NetShare's PCAP shapes (bench gan); fidelity at a time budget (bench fidelity); a run's generate→decode stage (bench decode)", run: runBench})
 }
 
 // runBench times one DoppelGANger iteration (critic rounds + generator round)
@@ -27,8 +27,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "fidelity" {
 		return runBenchFidelity(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "decode" {
+		return runBenchDecode(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "gan" {
-		fmt.Fprintln(stderr, "usage: netshare bench gan|fidelity [flags]")
+		fmt.Fprintln(stderr, "usage: netshare bench gan|fidelity|decode [flags]")
 		return errUsage
 	}
 	fs := newFlags("bench gan", stderr)
