@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strings"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
 )
 
-// Choice is the outcome of ChooseByRankSum.
+// Choice is the outcome of ChooseByRankSum or ChooseByScores.
 type Choice struct {
 	// Best is the index of the winning candidate.
 	Best int
@@ -23,6 +25,10 @@ type Choice struct {
 	Ranks map[string][]float64
 	// RankSums[i] is candidate i's sum of ranks over Metrics.
 	RankSums []float64
+	// Criterion[i] is what ChooseByScores minimises: candidate i's mean
+	// log score plus CopyPenalty[i]. Nil from ChooseByRankSum.
+	Criterion   []float64
+	CopyPenalty []float64
 }
 
 // ChooseByRankSum picks among candidates (each a map of score name to
@@ -109,18 +115,157 @@ func ranks(v []float64) []float64 {
 func isNaN(v float64) bool { return v != v }
 
 // ChooseBest scores every candidate synthetic table against real with the
-// same metrics and picks one by rank sum. It returns the choice and each
-// candidate's result.
+// same metrics and picks one with ChooseByScores, using real's noise floor
+// (NoiseFloor) as the scale below which differences do not count. Evaluator
+// metrics are not optimised for, except that an "audit" metric's exact-copy
+// rates give the copy penalty. It returns the choice and each candidate's
+// result.
 func ChooseBest(ctx context.Context, h *plugin.Host, real *abi.Batch, candidates []*abi.Batch, metrics []Metric, opts Options) (Choice, []*Result, error) {
+	var fidelity, scored []Metric
+	for _, m := range metrics {
+		if !IsEvaluator(m.Name) {
+			fidelity = append(fidelity, m)
+		}
+		if !IsEvaluator(m.Name) || m.Name == "audit" {
+			scored = append(scored, m)
+		}
+	}
+	if len(fidelity) == 0 {
+		return Choice{}, nil, errors.New("choose: no distribution metric to choose by")
+	}
 	results := make([]*Result, len(candidates))
 	vals := make([]map[string]float64, len(candidates))
+	copies := make([]CopyRate, len(candidates))
 	for i, c := range candidates {
-		r, err := Run(ctx, h, real, c, metrics, opts)
+		r, err := Run(ctx, h, real, c, scored, opts)
 		if err != nil {
 			return Choice{}, nil, fmt.Errorf("candidate %d: %w", i, err)
 		}
-		results[i], vals[i] = r, r.Values()
+		results[i], vals[i] = r, map[string]float64{}
+		for _, s := range r.Scores {
+			if !IsEvaluator(s.Metric.Name) {
+				vals[i][s.Name] = s.Value
+			}
+		}
+		copies[i] = copyRate(r, c.Len())
 	}
-	ch, err := ChooseByRankSum(vals)
+	// A table too small to split has no floor: 1% of the worst score
+	// stands in (ChooseByScores).
+	floor, err := NoiseFloor(ctx, h, real, fidelity, opts)
+	if err != nil {
+		floor = nil
+	}
+	ch, err := ChooseByScores(vals, floor, copies)
 	return ch, results, err
+}
+
+// CopyRate is a candidate's share of records whose flow key is a training
+// flow's, and the share a generator that draws each key field from its
+// training marginal would copy by chance (the audit metric's
+// exact_copy.tuple_rate and tuple_chance, docs/metrics.md).
+type CopyRate struct {
+	Rate, Chance float64
+	// Records is the candidate's size: one record is the resolution of
+	// both rates.
+	Records int
+}
+
+// copyRate reads the audit's exact-copy rates from r; zero when r has no
+// audit.
+func copyRate(r *Result, records int) CopyRate {
+	c := CopyRate{Records: records}
+	for _, s := range r.Scores {
+		if s.Metric.Name != "audit" {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(s.Name, ".exact_copy.tuple_rate"):
+			c.Rate = s.Value
+		case strings.HasSuffix(s.Name, ".exact_copy.tuple_chance"):
+			c.Chance = s.Value
+		}
+	}
+	return c
+}
+
+// penalty is log((rate + e)/(chance + e)) when the rate exceeds chance,
+// else 0, with e one record: copying k times more flow keys than chance
+// costs as much as every score being k times worse.
+func (c CopyRate) penalty() float64 {
+	if c.Records <= 0 || c.Rate <= c.Chance {
+		return 0
+	}
+	e := 1 / float64(c.Records)
+	return math.Log((c.Rate + e) / (c.Chance + e))
+}
+
+// ChooseByScores picks among candidates (each a map of score name to
+// value, lower is better) the one with the smallest criterion: the mean
+// over score names of log(score + ε), plus the copy penalty of copies[i]
+// when copies is given (CopyRate.penalty). ε is the name's noise floor
+// from floor, or 1% of the candidates' largest score when that is larger
+// or the floor is missing: differences below what sampling noise makes
+// do not count, and a score of 0 does not run off to −∞. A name on which
+// every candidate scores 0 (or ε is 0) is skipped. A NaN score counts
+// as twice the candidates' largest.
+//
+// The log makes every metric count alike whatever its scale: dividing a
+// metric's scores by a constant, such as the naive sampler's score on it,
+// shifts every candidate's criterion by the same amount, so the mean log
+// is also the mean log of score/naive up to a constant, and the choice
+// does not need the naive sampler. Unlike a rank sum, a candidate that
+// halves one score gains more than one that improves another by a
+// rounding error. Ties go to the earliest candidate. Every candidate must
+// have the same score names.
+func ChooseByScores(candidates []map[string]float64, floor map[string]float64, copies []CopyRate) (Choice, error) {
+	ch, err := ChooseByRankSum(candidates)
+	if err != nil {
+		return Choice{}, err
+	}
+	if copies != nil && len(copies) != len(candidates) {
+		return Choice{}, fmt.Errorf("choose: %d copy rates for %d candidates", len(copies), len(candidates))
+	}
+	n := len(candidates)
+	ch.Criterion, ch.CopyPenalty = make([]float64, n), make([]float64, n)
+	used := 0
+	for _, name := range ch.Metrics {
+		worst := 0.0
+		for _, c := range candidates {
+			if v := c[name]; !isNaN(v) {
+				worst = max(worst, v)
+			}
+		}
+		f := floor[name]
+		if isNaN(f) {
+			f = 0
+		}
+		eps := max(f, 0.01*worst)
+		if isNaN(eps) || eps <= 0 || math.IsInf(worst, 0) {
+			continue
+		}
+		used++
+		for i, c := range candidates {
+			v := c[name]
+			if isNaN(v) {
+				v = 2 * worst
+			}
+			ch.Criterion[i] += math.Log(max(v, 0) + eps)
+		}
+	}
+	for i := range ch.Criterion {
+		if used > 0 {
+			ch.Criterion[i] /= float64(used)
+		}
+		if copies != nil {
+			ch.CopyPenalty[i] = copies[i].penalty()
+			ch.Criterion[i] += ch.CopyPenalty[i]
+		}
+	}
+	ch.Best = 0
+	for i, s := range ch.Criterion {
+		if s < ch.Criterion[ch.Best] {
+			ch.Best = i
+		}
+	}
+	return ch, nil
 }
