@@ -188,15 +188,28 @@ func copyRate(r *Result, records int) CopyRate {
 	return c
 }
 
-// penalty is log((rate + e)/(chance + e)) when the rate exceeds chance,
-// else 0, with e one record: copying k times more flow keys than chance
-// costs as much as every score being k times worse.
+// copyMargin is the least excess of a copy rate over chance that counts
+// as copying: the audit's exact-copy verdict threshold (docs/downstream.md),
+// 1% of the records or 3 binomial standard errors when that is larger.
+// Below it, two checkpoints' rates differ by a record or two of noise.
+func copyMargin(chance float64, records int) float64 {
+	return max(0.01, 3*math.Sqrt(chance*(1-chance)/float64(records)))
+}
+
+// penalty is log((rate + e)/(ref + e)) when the rate exceeds ref = chance +
+// copyMargin, else 0, with e one record: copying k times more flow keys
+// than the audit lets pass costs as much as every score being k times
+// worse, and a rate the audit would not flag costs nothing.
 func (c CopyRate) penalty() float64 {
-	if c.Records <= 0 || c.Rate <= c.Chance {
+	if c.Records <= 0 {
+		return 0
+	}
+	ref := c.Chance + copyMargin(c.Chance, c.Records)
+	if c.Rate <= ref {
 		return 0
 	}
 	e := 1 / float64(c.Records)
-	return math.Log((c.Rate + e) / (c.Chance + e))
+	return math.Log((c.Rate + e) / (ref + e))
 }
 
 // ChooseByScores picks among candidates (each a map of score name to

@@ -358,6 +358,13 @@ func TestChooseByScores(t *testing.T) {
 			best:   0,
 		},
 		{
+			// 4 copied records against 3 in 5,000: noise, not memorisation.
+			name:   "copies within the audit's margin cost nothing",
+			cands:  []map[string]float64{{"a": 1}, {"a": 1.05}},
+			copies: []CopyRate{{Rate: 0.0008, Chance: 0.00004, Records: 5000}, {Rate: 0.0006, Chance: 0.00004, Records: 5000}},
+			best:   0,
+		},
+		{
 			name:  "NaN is worst, all-zero metric skipped",
 			cands: []map[string]float64{{"a": nan, "z": 0}, {"a": 5, "z": 0}, {"a": 7, "z": 0}},
 			best:  1,
