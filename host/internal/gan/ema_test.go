@@ -11,8 +11,13 @@ import (
 
 func newTinyEMA(t *testing.T, seed int64, decay float64) *Model {
 	t.Helper()
+	return newTinyEMADP(t, seed, decay, nil)
+}
+
+func newTinyEMADP(t *testing.T, seed int64, decay float64, dp *DPConfig) *Model {
+	t.Helper()
 	cfg := tinyConfig()
-	cfg.EMA = decay
+	cfg.EMA, cfg.DP = decay, dp
 	ao, fo := learnOutputs()
 	m, err := New(cfg, ao, fo, learnMaxLen, seed)
 	if err != nil {
@@ -42,12 +47,22 @@ func sample(t *testing.T, m *Model) []float32 {
 
 // TestEMAUpdate: after every generator step the average is
 // d_t·average + (1 − d_t)·weights with d_t = min(decay, (1+t)/(10+t)),
-// and training itself is the same with or without it.
+// and training itself is the same with or without it, under DP too (the
+// average only reads the generator, post-processing of the noised critics).
 func TestEMAUpdate(t *testing.T) {
-	for _, decay := range []float64{0.5, 0.999} {
+	dp := func() *DPConfig { return &DPConfig{Clip: 1, Noise: 1, Reproducible: true} }
+	for _, tt := range []struct {
+		decay float64
+		dp    func() *DPConfig
+	}{{0.5, nil}, {0.999, nil}, {0.9, dp}} {
+		decay := tt.decay
+		var cfgDP, plainDP *DPConfig
+		if tt.dp != nil {
+			cfgDP, plainDP = tt.dp(), tt.dp()
+		}
 		data := learnData(40, 1)
-		m := newTinyEMA(t, 2, decay)
-		plain := newTinyEMA(t, 2, 0)
+		m := newTinyEMADP(t, 2, decay, cfgDP)
+		plain := newTinyEMADP(t, 2, 0, plainDP)
 		step, err := m.Iterator(data)
 		if err != nil {
 			t.Fatal(err)
