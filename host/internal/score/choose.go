@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/plugin"
@@ -116,18 +115,29 @@ func isNaN(v float64) bool { return v != v }
 
 // ChooseBest scores every candidate synthetic table against real with the
 // same metrics and picks one with ChooseByScores, using real's noise floor
-// (NoiseFloor) as the scale below which differences do not count. Evaluator
-// metrics are not optimised for, except that an "audit" metric's exact-copy
-// rates give the copy penalty. It returns the choice and each candidate's
-// result.
+// (NoiseFloor) as the scale below which differences do not count.
+// Evaluator metrics are not optimised for and not run; an "audit" metric
+// in the list asks for the copy penalty, with the audit's flow key
+// (CopyRates computes its exact-copy rates host-side: scoring the full
+// audit for every candidate would cost its whole state each time). It
+// returns the choice and each candidate's result.
 func ChooseBest(ctx context.Context, h *plugin.Host, real *abi.Batch, candidates []*abi.Batch, metrics []Metric, opts Options) (Choice, []*Result, error) {
-	var fidelity, scored []Metric
+	var fidelity []Metric
+	var copyKey []string
 	for _, m := range metrics {
-		if !IsEvaluator(m.Name) {
+		switch {
+		case !IsEvaluator(m.Name):
 			fidelity = append(fidelity, m)
-		}
-		if !IsEvaluator(m.Name) || m.Name == "audit" {
-			scored = append(scored, m)
+		case m.Name == "audit":
+			copyKey = FiveTuple
+			if k, ok := m.Params["key"].([]any); ok {
+				copyKey = copyKey[:0:0]
+				for _, v := range k {
+					if s, ok := v.(string); ok {
+						copyKey = append(copyKey, s)
+					}
+				}
+			}
 		}
 	}
 	if len(fidelity) == 0 {
@@ -135,19 +145,16 @@ func ChooseBest(ctx context.Context, h *plugin.Host, real *abi.Batch, candidates
 	}
 	results := make([]*Result, len(candidates))
 	vals := make([]map[string]float64, len(candidates))
-	copies := make([]CopyRate, len(candidates))
+	var copies []CopyRate
 	for i, c := range candidates {
-		r, err := Run(ctx, h, real, c, scored, opts)
+		r, err := Run(ctx, h, real, c, fidelity, opts)
 		if err != nil {
 			return Choice{}, nil, fmt.Errorf("candidate %d: %w", i, err)
 		}
-		results[i], vals[i] = r, map[string]float64{}
-		for _, s := range r.Scores {
-			if !IsEvaluator(s.Metric.Name) {
-				vals[i][s.Name] = s.Value
-			}
+		results[i], vals[i] = r, r.Values()
+		if copyKey != nil {
+			copies = append(copies, CopyRates(real, c, copyKey))
 		}
-		copies[i] = copyRate(r, c.Len())
 	}
 	// A table too small to split has no floor: 1% of the worst score
 	// stands in (ChooseByScores).
@@ -161,8 +168,8 @@ func ChooseBest(ctx context.Context, h *plugin.Host, real *abi.Batch, candidates
 
 // CopyRate is a candidate's share of records whose flow key is a training
 // flow's, and the share a generator that draws each key field from its
-// training marginal would copy by chance (the audit metric's
-// exact_copy.tuple_rate and tuple_chance, docs/metrics.md).
+// training marginal would copy by chance: the audit metric's
+// exact_copy.tuple_rate and tuple_chance (docs/metrics.md).
 type CopyRate struct {
 	Rate, Chance float64
 	// Records is the candidate's size: one record is the resolution of
@@ -170,22 +177,55 @@ type CopyRate struct {
 	Records int
 }
 
-// copyRate reads the audit's exact-copy rates from r; zero when r has no
-// audit.
-func copyRate(r *Result, records int) CopyRate {
-	c := CopyRate{Records: records}
-	for _, s := range r.Scores {
-		if s.Metric.Name != "audit" {
-			continue
-		}
-		switch {
-		case strings.HasSuffix(s.Name, ".exact_copy.tuple_rate"):
-			c.Rate = s.Value
-		case strings.HasSuffix(s.Name, ".exact_copy.tuple_chance"):
-			c.Chance = s.Value
+// CopyRates computes syn's CopyRate against the training records real
+// over the key columns both have, as the audit does: for a synthetic
+// record whose key fields have training frequencies p_f, one random
+// training record matches it with P = Π p_f, and some of N with
+// 1 − (1 − P)^N; chance is the mean over syn's records.
+func CopyRates(real, syn *abi.Batch, key []string) CopyRate {
+	out := CopyRate{Records: syn.Len()}
+	var rc, sc []*abi.Column
+	for _, k := range key {
+		if r, s := real.Column(k), syn.Column(k); r != nil && s != nil && r.Type == s.Type {
+			rc, sc = append(rc, r), append(sc, s)
 		}
 	}
-	return c
+	n := real.Len()
+	if len(rc) == 0 || n == 0 || syn.Len() == 0 {
+		return out
+	}
+	tuples := map[string]struct{}{}
+	fields := make([]map[string]int, len(rc))
+	var buf []byte
+	for i := range n {
+		buf = abi.AppendKey(buf[:0], rc, i)
+		tuples[string(buf)] = struct{}{}
+		for f, c := range rc {
+			if fields[f] == nil {
+				fields[f] = map[string]int{}
+			}
+			buf = abi.AppendKey(buf[:0], []*abi.Column{c}, i)
+			fields[f][string(buf)]++
+		}
+	}
+	hit := 0
+	for i := range syn.Len() {
+		buf = abi.AppendKey(buf[:0], sc, i)
+		if _, ok := tuples[string(buf)]; ok {
+			hit++
+		}
+		lp := 0.0
+		for f, c := range sc {
+			buf = abi.AppendKey(buf[:0], []*abi.Column{c}, i)
+			lp += math.Log(float64(fields[f][string(buf)]) / float64(n)) // −Inf when unseen
+		}
+		if !math.IsInf(lp, -1) {
+			out.Chance += -math.Expm1(float64(n) * math.Log1p(-math.Exp(lp)))
+		}
+	}
+	out.Rate = float64(hit) / float64(syn.Len())
+	out.Chance /= float64(syn.Len())
+	return out
 }
 
 // copyMargin is the least excess of a copy rate over chance that counts

@@ -442,6 +442,27 @@ func TestChooseBest(t *testing.T) {
 	}
 }
 
+// TestCopyRatesAgreeWithAudit: the host-side copy rates the choice uses
+// are the audit plugin's exact_copy.tuple_rate and tuple_chance.
+func TestCopyRatesAgreeWithAudit(t *testing.T) {
+	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
+	real := rows(all, 0, 600)
+	key := []any{"srcip", "dstip", "srcport", "dstport", "proto"}
+	for _, syn := range []*abi.Batch{rows(all, 400, 1000), real, rows(all, 900, 1000)} {
+		res, err := Run(context.Background(), host(t), real, syn, []Metric{{Name: "audit", Params: map[string]any{"key": key}}}, Options{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := res.Values()
+		got := CopyRates(real, syn, FiveTuple)
+		if got.Records != syn.Len() || math.Abs(got.Rate-v["audit.exact_copy.tuple_rate"]) > 1e-12 ||
+			math.Abs(got.Chance-v["audit.exact_copy.tuple_chance"]) > 1e-9 {
+			t.Errorf("%d records: rate %v chance %v, audit %v %v", syn.Len(), got.Rate, got.Chance,
+				v["audit.exact_copy.tuple_rate"], v["audit.exact_copy.tuple_chance"])
+		}
+	}
+}
+
 func TestSplitHalves(t *testing.T) {
 	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	x, y := SplitHalves(all, 7)
