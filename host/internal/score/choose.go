@@ -130,7 +130,10 @@ func ChooseBest(ctx context.Context, h *plugin.Host, real *abi.Batch, candidates
 			fidelity = append(fidelity, m)
 		case m.Name == "audit":
 			copyKey = FiveTuple
-			if k, ok := m.Params["key"].([]any); ok {
+			switch k := m.Params["key"].(type) {
+			case []string:
+				copyKey = k
+			case []any:
 				copyKey = copyKey[:0:0]
 				for _, v := range k {
 					if s, ok := v.(string); ok {
