@@ -55,6 +55,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file")
 	dpNoise := fs.Float64("dp-noise", 0, "train the critics with DP-SGD at this noise multiplier (0: no DP), to time a DP iteration")
 	dpClip := fs.Float64("dp-clip", 1, "DP-SGD per-example clip norm (with --dp-noise)")
+	ema := fs.Float64("ema", 0, "keep a moving average of the generator's weights with this decay (model.ema), to time its update")
 	clockName := fs.String("clock", "wall", "wall, or cpu: process CPU time (Linux), which a loaded machine disturbs less; meaningful at 1 thread only")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -85,6 +86,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	cfg.BatchSize, cfg.LSTMUnits, cfg.SampleLen = *batch, *lstm, *S
 	cfg.AttrGenUnits, cfg.CriticUnits, cfg.AttrCriticUnits = *units, *units, *units
 	cfg.AttrGenLayers, cfg.CriticLayers, cfg.AttrCriticLayers = *layers, *layers, *layers
+	cfg.EMA = *ema
 	if *dpNoise > 0 {
 		cfg.DP = &gan.DPConfig{Clip: *dpClip, Noise: *dpNoise}
 	}

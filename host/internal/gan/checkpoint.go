@@ -32,6 +32,9 @@ type modelFile struct {
 	AdamT            [3]int
 	AdamM, AdamV     [3][][]float32
 	RNG              []byte
+	// EMA is the generator's moving average (ema.go) in genState's order,
+	// with BatchNorm statistics estimated for it; nil without Config.EMA.
+	EMA [][]float32
 }
 
 // state lists every saved tensor in a fixed order.
@@ -56,6 +59,10 @@ func (m *Model) Save(path string) error {
 	f := modelFile{Version: fileVersion, Config: m.cfg, AttrOut: m.attrOut, FeatOut: m.featOut,
 		MaxLen: m.maxLen, Seed: m.seed, Step: m.step}
 	f.Names, f.Values = m.state()
+	if m.ema != nil {
+		m.emaBatchNorm()
+		_, f.EMA = genState(m.ema)
+	}
 	for i, o := range m.opts() {
 		f.AdamT[i], f.AdamM[i], f.AdamV[i] = o.t, o.m, o.v
 	}
@@ -149,6 +156,19 @@ func (m *Model) apply(f *modelFile, path string) error {
 		return fmt.Errorf("gan: model %s: RNG state: %w", path, err)
 	}
 	m.step = f.Step
+	if m.ema != nil {
+		names, vals := genState(m.ema)
+		if len(f.EMA) != len(vals) {
+			return fmt.Errorf("gan: model %s has %d tensors of the generator's average, want %d", path, len(f.EMA), len(vals))
+		}
+		for i, v := range vals {
+			if len(f.EMA[i]) != len(v) {
+				return fmt.Errorf("gan: model %s: average tensor %s has %d values, want %d", path, names[i], len(f.EMA[i]), len(v))
+			}
+			copy(v, f.EMA[i])
+		}
+		m.emaStep = m.step
+	}
 	return nil
 }
 
@@ -222,5 +242,7 @@ func (m *Model) cloneWith(cfg Config, seed int64) (*Model, error) {
 		}
 	}
 	c.pcg.Seed(uint64(seed), 0x6e657473686172)
+	// The fork's average starts from the weights it trains on.
+	c.resetEMA()
 	return c, nil
 }

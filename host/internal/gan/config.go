@@ -30,6 +30,10 @@ type Config struct {
 	AdamEps          float64 `toml:"adam_eps"`
 	BatchSize        int     `toml:"batch_size"`
 	CriticRounds     int     `toml:"critic_rounds"` // d_rounds per generator round
+	// EMA is the decay of an exponential moving average of the generator's
+	// weights that checkpoints keep and generation uses (Yazıcı et al.,
+	// ICLR 2019); 0 generates from the trained weights themselves.
+	EMA float64 `toml:"ema"`
 	// DP turns on DP-SGD on both critics; nil trains without privacy.
 	DP *DPConfig `toml:"-"` // set from the pipeline's [privacy] section
 }
@@ -92,6 +96,9 @@ func (c Config) Validate() error {
 	}
 	if c.GPLambda < 0 || c.AttrCriticWeight < 0 {
 		errs = append(errs, fmt.Errorf("gp_lambda %g and attr_critic_weight %g must be ≥ 0", c.GPLambda, c.AttrCriticWeight))
+	}
+	if c.EMA < 0 || c.EMA >= 1 {
+		errs = append(errs, fmt.Errorf("ema %g must be in [0, 1)", c.EMA))
 	}
 	if c.DP != nil && (c.DP.Clip <= 0 || c.DP.Noise < 0) {
 		errs = append(errs, fmt.Errorf("dp: clip %g must be > 0 and noise %g ≥ 0", c.DP.Clip, c.DP.Noise))

@@ -14,12 +14,14 @@ const genBlock = 500
 // AttrWidth is the width of an attribute row.
 func (m *Model) AttrWidth() int { return m.gen.A }
 
-// views returns k generators sharing m's weights with their own buffers, so
-// that generation (which only reads weights) can run on k goroutines.
+// views returns k generators sharing the weights generation uses
+// (m.sampler) with their own buffers, so that generation (which only reads
+// weights) can run on k goroutines.
 func (m *Model) views(k int) []*generator[float32] {
 	vs := make([]*generator[float32], k)
+	src := m.sampler()
 	for i := range vs {
-		g := *m.gen
+		g := *src
 		g.cache = genCache[float32]{}
 		vs[i] = &g
 	}

@@ -21,6 +21,8 @@ type Model struct {
 	seed             int64
 
 	gen              *generator[float32]
+	ema              *generator[float32] // the average that generates (ema.go), nil without Config.EMA
+	emaStep          int                 // the step ema's BatchNorm statistics were estimated at; -1: stale
 	disc, attrDisc   *critic[float32]
 	optG, optD, optA *adam[float32]
 	pcg              *rand.PCG
@@ -67,6 +69,10 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	m.gen.init(m.rng)
 	m.disc.init(m.rng)
 	m.attrDisc.init(m.rng)
+	if cfg.EMA > 0 {
+		m.ema = newGenerator[float32](cfg, attrOut, featOut, m.lpad)
+		m.resetEMA()
+	}
 	m.optG = newAdam(m.gen.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
 	m.optD = newAdam(m.disc.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
 	m.optA = newAdam(m.attrDisc.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
@@ -252,6 +258,7 @@ func (m *Model) iterate(p *prepared) Losses {
 	g.backward(m.dFeat, m.dAttr, &m.noise)
 	m.optG.step()
 	m.step++
+	m.updateEMA()
 	return ls
 }
 

@@ -224,11 +224,15 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // autoSized is NetShare's model with the network sizes left to the trace
 // (0: the run sizes them, docs/pipeline.md) and DoppelGANger's learning
 // rate, 1e-3: at a budget of minutes it learns much faster than NetShare's
-// 1e-4, and a budget of minutes is the default.
+// 1e-4, and a budget of minutes is the default. The generator's moving
+// average generates (docs/gan.md; docs/fidelity.md, ablation table): its
+// warm-up makes it span about the last tenth of training, up to 1,000
+// steps.
 func autoSized(c gan.Config) gan.Config {
 	c.AttrGenLayers, c.AttrGenUnits, c.LSTMUnits = 0, 0, 0
 	c.CriticLayers, c.CriticUnits, c.AttrCriticLayers, c.AttrCriticUnits = 0, 0, 0, 0
 	c.LearningRate = 1e-3
+	c.EMA = 0.999
 	return c
 }
 

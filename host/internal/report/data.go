@@ -80,13 +80,16 @@ type Budget struct {
 	NotPrivate string `json:"not_private,omitempty"`
 }
 
-// Choice records one rank-sum selection among synthetic candidates (a
-// chunk's checkpoints × sample lengths).
+// Choice records one selection among synthetic candidates (a chunk's
+// checkpoints × sample lengths): by Criterion when it is set (mean log
+// score plus copy penalty, score.ChooseByScores), else by rank sum.
 type Choice struct {
-	Chunk      int       `json:"chunk"`
-	Candidates []string  `json:"candidates"`
-	RankSums   []float64 `json:"rank_sums"`
-	Best       int       `json:"best"`
+	Chunk       int       `json:"chunk"`
+	Candidates  []string  `json:"candidates"`
+	RankSums    []float64 `json:"rank_sums"`
+	Criterion   []float64 `json:"criterion,omitempty"`
+	CopyPenalty []float64 `json:"copy_penalty,omitempty"`
+	Best        int       `json:"best"`
 }
 
 // MetricsVersion is the metrics.json schema version this package writes.

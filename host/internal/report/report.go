@@ -116,13 +116,14 @@ type view struct {
 }
 
 type choiceView struct {
-	Chunk int
-	Rows  []choiceRow
+	Chunk     int
+	Criterion bool // chosen by criterion, not rank sum
+	Rows      []choiceRow
 }
 
 type choiceRow struct {
-	Candidate, Sum string
-	Best           bool
+	Candidate, Sum, Criterion, Penalty string
+	Best                               bool
 }
 
 // Write renders d as one self-contained HTML document.
@@ -187,11 +188,17 @@ func Write(w io.Writer, d Data) error {
 		v.Total = duration(total)
 	}
 	for _, c := range d.Choices {
-		cv := choiceView{Chunk: c.Chunk}
+		cv := choiceView{Chunk: c.Chunk, Criterion: len(c.Criterion) > 0}
 		for i, name := range c.Candidates {
 			row := choiceRow{Candidate: name, Best: i == c.Best}
 			if i < len(c.RankSums) {
 				row.Sum = formatNumber(c.RankSums[i])
+			}
+			if i < len(c.Criterion) {
+				row.Criterion = formatNumber(c.Criterion[i])
+			}
+			if i < len(c.CopyPenalty) {
+				row.Penalty = formatNumber(c.CopyPenalty[i])
 			}
 			cv.Rows = append(cv.Rows, row)
 		}
@@ -318,10 +325,10 @@ The <i>naive sampler</i> column is that independent sampler's distance: the line
 <details><summary>all {{len .Rows}} values</summary><table>{{range .Rows}}<tr><td>{{.Name}}</td><td class="num">{{.Value}}</td></tr>{{end}}</table></details>
 </div>{{end}}{{end}}
 {{if .Choices}}<h2>Checkpoint selection</h2>
-<p class="help">For each chunk, every candidate (checkpoint × sample length) was scored against that chunk's real records; each metric ranks the candidates and the smallest sum of ranks wins.</p>
+<p class="help">For each chunk, every candidate (checkpoint × sample length) was scored against that chunk's real records. The smallest criterion wins: the mean over metrics of log(score + noise floor), so that every metric counts alike whatever its scale, plus a penalty of log(copy rate / chance rate) for copying training flow keys more often than chance. Without a criterion, the smallest sum of per-metric ranks wins.</p>
 {{range .Choices}}<h3>Chunk {{.Chunk}}</h3>
-<table><tr><th>Candidate</th><th class="num">Rank sum</th></tr>
-{{range .Rows}}<tr{{if .Best}} class="best"{{end}}><td>{{.Candidate}}{{if .Best}} ✓ chosen{{end}}</td><td class="num">{{.Sum}}</td></tr>
+<table><tr><th>Candidate</th>{{if .Criterion}}<th class="num">Criterion</th><th class="num">Copy penalty</th>{{end}}<th class="num">Rank sum</th></tr>
+{{range .Rows}}<tr{{if .Best}} class="best"{{end}}><td>{{.Candidate}}{{if .Best}} ✓ chosen{{end}}</td>{{if .Criterion}}<td class="num">{{.Criterion}}</td><td class="num">{{.Penalty}}</td>{{end}}<td class="num">{{.Sum}}</td></tr>
 {{end}}</table>
 {{end}}{{end}}
 <h2>Run</h2>

@@ -31,6 +31,10 @@ type chunkChoice struct {
 	Checkpoints []string  `json:"checkpoints"`
 	Chosen      string    `json:"chosen"`
 	RankSums    []float64 `json:"rank_sums,omitempty"`
+	// Criterion is what the choice minimised per checkpoint (mean log
+	// score plus copy penalty: score.ChooseByScores).
+	Criterion   []float64 `json:"criterion,omitempty"`
+	CopyPenalty []float64 `json:"copy_penalty,omitempty"`
 	// CopiesDropped counts the flows dropped as exact copies of training
 	// flow keys.
 	CopiesDropped int                  `json:"copies_dropped"`
@@ -266,17 +270,19 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 	// the accountant does not count: a DP run keeps the last one.
 	if len(cands) > 1 && !r.cfg.Privacy.Enabled {
 		if g.metrics == nil {
+			// With the audit: its exact-copy rates penalise candidates
+			// that copy training flow keys (score.ChooseBest).
 			ms, err := r.metricList(sharedColumns(real, cands[0]))
 			if err != nil {
 				return nil, nil, err
 			}
-			g.metrics = withoutEvaluators(ms)
+			g.metrics = ms
 		}
 		choice, results, err := score.ChooseBest(ctx, r.host, sharedColumns(real, cands[0]), cands, g.metrics, score.Options{Seed: r.cfg.Seed})
 		if err != nil {
 			return nil, nil, fmt.Errorf("choosing a checkpoint: %w", err)
 		}
-		best, ch.RankSums = choice.Best, choice.RankSums
+		best, ch.RankSums, ch.Criterion, ch.CopyPenalty = choice.Best, choice.RankSums, choice.Criterion, choice.CopyPenalty
 		for _, res := range results {
 			ch.Scores = append(ch.Scores, res.Values())
 		}

@@ -37,7 +37,7 @@ func (r *runner) reportData(scores []report.NamedScore) report.Data {
 				if len(c.RankSums) == 0 {
 					continue
 				}
-				ch := report.Choice{Chunk: c.Chunk, RankSums: c.RankSums}
+				ch := report.Choice{Chunk: c.Chunk, RankSums: c.RankSums, Criterion: c.Criterion, CopyPenalty: c.CopyPenalty}
 				for i, p := range c.Checkpoints {
 					ch.Candidates = append(ch.Candidates, filepath.Base(p))
 					if p == c.Chosen {

@@ -313,26 +313,152 @@ func TestChooseByRankSum(t *testing.T) {
 	}
 }
 
+// TestChooseByScores: the mean log score counts metrics alike whatever
+// their scale, ignores differences below the floor, and copying flow keys
+// beyond chance costs.
+func TestChooseByScores(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name   string
+		cands  []map[string]float64
+		floor  map[string]float64
+		copies []CopyRate
+		best   int
+		err    string
+	}{
+		{
+			// Rank sums tie (3, 3: a rank sum would keep the earliest);
+			// halving a beats b's 1% gain.
+			name:  "magnitude counts, scale does not",
+			cands: []map[string]float64{{"a": 2e6, "b": 0.00099}, {"a": 1e6, "b": 0.001}},
+			best:  1,
+		},
+		{
+			name:  "same with the scales swapped",
+			cands: []map[string]float64{{"a": 2e-6, "b": 990}, {"a": 1e-6, "b": 1000}},
+			best:  1,
+		},
+		{
+			// a's difference is far below its floor; b decides.
+			name:  "below the floor does not count",
+			cands: []map[string]float64{{"a": 0.001, "b": 0.5}, {"a": 0.002, "b": 0.4}},
+			floor: map[string]float64{"a": 1, "b": 0.01},
+			best:  1,
+		},
+		{
+			name:   "copies beyond chance cost",
+			cands:  []map[string]float64{{"a": 1}, {"a": 1.2}},
+			copies: []CopyRate{{Rate: 0.2, Chance: 0.01, Records: 1000}, {Rate: 0.01, Chance: 0.01, Records: 1000}},
+			best:   1,
+		},
+		{
+			name:   "copies at chance cost nothing",
+			cands:  []map[string]float64{{"a": 1}, {"a": 1.2}},
+			copies: []CopyRate{{Rate: 0.01, Chance: 0.01, Records: 1000}, {Rate: 0, Chance: 0.01, Records: 1000}},
+			best:   0,
+		},
+		{
+			// 4 copied records against 3 in 5,000: noise, not memorisation.
+			name:   "copies within the audit's margin cost nothing",
+			cands:  []map[string]float64{{"a": 1}, {"a": 1.05}},
+			copies: []CopyRate{{Rate: 0.0008, Chance: 0.00004, Records: 5000}, {Rate: 0.0006, Chance: 0.00004, Records: 5000}},
+			best:   0,
+		},
+		{
+			name:  "NaN is worst, all-zero metric skipped",
+			cands: []map[string]float64{{"a": nan, "z": 0}, {"a": 5, "z": 0}, {"a": 7, "z": 0}},
+			best:  1,
+		},
+		{
+			name:  "ties go to the earliest",
+			cands: []map[string]float64{{"a": 2, "b": 1}, {"a": 1, "b": 2}},
+			best:  0,
+		},
+		{name: "none", err: "no candidates"},
+		{name: "copies mismatch", cands: []map[string]float64{{"a": 1}}, copies: []CopyRate{{}, {}}, err: "2 copy rates for 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch, err := ChooseByScores(tt.cands, tt.floor, tt.copies)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.Best != tt.best {
+				t.Errorf("best %d (criterion %v), want %d", ch.Best, ch.Criterion, tt.best)
+			}
+			for i, c := range ch.Criterion {
+				if math.IsNaN(c) || math.IsInf(c, 0) {
+					t.Errorf("candidate %d: criterion %v", i, c)
+				}
+			}
+		})
+	}
+}
+
+// TestChooseBest: a candidate that is the training table itself scores 0
+// everywhere, yet loses to a fresh sample from the same source (the other
+// half of the trace) once the audit's copy rate counts; without the audit
+// it wins.
 func TestChooseBest(t *testing.T) {
 	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
 	real := rows(all, 0, 500)
-	// Candidate 1 is the real table itself: every score is 0, so it must
-	// win against the other half and a degenerate copy of one record.
 	cands := []*abi.Batch{rows(all, 500, 1000), real, rows(all, 0, 1)}
 	metrics, err := DefaultMetrics(real)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, res, err := ChooseBest(context.Background(), host(t), real, cands, metrics, Options{})
-	if err != nil {
-		t.Fatal(err)
+	audit := Metric{Name: "audit", Params: map[string]any{"key": []any{"srcip", "dstip", "srcport", "dstport", "proto"}}}
+	for _, tt := range []struct {
+		name    string
+		metrics []Metric
+		best    int
+	}{
+		{"fidelity only", metrics, 1},
+		{"with the copy penalty", append(slices.Clone(metrics), audit), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ch, res, err := ChooseBest(context.Background(), host(t), real, cands, tt.metrics, Options{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.Best != tt.best || len(res) != 3 {
+				t.Fatalf("chose %d (criterion %v, copy penalty %v), want %d", ch.Best, ch.Criterion, ch.CopyPenalty, tt.best)
+			}
+			for name, v := range res[1].Values() {
+				if !strings.HasPrefix(name, "audit.") && v != 0 {
+					t.Errorf("real vs itself: %s = %v, want 0", name, v)
+				}
+			}
+			if tt.best == 0 && !(ch.CopyPenalty[1] > 1 && ch.CopyPenalty[0] < ch.CopyPenalty[1]) {
+				t.Errorf("copy penalties %v: the copy should pay more than log(e)", ch.CopyPenalty)
+			}
+		})
 	}
-	if ch.Best != 1 || len(res) != 3 {
-		t.Fatalf("chose %d (sums %v), want 1", ch.Best, ch.RankSums)
-	}
-	for name, v := range res[1].Values() {
-		if v != 0 {
-			t.Errorf("real vs itself: %s = %v, want 0", name, v)
+}
+
+// TestCopyRatesAgreeWithAudit: the host-side copy rates the choice uses
+// are the audit plugin's exact_copy.tuple_rate and tuple_chance.
+func TestCopyRatesAgreeWithAudit(t *testing.T) {
+	all := readUGR(t, shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv"))
+	real := rows(all, 0, 600)
+	key := []any{"srcip", "dstip", "srcport", "dstport", "proto"}
+	for _, syn := range []*abi.Batch{rows(all, 400, 1000), real, rows(all, 900, 1000)} {
+		res, err := Run(context.Background(), host(t), real, syn, []Metric{{Name: "audit", Params: map[string]any{"key": key}}}, Options{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := res.Values()
+		got := CopyRates(real, syn, FiveTuple)
+		if got.Records != syn.Len() || math.Abs(got.Rate-v["audit.exact_copy.tuple_rate"]) > 1e-12 ||
+			math.Abs(got.Chance-v["audit.exact_copy.tuple_chance"]) > 1e-9 {
+			t.Errorf("%d records: rate %v chance %v, audit %v %v", syn.Len(), got.Rate, got.Chance,
+				v["audit.exact_copy.tuple_rate"], v["audit.exact_copy.tuple_chance"])
 		}
 	}
 }
