@@ -18,9 +18,18 @@ import (
 // are told apart by the others present in the batch.
 var FlowKey = []string{"srcip", "dstip", "srcport", "dstport", "proto"}
 
+// Capacity bounds the values a Counter tracks. When more are seen, the
+// values not yet in minFlows flows are forgotten, and of the others the
+// Capacity/2 with the most rows are kept (lossy counting, as Manku and
+// Motwani's heavy hitters): a value that is popular because it is
+// frequent is seen again soon and confirmed, while a trace with millions
+// of distinct addresses cannot grow the encoder's memory. Encoders keep at
+// most a few hundred popular values, far below it.
+const Capacity = 1 << 14
+
 // Counter counts, per value of one column, the distinct flows it appears
-// in, up to MinFlows, and its rows. Memory is bounded by the number of
-// distinct values times MinFlows, not by the rows.
+// in, up to MinFlows, and its rows. Memory is bounded by Capacity values
+// of minFlows flow hashes each, not by the rows or the cardinality.
 type Counter struct {
 	column   string
 	minFlows int
@@ -61,6 +70,26 @@ func (c *Counter) Add(b *abi.Batch, value func(row int) uint64) {
 		}
 		if !slices.Contains(fl, h) {
 			c.flows[v] = append(fl, h)
+		}
+		if len(c.flows) > Capacity {
+			c.prune()
+		}
+	}
+}
+
+// prune forgets the values not yet popular and keeps the Capacity/2
+// popular ones with the most rows.
+func (c *Counter) prune() {
+	for v, fl := range c.flows {
+		if len(fl) < c.minFlows {
+			delete(c.flows, v)
+			delete(c.rows, v)
+		}
+	}
+	if len(c.flows) > Capacity/2 {
+		for _, v := range c.Popular(len(c.flows))[Capacity/2:] {
+			delete(c.flows, v)
+			delete(c.rows, v)
 		}
 	}
 }

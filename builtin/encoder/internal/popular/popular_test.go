@@ -46,3 +46,25 @@ func TestCounter(t *testing.T) {
 		})
 	}
 }
+
+// TestCounterBounded: millions of distinct values keep at most Capacity
+// tracked, and a frequent value spread over the stream is still found.
+func TestCounterBounded(t *testing.T) {
+	c := NewCounter("srcip", 3)
+	const n = 8 * Capacity
+	b := &abi.Batch{Columns: []abi.Column{{Name: "srcip", Type: abi.TypeIPv4, U32: make([]uint32, n)}, {Name: "srcport", Type: abi.TypeU16, U16: make([]uint16, n)}}}
+	for r := range n {
+		b.Columns[0].U32[r] = uint32(1000 + r) // every row a new address...
+		if r%97 == 0 {
+			b.Columns[0].U32[r] = 7 // ...but one that recurs
+		}
+		b.Columns[1].U16[r] = uint16(r)
+	}
+	c.Add(b, func(r int) uint64 { return uint64(b.Columns[0].U32[r]) })
+	if len(c.flows) > Capacity || len(c.rows) > Capacity {
+		t.Fatalf("tracking %d values, more than %d", len(c.flows), Capacity)
+	}
+	if got := c.Popular(10); !slices.Equal(got, []uint64{7}) {
+		t.Fatalf("popular = %v, want [7]", got)
+	}
+}
