@@ -30,8 +30,15 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 			pos[i] = e.memo.lookup(in.Values[i*d : i*d+d])
 		}
 	}
+	cats := len(e.popular)
 	for i, p := range pos {
 		if p >= 0 {
+			continue
+		}
+		if cats > 0 && int(in.Hot[i]) < cats {
+			// A popular category: decodePopular writes its value, the
+			// vector is not searched.
+			pos[i] = 0
 			continue
 		}
 		q, err := e.query(in.Values[i*d:i*d+d], i)
