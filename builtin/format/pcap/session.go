@@ -1,13 +1,9 @@
 package pcap
 
-import "encoding/binary"
+import (
+	"encoding/binary"
 
-// TCP flag bits.
-const (
-	tcpFIN = 0x01
-	tcpSYN = 0x02
-	tcpRST = 0x04
-	tcpACK = 0x10
+	"github.com/netshare/netshare/abi"
 )
 
 // What the records generate and what the writer derives (docs/pcap.md):
@@ -109,7 +105,7 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 	c, si := e.conversation(src, dst, sport, dport)
 	// A bare SYN on a closed conversation opens a new connection on the
 	// same ports.
-	if flags&(tcpSYN|tcpACK) == tcpSYN && (c.reset || c.s[0].fin && c.s[1].fin) {
+	if flags&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN && (c.reset || c.s[0].fin && c.s[1].fin) {
 		*c = conn{gen: c.gen + 1}
 	}
 	me, peer := &c.s[si], &c.s[1-si]
@@ -119,16 +115,16 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 	switch {
 	case peer.opened && !peer.fin && !me.started && !c.reset:
 		// The answer to a SYN: a SYN-ACK, or a refusal (RST-ACK).
-		if flags&tcpRST != 0 {
-			flags = tcpRST | tcpACK
+		if flags&abi.TCPRST != 0 {
+			flags = abi.TCPRST | abi.TCPACK
 		} else {
-			flags = tcpSYN | tcpACK | flags&0xc0 // keep ECE/CWR
-			if orig&(tcpSYN|tcpACK) != tcpSYN|tcpACK {
+			flags = abi.TCPSYN | abi.TCPACK | flags&0xc0 // keep ECE/CWR
+			if orig&(abi.TCPSYN|abi.TCPACK) != abi.TCPSYN|abi.TCPACK {
 				e.fixes[FixSynAck]++
 			}
 		}
-	case flags&tcpSYN != 0 && me.started:
-		if me.synOnly && !me.synAckd && flags&(tcpSYN|tcpACK) == me.synKind {
+	case flags&abi.TCPSYN != 0 && me.started:
+		if me.synOnly && !me.synAckd && flags&(abi.TCPSYN|abi.TCPACK) == me.synKind {
 			// Nothing but the SYN sent yet, and the peer has not
 			// acknowledged it: the same SYN again is a retransmission,
 			// with the SYN's own sequence number. Once acknowledged, or
@@ -137,18 +133,18 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 			// retransmitted data: the SYN is cleared.
 			retransmit = true
 		} else {
-			flags &^= tcpSYN
+			flags &^= abi.TCPSYN
 			e.fixes[FixSynCleared]++
 		}
 	}
-	if peer.started && flags&(tcpACK|tcpRST) == 0 {
+	if peer.started && flags&(abi.TCPACK|abi.TCPRST) == 0 {
 		// Every segment after the peer's first carries an ACK.
-		flags |= tcpACK
+		flags |= abi.TCPACK
 		e.fixes[FixAckSet]++
 	}
 	if me.fin {
-		if flags&tcpFIN != 0 {
-			flags &^= tcpFIN
+		if flags&abi.TCPFIN != 0 {
+			flags &^= abi.TCPFIN
 			e.fixes[FixFinCleared]++
 		}
 		if payload > 0 {
@@ -161,7 +157,7 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 	// SYNs offered them and the segment has room.
 	var opt [40]byte
 	o, tsAt := opt[:0], -1
-	if flags&tcpSYN != 0 {
+	if flags&abi.TCPSYN != 0 {
 		o, me.opts, tsAt = synOptions(o, payload)
 	} else if me.opts&optTS != 0 && peer.opts&optTS != 0 && payload >= 12 {
 		o, tsAt = append(o, 1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0), 2
@@ -171,39 +167,39 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 		// the peer's last value (0 until it has sent one).
 		me.tsval = me.isn>>8 + uint32(ts/1000)
 		binary.BigEndian.PutUint32(o[tsAt+2:], me.tsval)
-		if flags&tcpACK != 0 {
+		if flags&abi.TCPACK != 0 {
 			binary.BigEndian.PutUint32(o[tsAt+6:], peer.tsval)
 		}
 	}
 	data := payload - len(o)
 
-	if flags&tcpSYN != 0 && !me.started {
+	if flags&abi.TCPSYN != 0 && !me.started {
 		// Its SYN is in the capture after all: a peer that
 		// acknowledged it earlier took it for one sent before.
 		me.next = me.isn
-		me.synKind = flags & (tcpSYN | tcpACK)
+		me.synKind = flags & (abi.TCPSYN | abi.TCPACK)
 	}
 	seq := me.next
 	if retransmit {
 		seq = me.isn
 	} else {
 		next := seq + uint32(data)
-		if flags&tcpSYN != 0 {
+		if flags&abi.TCPSYN != 0 {
 			next++
 		}
-		if flags&tcpFIN != 0 {
+		if flags&abi.TCPFIN != 0 {
 			next++
 		}
 		me.next = next
 	}
 	var ack uint32
-	if flags&tcpACK != 0 {
+	if flags&abi.TCPACK != 0 {
 		if !peer.init {
 			// The peer has not been seen: its SYN came before the
 			// capture, and this acknowledges it.
 			peer.seqInit(dst, src, dport, sport, c.gen)
 			peer.next++
-		} else if !peer.started && me.started && data == 0 && flags&(tcpSYN|tcpFIN|tcpRST) == 0 {
+		} else if !peer.started && me.started && data == 0 && flags&(abi.TCPSYN|abi.TCPFIN|abi.TCPRST) == 0 {
 			// A one-way capture (a backbone link sees one direction): a
 			// stack sends a pure ACK because the unseen peer sent data,
 			// so each acknowledges a segment more rather than repeating
@@ -214,20 +210,20 @@ func (e *Writer) sessionHeader(h []byte, ts int64, src, dst uint32, sport, dport
 	}
 	win := uint16(winNoScale)
 	switch {
-	case flags&(tcpSYN|tcpACK) == tcpSYN:
+	case flags&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN:
 		win = winSYN
-	case flags&tcpSYN != 0:
+	case flags&abi.TCPSYN != 0:
 		win = winSYNACK
 	case me.opts&optWS != 0 && peer.opts&optWS != 0:
 		win = winScaled
 	}
-	me.synOnly = flags&tcpSYN != 0 && (!me.started || me.synOnly)
-	peer.synAckd = peer.synAckd || peer.syn && flags&tcpACK != 0
+	me.synOnly = flags&abi.TCPSYN != 0 && (!me.started || me.synOnly)
+	peer.synAckd = peer.synAckd || peer.syn && flags&abi.TCPACK != 0
 	me.started = true
-	me.syn = me.syn || flags&tcpSYN != 0
-	me.opened = me.opened || flags&(tcpSYN|tcpACK) == tcpSYN
-	me.fin = me.fin || flags&tcpFIN != 0
-	c.reset = c.reset || flags&tcpRST != 0
+	me.syn = me.syn || flags&abi.TCPSYN != 0
+	me.opened = me.opened || flags&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN
+	me.fin = me.fin || flags&abi.TCPFIN != 0
+	c.reset = c.reset || flags&abi.TCPRST != 0
 
 	h = binary.BigEndian.AppendUint16(h, sport)
 	h = binary.BigEndian.AppendUint16(h, dport)

@@ -35,14 +35,6 @@ func init() {
 	}, New)
 }
 
-// TCP flag bits.
-const (
-	fin = 0x01
-	syn = 0x02
-	rst = 0x04
-	ack = 0x10
-)
-
 // States are Zeek's conn_state values (Zeek's base/protocols/conn
 // documentation), in the order the series lists them.
 var States = []string{"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"}
@@ -127,7 +119,7 @@ func (m *Metric) add(s *side, b *abi.Batch, sd dist.Side, n int) error {
 			// The originator sent the first packet, unless that packet
 			// is a SYN-ACK: then its receiver opened the connection
 			// before the capture saw it (Zeek's rule).
-			s.convs = append(s.convs, conv{origLow: fromLow != (flags&(syn|ack) == syn|ack)})
+			s.convs = append(s.convs, conv{origLow: fromLow != (flags&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN|abi.TCPACK)})
 		}
 		cv := &s.convs[id]
 		who := 1
@@ -136,13 +128,13 @@ func (m *Metric) add(s *side, b *abi.Batch, sd dist.Side, n int) error {
 		}
 		cv.pkts[who]++
 		switch {
-		case flags&(syn|ack) == syn:
+		case flags&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN:
 			cv.syn[who] = true
-		case flags&(syn|ack) == syn|ack:
+		case flags&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN|abi.TCPACK:
 			cv.synack[who] = true
 		}
-		cv.fin[who] = cv.fin[who] || flags&fin != 0
-		cv.rst[who] = cv.rst[who] || flags&rst != 0
+		cv.fin[who] = cv.fin[who] || flags&abi.TCPFIN != 0
+		cv.rst[who] = cv.rst[who] || flags&abi.TCPRST != 0
 	}
 	return nil
 }

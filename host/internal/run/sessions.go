@@ -23,14 +23,6 @@ import (
 // conversations seen from one side only (scans, floods, one-way links)
 // are left as they are.
 
-// TCP flag bits.
-const (
-	flagFIN = 0x01
-	flagSYN = 0x02
-	flagRST = 0x04
-	flagACK = 0x10
-)
-
 // tcpCols are the columns a TCP conversation is followed by.
 type tcpCols struct {
 	ts, src, dst, sport, dport, proto, flags, pktLen *abi.Column
@@ -61,7 +53,7 @@ func (cv *tcpConv) flags(c tcpCols, i int) uint8 { return uint8(c.flags.Int(int(
 // firstFIN is the index of side s's first FIN, or -1.
 func (cv *tcpConv) firstFIN(c tcpCols, s uint8) int {
 	for i := range cv.rows {
-		if cv.side[i] == s && cv.flags(c, i)&flagFIN != 0 {
+		if cv.side[i] == s && cv.flags(c, i)&abi.TCPFIN != 0 {
 			return i
 		}
 	}
@@ -70,7 +62,7 @@ func (cv *tcpConv) firstFIN(c tcpCols, s uint8) int {
 
 func (cv *tcpConv) hasRST(c tcpCols) bool {
 	for i := range cv.rows {
-		if cv.flags(c, i)&flagRST != 0 {
+		if cv.flags(c, i)&abi.TCPRST != 0 {
 			return true
 		}
 	}
@@ -78,7 +70,9 @@ func (cv *tcpConv) hasRST(c tcpCols) bool {
 }
 
 // midStart: the first row is not a bare SYN.
-func (cv *tcpConv) midStart(c tcpCols) bool { return cv.flags(c, 0)&(flagSYN|flagACK) != flagSYN }
+func (cv *tcpConv) midStart(c tcpCols) bool {
+	return cv.flags(c, 0)&(abi.TCPSYN|abi.TCPACK) != abi.TCPSYN
+}
 
 // ending classes of a two-way conversation.
 const (
@@ -157,11 +151,11 @@ func realSessionShape(b *abi.Batch, c tcpCols) sessionShape {
 	for _, cv := range tcpConversations(b, c) {
 		for i, r := range cv.rows {
 			switch f := cv.flags(c, i); {
-			case f&(flagSYN|flagACK|flagRST) == flagSYN:
+			case f&(abi.TCPSYN|abi.TCPACK|abi.TCPRST) == abi.TCPSYN:
 				sh.syn = append(sh.syn, r)
-			case f&(flagSYN|flagACK|flagRST) == flagSYN|flagACK:
+			case f&(abi.TCPSYN|abi.TCPACK|abi.TCPRST) == abi.TCPSYN|abi.TCPACK:
 				sh.synAck = append(sh.synAck, r)
-			case f&(flagSYN|flagRST|flagFIN) == flagFIN:
+			case f&(abi.TCPSYN|abi.TCPRST|abi.TCPFIN) == abi.TCPFIN:
 				sh.fin = append(sh.fin, r)
 			}
 		}
@@ -172,7 +166,7 @@ func realSessionShape(b *abi.Batch, c tcpCols) sessionShape {
 		sh.twoWay++
 		if cv.midStart(c) {
 			sh.midStart++
-		} else if i := slices.Index(cv.side, 1); cv.flags(c, i)&(flagSYN|flagACK) == flagSYN|flagACK {
+		} else if i := slices.Index(cv.side, 1); cv.flags(c, i)&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN|abi.TCPACK {
 			// The answer to the SYN opening the conversation.
 			sh.synGap = append(sh.synGap, ts(cv.rows[i])-ts(cv.rows[0]))
 			if i+1 < len(cv.rows) {
@@ -257,7 +251,7 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 		syn = syn.Take(all) // a copy to change
 		sc, _ = tcpColumns(syn)
 		for _, r := range rows {
-			encoding.SetInt(sc.flags, int(r), int64(flagSYN|flagACK|uint8(sc.flags.Int(int(r)))&0xc0))
+			encoding.SetInt(sc.flags, int(r), int64(abi.TCPSYN|abi.TCPACK|uint8(sc.flags.Int(int(r)))&0xc0))
 		}
 		fx.SynAcks = len(rows)
 	}
@@ -322,12 +316,12 @@ func completeSessions(real, syn *abi.Batch, seed uint64) (*abi.Batch, sessionFix
 func unansweredSYNs(c tcpCols, convs []tcpConv) []int32 {
 	var rows []int32
 	for _, cv := range convs {
-		if cv.flags(c, 0)&(flagSYN|flagACK|flagRST) != flagSYN {
+		if cv.flags(c, 0)&(abi.TCPSYN|abi.TCPACK|abi.TCPRST) != abi.TCPSYN {
 			continue
 		}
 		i := slices.Index(cv.side, 1)
-		closed := slices.ContainsFunc(cv.rows[:i], func(r int32) bool { return c.flags.Int(int(r))&(flagFIN|flagRST) != 0 })
-		if f := cv.flags(c, i); !closed && f&flagRST == 0 && f&0x3f != flagSYN|flagACK {
+		closed := slices.ContainsFunc(cv.rows[:i], func(r int32) bool { return c.flags.Int(int(r))&(abi.TCPFIN|abi.TCPRST) != 0 })
+		if f := cv.flags(c, i); !closed && f&abi.TCPRST == 0 && f&0x3f != abi.TCPSYN|abi.TCPACK {
 			rows = append(rows, cv.rows[i])
 		}
 	}
@@ -368,7 +362,7 @@ func (a *rowAdder) like(template int32, ts int64, kind []int32) {
 func (a *rowAdder) handshake(cv *tcpConv) {
 	t0 := a.c.ts.Int(int(cv.rows[0]))
 	other := cv.rows[slices.Index(cv.side, 1)]
-	if cv.flags(a.c, 0)&(flagSYN|flagACK) == flagSYN|flagACK {
+	if cv.flags(a.c, 0)&(abi.TCPSYN|abi.TCPACK) == abi.TCPSYN|abi.TCPACK {
 		a.like(other, t0-pick(a.rng, a.sh.synGap), a.sh.syn)
 		return
 	}
