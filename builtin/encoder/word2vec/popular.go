@@ -75,26 +75,3 @@ func (e *Encoder) encodePopular(c *abi.Column, out *abi.Encoded) error {
 	}
 	return nil
 }
-
-// decodePopular overwrites the rows whose category is a popular value.
-func (e *Encoder) decodePopular(in *abi.Encoded, col *abi.Column) {
-	if e.hotWidth() == 0 {
-		return
-	}
-	for i, k := range in.Hot {
-		if int(k) >= len(e.popular) {
-			continue
-		}
-		v := e.popular[k]
-		switch e.typ {
-		case abi.TypeU8:
-			col.U8[i] = uint8(v)
-		case abi.TypeU16:
-			col.U16[i] = uint16(v)
-		case abi.TypeU32, abi.TypeIPv4:
-			col.U32[i] = uint32(v)
-		default:
-			col.I64[i] = v
-		}
-	}
-}

@@ -36,10 +36,7 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 			continue
 		}
 		if cats > 0 && int(in.Hot[i]) < cats {
-			// A popular category: decodePopular writes its value, the
-			// vector is not searched.
-			pos[i] = 0
-			continue
+			continue // a popular category: its value, no search
 		}
 		q, err := e.query(in.Values[i*d:i*d+d], i)
 		if err != nil {
@@ -48,35 +45,40 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		p, _ := e.tree.nearest(q, e.maxChecks, e.grow)
 		pos[i] = int32(p)
 	}
+	// Each row's value: its popular category's, else its searched token's.
+	e.vals = abi.Grow(e.vals, n)
+	vals, key := e.vals, e.tree.key
+	for i, p := range pos {
+		if cats > 0 && int(in.Hot[i]) < cats {
+			vals[i] = e.popular[in.Hot[i]]
+		} else {
+			vals[i] = key[p]
+		}
+	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
 	}
 	col := &e.out.Columns[0]
 	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
-	key := e.tree.key
 	switch e.typ {
 	case abi.TypeU8:
 		col.U8 = abi.Grow(col.U8, n)
-		for i, p := range pos {
-			col.U8[i] = uint8(key[p])
+		for i, v := range vals {
+			col.U8[i] = uint8(v)
 		}
 	case abi.TypeU16:
 		col.U16 = abi.Grow(col.U16, n)
-		for i, p := range pos {
-			col.U16[i] = uint16(key[p])
+		for i, v := range vals {
+			col.U16[i] = uint16(v)
 		}
 	case abi.TypeU32, abi.TypeIPv4:
 		col.U32 = abi.Grow(col.U32, n)
-		for i, p := range pos {
-			col.U32[i] = uint32(key[p])
+		for i, v := range vals {
+			col.U32[i] = uint32(v)
 		}
 	default:
-		col.I64 = abi.Grow(col.I64, n)
-		for i, p := range pos {
-			col.I64[i] = key[p]
-		}
+		col.I64 = append(col.I64, vals...)
 	}
-	e.decodePopular(in, col)
 	return &e.out, nil
 }
 

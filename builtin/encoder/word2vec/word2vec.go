@@ -134,6 +134,7 @@ type Encoder struct {
 
 	// Reused by every call.
 	offs []int32 // Encode: each row's offset in vecs; Decode: each row's tree position
+	vals []int64 // Decode: each row's value
 	out  abi.Batch
 	q    []float64
 }
