@@ -84,7 +84,11 @@ const FloorSplits = 5
 func NoiseFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []Metric, opts Options) (map[string]float64, error) {
 	sums := map[string]float64{}
 	counts := map[string]int{}
-	for d := range FloorSplits {
+	splits := FloorSplits
+	if fiveTupleColumns(real) == nil {
+		splits = 1 // rows alternate without a 5-tuple: every split is the same
+	}
+	for d := range splits {
 		x, y := SplitHalves(real, opts.Seed+int64(d)*0x9e3779b9)
 		if x.Len() == 0 || y.Len() == 0 {
 			if d == 0 {
@@ -101,9 +105,6 @@ func NoiseFloor(ctx context.Context, h *plugin.Host, real *abi.Batch, metrics []
 				sums[k] += v
 				counts[k]++
 			}
-		}
-		if fiveTupleColumns(real) == nil {
-			break // rows alternate without a 5-tuple: every split is the same
 		}
 	}
 	out := make(map[string]float64, len(sums))
