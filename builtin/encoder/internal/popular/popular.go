@@ -33,14 +33,19 @@ const Capacity = 1 << 14
 type Counter struct {
 	column   string
 	minFlows int
-	flows    map[uint64][]uint64 // distinct flow hashes, at most minFlows
-	rows     map[uint64]int64
+	seen     map[uint64]*tally
+}
+
+// tally is one value's rows and distinct flow hashes (at most minFlows).
+type tally struct {
+	rows  int64
+	flows []uint64
 }
 
 // NewCounter counts column's values; a value is popular once it is in
 // minFlows distinct flows.
 func NewCounter(column string, minFlows int) *Counter {
-	return &Counter{column: column, minFlows: minFlows, flows: map[uint64][]uint64{}, rows: map[uint64]int64{}}
+	return &Counter{column: column, minFlows: minFlows, seen: map[uint64]*tally{}}
 }
 
 // Add counts the column's values in b, read with value(row). A row's flow
@@ -58,9 +63,13 @@ func (c *Counter) Add(b *abi.Batch, value func(row int) uint64) {
 	}
 	for r := range b.Len() {
 		v := value(r)
-		c.rows[v]++
-		fl := c.flows[v]
-		if len(fl) >= c.minFlows {
+		t := c.seen[v]
+		if t == nil {
+			t = &tally{}
+			c.seen[v] = t
+		}
+		t.rows++
+		if len(t.flows) >= c.minFlows {
 			continue
 		}
 		h := uint64(14695981039346656037)
@@ -68,10 +77,10 @@ func (c *Counter) Add(b *abi.Batch, value func(row int) uint64) {
 			h ^= math.Float64bits(o.Float(r))
 			h *= 1099511628211
 		}
-		if !slices.Contains(fl, h) {
-			c.flows[v] = append(fl, h)
+		if !slices.Contains(t.flows, h) {
+			t.flows = append(t.flows, h)
 		}
-		if len(c.flows) > Capacity {
+		if len(c.seen) > Capacity {
 			c.prune()
 		}
 	}
@@ -80,16 +89,14 @@ func (c *Counter) Add(b *abi.Batch, value func(row int) uint64) {
 // prune forgets the values not yet popular and keeps the Capacity/2
 // popular ones with the most rows.
 func (c *Counter) prune() {
-	for v, fl := range c.flows {
-		if len(fl) < c.minFlows {
-			delete(c.flows, v)
-			delete(c.rows, v)
+	for v, t := range c.seen {
+		if len(t.flows) < c.minFlows {
+			delete(c.seen, v)
 		}
 	}
-	if len(c.flows) > Capacity/2 {
-		for _, v := range c.Popular(len(c.flows))[Capacity/2:] {
-			delete(c.flows, v)
-			delete(c.rows, v)
+	if len(c.seen) > Capacity/2 {
+		for _, v := range c.Popular(len(c.seen))[Capacity/2:] {
+			delete(c.seen, v)
 		}
 	}
 }
@@ -98,13 +105,13 @@ func (c *Counter) prune() {
 // common by rows first (ties by value), at most max of them.
 func (c *Counter) Popular(max int) []uint64 {
 	var out []uint64
-	for v, fl := range c.flows {
-		if len(fl) >= c.minFlows {
+	for v, t := range c.seen {
+		if len(t.flows) >= c.minFlows {
 			out = append(out, v)
 		}
 	}
 	slices.SortFunc(out, func(a, b uint64) int {
-		if d := cmp.Compare(c.rows[b], c.rows[a]); d != 0 {
+		if d := cmp.Compare(c.seen[b].rows, c.seen[a].rows); d != 0 {
 			return d
 		}
 		return cmp.Compare(a, b)

@@ -38,9 +38,9 @@ func TestCounter(t *testing.T) {
 			if got := c.Popular(tc.max); !slices.Equal(got, tc.want) {
 				t.Fatalf("popular = %v, want %v", got, tc.want)
 			}
-			for v, fl := range c.flows {
-				if len(fl) > tc.minFlows {
-					t.Fatalf("value %d keeps %d flow hashes, more than %d", v, len(fl), tc.minFlows)
+			for v, tl := range c.seen {
+				if len(tl.flows) > tc.minFlows {
+					t.Fatalf("value %d keeps %d flow hashes, more than %d", v, len(tl.flows), tc.minFlows)
 				}
 			}
 		})
@@ -61,8 +61,8 @@ func TestCounterBounded(t *testing.T) {
 		b.Columns[1].U16[r] = uint16(r)
 	}
 	c.Add(b, func(r int) uint64 { return uint64(b.Columns[0].U32[r]) })
-	if len(c.flows) > Capacity || len(c.rows) > Capacity {
-		t.Fatalf("tracking %d values, more than %d", len(c.flows), Capacity)
+	if len(c.seen) > Capacity {
+		t.Fatalf("tracking %d values, more than %d", len(c.seen), Capacity)
 	}
 	if got := c.Popular(10); !slices.Equal(got, []uint64{7}) {
 		t.Fatalf("popular = %v, want [7]", got)
