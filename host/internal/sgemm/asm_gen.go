@@ -60,26 +60,56 @@ func main() {
 				p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
 			}
 		}
+		// Fetch the C tile now so that its lines arrive during the K loop
+		// rather than stall the stores at the end; a row of the tile may
+		// straddle two cache lines.
+		p("\tMOVQ DX, R11")
+		for r := 0; r < mr; r++ {
+			for off := 0; off < vecs*vbytes; off += 64 {
+				p("\tPREFETCHT0 %d(R11)", off)
+			}
+			p("\tPREFETCHT0 %d(R11)", vecs*vbytes-4)
+			if r < mr-1 {
+				p("\tADDQ R9, R11")
+			}
+		}
+		// one K step: C tile += a column of the A strip × a row of the B strip
+		step := func() {
+			for v := 0; v < vecs; v++ {
+				p("\tVMOVUPS %d(DI), %s", v*vbytes, bReg(v))
+			}
+			for r := 0; r < mr; r++ {
+				// two broadcast registers where there is room, so that the
+				// next row's broadcast need not wait for this row's FMAs
+				b := bc
+				if reg == "Z" && r%2 == 1 {
+					b = bc2
+				}
+				p("\tVBROADCASTSS %d(SI), %s", 4*r, b)
+				for v := 0; v < vecs; v++ {
+					p("\tVFMADD231PS %s, %s, %s%d", bReg(v), b, reg, r*vecs+v)
+				}
+			}
+			p("\tADDQ R10, SI")
+			p("\tADDQ R8, DI")
+		}
+		// Four K steps per pass of the main loop, fewer loop branches and
+		// pointer bumps between the FMAs; the rest one at a time.
+		const unroll = 4
+		p("\tCMPQ CX, $%d", unroll)
+		p("\tJLT tail")
+		p("loopu:")
+		for range unroll {
+			step()
+		}
+		p("\tSUBQ $%d, CX", unroll)
+		p("\tCMPQ CX, $%d", unroll)
+		p("\tJGE loopu")
+		p("tail:")
 		p("\tTESTQ CX, CX")
 		p("\tJZ store")
 		p("loop:")
-		for v := 0; v < vecs; v++ {
-			p("\tVMOVUPS %d(DI), %s", v*vbytes, bReg(v))
-		}
-		for r := 0; r < mr; r++ {
-			// two broadcast registers where there is room, so that the
-			// next row's broadcast need not wait for this row's FMAs
-			b := bc
-			if reg == "Z" && r%2 == 1 {
-				b = bc2
-			}
-			p("\tVBROADCASTSS %d(SI), %s", 4*r, b)
-			for v := 0; v < vecs; v++ {
-				p("\tVFMADD231PS %s, %s, %s%d", bReg(v), b, reg, r*vecs+v)
-			}
-		}
-		p("\tADDQ R10, SI")
-		p("\tADDQ R8, DI")
+		step()
 		p("\tDECQ CX")
 		p("\tJNZ loop")
 		p("store:")

@@ -144,6 +144,10 @@ func TestSgemmMatchesGonum(t *testing.T) {
 									gemmCase{tA: tA, tB: tB, m: 2*kr.mr + 1, n: kr.nr + 3, k: 17, alpha: ab[0], beta: ab[1], pad: 2, nanC: nanC}.run(t, rng)
 								}
 							}
+							// every K around the kernel's four-step unroll
+							for k := 1; k <= 9; k++ {
+								gemmCase{tA: tA, tB: tB, m: kr.mr, n: kr.nr, k: k, alpha: 1, beta: 1, pad: 1}.run(t, rng)
+							}
 							// k = 0 is C = beta·C
 							gemmCase{tA: tA, tB: tB, m: 5, n: 6, k: 0, alpha: 1, beta: 0.5}.run(t, rng)
 							gemmCase{tA: tA, tB: tB, m: 5, n: 6, k: 0, alpha: 1, beta: 0, nanC: true}.run(t, rng)
