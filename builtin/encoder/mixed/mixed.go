@@ -12,13 +12,19 @@
 //   - A value holding at least 1/K of the records, a whole bin's share,
 //     is a spike: its own mode, decoded exactly.
 //   - The other values are cut at their quantiles into ⌈K·rest⌉ modes of
-//     equal mass (rest: their share), each min-max scaled on its own range.
+//     equal mass (rest: their share). Within a mode the scalar is the
+//     value's quantile in that mode: the mode keeps Kₘ + 1 quantiles of its
+//     own values (Kₘ by Sturges' rule for the mode's count) and maps
+//     between them piecewise linearly, so real scalars are uniform on
+//     [0, 1] whatever the shape inside the mode. Min-max scaling there
+//     made a heavy tail's top mode (flow bytes from 10⁴ to 10⁹) decode
+//     generator error near the top into huge values (docs/fidelity.md).
 //   - Without a spike ("auto") the column is one mode: the continuous
 //     encoder's min-max scaling.
 //
 // Decode takes the argmax mode: a spike writes its value, a range mode
-// unscales the scalar within its own bounds, rounds integers and clamps to
-// the values the mode held at fit.
+// maps the scalar back through its quantiles, rounds integers and clamps
+// to the values the mode held at fit.
 package mixed
 
 import (
@@ -99,14 +105,58 @@ type state struct {
 	Log1p  bool         `json:"log1p"`
 	Spikes []float64    `json:"spikes,omitempty"`
 	Ranges [][2]float64 `json:"ranges,omitempty"` // [lowest, highest] value of each range mode
+	// Quantiles of each range mode's values, lowest to highest (the first
+	// and last are the range's bounds). Absent (fixed bounds, or a state
+	// written before them): min-max scaling within the range.
+	Quantiles [][]float64 `json:"quantiles,omitempty"`
 }
 
-// scale is one range mode's scaling on the transformed scale: [a, a+span]
-// maps to [0, 1]. Integer modes are widened by half a unit each side so
+// scale is one range mode's scaling on the transformed scale: the knots
+// k₀ ≤ … ≤ k_Q map to 0, 1/Q, …, 1, linearly between them (min-max
+// scaling is Q = 1). Integer modes are widened by half a unit each side so
 // that every integer gets a whole rounding cell.
 type scale struct {
-	a, span float64
-	lo, hi  float64 // the clamp of decoded values, in the column's units
+	knots  []float64
+	lo, hi float64 // the clamp of decoded values, in the column's units
+}
+
+// unit maps t (transformed scale) to [0, 1]. A t on a run of equal knots
+// (a value holding several quantiles) maps to the run's middle, so that
+// the run's share of [0, 1] decodes back to it.
+func (s *scale) unit(t float64) float64 {
+	k := s.knots
+	q := len(k) - 1
+	if q == 0 || k[q] == k[0] {
+		return spikeValue
+	}
+	if t <= k[0] {
+		return 0
+	}
+	if t >= k[q] {
+		return 1
+	}
+	i, found := slices.BinarySearch(k, t) // first knot ≥ t
+	if found {
+		j := i
+		for j < q && k[j+1] == t {
+			j++
+		}
+		return float64(i+j) / 2 / float64(q)
+	}
+	// k[i-1] < t < k[i]
+	return (float64(i-1) + (t-k[i-1])/(k[i]-k[i-1])) / float64(q)
+}
+
+// at is the inverse of unit: the transformed value at u in [0, 1].
+func (s *scale) at(u float64) float64 {
+	k := s.knots
+	q := len(k) - 1
+	if q == 0 {
+		return k[0]
+	}
+	f := fmath.Clamp01(u) * float64(q)
+	i := min(int(f), q-1)
+	return k[i] + (f-float64(i))*(k[i+1]-k[i])
 }
 
 // New returns a mixed encoder for env.Column.
@@ -244,14 +294,18 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 		return nil, fmt.Errorf("mixed %s: fit saw no rows and no min and max params are set", e.column)
 	}
 	st.Spikes, st.Ranges = Modes(e.sample, Bins(e.rows), e.modes == ModesAlways)
+	st.Quantiles = Quantiles(e.sample, st.Ranges)
 	// A sample of a larger column may miss its extremes: the outer range
 	// modes (a spike at an extreme is its own mode already).
 	if n := len(st.Ranges); n > 0 && e.rows > int64(len(e.sample)) {
 		if _, spike := slices.BinarySearch(st.Spikes, e.min); !spike {
 			st.Ranges[0][0] = min(st.Ranges[0][0], e.min)
+			st.Quantiles[0][0] = st.Ranges[0][0]
 		}
 		if _, spike := slices.BinarySearch(st.Spikes, e.max); !spike {
 			st.Ranges[n-1][1] = max(st.Ranges[n-1][1], e.max)
+			q := st.Quantiles[n-1]
+			q[len(q)-1] = st.Ranges[n-1][1]
 		}
 	}
 	return json.Marshal(st)
@@ -298,6 +352,34 @@ func Modes(xs []float64, k int, always bool) (spikes []float64, ranges [][2]floa
 	return spikes, ranges
 }
 
+// Quantiles returns, for each range of a sorted sample, Kₘ + 1 of its
+// values at equal steps of rank from lowest to highest (numpy's linear
+// quantiles), Kₘ = Bins(values in the range): the resolution a sample of
+// that size supports. Keeping every value instead (a uniform scalar then
+// decodes to a draw from the mode's own values) measured worse
+// (docs/fidelity.md, ablation).
+func Quantiles(sorted []float64, ranges [][2]float64) [][]float64 {
+	qs := make([][]float64, len(ranges))
+	for i, r := range ranges {
+		lo, _ := slices.BinarySearch(sorted, r[0])
+		hi, _ := slices.BinarySearch(sorted, math.Nextafter(r[1], math.Inf(1)))
+		vs := sorted[lo:hi]
+		q := Bins(int64(len(vs)))
+		ks := make([]float64, q+1)
+		for j := range ks {
+			pos := float64(j) * float64(len(vs)-1) / float64(q)
+			a := int(pos)
+			ks[j] = vs[a]
+			if a+1 < len(vs) {
+				ks[j] += (pos - float64(a)) * (vs[a+1] - vs[a])
+			}
+		}
+		ks[0], ks[q] = r[0], r[1]
+		qs[i] = ks
+	}
+	return qs
+}
+
 // Load checks the state and returns the outputs: the mode as a softmax
 // when there is more than one, and the scalar within the mode.
 func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
@@ -330,6 +412,9 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 			return nil, fmt.Errorf("mixed %s: state's spikes are not increasing at %d", e.column, i)
 		}
 	}
+	if st.Quantiles != nil && len(st.Quantiles) != len(st.Ranges) {
+		return nil, fmt.Errorf("mixed %s: state has %d quantile lists for %d ranges", e.column, len(st.Quantiles), len(st.Ranges))
+	}
 	scales := make([]scale, len(st.Ranges))
 	for i, r := range st.Ranges {
 		for _, x := range r {
@@ -340,15 +425,23 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		if !(r[0] <= r[1]) || (i > 0 && !(st.Ranges[i-1][1] < r[0])) {
 			return nil, fmt.Errorf("mixed %s: state's range %d %v is empty or overlaps the one before", e.column, i, r)
 		}
-		lo, hi := r[0], r[1]
+		knots := []float64{r[0], r[1]}
+		if st.Quantiles != nil {
+			knots = slices.Clone(st.Quantiles[i])
+			if len(knots) < 2 || knots[0] != r[0] || knots[len(knots)-1] != r[1] || !slices.IsSorted(knots) {
+				return nil, fmt.Errorf("mixed %s: state's quantiles of range %d %v do not run from its lowest to its highest value", e.column, i, r)
+			}
+		}
 		if typ.IsInt() {
-			lo, hi = lo-0.5, hi+0.5 // above -1 under log1p: integers above -1 are at least 0
+			// above -1 under log1p: integers above -1 are at least 0
+			knots[0], knots[len(knots)-1] = knots[0]-0.5, knots[len(knots)-1]+0.5
 		}
-		a, b := lo, hi
 		if st.Log1p {
-			a, b = math.Log1p(lo), math.Log1p(hi)
+			for j, k := range knots {
+				knots[j] = math.Log1p(k)
+			}
 		}
-		scales[i] = scale{a: a, span: b - a, lo: r[0], hi: r[1]}
+		scales[i] = scale{knots: knots, lo: r[0], hi: r[1]}
 	}
 	e.st, e.typ, e.scales, e.ok = st, typ, scales, true
 	var outs []abi.Output
@@ -395,11 +488,7 @@ func (e *Encoder) mode(x float64) (int, float64) {
 	if e.st.Log1p {
 		t = math.Log1p(x)
 	}
-	v := spikeValue
-	if s.span > 0 {
-		v = fmath.Clamp01((t - s.a) / s.span)
-	}
-	return len(sp) + j, v
+	return len(sp) + j, s.unit(t)
 }
 
 // Encode writes each value's mode and scalar.
@@ -434,7 +523,7 @@ func (e *Encoder) value(m int, v float64) float64 {
 		return e.st.Spikes[m]
 	}
 	s := &e.scales[m-len(e.st.Spikes)]
-	x := s.a + fmath.Clamp01(v)*s.span
+	x := s.at(v)
 	if e.st.Log1p {
 		x = math.Expm1(x)
 	}

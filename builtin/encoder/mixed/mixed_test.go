@@ -3,6 +3,7 @@ package mixed
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -302,6 +303,9 @@ func TestLoadRejects(t *testing.T) {
 		{"fraction in ints", `{"type":"u16","spikes":[1.5]}`, "not a u16"},
 		{"beyond the type", `{"type":"u8","ranges":[[0,256]]}`, "not a u8"},
 		{"log1p below -1", `{"type":"f64","log1p":true,"spikes":[-2]}`, "above -1"},
+		{"quantiles per range", `{"type":"f64","ranges":[[0,5]],"quantiles":[]}`, "0 quantile lists for 1 ranges"},
+		{"quantiles off the range", `{"type":"f64","ranges":[[0,5]],"quantiles":[[0,2,4]]}`, "do not run from"},
+		{"quantiles unordered", `{"type":"f64","ranges":[[0,5]],"quantiles":[[0,3,2,5]]}`, "do not run from"},
 		{"not json", `{`, "bad state"},
 	}
 	for _, tc := range tests {
@@ -310,6 +314,76 @@ func TestLoadRejects(t *testing.T) {
 			h := w.Open(Name, "x", nil, 1)
 			if _, err := w.TryLoad(h, []byte(tc.state)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Within a range mode the scalar is the value's quantile in the mode: the
+// real values' scalars are uniform on [0, 1], and uniform scalars decode to
+// the mode's own distribution. Min-max scaling of a heavy tail (log-normal
+// bytes) fails both: most scalars sit near 0, and a uniform scalar decodes
+// to the middle of the log range, far above the mode's median.
+func TestQuantileScaling(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	xs := make([]float64, 5000)
+	for i := range xs {
+		xs[i] = math.Round(math.Exp(8 + 2.5*rng.NormFloat64()))
+	}
+	b := &abi.Batch{Columns: []abi.Column{{Name: "byt", Type: abi.TypeI64}}}
+	for _, x := range xs {
+		b.Columns[0].I64 = append(b.Columns[0].I64, int64(x))
+	}
+	for _, tc := range []struct {
+		name  string
+		state func(st state) state
+		ok    bool
+	}{
+		{"quantiles", func(st state) state { return st }, true},
+		{"min-max (a state without quantiles)", func(st state) state { st.Quantiles = nil; return st }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWire(t)
+			_, st, _ := fitState(t, w, "byt", map[string]any{"log1p": true, "modes": "always"}, b)
+			if len(st.Quantiles) != len(st.Ranges) || len(st.Ranges) < 2 {
+				t.Fatalf("state %+v", st)
+			}
+			raw, err := json.Marshal(tc.state(st))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := w.Open(Name, "byt", map[string]any{"log1p": true}, 1)
+			w.Load(h, raw)
+			m := w.Encode(h, b)
+			top := uint32(len(st.Ranges) - 1) // no spikes here
+			var scal []float64
+			var real []float64
+			for i, hot := range m.Hot {
+				if hot == top {
+					scal = append(scal, m.Values[i])
+					real = append(real, xs[i])
+				}
+			}
+			// Kolmogorov–Smirnov distance of the top mode's scalars from uniform.
+			slices.Sort(scal)
+			ks := 0.0
+			for i, v := range scal {
+				ks = max(ks, math.Abs(v-float64(i)/float64(len(scal))), math.Abs(v-float64(i+1)/float64(len(scal))))
+			}
+			// Median of uniform scalars decoded in the top mode against the
+			// mode's real median.
+			n := 1001
+			in := &abi.Encoded{Rows: n, HotWidth: 1, ValueWidth: 1, Hot: make([]uint32, n), Values: make([]float64, n)}
+			for i := range n {
+				in.Hot[i], in.Values[i] = top, float64(i)/float64(n-1)
+			}
+			dec := slices.Clone(w.Decode(h, in).Column("byt").I64)
+			slices.Sort(dec)
+			slices.Sort(real)
+			ratio := float64(dec[n/2]) / real[len(real)/2]
+			t.Logf("top mode %v: %d records, KS %.3f, decoded median / real median %.2f", st.Ranges[top], len(scal), ks, ratio)
+			if good := ks < 0.05 && ratio > 0.8 && ratio < 1.25; good != tc.ok {
+				t.Errorf("KS %.3f, median ratio %.2f: uniform within the mode %v, want %v", ks, ratio, good, tc.ok)
 			}
 		})
 	}
