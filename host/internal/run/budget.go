@@ -119,7 +119,7 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, n
 		// layout with the released flow count.
 		set = zeroSet(set, noisy[0])
 	}
-	rate, err := stepsPerSecond(ctx, cfg, set, r.flows.MaxFlowLen, r.cfg.Seed)
+	rate, err := stepsPerSecond(ctx, cfg, set, r.flows.MaxFlowLen, r.cfg.Seed, timingWindow(m.TimeBudget.Duration))
 	if err != nil {
 		return 0, 0, fmt.Errorf("timing training for model.time_budget: %w", err)
 	}
@@ -146,10 +146,18 @@ func zeroSet(like *tensor.Set, n int) *tensor.Set {
 		GenFlags: make([]float32, n*like.L), AttrOutputs: like.AttrOutputs, FeatOutputs: like.FeatOutputs}
 }
 
+// timingWindow is how long stepsPerSecond times: 1% of the budget within
+// [1.5 s, 20 s]. A fixed 1.5 s was three steps of a CAIDA-sized model
+// (about a second each), whose first steps are the slowest: a 37-minute
+// budget became 1,592 steps that trained in 26 minutes.
+func timingWindow(budget time.Duration) time.Duration {
+	return min(max(budget/100, 1500*time.Millisecond), 20*time.Second)
+}
+
 // stepsPerSecond times training iterations of a throwaway model: one to
-// warm up, then as many as fit in about a second and a half (at least
-// three). The model is discarded; only its speed is kept.
-func stepsPerSecond(ctx context.Context, cfg gan.Config, set *tensor.Set, maxLen int, seed int64) (float64, error) {
+// warm up, then as many as fit in the window (at least three). The model
+// is discarded; only its speed is kept.
+func stepsPerSecond(ctx context.Context, cfg gan.Config, set *tensor.Set, maxLen int, seed int64, window time.Duration) (float64, error) {
 	model, err := gan.New(cfg, set.AttrOutputs, set.FeatOutputs, maxLen, seed)
 	if err != nil {
 		return 0, err
@@ -157,7 +165,6 @@ func stepsPerSecond(ctx context.Context, cfg gan.Config, set *tensor.Set, maxLen
 	if err := model.Train(ctx, set, gan.TrainOptions{Steps: 1}); err != nil {
 		return 0, err
 	}
-	const window = 1500 * time.Millisecond
 	start := time.Now()
 	n := 0
 	for n < 3 || time.Since(start) < window {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
@@ -114,5 +115,21 @@ func TestTimeBudgetUnderPrivacy(t *testing.T) {
 	}
 	if p.Steps < 10 || len(b.Iterations) != 2 || b.Iterations[0] != p.Steps || b.Epsilon <= 0 {
 		t.Errorf("plan %+v, budget %+v: want the budget's steps accounted", p, b)
+	}
+}
+
+// The timing window grows with the budget: long enough on a long budget
+// for slow steps to average out, never a noticeable share of a short one.
+func TestTimingWindow(t *testing.T) {
+	for _, tc := range []struct{ budget, want time.Duration }{
+		{0, 1500 * time.Millisecond},
+		{2 * time.Minute, 1500 * time.Millisecond},
+		{14 * time.Minute, 8400 * time.Millisecond},
+		{37 * time.Minute, 20 * time.Second},
+		{10 * time.Hour, 20 * time.Second},
+	} {
+		if got := timingWindow(tc.budget); got != tc.want {
+			t.Errorf("timingWindow(%v) = %v, want %v", tc.budget, got, tc.want)
+		}
 	}
 }
