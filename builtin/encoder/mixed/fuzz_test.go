@@ -19,6 +19,8 @@ func FuzzLoadDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"f64","log1p":true,"spikes":[0],"ranges":[[0.001,600]]}`), uint32(1), 2.0)
 	f.Add([]byte(`{"type":"i64","log1p":true,"ranges":[[1,1000000]]}`), uint32(0), 0.5)
 	f.Add([]byte(`{"type":"u8","spikes":[0,64,128]}`), uint32(2), -1.0)
+	f.Add([]byte(`{"type":"u16","spikes":[52],"ranges":[[20,51],[53,1400]],"quantiles":[[20,30,30,51],[53,60,900,1400]]}`), uint32(2), 0.4)
+	f.Add([]byte(`{"type":"f64","log1p":true,"ranges":[[0,1e9]],"quantiles":[[0,10,1e4,1e9]]}`), uint32(0), 0.99)
 	f.Fuzz(func(t *testing.T, raw []byte, mode uint32, v float64) {
 		fe, err := New(sdk.Env{Column: "c", Params: sdk.Params{"log1p": false, "modes": ModesAuto, "private": false}})
 		if err != nil {
