@@ -19,8 +19,10 @@
 //     [0, 1] whatever the shape inside the mode. Min-max scaling there
 //     made a heavy tail's top mode (flow bytes from 10⁴ to 10⁹) decode
 //     generator error near the top into huge values (docs/fidelity.md).
-//   - Without a spike ("auto") the column is one mode: the continuous
-//     encoder's min-max scaling.
+//   - Without a spike ("auto") the column is one range mode, with no mode
+//     output: its scalar is the value's quantile in the whole column. With
+//     fixed bounds (min and max) it is the continuous encoder's min-max
+//     scaling.
 //
 // Decode takes the argmax mode: a spike writes its value, a range mode
 // maps the scalar back through its quantiles, rounds integers and clamps
