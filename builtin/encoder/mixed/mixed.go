@@ -114,8 +114,8 @@ type state struct {
 }
 
 // scale is one range mode's scaling on the transformed scale: the knots
-// k₀ ≤ … ≤ k_Q map to 0, 1/Q, …, 1, linearly between them (min-max
-// scaling is Q = 1). Integer modes are widened by half a unit each side so
+// k₀ ≤ … ≤ k_Q, Q ≥ 1 (Load makes at least two), map to 0, 1/Q, …, 1,
+// linearly between them (min-max scaling is Q = 1). Integer modes are widened by half a unit each side so
 // that every integer gets a whole rounding cell.
 type scale struct {
 	knots  []float64
@@ -128,7 +128,7 @@ type scale struct {
 func (s *scale) unit(t float64) float64 {
 	k := s.knots
 	q := len(k) - 1
-	if q == 0 || k[q] == k[0] {
+	if k[q] == k[0] {
 		return spikeValue
 	}
 	if t <= k[0] {
@@ -153,9 +153,6 @@ func (s *scale) unit(t float64) float64 {
 func (s *scale) at(u float64) float64 {
 	k := s.knots
 	q := len(k) - 1
-	if q == 0 {
-		return k[0]
-	}
 	f := fmath.Clamp01(u) * float64(q)
 	i := min(int(f), q-1)
 	return k[i] + (f-float64(i))*(k[i+1]-k[i])
@@ -376,7 +373,7 @@ func Quantiles(sorted []float64, ranges [][2]float64) [][]float64 {
 				ks[j] += (pos - float64(a)) * (vs[a+1] - vs[a])
 			}
 		}
-		ks[0], ks[q] = r[0], r[1]
+		ks[0], ks[q] = r[0], r[1] // exact, whatever the rounding of pos: Load checks them
 		qs[i] = ks
 	}
 	return qs
