@@ -108,17 +108,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for i := range set.GenFlags {
 		set.GenFlags[i] = 1
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	clock, err := benchClock(*clockName)
 	if err != nil {
 		return err
@@ -201,4 +195,25 @@ func processCPU() (time.Duration, error) {
 		return 0, fmt.Errorf("unexpected /proc/self/stat %q", s)
 	}
 	return time.Duration(u+st) * 10 * time.Millisecond, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called; an
+// empty path profiles nothing. The bench commands profile only their timed
+// part.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
