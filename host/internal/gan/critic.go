@@ -70,8 +70,19 @@ func (a critAct) piecewiseLinear() bool { return a == actReLU || a == actLeakyRe
 type critic[T float] struct {
 	in, units int
 	act       critAct
-	hidden    []*linear[T]
-	out       *linear[T]
+	// seq is how many leading input columns are the padded records (the
+	// rest are attributes) and block the columns of one S-record block;
+	// seq = 0 for a critic without records. Layer 1 works only on the
+	// sequence columns up to the last block some row in the batch holds
+	// ("live" columns, see liveCols), since padding is zero in real and
+	// fake rows alike: a trace whose longest flow is 10× its typical one
+	// (CAIDA: 347 against p99 27) otherwise spends most of every step
+	// multiplying zeros (docs/gan.md, "Padding").
+	seq, block int
+	live       int   // sequence columns layer 1 used in the last call
+	rowsLive   []int // lossGrad: each example's, for the penalty
+	hidden     []*linear[T]
+	out        *linear[T]
 
 	// scratch, reused across calls
 	x       []T   // rows [real; fake; x̂], later x̂ rows hold Ḡ₀
@@ -146,10 +157,99 @@ func (c *critic[T]) hk(k int) []T {
 	return c.h[k-1]
 }
 
+// rowLive returns how many leading sequence columns of one input row can be
+// non-zero: whole blocks, up to the last block with a non-zero value.
+// Records past a flow's end are zero in real rows (prepare) and in fake
+// rows (the generator's mask), so this is the flow's padded length.
+func (c *critic[T]) rowLive(x []T) int {
+	for j := c.seq - 1; j >= 0; j-- {
+		if x[j] != 0 {
+			return (j/c.block + 1) * c.block
+		}
+	}
+	return 0
+}
+
+// liveCols is the largest rowLive over n rows of x.
+func (c *critic[T]) liveCols(x []T, n int) int {
+	k := 0
+	for r := 0; r < n && k < c.seq; r++ {
+		k = max(k, c.rowLive(x[r*c.in:(r+1)*c.in]))
+	}
+	return k
+}
+
+// biasRows sets each of n rows of z to layer 1's bias.
+func (c *critic[T]) biasRows(z []T, n int) {
+	l := c.hidden[0]
+	for r := 0; r < n; r++ {
+		copy(z[r*l.out:(r+1)*l.out], l.b.w)
+	}
+}
+
+// The three layer-1 products below cover input columns [0, c.live) and
+// [c.seq, c.in): what lies in between is zero in every row of the batch,
+// so it adds nothing to a product with W₁, and its rows of W₁ get no
+// gradient. Columns in between are neither read nor written.
+
+// mulW1 sets y (n×units) = x·W₁ + beta·y.
+func (c *critic[T]) mulW1(x []T, n int, beta T, y []T) {
+	l := c.hidden[0]
+	u, in, s, k := l.out, c.in, c.seq, c.live
+	if k == s {
+		gemm(false, false, n, u, in, 1, x, in, l.W.w, u, beta, y, u)
+		return
+	}
+	if k > 0 {
+		gemm(false, false, n, u, k, 1, x, in, l.W.w, u, beta, y, u)
+		beta = 1
+	}
+	gemm(false, false, n, u, in-s, 1, x[s:], in, l.W.w[s*u:], u, beta, y, u)
+}
+
+// mulW1T sets v (n×in) = d·W₁ᵀ on the live columns.
+func (c *critic[T]) mulW1T(d []T, n int, v []T) {
+	l := c.hidden[0]
+	u, in, s, k := l.out, c.in, c.seq, c.live
+	if k == s {
+		gemm(false, true, n, in, u, 1, d, u, l.W.w, u, 0, v, in)
+		return
+	}
+	if k > 0 {
+		gemm(false, true, n, k, u, 1, d, u, l.W.w, u, 0, v, in)
+	}
+	gemm(false, true, n, in-s, u, 1, d, u, l.W.w[s*u:], u, 0, v[s:], in)
+}
+
+// gradW1 adds xᵀ·d (x n×in, d n×units) to W₁'s gradient on the live rows.
+func (c *critic[T]) gradW1(x []T, n int, d []T) {
+	l := c.hidden[0]
+	u, in, s, k := l.out, c.in, c.seq, c.live
+	if k == s {
+		gemm(true, false, in, u, n, 1, x, in, d, u, 1, l.W.g, u)
+		return
+	}
+	if k > 0 {
+		gemm(true, false, k, u, n, 1, x, in, d, u, 1, l.W.g, u)
+	}
+	gemm(true, false, in-s, u, n, 1, x[s:], in, d, u, 1, l.W.g[s*u:], u)
+}
+
+// dotLive is dot over the live columns of two input rows.
+func (c *critic[T]) dotLive(a, b []T) float64 {
+	return dot(a[:c.live], b[:c.live]) + dot(a[c.seq:], b[c.seq:])
+}
+
 // forward runs the n rows of c.x through the network into c.z, c.h, c.y.
 func (c *critic[T]) forward(n int) {
+	c.live = c.liveCols(c.x, n)
 	for k, l := range c.hidden {
-		l.forward(c.hk(k), n, c.z[k])
+		if k == 0 {
+			c.biasRows(c.z[0], n)
+			c.mulW1(c.x, n, 1, c.z[0])
+		} else {
+			l.forward(c.hk(k), n, c.z[k])
+		}
 		c.activate(c.z[k], c.h[k])
 	}
 	c.out.forward(c.hk(len(c.hidden)), n, c.y)
@@ -204,8 +304,10 @@ func (c *critic[T]) score(x []T, n int) float64 {
 	return s / float64(n)
 }
 
-// inputGrad returns mean D(x) over n rows and writes dx = scale·∂mean/∂x.
-// It touches no parameter gradient: the generator step only needs dx.
+// inputGrad returns mean D(x) over n rows and writes dx = scale·∂mean/∂x,
+// except on the sequence columns past the last block any row holds, where
+// it writes 0 (see liveCols). It touches no parameter gradient: the
+// generator step only needs dx.
 func (c *critic[T]) inputGrad(x []T, n int, scale float64, dx []T) float64 {
 	mean := c.score(x, n)
 	nl := len(c.hidden)
@@ -227,8 +329,13 @@ func (c *critic[T]) inputGrad(x []T, n int, scale float64, dx []T) float64 {
 		if k > 1 {
 			gemm(false, true, n, l.in, l.out, 1, c.dz[k-1], l.out, l.W.w, l.out, 0, c.dz[k-2], l.in)
 		} else {
-			gemm(false, true, n, l.in, l.out, 1, c.dz[0], l.out, l.W.w, l.out, 0, dx, l.in)
+			c.mulW1T(c.dz[0], n, dx)
 		}
+	}
+	// Past the batch's live blocks every row is padding, which the
+	// generator masks: its gradient there is not needed, and 0 is written.
+	for r := 0; r < n; r++ {
+		clear(dx[r*c.in+c.live : r*c.in+c.seq])
 	}
 	return mean
 }
@@ -258,20 +365,38 @@ type dpParams struct {
 func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, dp *dpParams) (wdist, gp float64) {
 	n := 3 * b
 	c.ensure(n)
-	in := c.in
-	copy(c.x[:b*in], real[:b*in])
-	copy(c.x[b*in:2*b*in], fake[:b*in])
+	in, s := c.in, c.seq
+	// Each example's x̂ holds the blocks its real or its fake row holds;
+	// the penalty is on the gradient over those and the attributes. Padding
+	// past them is zero in both rows, for every α, and the penalty leaves
+	// it out: the slope in a direction the data never moves in is not the
+	// critic's Lipschitz constraint. Per example, not per batch, so that
+	// an example's gradient does not depend on the others' lengths (DP-SGD
+	// clips and bounds each example's gradient on its own).
+	c.rowsLive = c.rowsLive[:0]
+	c.live = 0
+	for r := 0; r < b; r++ {
+		k := max(c.rowLive(real[r*in:(r+1)*in]), c.rowLive(fake[r*in:(r+1)*in]))
+		c.rowsLive = append(c.rowsLive, k)
+		c.live = max(c.live, k)
+	}
 	xh := c.x[2*b*in : 3*b*in]
 	for r := 0; r < b; r++ {
 		a := alpha[r]
-		for j := r * in; j < (r+1)*in; j++ {
-			xh[j] = real[j] + a*(fake[j]-real[j])
+		for _, cols := range [2][2]int{{0, c.live}, {s, in}} {
+			lo, hi := r*in+cols[0], r*in+cols[1]
+			copy(c.x[lo:hi], real[lo:hi])
+			copy(c.x[b*in+lo:b*in+hi], fake[lo:hi])
+			for j := lo; j < hi; j++ {
+				xh[j] = real[j] + a*(fake[j]-real[j])
+			}
 		}
 	}
 	// Forward. The first layer is affine, so on the x̂ rows its output is the
 	// same interpolation of the real and fake rows' outputs: one gemm saved.
 	l1 := c.hidden[0]
-	l1.forward(c.x, 2*b, c.z[0])
+	c.biasRows(c.z[0], 2*b)
+	c.mulW1(c.x, 2*b, 1, c.z[0])
 	u := l1.out
 	for r := 0; r < b; r++ {
 		a := alpha[r]
@@ -308,9 +433,8 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 		// and 2b. The x̂ rows then go one layer further, to g = v₀.
 		c.setDout(b, 1)
 		c.backwardRows(n, nl)
-		l := c.hidden[0]
 		v = c.v[:b*in]
-		gemm(false, true, b, l.in, l.out, 1, c.dz[0][2*b*l.out:], l.out, l.W.w, l.out, 0, v, l.in)
+		c.mulW1T(c.dz[0][2*b*u:], b, v)
 	}
 	// v now holds g = ∇ₓD(x̂); Ḡ₀ = ∂P/∂g goes into the x̂ rows of H₀.
 	g0 := xh
@@ -318,17 +442,24 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 		g0 = c.gen.gbar[0]
 	}
 	for r := 0; r < b; r++ {
-		g := v[r*in : (r+1)*in]
+		g, dst := v[r*in:(r+1)*in], g0[r*in:(r+1)*in]
+		kr := c.rowsLive[r]
 		ss := 0.0
-		for _, e := range g {
+		for _, e := range g[:kr] {
+			ss += float64(e) * float64(e)
+		}
+		for _, e := range g[s:] {
 			ss += float64(e) * float64(e)
 		}
 		nrm := math.Sqrt(ss + 1e-8)
 		gp += (nrm - 1) * (nrm - 1)
-		s := T(lambda * 2 * (nrm - 1) / nrm / float64(b))
-		dst := g0[r*in : (r+1)*in]
-		for j, e := range g {
-			dst[j] = s * e
+		sc := T(lambda * 2 * (nrm - 1) / nrm / float64(b))
+		for j, e := range g[:kr] {
+			dst[j] = sc * e
+		}
+		clear(dst[kr:c.live])
+		for j, e := range g[s:] {
+			dst[s+j] = sc * e
 		}
 	}
 	gp /= float64(b)
@@ -343,7 +474,11 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 		if curved {
 			prev, next = c.gen.gbar[k-1], c.gen.gbar[k]
 		}
-		gemm(false, false, b, w, l.in, 1, prev, l.in, l.W.w, w, 0, c.ub, w)
+		if k == 1 {
+			c.mulW1(prev, b, 0, c.ub)
+		} else {
+			gemm(false, false, b, w, l.in, 1, prev, l.in, l.W.w, w, 0, c.ub, w)
+		}
 		zx := c.z[k-1][2*b*w : 3*b*w]
 		if curved {
 			zb := c.gen.zbar[k]
@@ -369,9 +504,15 @@ func (c *critic[T]) lossGrad(real, fake []T, alpha []T, b int, lambda float64, d
 	// Weight gradients, one gemm per layer over all rows.
 	for k := 1; k <= nl; k++ {
 		l := c.hidden[k-1]
-		gemm(true, false, l.in, l.out, n, 1, c.hk(k-1), l.in, c.dz[k-1], l.out, 1, l.W.g, l.out)
+		if k == 1 {
+			c.gradW1(c.x, n, c.dz[0])
+		} else {
+			gemm(true, false, l.in, l.out, n, 1, c.hk(k-1), l.in, c.dz[k-1], l.out, 1, l.W.g, l.out)
+		}
 		colSumAdd(c.dz[k-1], mainRows, l.out, l.b.g)
-		if curved {
+		if curved && k == 1 {
+			c.gradW1(c.gen.gbar[0], b, c.gen.u[1])
+		} else if curved {
 			gemm(true, false, l.in, l.out, b, 1, c.gen.gbar[k-1], l.in, c.gen.u[k], l.out, 1, l.W.g, l.out)
 		}
 	}
@@ -461,7 +602,11 @@ func (c *critic[T]) inputChainCurved(b int) []T {
 		c.mulDeriv(c.gen.u[k], v[:b*w], c.z[k-1][2*b*w:3*b*w])
 		l := c.hidden[k-1]
 		v = c.v[:b*l.in]
-		gemm(false, true, b, l.in, l.out, 1, c.gen.u[k], l.out, l.W.w, l.out, 0, v, l.in)
+		if k == 1 {
+			c.mulW1T(c.gen.u[1], b, v)
+		} else {
+			gemm(false, true, b, l.in, l.out, 1, c.gen.u[k], l.out, l.W.w, l.out, 0, v, l.in)
+		}
 	}
 	return v
 }
@@ -503,7 +648,12 @@ func (c *critic[T]) exampleNorms(b int) []float64 {
 				ai, di := a[ri*wi:(ri+1)*wi], d[ri*wo:(ri+1)*wo]
 				for j, rj := range rows[i:] {
 					aj, dj := a[rj*wi:(rj+1)*wi], d[rj*wo:(rj+1)*wo]
-					t := dot(ai, aj) * dot(di, dj)
+					var t float64
+					if k == 1 {
+						t = c.dotLive(ai, aj) * dot(di, dj)
+					} else {
+						t = dot(ai, aj) * dot(di, dj)
+					}
 					if j > 0 {
 						t *= 2
 					}

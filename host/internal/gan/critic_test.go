@@ -11,12 +11,36 @@ type critFixture struct {
 	c                 *critic[float64]
 	real, fake, alpha []float64
 	b                 int
+	live              []int // padded fixture: each example's live sequence columns
 }
 
 func newCritFixture(act critAct, seed uint64) *critFixture {
+	return newCritFixtureIn(act, seed, 5, 0, 0)
+}
+
+// Padded fixture: 4 blocks of 2 columns, then 3 attribute columns; the
+// rows' flows hold padLens blocks (real, fake per example), so the batch
+// uses 3 of the 4 blocks and examples fewer than that.
+const padBlocks, padBlock, padAttrs = 4, 2, 3
+
+var padLens = [][2]int{{1, 2}, {3, 1}, {0, 1}, {1, 1}}
+
+func newPaddedFixture(act critAct, seed uint64) *critFixture {
+	f := newCritFixtureIn(act, seed, padBlocks*padBlock+padAttrs, padBlocks*padBlock, padBlock)
+	in := f.c.in
+	for r, lens := range padLens {
+		clear(f.real[r*in+lens[0]*padBlock : r*in+f.c.seq])
+		clear(f.fake[r*in+lens[1]*padBlock : r*in+f.c.seq])
+		f.live = append(f.live, max(lens[0], lens[1])*padBlock)
+	}
+	return f
+}
+
+func newCritFixtureIn(act critAct, seed uint64, in, seq, block int) *critFixture {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	const in, units, layers, b = 5, 7, 4, 4
+	const units, layers, b = 7, 4, 4
 	c := newCritic[float64]("d", in, units, layers, act)
+	c.seq, c.block = seq, block
 	c.init(rng)
 	for _, l := range c.hidden { // non-zero biases so every term is exercised
 		for i := range l.b.w {
@@ -90,27 +114,33 @@ func TestCriticGradientPenaltyFD(t *testing.T) {
 		{"tanh", actTanh, actTanh, true},
 		{"tanh-without-second-derivative", actTanhNo2nd, actTanh, false},
 	}
+	fixtures := []struct {
+		name string
+		make func(critAct, uint64) *critFixture
+	}{{"dense", newCritFixture}, {"padded", newPaddedFixture}}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			for seed := uint64(1); seed <= 3; seed++ {
-				f := newCritFixture(tc.act, seed)
-				// the penalty must actually matter for the check to mean anything
-				_, gp := f.c.lossGrad(f.real, f.fake, f.alpha, f.b, testLambda, nil)
-				if gp < 1e-3 {
-					t.Fatalf("seed %d: penalty %g too small to test", seed, gp)
+		for _, fx := range fixtures {
+			t.Run(tc.name+"/"+fx.name, func(t *testing.T) {
+				for seed := uint64(1); seed <= 3; seed++ {
+					f := fx.make(tc.act, seed)
+					// the penalty must actually matter for the check to mean anything
+					_, gp := f.c.lossGrad(f.real, f.fake, f.alpha, f.b, testLambda, nil)
+					if gp < 1e-3 {
+						t.Fatalf("seed %d: penalty %g too small to test", seed, gp)
+					}
+					// The loss itself, from the critic's outputs alone: a mistake
+					// that changed loss and gradient alike would pass the FD check.
+					checkLossValue(t, f)
+					err := fdError(t, f, tc.trueAct)
+					if tc.wantOK && err > 1e-5 {
+						t.Errorf("seed %d: analytic vs finite-difference relative error %.3g", seed, err)
+					}
+					if !tc.wantOK && err < 1e-2 {
+						t.Errorf("seed %d: wrong second derivative not detected (error %.3g)", seed, err)
+					}
 				}
-				// The loss itself, from the critic's outputs alone: a mistake
-				// that changed loss and gradient alike would pass the FD check.
-				checkLossValue(t, f)
-				err := fdError(t, f, tc.trueAct)
-				if tc.wantOK && err > 1e-5 {
-					t.Errorf("seed %d: analytic vs finite-difference relative error %.3g", seed, err)
-				}
-				if !tc.wantOK && err < 1e-2 {
-					t.Errorf("seed %d: wrong second derivative not detected (error %.3g)", seed, err)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -131,6 +161,9 @@ func checkLossValue(t *testing.T, f *critFixture) {
 		}
 		ss := 0.0
 		for j := range x {
+			if f.live != nil && j >= f.live[r] && j < c.seq {
+				continue // padding of both rows: not in the penalty
+			}
 			x0 := x[j]
 			x[j] = x0 + h
 			p := c.score(x, 1)
@@ -148,14 +181,37 @@ func checkLossValue(t *testing.T, f *critFixture) {
 	}
 }
 
-// TestCriticInputGradFD checks the generator-side gradient ∂mean D/∂x.
+// TestCriticInputGradFD checks the generator-side gradient ∂mean D/∂x, and
+// that on a padded batch it is 0 past the blocks any fake row holds.
 func TestCriticInputGradFD(t *testing.T) {
-	f := newCritFixture(actReLU, 7)
-	n := f.b
+	for _, f := range []*critFixture{newCritFixture(actReLU, 7), newPaddedFixture(actReLU, 7)} {
+		checkInputGrad(t, f)
+	}
+}
+
+func checkInputGrad(t *testing.T, f *critFixture) {
+	t.Helper()
+	n, in := f.b, f.c.in
 	dx := make([]float64, len(f.fake))
+	for i := range dx {
+		dx[i] = math.NaN() // every element must be written
+	}
 	f.c.inputGrad(f.fake, n, -2, dx)
+	live := 0
+	for r := 0; r < n; r++ {
+		live = max(live, f.c.rowLive(f.fake[r*in:(r+1)*in]))
+	}
+	if want := 2 * padBlock; f.live != nil && live != want { // the longest fake row: 2 blocks
+		t.Fatalf("fake rows live over %d columns, fixture says %d", live, want)
+	}
 	const h = 1e-6
 	for i := range f.fake {
+		if j := i % in; j >= live && j < f.c.seq {
+			if dx[i] != 0 {
+				t.Fatalf("dx[%d] = %g past the live blocks, want 0", i, dx[i])
+			}
+			continue
+		}
 		x0 := f.fake[i]
 		f.fake[i] = x0 + h
 		lp := f.c.score(f.fake, n)
@@ -174,7 +230,15 @@ func TestCriticInputGradFD(t *testing.T) {
 // after clipping every example's gradient has norm ≤ C and the summed
 // gradient is Σ min(1, C/‖g_i‖)·g_i / b.
 func TestCriticDPClipping(t *testing.T) {
-	f := newCritFixture(actReLU, 11)
+	for _, f := range []*critFixture{newCritFixture(actReLU, 11), newPaddedFixture(actReLU, 11)} {
+		checkDPClipping(t, f)
+	}
+}
+
+// checkDPClipping: on the padded fixture the examples differ in length, so
+// it also shows an example's gradient does not depend on the others'.
+func checkDPClipping(t *testing.T, f *critFixture) {
+	t.Helper()
 	b, in := f.b, f.c.in
 	var per [][]float64
 	var norms []float64

@@ -63,6 +63,7 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	m.gen = newGenerator[float32](cfg, attrOut, featOut, m.lpad)
 	a := m.gen.A
 	m.disc = newCritic[float32]("disc", m.lpad*m.gen.F+a, cfg.CriticUnits, cfg.CriticLayers, actReLU)
+	m.disc.seq, m.disc.block = m.lpad*m.gen.F, cfg.SampleLen*m.gen.F
 	m.attrDisc = newCritic[float32]("attr_disc", a, cfg.AttrCriticUnits, cfg.AttrCriticLayers, actReLU)
 	m.pcg = rand.NewPCG(uint64(seed), 0x6e657473686172) // "netshar"
 	m.rng = rand.New(m.pcg)
