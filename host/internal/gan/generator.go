@@ -47,6 +47,7 @@ type genCache[T float] struct {
 	tanhC    []T
 	featAct  []T // n×Lpad×F activated
 	mask     []T // n×Lpad, block level: multiplies the features
+	live     int // LSTM passes before every row's mask is 0
 	valid    []T // n×Lpad, record level: up to and including the end
 	feat     []T // n×Lpad×F masked
 	// scratch
@@ -249,32 +250,37 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 	raw := c.raw
 	g.featHead.forward(c.hs, n*TT, raw)
 	c.featAct = grow(c.featAct, n*L*F)
-	activateRows(raw, n*TT, g.S*F, g.featSl, c.featAct)
 	// DoppelGANger masks whole S-blocks: a block is zeroed once an earlier
 	// block held an end flag; records after the end inside the end's own
 	// block stay, and learn to carry [0,1] as real padding there does.
 	// valid is the record-level view: 1 up to and including the first end.
+	// A row's blocks are activated only until it ends: the rest is masked,
+	// and on a trace with a few long flows most of Lpad is past the end.
 	c.mask = grow(c.mask, n*L)
 	c.valid = grow(c.valid, n*L)
 	c.feat = grow(c.feat, n*L*F)
-	S := g.S
+	S, SF := g.S, g.S*F
+	c.live = 0
 	for r := 0; r < n; r++ {
-		var m, v T = 1, 1
-		for s := 0; s < L; s++ {
-			if s%S == 0 && v == 0 {
-				m = 0
-			}
-			c.mask[r*L+s], c.valid[r*L+s] = m, v
-			rec := c.featAct[(r*L+s)*F : (r*L+s+1)*F]
-			dst := c.feat[(r*L+s)*F : (r*L+s+1)*F]
-			for j, x := range rec {
-				dst[j] = x * m
-			}
-			// flag [1,0] continues; argmax ties go to "continue" as numpy's do
-			if rec[g.D] < rec[g.D+1] {
-				v = 0
+		var v T = 1
+		t := 0
+		for ; t < TT && (t == 0 || v != 0); t++ {
+			o := (r*TT + t) * SF // block t of row r, in raw's (r, t) row order
+			activateRows(raw[o:o+SF], 1, SF, g.featSl, c.featAct[o:o+SF])
+			copy(c.feat[o:o+SF], c.featAct[o:o+SF])
+			for s := t * S; s < (t+1)*S; s++ {
+				c.mask[r*L+s], c.valid[r*L+s] = 1, v
+				// flag [1,0] continues; argmax ties go to "continue" as numpy's do
+				if rec := c.featAct[(r*L+s)*F : (r*L+s+1)*F]; rec[g.D] < rec[g.D+1] {
+					v = 0
+				}
 			}
 		}
+		c.live = max(c.live, t)
+		clear(c.featAct[(r*L+t*S)*F : (r+1)*L*F])
+		clear(c.feat[(r*L+t*S)*F : (r+1)*L*F])
+		clear(c.mask[r*L+t*S : (r+1)*L])
+		clear(c.valid[r*L+t*S : (r+1)*L])
 	}
 }
 
@@ -298,7 +304,12 @@ func (g *generator[T]) backward(dFeat, dAttr []T, nz *genNoise[T]) {
 	dG := c.dG
 	dh := make([]T, n*H)
 	dc := make([]T, n*H)
-	for t := TT - 1; t >= 0; t-- {
+	// Passes past c.live are masked in every row: their gradient is zero,
+	// and BPTT starts at the last live pass with dh = dc = 0.
+	for r := 0; r < n; r++ {
+		clear(dG[(r*TT+c.live)*H4 : (r+1)*TT*H4])
+	}
+	for t := c.live - 1; t >= 0; t-- {
 		for r := 0; r < n; r++ {
 			o := (r*TT + t) * H
 			gr := c.gates[(r*TT+t)*H4 : (r*TT+t+1)*H4]
