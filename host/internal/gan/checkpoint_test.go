@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -157,5 +158,45 @@ func TestGenerateIndependentOfThreads(t *testing.T) {
 	runtime.GOMAXPROCS(3)
 	if !slices.Equal(one, gen()) {
 		t.Fatal("generation depends on GOMAXPROCS")
+	}
+}
+
+// TestTrainRevise: Revise, called at each periodic checkpoint, moves the
+// end of training, never to before the next step; the last step is
+// checkpointed wherever it lands.
+func TestTrainRevise(t *testing.T) {
+	cases := []struct {
+		name   string
+		revise func(step int) int
+		want   int   // steps trained
+		calls  []int // steps Revise saw
+		ckpts  []int
+	}{
+		{"longer", func(s int) int { return 13 }, 13, []int{4, 8, 12}, []int{4, 8, 12, 13}},
+		{"shorter", func(s int) int { return 6 }, 6, []int{4}, []int{4, 6}},
+		{"not before the next step", func(s int) int { return 0 }, 5, []int{4}, []int{4, 5}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			m := newTiny(t, 1)
+			var calls []int
+			err := m.Train(context.Background(), learnData(10, 1), TrainOptions{Steps: 10, CheckpointDir: dir, CheckpointEvery: 4,
+				Revise: func(s int) int { calls = append(calls, s); return tc.revise(s) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ckpts []int
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				var s int
+				if _, err := fmt.Sscanf(e.Name(), "step-%d.ckpt", &s); err == nil {
+					ckpts = append(ckpts, s)
+				}
+			}
+			if m.Step() != tc.want || !slices.Equal(calls, tc.calls) || !slices.Equal(ckpts, tc.ckpts) {
+				t.Fatalf("trained %d steps, Revise at %v, checkpoints %v; want %d, %v, %v", m.Step(), calls, ckpts, tc.want, tc.calls, tc.ckpts)
+			}
+		})
 	}
 }

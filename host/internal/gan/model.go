@@ -292,6 +292,11 @@ type TrainOptions struct {
 	// and after the last step.
 	Progress      func(Progress)
 	ProgressEvery int
+	// Revise, if set, is called after each periodic checkpoint with the
+	// step just saved and returns the total to train to instead of Steps
+	// (at least one more step): a time budget's plan made from a few
+	// timed steps can be corrected by the rate training actually runs at.
+	Revise func(step int) int
 }
 
 // logLine is one JSON-lines loss record.
@@ -301,8 +306,9 @@ type logLine struct {
 	StepsPerSec float64 `json:"steps_per_s"`
 }
 
-// Train runs iterations on data until the model has done opts.Steps. It
-// stops early, returning ctx.Err(), when ctx is cancelled.
+// Train runs iterations on data until the model has done opts.Steps (or
+// what opts.Revise last said). It stops early, returning ctx.Err(), when
+// ctx is cancelled.
 func (m *Model) Train(ctx context.Context, data *tensor.Set, opts TrainOptions) error {
 	if opts.Resume && opts.CheckpointDir != "" {
 		path, _, err := LatestCheckpoint(opts.CheckpointDir)
@@ -328,7 +334,8 @@ func (m *Model) Train(ctx context.Context, data *tensor.Set, opts TrainOptions) 
 	logEvery, progEvery := every(opts.LogEvery, 100), every(opts.ProgressEvery, 100)
 	enc := json.NewEncoder(nilSafe(opts.Log))
 	start, startStep := time.Now(), m.step
-	for m.step < opts.Steps {
+	total := opts.Steps
+	for m.step < total {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -339,13 +346,17 @@ func (m *Model) Train(ctx context.Context, data *tensor.Set, opts TrainOptions) 
 				return fmt.Errorf("gan: writing loss log: %w", err)
 			}
 		}
-		if opts.Progress != nil && (m.step%progEvery == 0 || m.step == opts.Steps) {
-			opts.Progress(Progress{m.step, opts.Steps, ls, rate})
+		if opts.Progress != nil && (m.step%progEvery == 0 || m.step == total) {
+			opts.Progress(Progress{m.step, total, ls, rate})
 		}
-		if opts.CheckpointDir != "" && ((opts.CheckpointEvery > 0 && m.step%opts.CheckpointEvery == 0) || m.step == opts.Steps) {
+		periodic := opts.CheckpointEvery > 0 && m.step%opts.CheckpointEvery == 0
+		if opts.CheckpointDir != "" && (periodic || m.step == total) {
 			if err := m.Save(checkpointPath(opts.CheckpointDir, m.step)); err != nil {
 				return err
 			}
+		}
+		if opts.Revise != nil && periodic && m.step < total {
+			total = max(m.step+1, opts.Revise(m.step))
 		}
 	}
 	return nil

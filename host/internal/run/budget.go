@@ -79,11 +79,14 @@ func sizedLike(cfg, like gan.Config) gan.Config {
 // rerun or resume of the same training does not re-measure and train a
 // different number of steps.
 type budgetPlan struct {
-	Key             string  `json:"key"`
-	TimeBudget      string  `json:"time_budget"`
-	StepsPerSecond  float64 `json:"steps_per_second"`
-	Steps           int     `json:"steps"`
-	CheckpointEvery int     `json:"checkpoint_every"`
+	Key            string  `json:"key"`
+	TimeBudget     string  `json:"time_budget"`
+	StepsPerSecond float64 `json:"steps_per_second"`
+	Steps          int     `json:"steps"`
+	// TimedSteps is what the timing made of the budget; Steps differs when
+	// chunk 0 revised it as it trained (reviseSteps).
+	TimedSteps      int `json:"timed_steps"`
+	CheckpointEvery int `json:"checkpoint_every"`
 	// Phases is how many chunk-0-lengths of training the budget covers:
 	// chunk 0, then the fine-tunes in waves of parallel workers.
 	Phases float64 `json:"phases"`
@@ -95,15 +98,19 @@ type budgetPlan struct {
 // data: the budget is split between chunk 0 and the fine-tunes (each
 // finetune_fraction as long, run model.workers at a time), and the
 // checkpoint cadence gives four candidates per chunk.
-func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, noisy []int) (steps, every int, err error) {
+//
+// A plan it has just timed is also returned (fresh), so that training can
+// correct it by the rate it actually runs at (reviseSteps); nil when the
+// steps came from model.steps or an earlier run's plan.
+func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, noisy []int) (steps, every int, fresh *budgetPlan, err error) {
 	m := r.cfg.Model
 	if m.Steps > 0 {
-		return m.Steps, m.CheckpointEvery, nil
+		return m.Steps, m.CheckpointEvery, nil, nil
 	}
 	path := filepath.Join(r.dir, "train", "plan.json")
 	var p budgetPlan
 	if raw, err := os.ReadFile(path); err == nil && json.Unmarshal(raw, &p) == nil && p.Key == key && p.Steps > 0 {
-		return p.Steps, p.CheckpointEvery, nil
+		return p.Steps, p.CheckpointEvery, nil, nil
 	}
 	workers := m.Workers
 	if workers <= 0 {
@@ -121,7 +128,7 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, n
 	}
 	rate, err := stepsPerSecond(ctx, cfg, set, r.flows.MaxFlowLen, r.cfg.Seed, timingWindow(m.TimeBudget.Duration))
 	if err != nil {
-		return 0, 0, fmt.Errorf("timing training for model.time_budget: %w", err)
+		return 0, 0, nil, fmt.Errorf("timing training for model.time_budget: %w", err)
 	}
 	workers = min(workers, runtime.GOMAXPROCS(0))
 	finetunes := r.trainedChunks() - 1
@@ -129,14 +136,54 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, n
 	phases := 1 + m.FinetuneFraction*float64(waves)
 	steps = max(10, int(rate*m.TimeBudget.Seconds()/phases))
 	every = max(1, (steps+3)/4)
-	p = budgetPlan{Key: key, TimeBudget: m.TimeBudget.String(), StepsPerSecond: rate, Steps: steps, CheckpointEvery: every, Phases: phases}
-	raw, _ := json.MarshalIndent(p, "", "  ")
-	if err := atomicfile.WriteBytes(path, raw); err != nil {
-		return 0, 0, err
+	p = budgetPlan{Key: key, TimeBudget: m.TimeBudget.String(), StepsPerSecond: rate, Steps: steps, TimedSteps: steps, CheckpointEvery: every, Phases: phases}
+	if err := r.savePlan(p); err != nil {
+		return 0, 0, nil, err
 	}
 	fmt.Fprintf(r.out, "train    time budget %s: %.1f steps/s, so %d steps for chunk 0 and %d for each of %d fine-tunes\n",
 		m.TimeBudget, rate, steps, int(float64(steps)*m.FinetuneFraction+0.5), finetunes)
-	return steps, every, nil
+	return steps, every, &p, nil
+}
+
+func (r *runner) savePlan(p budgetPlan) error {
+	raw, _ := json.MarshalIndent(p, "", "  ")
+	return atomicfile.WriteBytes(filepath.Join(r.dir, "train", "plan.json"), raw)
+}
+
+// reviseSteps corrects a freshly timed plan while chunk 0 trains alone on
+// this machine: at each checkpoint, chunk 0's steps become the steps done
+// plus what the rate since the last checkpoint fits in the rest of its
+// share of the budget, and the fine-tunes' steps follow. The timed steps
+// are a fresh model's first, and a step's cost changes as the model learns
+// (the critic skips padding past the flows the generator emits: on CAIDA
+// the plan said 1.7 steps/s and training ran at 1.9), so a plan kept as
+// timed left up to a fifth of the budget unused. The revised plan is
+// saved, so a resumed run trains to it and does not revise again.
+func (r *runner) reviseSteps(plan *trainPlan, start time.Time, clock func() time.Time) func(step int) int {
+	share := time.Duration(float64(r.cfg.Model.TimeBudget.Duration) / plan.timed.Phases)
+	lastStep, lastT := 0, start
+	return func(step int) int {
+		now := clock()
+		rate := float64(step-lastStep) / max(now.Sub(lastT).Seconds(), 1e-9)
+		lastStep, lastT = step, now
+		total := step + max(1, int(rate*(share-now.Sub(start)).Seconds()))
+		plan.mu.Lock()
+		defer plan.mu.Unlock()
+		p := *plan.timed
+		p.Steps = total
+		if err := r.savePlan(p); err != nil {
+			// The saved plan stays, and so does training's: a resume
+			// trains to its steps.
+			fmt.Fprintf(r.out, "train    keeping the plan of %d steps: %v\n", plan.iters[0], err)
+			return plan.iters[0]
+		}
+		plan.iters = r.planIterations(total)
+		plan.total = 0
+		for _, it := range plan.iters {
+			plan.total += it
+		}
+		return total
+	}
 }
 
 // zeroSet is a tensor set of like's layout with n flows, all zero.

@@ -3,13 +3,16 @@ package run
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
+	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 func TestSizeModel(t *testing.T) {
@@ -67,12 +70,14 @@ func TestTimeBudget(t *testing.T) {
 	}
 	// Two chunks on two workers: chunk 0, then one wave of a fine-tune
 	// half as long.
-	if p.Steps < 10 || p.StepsPerSecond <= 0 || p.Phases != 1.5 || p.CheckpointEvery != (p.Steps+3)/4 {
+	if p.TimedSteps < 10 || p.Steps < 1 || p.StepsPerSecond <= 0 || p.Phases != 1.5 || p.CheckpointEvery != (p.TimedSteps+3)/4 {
 		t.Fatalf("plan %+v", p)
 	}
-	if want := int(p.StepsPerSecond * 4 / 1.5); p.Steps != max(10, want) {
-		t.Errorf("%d steps for chunk 0, want %d from %.1f steps/s", p.Steps, want, p.StepsPerSecond)
+	if want := int(p.StepsPerSecond * 4 / 1.5); p.TimedSteps != max(10, want) {
+		t.Errorf("%d steps timed for chunk 0, want %d from %.1f steps/s", p.TimedSteps, want, p.StepsPerSecond)
 	}
+	// p.Steps is what chunk 0 trained after revising the plan at its
+	// checkpoints, and the fine-tune follows it.
 	for pos, want := range []int{p.Steps, int(float64(p.Steps)*0.5 + 0.5)} {
 		_, step, err := gan.LatestCheckpoint(filepath.Join(dir, "train", "chunk-"+string(rune('0'+pos))))
 		if err != nil || step != want {
@@ -120,6 +125,50 @@ func TestTimeBudgetUnderPrivacy(t *testing.T) {
 
 // The timing window grows with the budget: long enough on a long budget
 // for slow steps to average out, never a noticeable share of a short one.
+// TestReviseSteps: at a checkpoint, chunk 0's steps become the steps done
+// plus what the last interval's rate fits in the rest of its share of the
+// budget; the fine-tunes follow, and the plan file keeps the result.
+func TestReviseSteps(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "train"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{dir: dir, out: io.Discard, cfg: &pipeline.Config{}, sets: make([]*tensor.Set, 2)}
+	r.sets[0], r.sets[1] = &tensor.Set{}, &tensor.Set{}
+	r.cfg.Model.TimeBudget.Duration = 150 * time.Second
+	r.cfg.Model.FinetuneFraction = 0.5
+	timed := &budgetPlan{Key: "k", Steps: 1000, TimedSteps: 1000, CheckpointEvery: 250, Phases: 1.5}
+	plan := &trainPlan{timed: timed, iters: r.planIterations(1000)}
+	start := time.Unix(1000, 0)
+	now := start
+	revise := r.reviseSteps(plan, start, func() time.Time { return now })
+	// Chunk 0's share is 100 s. 250 steps in the first 20 s: 12.5 steps/s
+	// for the 80 s left.
+	now = start.Add(20 * time.Second)
+	if got := revise(250); got != 1250 || !slices.Equal(plan.iters, []int{1250, 625}) || plan.total != 1875 {
+		t.Fatalf("revised to %d, iters %v total %d; want 1250, [1250 625], 1875", got, plan.iters, plan.total)
+	}
+	// The next 250 took 40 s: 6.25 steps/s for the 40 s left. The rate is
+	// the last interval's, not the average since the start.
+	now = start.Add(60 * time.Second)
+	if got := revise(500); got != 750 {
+		t.Fatalf("revised to %d, want 750", got)
+	}
+	// Past the share: one more step.
+	now = start.Add(200 * time.Second)
+	if got := revise(750); got != 751 {
+		t.Fatalf("past the budget: revised to %d, want 751", got)
+	}
+	var saved budgetPlan
+	raw, err := os.ReadFile(filepath.Join(dir, "train", "plan.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &saved)
+	}
+	if err != nil || saved.Steps != 751 || saved.TimedSteps != 1000 || saved.Key != "k" {
+		t.Fatalf("saved plan %+v (%v): want 751 steps, 1000 timed", saved, err)
+	}
+}
+
 func TestTimingWindow(t *testing.T) {
 	for _, tc := range []struct{ budget, want time.Duration }{
 		{0, 1500 * time.Millisecond},

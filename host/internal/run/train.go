@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
 	"github.com/netshare/netshare/host/internal/gan"
@@ -123,7 +124,7 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	steps, every, err := r.plannedSteps(ctx, key, modelCfg, noisy)
+	steps, every, timed, err := r.plannedSteps(ctx, key, modelCfg, noisy)
 	if err != nil {
 		return false, err
 	}
@@ -151,6 +152,10 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 		}
 	}
 	r.plan = &trainPlan{cfg: modelCfg, every: every, iters: r.planIterations(steps), done: make([]int, r.trainedChunks())}
+	if !r.cfg.Privacy.Enabled {
+		// Under DP the steps are the accountant's: they stay as planned.
+		r.plan.timed = timed
+	}
 	for _, it := range r.plan.iters {
 		r.plan.total += it
 	}
@@ -171,8 +176,14 @@ func (r *runner) trainAll(ctx context.Context) error {
 	// fine-tunes then share them.
 	defer gan.SetBLASThreads(1)
 	gan.SetBLASThreads(workers)
-	if err := r.trainChunk(ctx, 0); err != nil {
+	r.plan.revise = r.plan.timed != nil
+	err := r.trainChunk(ctx, 0)
+	r.plan.revise = false
+	if err != nil {
 		return err
+	}
+	if t := r.plan.timed; t != nil && r.plan.iters[0] != t.Steps {
+		fmt.Fprintf(r.out, "train    chunk 0 trained %d steps at the rate it ran (timed plan: %d)\n", r.plan.iters[0], t.Steps)
 	}
 	gan.SetBLASThreads(workers / max(1, min(workers, n-1)))
 	jobs := make(chan int)
@@ -229,6 +240,12 @@ type trainPlan struct {
 	every int   // steps between checkpoints
 	iters []int // per trained chunk
 	total int
+	// timed is the plan model.time_budget was just timed into, which
+	// chunk 0 revises as it trains when all chunks train here (trainAll);
+	// nil when the steps are fixed.
+	timed *budgetPlan
+	// revise is set by trainAll for chunk 0 when timed is.
+	revise bool
 
 	mu   sync.Mutex
 	done []int
@@ -287,8 +304,17 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 	}
 	defer logf.Close()
 	m := r.cfg.Model
+	var revise func(int) int
+	if pos == 0 && plan.revise {
+		// Only a training that starts here: a resumed one cannot know how
+		// much of the budget went before, and trains to the saved plan.
+		if _, step, err := gan.LatestCheckpoint(dir); err == nil && step == 0 {
+			revise = r.reviseSteps(plan, time.Now(), time.Now)
+		}
+	}
 	err = model.Train(ctx, set, gan.TrainOptions{
-		Steps: plan.iters[pos], CheckpointDir: dir, CheckpointEvery: plan.every, Resume: true,
+		Revise: revise,
+		Steps:  plan.iters[pos], CheckpointDir: dir, CheckpointEvery: plan.every, Resume: true,
 		Log: logf, LogEvery: m.LogEvery, ProgressEvery: max(1, m.LogEvery),
 		Progress: func(p gan.Progress) {
 			plan.mu.Lock()
