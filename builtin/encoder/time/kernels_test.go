@@ -24,6 +24,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 	in = append(in, 0, 1, 0.5, math.Nextafter(0.5, 0), math.Inf(1), math.Inf(-1))
 	for _, p := range []sdk.Params{
 		{"mode": ModeInterarrival, "part": abi.PartStart, "private": false},
+		{"mode": ModeInterarrival, "part": abi.PartStart, "private": false, "start_bins": int64(defaultStartBins)},
 		{"mode": ModeInterarrival, "part": abi.PartIAT, "private": false},
 		{"mode": ModeInterarrival, "part": abi.PartIAT, "private": false, "iat_min": 1e-6, "iat_max": 3.0},
 		{"mode": ModeRaw, "part": abi.PartIAT, "private": false},
@@ -44,12 +45,26 @@ func TestDecodeMatchesReference(t *testing.T) {
 		}
 		st := e.(*Encoder).st
 		iat := p["part"] == abi.PartIAT && p["mode"] == ModeInterarrival
-		got, err := e.Decode(&abi.Encoded{Rows: len(in), ValueWidth: 1, Values: in})
+		enc := &abi.Encoded{Rows: len(in), ValueWidth: 1, Values: in}
+		k := 0
+		if p["part"] == abi.PartStart && p.Has("start_bins") {
+			if k = st.StartBins; k != defaultStartBins {
+				t.Fatalf("%d start bins, want %d", k, defaultStartBins)
+			}
+			enc.HotWidth = 1
+			for range in {
+				enc.Hot = append(enc.Hot, uint32(r.IntN(k)))
+			}
+		}
+		got, err := e.Decode(enc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, s := range in {
 			s = min(max(s, 0), 1)
+			if k > 0 {
+				s = (float64(enc.Hot[i]) + s) / float64(k)
+			}
 			want := st.Lo + int64(math.Round(s*float64(st.Hi-st.Lo)))
 			if iat {
 				want = max(0, int64(math.Round(s*(st.IATHi-st.IATLo)+st.IATLo)))

@@ -48,10 +48,20 @@ func init() {
 			{Name: "iat_max", Type: abi.ParamFloat, Doc: "fixed upper interarrival bound in seconds (default: the chunk's maximum); required when private"},
 			{Name: abi.ParamSpanStart, Type: abi.ParamInt, Doc: "fixed lower time bound in µs since the epoch for starts and raw times (the host passes the chunk's start)"},
 			{Name: abi.ParamSpanEnd, Type: abi.ParamInt, Doc: "fixed upper time bound in µs (the host passes the chunk's end)"},
+			{Name: "start_bins", Type: abi.ParamInt, Default: int64(defaultStartBins), Doc: "equal parts of the span a flow start is placed in: the start is its part (a softmax) and its place there (a sigmoid); 0: one sigmoid over the span"},
 			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: every bound must then be fixed"},
 		},
 	}, New)
 }
+
+// defaultStartBins splits a chunk's span of flow starts in 16. One sigmoid
+// over the whole span is the GAN's weak spot: on CAIDA it put the first
+// tenth of the flows at 3.7 ms of a 24 ms trace instead of 1.8, and the
+// last tenth at 18.2 ms instead of 21.0 (time EMD 16× its noise floor);
+// proportions over bins are what a softmax head learns well. The count
+// cannot follow the chunk's flows: every chunk's tensors must have the
+// model's width, and under DP it would tell the flow count.
+const defaultStartBins = 16
 
 // Encoder is one part of the time encoder for one timestamp column.
 type Encoder struct {
@@ -61,6 +71,7 @@ type Encoder struct {
 
 	fixedIATMin, fixedIATMax *float64 // µs
 	fixedSpan                *[2]int64
+	startBins                int
 
 	// Fit-time statistics.
 	rows                 int64
@@ -86,6 +97,10 @@ type state struct {
 	// IATLo and IATHi bound the interarrival times (interarrival mode).
 	IATLo float64 `json:"iat_lo"`
 	IATHi float64 `json:"iat_hi"`
+	// StartBins, when ≥ 2, splits [Lo, Hi] into that many equal bins: the
+	// start is the bin (a softmax) and the place within it (a sigmoid).
+	// 0 (and states of before it): one sigmoid over the span.
+	StartBins int `json:"start_bins,omitempty"`
 }
 
 // New returns a time encoder part for env.Column.
@@ -132,6 +147,9 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 			return nil, fmt.Errorf("time %s: span_start %d must be before span_end %d", e.column, s, t)
 		}
 		e.fixedSpan = &[2]int64{s, t}
+	}
+	if e.startBins = env.Params.Int("start_bins"); e.startBins < 0 || e.startBins == 1 || e.startBins > 64 {
+		return nil, fmt.Errorf("time %s: start_bins = %d, want 0 (none) or 2..64", e.column, e.startBins)
 	}
 	if env.Params.Bool(abi.ParamPrivate) {
 		if !hasS {
@@ -232,6 +250,7 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 		if st.IATHi <= st.IATLo {
 			st.IATHi = st.IATLo + 1
 		}
+		st.StartBins = e.startBins
 	}
 	return json.Marshal(st)
 }
@@ -247,12 +266,19 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	if st.Hi <= st.Lo || (st.Mode == ModeInterarrival && !(st.IATLo < st.IATHi)) {
 		return nil, fmt.Errorf("time %s: state bounds are unusable", e.column)
 	}
+	if st.StartBins < 0 || st.StartBins == 1 || st.StartBins > 64 || (st.StartBins > 0 && st.Mode != ModeInterarrival) {
+		return nil, fmt.Errorf("time %s: state has %d start bins, want 0 or 2..64 in interarrival mode", e.column, st.StartBins)
+	}
 	e.st, e.ok = st, true
 	if e.part == abi.PartStart {
 		if e.mode == ModeRaw {
 			return []abi.Output{}, nil
 		}
-		return []abi.Output{{Name: e.column + ".start", Width: 1, Activation: abi.ActSigmoid}}, nil
+		start := abi.Output{Name: e.column + ".start", Width: 1, Activation: abi.ActSigmoid}
+		if st.StartBins > 0 {
+			return []abi.Output{{Name: e.column + ".start_bin", Width: st.StartBins, Discrete: true, Activation: abi.ActSoftmax}, start}, nil
+		}
+		return []abi.Output{start}, nil
 	}
 	name := e.column + ".iat"
 	if e.mode == ModeRaw {
@@ -286,8 +312,16 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	dst := out.Values[:len(ts)]
 	if !needFlow {
 		lo, span := e.st.Lo, float64(e.st.Hi-e.st.Lo)
+		k := e.startBinCount()
 		for i, t := range ts {
-			dst[i] = fmath.Clamp01(float64(t-lo) / span)
+			x := fmath.Clamp01(float64(t-lo) / span)
+			if k == 0 {
+				dst[i] = x
+				continue
+			}
+			bin := min(int(x*float64(k)), k-1)
+			out.Hot[i] = uint32(bin)
+			dst[i] = fmath.Clamp01(x*float64(k) - float64(bin))
 		}
 		return nil
 	}
@@ -318,9 +352,10 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if !e.ok {
 		return nil, fmt.Errorf("time %s: decode before load", e.column)
 	}
-	w := e.width()
-	if in.ValueWidth != w || in.HotWidth != 0 || len(in.Values) != in.Rows*w {
-		return nil, fmt.Errorf("time %s: decode wants %d rows of %d values, got %d values of width %d", e.column, in.Rows, w, len(in.Values), in.ValueWidth)
+	w, k := e.width(), e.startBinCount()
+	hot := min(k, 1)
+	if in.ValueWidth != w || in.HotWidth != hot || len(in.Values) != in.Rows*w || len(in.Hot) < in.Rows*hot {
+		return nil, fmt.Errorf("time %s: decode wants %d rows of %d values and %d indices, got %d values of width %d and %d indices", e.column, in.Rows, w, hot, len(in.Values), in.ValueWidth, len(in.Hot))
 	}
 	if len(e.out.Columns) != 1 {
 		e.out.Columns = make([]abi.Column, 1)
@@ -356,7 +391,24 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		if s != s {
 			return nil, fmt.Errorf("time %s: row %d is NaN", e.column, i)
 		}
-		dst[i] = lo + int64(fmath.Round(fmath.Clamp01(s)*span))
+		x := fmath.Clamp01(s)
+		if k > 0 {
+			bin := in.Hot[i]
+			if bin >= uint32(k) {
+				return nil, fmt.Errorf("time %s: row %d is in start bin %d of %d", e.column, i, bin, k)
+			}
+			x = (float64(bin) + x) / float64(k)
+		}
+		dst[i] = lo + int64(fmath.Round(x*span))
 	}
 	return &e.out, nil
+}
+
+// startBinCount is the start part's bins (0: one sigmoid, or not the
+// start part).
+func (e *Encoder) startBinCount() int {
+	if e.part != abi.PartStart {
+		return 0
+	}
+	return e.st.StartBins
 }

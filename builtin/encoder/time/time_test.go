@@ -1,6 +1,8 @@
 package time
 
 import (
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -63,7 +65,9 @@ func TestRoundTripRealData(t *testing.T) {
 		start := w.Open("time", "ts", merge(params, "part", "start"), 1)
 		iat := w.Open("time", "ts", merge(params, "part", "iat"), 1)
 		st := w.Fit(start, grouped)
-		if o := w.Load(start, st); len(o) != 1 || o[0].Name != "ts.start" || o[0].Activation != abi.ActSigmoid {
+		// The start is one of 16 bins and a place in it, with DP or without.
+		if o := w.Load(start, st); len(o) != 2 || o[0].Name != "ts.start_bin" || !o[0].Discrete || o[0].Width != 16 ||
+			o[1].Name != "ts.start" || o[1].Activation != abi.ActSigmoid || o[1].Width != 1 {
 			t.Fatalf("start outputs %+v", o)
 		}
 		if o := w.Load(iat, st); len(o) != 1 || o[0].Name != "ts.iat" {
@@ -116,7 +120,9 @@ func TestBounds(t *testing.T) {
 		in     *abi.Batch
 		want   []float64
 	}{
+		// 100 is the start of the first bin, 200 the end of the last.
 		{"start", map[string]any{"part": "start"}, pick(b, []int{0, 3}), []float64{0, 1}},
+		{"start, no bins", map[string]any{"part": "start", "start_bins": int64(0)}, pick(b, []int{0, 3}), []float64{0, 1}},
 		{"iat", nil, b, []float64{0, 0.5, 1, 0}},
 		{"iat fixed", map[string]any{"iat_max": 40e-6}, b, []float64{0, 0.25, 0.5, 0}},
 		{"raw", map[string]any{"mode": "raw"}, b, []float64{0, 0.1, 0.3, 1}},
@@ -151,6 +157,37 @@ func TestBounds(t *testing.T) {
 	}
 }
 
+// TestStartBins: a start's bin and place in it decode back to the start,
+// the bins are equal parts of the span, and a bin past the last is an
+// error naming the row (the SDK's check, before the encoder's own).
+func TestStartBins(t *testing.T) {
+	// Five flows starting at 0, 10, 35, 70, 100, in 4 bins of 25.
+	b := &abi.Batch{Columns: []abi.Column{
+		{Name: "ts", Type: abi.TypeTime, I64: []int64{0, 10, 35, 70, 100}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 1, 2, 3, 4}},
+	}}
+	w := newWire(t)
+	h := w.Open("time", "ts", map[string]any{"part": "start", "start_bins": int64(4)}, 1)
+	if o := w.Load(h, w.Fit(h, b)); len(o) != 2 || o[0].Width != 4 {
+		t.Fatalf("outputs %+v, want 4 bins", o)
+	}
+	m := w.Encode(h, pick(b, []int{0, 1, 2, 3, 4}))
+	wantHot, wantVal := []uint32{0, 0, 1, 2, 3}, []float64{0, 0.4, 0.4, 0.8, 1}
+	for i := range wantHot {
+		if m.Hot[i] != wantHot[i] || math.Abs(m.Values[i]-wantVal[i]) > 1e-12 {
+			t.Fatalf("encoded bins %v values %v, want %v %v", m.Hot, m.Values, wantHot, wantVal)
+		}
+	}
+	got := w.Decode(h, m).Column("ts").I64
+	if !slices.Equal(got, b.Columns[0].I64) {
+		t.Fatalf("decoded %v, want %v", got, b.Columns[0].I64)
+	}
+	m.Hot[2] = 4
+	if _, err := w.TryDecode(h, m); err == nil || !strings.Contains(err.Error(), `row 2 output "ts.start_bin": index 4 outside its width 4`) {
+		t.Fatalf("bin past the last: %v", err)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	unordered := &abi.Batch{Columns: []abi.Column{
 		{Name: "ts", Type: abi.TypeTime, I64: []int64{100, 90}},
@@ -168,6 +205,7 @@ func TestErrors(t *testing.T) {
 		{"half a span", map[string]any{"span_start": int64(0)}, nil, "give both"},
 		{"bad mode", map[string]any{"mode": "delta"}, nil, "mode must be"},
 		{"bad part", map[string]any{"part": "both"}, nil, "part must be"},
+		{"one start bin", map[string]any{"start_bins": int64(1)}, nil, "start_bins = 1, want 0 (none) or 2..64"},
 		{"out of order", nil, unordered, "row 1 (flow 3) is 10 µs before"},
 		{"no _flow", nil, noFlow, `no "_flow" column`},
 	}
