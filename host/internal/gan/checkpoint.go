@@ -35,6 +35,10 @@ type modelFile struct {
 	// EMA is the generator's moving average (ema.go) in genState's order,
 	// with BatchNorm statistics estimated for it; nil without Config.EMA.
 	EMA [][]float32
+	// LengthCap and LengthMean are Config.LengthWeighting's cap and mean
+	// training weight (0 without it), which generation needs.
+	LengthCap  int
+	LengthMean float64
 }
 
 // state lists every saved tensor in a fixed order.
@@ -57,7 +61,7 @@ func (m *Model) opts() [3]*adam[float32] { return [3]*adam[float32]{m.optG, m.op
 // The file serves both as a training checkpoint and for generation.
 func (m *Model) Save(path string) error {
 	f := modelFile{Version: fileVersion, Config: m.cfg, AttrOut: m.attrOut, FeatOut: m.featOut,
-		MaxLen: m.maxLen, Seed: m.seed, Step: m.step}
+		MaxLen: m.maxLen, Seed: m.seed, Step: m.step, LengthCap: m.lenCap, LengthMean: m.lenMean}
 	f.Names, f.Values = m.state()
 	if m.ema != nil {
 		m.emaBatchNorm()
@@ -156,6 +160,7 @@ func (m *Model) apply(f *modelFile, path string) error {
 		return fmt.Errorf("gan: model %s: RNG state: %w", path, err)
 	}
 	m.step = f.Step
+	m.lenCap, m.lenMean = f.LengthCap, f.LengthMean
 	if m.ema != nil {
 		names, vals := genState(m.ema)
 		if len(f.EMA) != len(vals) {

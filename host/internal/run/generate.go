@@ -376,11 +376,14 @@ func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 		}
 		A := m.AttrWidth()
 		rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), uint64(2*c+1)))
-		soft, hard := m.GenerateAttributes(counts[c], rng)
 		if n <= 1 || tagW == 0 {
+			// A length-weighted model's flows are thinned after their
+			// records are generated (generateChunk): draw more.
+			_, hard := m.GenerateAttributes(m.Oversample(counts[c]), rng)
 			out[c] = append(out[c], hard...)
 			continue
 		}
+		soft, hard := m.GenerateAttributes(counts[c], rng)
 		for i := 0; i < counts[c]; i++ {
 			starts, appears, err := flow.DecodeTags(soft[i*A+tagOff:i*A+tagOff+tagW], n)
 			if err != nil {
@@ -427,9 +430,29 @@ func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *ga
 	if err != nil {
 		return nil, err
 	}
-	set := &tensor.Set{N: len(attrs) / m.AttrWidth(), L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
+	A := m.AttrWidth()
+	if n := len(attrs) / A; m.Oversample(n) != n {
+		// A length-weighted model: keep the flows that undo the weighting,
+		// as many as the chunk has (gan.Model.Keep).
+		counts, err := r.flowCounts()
+		if err != nil {
+			return nil, err
+		}
+		keep := m.Keep(valid, counts[k], rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x6b656570<<8|uint64(k))))
+		attrs, feats, valid = takeFlows(keep, attrs, A), takeFlows(keep, feats, len(feats)/n), takeFlows(keep, valid, len(valid)/n)
+	}
+	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
 	return codec.Decode(ctx, set, k)
+}
+
+// takeFlows returns the rows of x (w values each) listed in rows.
+func takeFlows(rows []int, x []float32, w int) []float32 {
+	out := make([]float32, 0, len(rows)*w)
+	for _, j := range rows {
+		out = append(out, x[j*w:(j+1)*w]...)
+	}
+	return out
 }
 
 // decodeLaneFlows is the number of flows in the largest chunk that makes

@@ -60,6 +60,15 @@ func (r *runner) modelConfig(noisy []int) (gan.Config, error) {
 	if p := r.cfg.Privacy; p.Enabled {
 		cfg.DP = &gan.DPConfig{Clip: p.Clip, Noise: p.Noise, Reproducible: p.InsecureReproducibleNoise}
 	}
+	// Length weighting (docs/gan.md) is for flows longer than one LSTM
+	// pass, and its generation-side correction is made where one chunk's
+	// model generates that chunk's flows: not with fine-tuned chunks
+	// (which would inherit the weighted model), a public prior, or DP
+	// (whose accountant assumes uniform draws).
+	if cfg.LengthWeighting && (r.cfg.Privacy.Enabled || r.cfg.Privacy.Pretrained != "" ||
+		r.trainedChunks() > 1 || r.maxFlowLen() <= cfg.SampleLen) {
+		cfg.LengthWeighting = false
+	}
 	return cfg, nil
 }
 

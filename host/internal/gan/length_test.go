@@ -1,0 +1,110 @@
+package gan
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netshare/netshare/host/internal/tensor"
+)
+
+// lengthData is n flows of lengths 1..maxLen in turn, so the 99th
+// percentile is the longest.
+func lengthData(n int) *tensor.Set {
+	ao, fo := learnOutputs()
+	s := &tensor.Set{N: n, L: learnMaxLen, AttrOutputs: ao, FeatOutputs: fo,
+		Attributes: make([]float32, n*3), Features: make([]float32, n*learnMaxLen), GenFlags: make([]float32, n*learnMaxLen)}
+	for i := 0; i < n; i++ {
+		s.Attributes[i*3] = 1
+		for t := 0; t < i%learnMaxLen+1; t++ {
+			s.GenFlags[i*learnMaxLen+t] = 1
+		}
+	}
+	return s
+}
+
+// TestLengthWeighting: training draws flows ∝ min(records, cap); Keep
+// keeps a flow of n records with probability 1/min(n, cap), which undoes
+// it; the cap and mean weight survive a checkpoint; DP refuses it.
+func TestLengthWeighting(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.LengthWeighting = true
+	ao, fo := learnOutputs()
+	m, err := New(cfg, ao, fo, learnMaxLen, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := lengthData(800)
+	p, err := m.prepare(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lengths 1..8 equally often: cap 8, mean weight 4.5.
+	if m.lenCap != learnMaxLen || m.lenMean != 4.5 {
+		t.Fatalf("cap %d mean %g, want 8 and 4.5", m.lenCap, m.lenMean)
+	}
+	var drawn [learnMaxLen + 1]int
+	const draws = 200000
+	for range draws {
+		drawn[m.draw(p)%learnMaxLen+1]++
+	}
+	for l := 1; l <= learnMaxLen; l++ {
+		want := draws * float64(l) / 36 // Σ 1..8 = 36
+		if math.Abs(float64(drawn[l])-want) > 5*math.Sqrt(want) {
+			t.Errorf("flows of %d records drawn %d times, want about %.0f", l, drawn[l], want)
+		}
+	}
+	// Generated flows drawn ∝ length come back uniform after Keep.
+	rng := rand.New(rand.NewPCG(3, 3))
+	n := m.Oversample(2000)
+	valid := make([]float32, n*learnMaxLen)
+	for j := 0; j < n; j++ {
+		u, l := rng.Float64()*36, 1
+		for u > float64(l) {
+			u -= float64(l)
+			l++
+		}
+		for t := 0; t < l; t++ {
+			valid[j*learnMaxLen+t] = 1
+		}
+	}
+	keep := m.Keep(valid, 2000, rng)
+	if len(keep) != 2000 {
+		t.Fatalf("kept %d of %d generated flows, want 2000: Oversample too small", len(keep), n)
+	}
+	var kept [learnMaxLen + 1]int
+	for _, j := range keep {
+		l := 0
+		for _, v := range valid[j*learnMaxLen : (j+1)*learnMaxLen] {
+			l += int(v)
+		}
+		kept[l]++
+	}
+	for l := 1; l <= learnMaxLen; l++ {
+		if want := 2000.0 / learnMaxLen; math.Abs(float64(kept[l])-want) > 5*math.Sqrt(want) {
+			t.Errorf("kept %d flows of %d records, want about %.0f", kept[l], l, want)
+		}
+	}
+	// Saved and loaded with the model; a model without it keeps the first.
+	path := filepath.Join(t.TempDir(), "m.ckpt")
+	if err := m.Train(context.Background(), data, TrainOptions{Steps: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(path)
+	if err != nil || l.lenCap != m.lenCap || l.lenMean != m.lenMean {
+		t.Fatalf("loaded cap %d mean %g (%v), want %d %g", l.lenCap, l.lenMean, err, m.lenCap, m.lenMean)
+	}
+	if plain := newTiny(t, 1); len(plain.Keep(valid, 5, rng)) != 5 || plain.Oversample(100) != 100 {
+		t.Fatal("a model without length weighting must keep the first flows")
+	}
+	cfg.DP = &DPConfig{Clip: 1, Noise: 1}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "length_weighting with DP-SGD") {
+		t.Fatalf("DP with length weighting: %v", err)
+	}
+}
