@@ -233,7 +233,6 @@ func autoSized(c gan.Config) gan.Config {
 	c.CriticLayers, c.CriticUnits, c.AttrCriticLayers, c.AttrCriticUnits = 0, 0, 0, 0
 	c.LearningRate = 1e-3
 	c.EMA = 0.999
-	c.LengthWeighting = true
 	return c
 }
 
