@@ -438,8 +438,27 @@ func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *ga
 		if err != nil {
 			return nil, err
 		}
-		keep := m.Keep(valid, counts[k], rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x6b656570<<8|uint64(k))))
-		attrs, feats, valid = takeFlows(keep, attrs, A), takeFlows(keep, feats, len(feats)/n), takeFlows(keep, valid, len(valid)/n)
+		keepRng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x6b656570<<8|uint64(k)))
+		keep := m.Keep(valid, counts[k], keepRng)
+		fw, vw := len(feats)/n, len(valid)/n
+		attrs, feats, valid = takeFlows(keep, attrs, A), takeFlows(keep, feats, fw), takeFlows(keep, valid, vw)
+		// A checkpoint whose lengths are still far from the training
+		// data's (an early one, a short budget) keeps fewer: draw more
+		// flows from it until the chunk has its count.
+		for round := 0; round < 20 && len(attrs)/A < counts[k]; round++ {
+			_, more := m.GenerateAttributes(m.Oversample(counts[k]-len(attrs)/A), rng)
+			f2, v2, err := m.GenerateFeatures(more, rng)
+			if err != nil {
+				return nil, err
+			}
+			keep = m.Keep(v2, counts[k]-len(attrs)/A, keepRng)
+			if len(keep) == 0 {
+				break
+			}
+			attrs = append(attrs, takeFlows(keep, more, A)...)
+			feats = append(feats, takeFlows(keep, f2, fw)...)
+			valid = append(valid, takeFlows(keep, v2, vw)...)
+		}
 	}
 	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}

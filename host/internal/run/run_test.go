@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/pipeline"
 	"github.com/netshare/netshare/host/internal/plugin"
 	"github.com/netshare/netshare/host/internal/report"
@@ -620,5 +621,58 @@ func TestGenerateChunkThenFinish(t *testing.T) {
 		if !bytes.Equal(a, b) {
 			t.Errorf("generated/%s differs between one session and chunks generated apart", name)
 		}
+	}
+}
+
+// TestLengthWeightingRun: model.length_weighting trains a weighted model
+// where it applies (one chunk, flows longer than sample_len), and the
+// thinning leaves about as many records as the unweighted run generates
+// (without it, the oversampled attributes would give several times as
+// many); with more chunks the run turns it off.
+func TestLengthWeightingRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	rows := map[string]float64{}
+	for _, tc := range []struct {
+		sets []string
+		on   bool
+	}{
+		{[]string{"flows.chunks=1", "model.length_weighting=true"}, true},
+		{[]string{"flows.chunks=1"}, false},
+		{[]string{"flows.chunks=2", "model.length_weighting=true"}, false},
+	} {
+		name := strings.Join(tc.sets, ",")
+		dir := t.TempDir()
+		res, err := Run(context.Background(), tinyConfig(t, dir, tc.sets...), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _, err := gan.LatestCheckpoint(filepath.Join(dir, "train", "chunk-0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := gan.Load(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if weighted := m.Oversample(1000) != 1000; weighted != tc.on {
+			t.Fatalf("%s: weighted model %v, want %v", name, weighted, tc.on)
+		}
+		var mf struct {
+			Metrics map[string]float64 `json:"metrics"`
+		}
+		raw, err := os.ReadFile(res.Metrics)
+		if err == nil {
+			err = json.Unmarshal(raw, &mf)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows[name] = mf.Metrics["audit.syn_rows"]
+	}
+	on, off := rows["flows.chunks=1,model.length_weighting=true"], rows["flows.chunks=1"]
+	if on < off/2 || on > off*2 {
+		t.Fatalf("%g synthetic records weighted, %g without", on, off)
 	}
 }
