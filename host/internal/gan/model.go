@@ -220,24 +220,22 @@ func (m *Model) draw(p *prepared) int {
 // with probability 1/weight(its records), in order, until want are kept.
 // Without the weighting it keeps the first want.
 func (m *Model) Keep(valid []float32, want int, rng *rand.Rand) []int {
-	n := len(valid) / m.maxLen
 	var keep []int
-	for j := 0; j < n && len(keep) < want; j++ {
-		if m.lenCap > 0 {
-			l := 0
-			for _, v := range valid[j*m.maxLen : (j+1)*m.maxLen] {
-				if v != 0 {
-					l++
-				}
-			}
-			if rng.Float64()*float64(m.weight(l)) >= 1 {
-				continue
-			}
+	for j, l := range flowLengths(valid, len(valid)/m.maxLen, m.maxLen) {
+		if len(keep) == want {
+			break
+		}
+		if m.lenCap > 0 && rng.Float64()*float64(m.weight(l)) >= 1 {
+			continue
 		}
 		keep = append(keep, j)
 	}
 	return keep
 }
+
+// LengthWeighted reports whether generation must thin this model's flows
+// (Keep, after Oversample).
+func (m *Model) LengthWeighted() bool { return m.lenCap > 0 && m.lenMean > 1 }
 
 // Oversample is how many flows to generate so that Keep can return n: a
 // model that has learnt the weighted distribution spends the mean training
@@ -245,7 +243,7 @@ func (m *Model) Keep(valid []float32, want int, rng *rand.Rand) []int {
 // and a checkpoint whose lengths are still off (after 60 steps on CAIDA
 // 1.2× kept 2,375 of 3,149).
 func (m *Model) Oversample(n int) int {
-	if m.lenCap == 0 || m.lenMean <= 1 {
+	if !m.LengthWeighted() {
 		return n
 	}
 	return int(math.Ceil(float64(n)*m.lenMean*2)) + 64

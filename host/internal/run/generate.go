@@ -431,38 +431,49 @@ func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *ga
 		return nil, err
 	}
 	A := m.AttrWidth()
-	if n := len(attrs) / A; m.Oversample(n) != n {
-		// A length-weighted model: keep the flows that undo the weighting,
-		// as many as the chunk has (gan.Model.Keep).
-		counts, err := r.flowCounts()
-		if err != nil {
+	if m.LengthWeighted() {
+		if attrs, feats, valid, err = r.thin(m, k, attrs, feats, valid, rng); err != nil {
 			return nil, err
-		}
-		keepRng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x6b656570<<8|uint64(k)))
-		keep := m.Keep(valid, counts[k], keepRng)
-		fw, vw := len(feats)/n, len(valid)/n
-		attrs, feats, valid = takeFlows(keep, attrs, A), takeFlows(keep, feats, fw), takeFlows(keep, valid, vw)
-		// A checkpoint whose lengths are still far from the training
-		// data's (an early one, a short budget) keeps fewer: draw more
-		// flows from it until the chunk has its count.
-		for round := 0; round < 20 && len(attrs)/A < counts[k]; round++ {
-			_, more := m.GenerateAttributes(m.Oversample(counts[k]-len(attrs)/A), rng)
-			f2, v2, err := m.GenerateFeatures(more, rng)
-			if err != nil {
-				return nil, err
-			}
-			keep = m.Keep(v2, counts[k]-len(attrs)/A, keepRng)
-			if len(keep) == 0 {
-				break
-			}
-			attrs = append(attrs, takeFlows(keep, more, A)...)
-			feats = append(feats, takeFlows(keep, f2, fw)...)
-			valid = append(valid, takeFlows(keep, v2, vw)...)
 		}
 	}
 	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
 	return codec.Decode(ctx, set, k)
+}
+
+// thin keeps the generated flows of a length-weighted model that undo the
+// weighting (gan.Model.Keep), as many as chunk k has. A checkpoint whose
+// lengths are still far from the training data's (an early one, a short
+// budget) keeps fewer: it then draws more flows until the chunk has its
+// count, for at most 20 more rounds.
+func (r *runner) thin(m *gan.Model, k int, attrs, feats, valid []float32, rng *rand.Rand) (a, f, v []float32, err error) {
+	counts, err := r.flowCounts()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	want, A := counts[k], m.AttrWidth()
+	n := len(attrs) / A
+	if n == 0 {
+		return attrs, feats, valid, nil
+	}
+	fw, vw := len(feats)/n, len(valid)/n
+	keepRng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x6b656570<<8|uint64(k)))
+	for round := 0; round <= 20 && len(a)/A < want; round++ {
+		if round > 0 {
+			_, attrs = m.GenerateAttributes(m.Oversample(want-len(a)/A), rng)
+			if feats, valid, err = m.GenerateFeatures(attrs, rng); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		keep := m.Keep(valid, want-len(a)/A, keepRng)
+		if len(keep) == 0 && round > 0 {
+			break
+		}
+		a = append(a, takeFlows(keep, attrs, A)...)
+		f = append(f, takeFlows(keep, feats, fw)...)
+		v = append(v, takeFlows(keep, valid, vw)...)
+	}
+	return a, f, v, nil
 }
 
 // takeFlows returns the rows of x (w values each) listed in rows.

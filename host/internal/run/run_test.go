@@ -656,7 +656,7 @@ func TestLengthWeightingRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if weighted := m.Oversample(1000) != 1000; weighted != tc.on {
+		if weighted := m.LengthWeighted(); weighted != tc.on {
 			t.Fatalf("%s: weighted model %v, want %v", name, weighted, tc.on)
 		}
 		var mf struct {
