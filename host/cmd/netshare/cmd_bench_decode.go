@@ -76,7 +76,7 @@ func runBenchDecode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	set := &tensor.Set{N: *flows, L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
+	set := &tensor.Set{N: *flows, L: m.MaxLen(), Attributes: m.EncoderAttributes(attrs), Features: feats, GenFlags: valid,
 		AttrOutputs: st.AttrOutputs, FeatOutputs: st.FeatOutputs}
 	if *dump != "" {
 		if err := dumpAttributes(*dump, set); err != nil {

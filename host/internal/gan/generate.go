@@ -5,14 +5,37 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+
+	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 // genBlock is how many flows one generator pass handles: large enough for
 // efficient gemms, small enough to keep its buffers in cache-sized slabs.
 const genBlock = 500
 
-// AttrWidth is the width of an attribute row.
+// AttrWidth is the width of an attribute row as the model generates it:
+// the encoders' attributes, then the length bins of Config.LengthBins.
 func (m *Model) AttrWidth() int { return m.gen.A }
+
+// LengthBins is the number of length categories the model generates after
+// the encoders' attributes (Config.LengthBins); 0 without them.
+func (m *Model) LengthBins() int { return m.lenBins }
+
+// EncoderAttributes returns the encoders' part of attribute rows (n×AttrWidth,
+// as GenerateAttributes returns them): the rows without the model's length
+// bins, which only GenerateFeatures reads.
+func (m *Model) EncoderAttributes(rows []float32) []float32 {
+	if m.lenBins == 0 {
+		return rows
+	}
+	A, a := m.gen.A, tensor.Width(m.attrOut)
+	n := len(rows) / A
+	out := make([]float32, n*a)
+	for i := range n {
+		copy(out[i*a:(i+1)*a], rows[i*A:i*A+a])
+	}
+	return out
+}
 
 // views returns k generators sharing the weights generation uses
 // (m.sampler) with their own buffers, so that generation (which only reads

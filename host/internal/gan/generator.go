@@ -24,6 +24,9 @@ type generator[T float] struct {
 	featHead            *linear[T] // H → S·F
 	cache               genCache[T]
 	attrBack, featBackG genBack[T]
+	// lenBins length categories start at attribute column lenOff
+	// (Config.LengthBins); 0: the flags alone end a flow.
+	lenOff, lenBins, maxLen int
 }
 
 // genNoise is everything random in one generator pass, drawn up front so that
@@ -263,6 +266,16 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 	c.live = 0
 	for r := 0; r < n; r++ {
 		var v T = 1
+		// With length bins the flow ends within its bin's lengths lo..hi:
+		// not before lo whatever the flag says, and at hi at the latest.
+		lo, hi := 1, L
+		if g.lenBins > 0 {
+			k := argmax(hard[r*g.A+g.lenOff : r*g.A+g.lenOff+g.lenBins])
+			lo, hi = 1<<k, min(1<<(k+1)-1, g.maxLen)
+			if k == g.lenBins-1 {
+				hi = g.maxLen
+			}
+		}
 		t := 0
 		for ; t < TT && (t == 0 || v != 0); t++ {
 			o := (r*TT + t) * SF // block t of row r, in raw's (r, t) row order
@@ -271,7 +284,8 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 			for s := t * S; s < (t+1)*S; s++ {
 				c.mask[r*L+s], c.valid[r*L+s] = 1, v
 				// flag [1,0] continues; argmax ties go to "continue" as numpy's do
-				if rec := c.featAct[(r*L+s)*F : (r*L+s+1)*F]; rec[g.D] < rec[g.D+1] {
+				rec := c.featAct[(r*L+s)*F : (r*L+s+1)*F]
+				if end := rec[g.D] < rec[g.D+1]; (end && s+1 >= lo) || s+1 >= hi {
 					v = 0
 				}
 			}

@@ -103,14 +103,20 @@ func harden[T float](soft []T, rows, w int, sl []slice, hard []T) {
 				continue
 			}
 			hs := hr[s.off : s.off+s.width]
-			best := 0
-			for i, v := range hs {
-				if v > hs[best] {
-					best = i
-				}
-			}
+			best := argmax(hs)
 			clear(hs)
 			hs[best] = 1
 		}
 	}
+}
+
+// argmax is the index of the largest value, the first of ties.
+func argmax[T float](x []T) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
 }

@@ -2,6 +2,7 @@ package gan
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -69,15 +70,11 @@ func fidelity(t *testing.T, m *Model) (tv, lenErr, valErr float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	A := m.AttrWidth()
 	var count [3]float64
 	var lenSum, valSum, valN [3]float64
 	for i := 0; i < n; i++ {
-		c := 0
-		for j := 1; j < 3; j++ {
-			if hard[i*3+j] > hard[i*3+c] {
-				c = j
-			}
-		}
+		c := argmax(hard[i*A : i*A+3])
 		count[c]++
 		for s := 0; s < learnMaxLen; s++ {
 			lenSum[c] += float64(valid[i*learnMaxLen+s])
@@ -107,10 +104,20 @@ func fidelity(t *testing.T, m *Model) (tv, lenErr, valErr float64) {
 
 // TestLearns trains a small model and checks that it reproduces the
 // attribute distribution, the per-category flow lengths and feature levels,
-// which the untrained model does not.
+// which the untrained model does not; with and without length bins.
 func TestLearns(t *testing.T) {
+	for _, bins := range []bool{false, true} {
+		t.Run(fmt.Sprintf("length_bins=%v", bins), func(t *testing.T) {
+			cfg := learnConfig()
+			cfg.LengthBins = bins
+			testLearns(t, cfg)
+		})
+	}
+}
+
+func testLearns(t *testing.T, cfg Config) {
 	ao, fo := learnOutputs()
-	m, err := New(learnConfig(), ao, fo, learnMaxLen, 5)
+	m, err := New(cfg, ao, fo, learnMaxLen, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,3 +108,78 @@ func TestLengthWeighting(t *testing.T) {
 		t.Fatalf("DP with length weighting: %v", err)
 	}
 }
+
+// TestLengthBins: the length bins follow the encoders' attributes, real
+// flows get their own bin, every generated flow ends inside the bin its
+// row holds whatever the flags say, EncoderAttributes drops the bins, and
+// a model of one-record flows has none.
+func TestLengthBins(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.LengthBins = true
+	ao, fo := learnOutputs()
+	m, err := New(cfg, ao, fo, learnMaxLen, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 records: bins [1], [2,3], [4,7], [8]
+	const bins = 4
+	if A := m.AttrWidth(); A != 3+bins {
+		t.Fatalf("attribute width %d, want 3 + %d bins", A, bins)
+	}
+	p, err := m.prepare(lengthData(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16 {
+		n := i%learnMaxLen + 1
+		want := map[int]int{1: 0, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 2, 8: 3}[n]
+		row := p.attr[i*(3+bins) : (i+1)*(3+bins)]
+		if row[0] != 1 || argmax(row[3:]) != want || row[3+want] != 1 {
+			t.Fatalf("flow of %d records: attribute row %v, want cat 0 and bin %d", n, row, want)
+		}
+	}
+	// Flags that always continue run each flow to its bin's longest, flags
+	// that always end stop it at the bin's shortest.
+	rows := make([]float32, bins*(3+bins))
+	for b := range bins {
+		rows[b*(3+bins)+b%3], rows[b*(3+bins)+3+b] = 1, 1
+	}
+	g := m.sampler()
+	for _, c := range []struct {
+		flag float32 // bias on "continue" minus "end"
+		want [bins]int
+	}{{100, [bins]int{1, 3, 7, 8}}, {-100, [bins]int{1, 2, 4, 8}}} {
+		for s := range cfg.SampleLen {
+			g.featHead.b.w[s*g.F+g.D], g.featHead.b.w[s*g.F+g.D+1] = c.flag, 0
+		}
+		_, valid, err := m.GenerateFeatures(rows, rand.New(rand.NewPCG(5, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := range bins {
+			n := 0
+			for _, v := range valid[b*learnMaxLen : (b+1)*learnMaxLen] {
+				n += int(v)
+			}
+			if n != c.want[b] {
+				t.Errorf("flag bias %g, bin %d: %d records, want %d", c.flag, b, n, c.want[b])
+			}
+		}
+	}
+	enc := m.EncoderAttributes(rows)
+	if len(enc) != bins*3 || enc[3] != 0 || enc[4] != 1 {
+		t.Fatalf("EncoderAttributes: %d values, row 1 %v", len(enc), enc[3:6])
+	}
+	// Saved and loaded with the model.
+	path := filepath.Join(t.TempDir(), "m.ckpt")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Load(path); err != nil || l.AttrWidth() != 3+bins {
+		t.Fatalf("loaded: %v, width %d", err, l.AttrWidth())
+	}
+	one, err := New(cfg, ao, fo, 1, 1)
+	if err != nil || one.AttrWidth() != 3 {
+		t.Fatalf("one-record flows: %v, width %d, want no bins", err, one.AttrWidth())
+	}
+}

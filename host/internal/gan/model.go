@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -35,6 +36,9 @@ type Model struct {
 	// the first training data and saved; 0: flows are drawn uniformly.
 	lenCap  int
 	lenMean float64 // the training flows' mean weight
+	// lenBins is Config.LengthBins' number of length categories, after
+	// the encoders' attributes in the generator's rows; 0 without them.
+	lenBins int
 
 	// training scratch
 	noise                    genNoise[float32]
@@ -66,7 +70,12 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	}
 	m := &Model{cfg: cfg, attrOut: attrOut, featOut: featOut, maxLen: maxLen, seed: seed}
 	m.lpad = (maxLen + cfg.SampleLen - 1) / cfg.SampleLen * cfg.SampleLen
-	m.gen = newGenerator[float32](cfg, attrOut, featOut, m.lpad)
+	genAttr := attrOut
+	if b := bits.Len(uint(maxLen)); cfg.LengthBins && b > 1 {
+		m.lenBins = b
+		genAttr = append(slices.Clip(attrOut), tensor.Output{Name: "flow.length_bin", Width: b, Kind: tensor.Discrete, Activation: tensor.Softmax})
+	}
+	m.gen = m.newGenerator(genAttr)
 	a := m.gen.A
 	m.disc = newCritic[float32]("disc", m.lpad*m.gen.F+a, cfg.CriticUnits, cfg.CriticLayers, actReLU)
 	m.disc.seq, m.disc.block = m.lpad*m.gen.F, cfg.SampleLen*m.gen.F
@@ -77,7 +86,7 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	m.disc.init(m.rng)
 	m.attrDisc.init(m.rng)
 	if cfg.EMA > 0 {
-		m.ema = newGenerator[float32](cfg, attrOut, featOut, m.lpad)
+		m.ema = m.newGenerator(genAttr)
 		m.resetEMA()
 	}
 	m.optG = newAdam(m.gen.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
@@ -85,6 +94,20 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	m.optA = newAdam(m.attrDisc.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
 	return m, nil
 }
+
+// newGenerator builds a generator of the attributes genAttr: the
+// encoders' and the model's own length bins.
+func (m *Model) newGenerator(genAttr []tensor.Output) *generator[float32] {
+	g := newGenerator[float32](m.cfg, genAttr, m.featOut, m.lpad)
+	if m.lenBins > 0 {
+		g.lenOff, g.lenBins, g.maxLen = tensor.Width(m.attrOut), m.lenBins, m.maxLen
+	}
+	return g
+}
+
+// lengthBin is the length category of a flow of n ≥ 1 records: ⌊log₂ n⌋,
+// so bin k holds lengths 2ᵏ..2ᵏ⁺¹−1 (the last one up to the longest flow).
+func lengthBin(n int) int { return bits.Len(uint(n)) - 1 }
 
 // Config returns the model's hyper-parameters.
 func (m *Model) Config() Config { return m.cfg }
@@ -133,6 +156,15 @@ func (m *Model) prepare(data *tensor.Set) (*prepared, error) {
 	}
 	D, F, L, S := m.gen.D, m.gen.F, m.lpad, m.cfg.SampleLen
 	p := &prepared{n: data.N, feat: make([]float32, data.N*L*F), attr: data.Attributes}
+	if m.lenBins > 0 {
+		// the real flows' length bins, one-hot after their attributes
+		a, A := tensor.Width(m.attrOut), m.gen.A
+		p.attr = make([]float32, data.N*A)
+		for i, n := range flowLengths(data.GenFlags, data.N, data.L) {
+			copy(p.attr[i*A:], data.Attributes[i*a:(i+1)*a])
+			p.attr[i*A+a+min(lengthBin(max(n, 1)), m.lenBins-1)] = 1
+		}
+	}
 	for i := 0; i < data.N; i++ {
 		flag := func(t int) float32 {
 			if t < data.L {

@@ -436,7 +436,7 @@ func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *ga
 			return nil, err
 		}
 	}
-	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: attrs, Features: feats, GenFlags: valid,
+	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: m.EncoderAttributes(attrs), Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
 	return codec.Decode(ctx, set, k)
 }

@@ -676,3 +676,43 @@ func TestLengthWeightingRun(t *testing.T) {
 		t.Fatalf("%g synthetic records weighted, %g without", on, off)
 	}
 }
+
+// TestLengthBinsRun: with model.length_bins the model generates length
+// bins after the encoders' attributes, and a run with two chunks (flow
+// tags, attributes copied between chunks) decodes its flows without them.
+func TestLengthBinsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	res, err := Run(context.Background(), tinyConfig(t, dir, "flows.chunks=2", "model.length_bins=true"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"chunk-0", "chunk-1"} {
+		last, _, err := gan.LatestCheckpoint(filepath.Join(dir, "train", c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := gan.Load(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.LengthBins() < 2 || m.MaxLen() < 2 {
+			t.Fatalf("%s: %d length bins for flows of up to %d records", c, m.LengthBins(), m.MaxLen())
+		}
+	}
+	var mf struct {
+		Metrics map[string]float64 `json:"metrics"`
+	}
+	raw, err := os.ReadFile(res.Metrics)
+	if err == nil {
+		err = json.Unmarshal(raw, &mf)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Metrics["audit.syn_rows"] == 0 {
+		t.Fatal("no synthetic records")
+	}
+}
