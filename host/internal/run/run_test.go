@@ -659,17 +659,7 @@ func TestLengthWeightingRun(t *testing.T) {
 		if weighted := m.LengthWeighted(); weighted != tc.on {
 			t.Fatalf("%s: weighted model %v, want %v", name, weighted, tc.on)
 		}
-		var mf struct {
-			Metrics map[string]float64 `json:"metrics"`
-		}
-		raw, err := os.ReadFile(res.Metrics)
-		if err == nil {
-			err = json.Unmarshal(raw, &mf)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows[name] = mf.Metrics["audit.syn_rows"]
+		rows[name] = synRows(t, res.Metrics)
 	}
 	on, off := rows["flows.chunks=1,model.length_weighting=true"], rows["flows.chunks=1"]
 	if on < off/2 || on > off*2 {
@@ -702,17 +692,23 @@ func TestLengthBinsRun(t *testing.T) {
 			t.Fatalf("%s: %d length bins for flows of up to %d records", c, m.LengthBins(), m.MaxLen())
 		}
 	}
+	if synRows(t, res.Metrics) == 0 {
+		t.Fatal("no synthetic records")
+	}
+}
+
+// synRows reads the synthetic record count from a run's metrics.json.
+func synRows(t *testing.T, path string) float64 {
+	t.Helper()
 	var mf struct {
 		Metrics map[string]float64 `json:"metrics"`
 	}
-	raw, err := os.ReadFile(res.Metrics)
+	raw, err := os.ReadFile(path)
 	if err == nil {
 		err = json.Unmarshal(raw, &mf)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mf.Metrics["audit.syn_rows"] == 0 {
-		t.Fatal("no synthetic records")
-	}
+	return mf.Metrics["audit.syn_rows"]
 }
