@@ -19,13 +19,13 @@ func (m *Model) AttrWidth() int { return m.gen.A }
 
 // LengthBins is the number of length categories the model generates after
 // the encoders' attributes (Config.LengthBins); 0 without them.
-func (m *Model) LengthBins() int { return m.lenBins }
+func (m *Model) LengthBins() int { return m.gen.lenBins }
 
 // EncoderAttributes returns the encoders' part of attribute rows (n×AttrWidth,
 // as GenerateAttributes returns them): the rows without the model's length
 // bins, which only GenerateFeatures reads.
 func (m *Model) EncoderAttributes(rows []float32) []float32 {
-	if m.lenBins == 0 {
+	if m.gen.lenBins == 0 {
 		return rows
 	}
 	A, a := m.gen.A, tensor.Width(m.attrOut)

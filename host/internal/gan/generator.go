@@ -271,10 +271,7 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 		lo, hi := 1, L
 		if g.lenBins > 0 {
 			k := argmax(hard[r*g.A+g.lenOff : r*g.A+g.lenOff+g.lenBins])
-			lo, hi = 1<<k, min(1<<(k+1)-1, g.maxLen)
-			if k == g.lenBins-1 {
-				hi = g.maxLen
-			}
+			lo, hi = 1<<k, min(1<<(k+1)-1, g.maxLen) // the last bin ends at maxLen
 		}
 		t := 0
 		for ; t < TT && (t == 0 || v != 0); t++ {

@@ -36,9 +36,6 @@ type Model struct {
 	// the first training data and saved; 0: flows are drawn uniformly.
 	lenCap  int
 	lenMean float64 // the training flows' mean weight
-	// lenBins is Config.LengthBins' number of length categories, after
-	// the encoders' attributes in the generator's rows; 0 without them.
-	lenBins int
 
 	// training scratch
 	noise                    genNoise[float32]
@@ -70,12 +67,7 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	}
 	m := &Model{cfg: cfg, attrOut: attrOut, featOut: featOut, maxLen: maxLen, seed: seed}
 	m.lpad = (maxLen + cfg.SampleLen - 1) / cfg.SampleLen * cfg.SampleLen
-	genAttr := attrOut
-	if b := bits.Len(uint(maxLen)); cfg.LengthBins && b > 1 {
-		m.lenBins = b
-		genAttr = append(slices.Clip(attrOut), tensor.Output{Name: "flow.length_bin", Width: b, Kind: tensor.Discrete, Activation: tensor.Softmax})
-	}
-	m.gen = m.newGenerator(genAttr)
+	m.gen = m.newGenerator()
 	a := m.gen.A
 	m.disc = newCritic[float32]("disc", m.lpad*m.gen.F+a, cfg.CriticUnits, cfg.CriticLayers, actReLU)
 	m.disc.seq, m.disc.block = m.lpad*m.gen.F, cfg.SampleLen*m.gen.F
@@ -86,7 +78,7 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	m.disc.init(m.rng)
 	m.attrDisc.init(m.rng)
 	if cfg.EMA > 0 {
-		m.ema = m.newGenerator(genAttr)
+		m.ema = m.newGenerator()
 		m.resetEMA()
 	}
 	m.optG = newAdam(m.gen.params(), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
@@ -95,13 +87,17 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	return m, nil
 }
 
-// newGenerator builds a generator of the attributes genAttr: the
-// encoders' and the model's own length bins.
-func (m *Model) newGenerator(genAttr []tensor.Output) *generator[float32] {
-	g := newGenerator[float32](m.cfg, genAttr, m.featOut, m.lpad)
-	if m.lenBins > 0 {
-		g.lenOff, g.lenBins, g.maxLen = tensor.Width(m.attrOut), m.lenBins, m.maxLen
+// newGenerator builds a generator of the encoders' attributes followed,
+// with Config.LengthBins and flows of more than one record, by the model's
+// own length bins.
+func (m *Model) newGenerator() *generator[float32] {
+	b := bits.Len(uint(m.maxLen))
+	if !m.cfg.LengthBins || b < 2 {
+		return newGenerator[float32](m.cfg, m.attrOut, m.featOut, m.lpad)
 	}
+	bins := tensor.Output{Name: "flow.length_bin", Width: b, Kind: tensor.Discrete, Activation: tensor.Softmax}
+	g := newGenerator[float32](m.cfg, append(slices.Clip(m.attrOut), bins), m.featOut, m.lpad)
+	g.lenOff, g.lenBins, g.maxLen = tensor.Width(m.attrOut), b, m.maxLen
 	return g
 }
 
@@ -156,13 +152,13 @@ func (m *Model) prepare(data *tensor.Set) (*prepared, error) {
 	}
 	D, F, L, S := m.gen.D, m.gen.F, m.lpad, m.cfg.SampleLen
 	p := &prepared{n: data.N, feat: make([]float32, data.N*L*F), attr: data.Attributes}
-	if m.lenBins > 0 {
+	if m.gen.lenBins > 0 {
 		// the real flows' length bins, one-hot after their attributes
 		a, A := tensor.Width(m.attrOut), m.gen.A
 		p.attr = make([]float32, data.N*A)
 		for i, n := range flowLengths(data.GenFlags, data.N, data.L) {
 			copy(p.attr[i*A:], data.Attributes[i*a:(i+1)*a])
-			p.attr[i*A+a+min(lengthBin(max(n, 1)), m.lenBins-1)] = 1
+			p.attr[i*A+a+lengthBin(max(n, 1))] = 1 // n ≤ data.L ≤ maxLen: within the bins
 		}
 	}
 	for i := 0; i < data.N; i++ {
