@@ -40,6 +40,7 @@ func runPrivacy(args []string, stdout, stderr io.Writer) error {
 	sharing := fs.String("sharing", "shared", "how critics draw batches: shared, separate, or netshare (NetShare's σ/2 rule)")
 	fs.Float64Var(&p.CountNoise, "count-noise", 1, "noise multiplier of each chunk's noisy flow count")
 	fs.BoolVar(&p.PublicCounts, "public-counts", false, "flow counts are public: do not account for releasing them")
+	fs.BoolVar(&p.LengthHistogram, "length-histogram", false, "each chunk also releases its flows per length bin (model.length_bins) at the counts' noise")
 	conversion := fs.String("conversion", "tight", "RDP to (ε, δ) conversion: tight or classic")
 	target := fs.Float64("target-epsilon", 0, "solve for the smallest noise multiplier that keeps ε within this")
 	asJSON := fs.Bool("json", false, `print {"epsilon":…,"order":…,"delta":…} (plus "noise" with --target-epsilon)`)
@@ -76,7 +77,7 @@ func runPrivacy(args []string, stdout, stderr io.Writer) error {
 	if p.Chunks < 1 {
 		return fmt.Errorf("--chunks %d: must be at least 1", p.Chunks)
 	}
-	if !p.PublicCounts && !(p.CountNoise > 0) {
+	if (!p.PublicCounts || p.LengthHistogram) && !(p.CountNoise > 0) {
 		return fmt.Errorf("--count-noise %v: must be positive (use --public-counts to leave counts out)", p.CountNoise)
 	}
 	var err error
@@ -106,8 +107,13 @@ func runPrivacy(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(out)
 	}
 	counts := fmt.Sprintf("a noisy flow count per chunk (σ = %g)", p.CountNoise)
-	if p.PublicCounts {
+	switch {
+	case p.PublicCounts && p.LengthHistogram:
+		counts = fmt.Sprintf("public flow counts, a noisy length histogram per chunk (σ = %g)", p.CountNoise)
+	case p.PublicCounts:
 		counts = "public flow counts"
+	case p.LengthHistogram:
+		counts = fmt.Sprintf("a noisy flow count and length histogram per chunk (σ = %g each)", p.CountNoise)
 	}
 	fmt.Fprintf(stdout, "plan: %d chunk(s) × %d steps, sample rate q = %.6g, %d critic(s) (%s batches), %s\n",
 		p.Chunks, res.Steps, res.SampleRate, p.Critics, p.Sharing, counts)

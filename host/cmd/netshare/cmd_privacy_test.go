@@ -69,11 +69,17 @@ func TestPrivacyCommandComposition(t *testing.T) {
 	}
 	public := eps("--public-counts")
 	withCount := eps()
+	withLengths := eps("--length-histogram")
 	twoChunks := eps("--chunks", "2")
 	twoCritics := eps("--critics", "2")
 	netshare := eps("--critics", "2", "--sharing", "netshare")
 	if !(public < withCount && withCount < twoChunks) {
 		t.Errorf("ε public counts %v, with count %v, 2 chunks %v: want increasing", public, withCount, twoChunks)
+	}
+	// Public counts leave the histogram private: it costs what a count does.
+	if !(withCount < withLengths) || eps("--public-counts", "--length-histogram") != withCount {
+		t.Errorf("ε with count %v, with count and length histogram %v, public counts and histogram %v: want the first two increasing, the last equal to the first",
+			withCount, withLengths, eps("--public-counts", "--length-histogram"))
 	}
 	if !(withCount < twoCritics && twoCritics < netshare) {
 		t.Errorf("ε 1 critic %v, 2 critics %v, NetShare σ/2 %v: want increasing", withCount, twoCritics, netshare)

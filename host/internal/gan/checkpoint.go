@@ -39,6 +39,9 @@ type modelFile struct {
 	// training weight (0 without it), which generation needs.
 	LengthCap  int
 	LengthMean float64
+	// LengthDist is the distribution generation draws length bins from
+	// (Config.LengthBins); nil without them.
+	LengthDist []float64
 }
 
 // state lists every saved tensor in a fixed order.
@@ -61,7 +64,8 @@ func (m *Model) opts() [3]*adam[float32] { return [3]*adam[float32]{m.optG, m.op
 // The file serves both as a training checkpoint and for generation.
 func (m *Model) Save(path string) error {
 	f := modelFile{Version: fileVersion, Config: m.cfg, AttrOut: m.attrOut, FeatOut: m.featOut,
-		MaxLen: m.maxLen, Seed: m.seed, Step: m.step, LengthCap: m.lenCap, LengthMean: m.lenMean}
+		MaxLen: m.maxLen, Seed: m.seed, Step: m.step, LengthCap: m.lenCap, LengthMean: m.lenMean,
+		LengthDist: m.lenDist}
 	f.Names, f.Values = m.state()
 	if m.ema != nil {
 		m.emaBatchNorm()
@@ -133,6 +137,11 @@ func (m *Model) restore(path string) error {
 }
 
 func (m *Model) apply(f *modelFile, path string) error {
+	if len(f.LengthDist) != m.gen.lenBins {
+		// Models of before the bins were a condition generated them
+		// with a head of their own; their weights do not fit this one.
+		return fmt.Errorf("gan: model %s has a distribution over %d length bins, want %d (a model saved before length bins were a condition must be retrained)", path, len(f.LengthDist), m.gen.lenBins)
+	}
 	names, vals := m.state()
 	if len(f.Names) != len(names) {
 		return fmt.Errorf("gan: model %s has %d tensors, want %d", path, len(f.Names), len(names))
@@ -161,6 +170,9 @@ func (m *Model) apply(f *modelFile, path string) error {
 	}
 	m.step = f.Step
 	m.lenCap, m.lenMean = f.LengthCap, f.LengthMean
+	if !m.lenSet {
+		m.lenDist = f.LengthDist
+	}
 	if m.ema != nil {
 		names, vals := genState(m.ema)
 		if len(f.EMA) != len(vals) {

@@ -43,14 +43,14 @@ type Config struct {
 	// them to the critic in a quarter of the batches, and the generator
 	// drops them. Not under DP, whose accountant assumes uniform sampling.
 	LengthWeighting bool `toml:"length_weighting"`
-	// LengthBins adds the flow's length to the generated attributes: one
-	// category per power of two of records ([1], [2,3], [4,7], …, up to
-	// the longest flow), which the feature generator is conditioned on and
-	// whose range bounds where its generation flags may end the flow.
-	// Lengths are then drawn with the other attributes, where the attribute
-	// critic judges their distribution directly, instead of emerging from
-	// one end flag per record, which drops a heavy tail (docs/gan.md,
-	// "Length bins"). Models of flows of one record have no bins.
+	// LengthBins gives each flow a length category: one per power of two
+	// of records ([1], [2,3], [4,7], …, up to the longest flow), drawn
+	// from the training flows' distribution (under DP, from the noisy one
+	// SetLengthDist gives). Both generators are conditioned on it, and its
+	// range bounds where the generation flags may end the flow, so lengths
+	// no longer emerge from one end flag per record, which drops a heavy
+	// tail (docs/gan.md, "Length bins"). Models of flows of one record
+	// have no bins.
 	LengthBins bool `toml:"length_bins"`
 	// DP turns on DP-SGD on both critics; nil trains without privacy.
 	DP *DPConfig `toml:"-"` // set from the pipeline's [privacy] section

@@ -44,6 +44,7 @@ func TestReproducibleDPAcrossResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setLengths(t, straight, data)
 	if err := straight.Train(context.Background(), data, TrainOptions{Steps: 4}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +53,7 @@ func TestReproducibleDPAcrossResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setLengths(t, first, data)
 	if err := first.Train(context.Background(), data, TrainOptions{Steps: 2, CheckpointDir: dir, CheckpointEvery: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +61,7 @@ func TestReproducibleDPAcrossResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setLengths(t, resumed, data)
 	if err := resumed.Train(context.Background(), data, TrainOptions{Steps: 4, CheckpointDir: dir, CheckpointEvery: 2, Resume: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +122,9 @@ func trainedWeights(t *testing.T, dp *DPConfig, steps int) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Train(context.Background(), learnData(40, 3), TrainOptions{Steps: steps}); err != nil {
+	data := learnData(40, 3)
+	setLengths(t, m, data)
+	if err := m.Train(context.Background(), data, TrainOptions{Steps: steps}); err != nil {
 		t.Fatal(err)
 	}
 	return weights(m)

@@ -82,7 +82,11 @@ func (m *Model) emaBatchNorm() {
 		bn.momentum = 0
 		defer func() { bn.momentum = momentum }()
 	}
-	m.ema.forwardAttr(za, emaStatsRows, true)
+	var cond []float32
+	if m.ema.lenBins > 0 {
+		cond = m.drawBins(nil, emaStatsRows, rng)
+	}
+	m.ema.forwardAttr(za, cond, emaStatsRows, true)
 	m.ema.cache = genCache[float32]{} // large and not needed again
 	m.emaStep = m.step
 }

@@ -76,7 +76,7 @@ func TestGeneratorMasks(t *testing.T) {
 	for _, tc := range cases {
 		ao, fo := learnOutputs()
 		cfg := tinyConfig() // S = 2
-		g := newGenerator[float64](cfg, ao, fo, 6)
+		g := newGenerator[float64](cfg, ao, fo, 6, 0)
 		// zero weights: every step emits the head biases, which set the flags
 		for i := 0; i < g.S; i++ {
 			g.featHead.b.w[i*g.F+g.D] = 1 // continue

@@ -24,8 +24,9 @@ func (m *Model) ForkWith(cfg Config, seed int64) (*Model, error) {
 		a.AttrGenLayers != b.AttrGenLayers || a.AttrGenUnits != b.AttrGenUnits ||
 		a.LSTMUnits != b.LSTMUnits || a.SampleLen != b.SampleLen ||
 		a.CriticLayers != b.CriticLayers || a.CriticUnits != b.CriticUnits ||
-		a.AttrCriticLayers != b.AttrCriticLayers || a.AttrCriticUnits != b.AttrCriticUnits {
-		return nil, fmt.Errorf("gan: the pretrained model's architecture differs from this configuration's (layers, units, noise dims and sample_len must match)")
+		a.AttrCriticLayers != b.AttrCriticLayers || a.AttrCriticUnits != b.AttrCriticUnits ||
+		a.LengthBins != b.LengthBins {
+		return nil, fmt.Errorf("gan: the pretrained model's architecture differs from this configuration's (layers, units, noise dims, sample_len and length_bins must match)")
 	}
 	return m.cloneWith(cfg, seed)
 }

@@ -80,8 +80,10 @@ func forBlocks(views []*generator[float32], nb int, f func(g *generator[float32]
 }
 
 // GenerateAttributes draws n attribute rows (n×AttrWidth, row-major) from
-// rng: soft holds the activated head outputs (softmax probabilities for
-// discrete slices), hard the same rows with discrete slices turned one-hot.
+// rng, with length bins spread over the rows as the training distribution
+// says (spreadBins): soft holds the activated head outputs (softmax
+// probabilities for discrete slices), hard the same rows with discrete
+// slices turned one-hot.
 // BatchNorm uses its running statistics, so a row does not depend on the
 // others drawn with it. The result depends on rng only, not on GOMAXPROCS.
 func (m *Model) GenerateAttributes(n int, rng *rand.Rand) (soft, hard []float32) {
@@ -91,11 +93,20 @@ func (m *Model) GenerateAttributes(n int, rng *rand.Rand) (soft, hard []float32)
 	for i := range za {
 		za[i] = float32(rng.NormFloat64())
 	}
+	var cond []float32
+	k := m.gen.lenBins
+	if k > 0 && n > 0 {
+		cond = m.spreadBins(n, rng)
+	}
 	views := m.views(runtime.GOMAXPROCS(0))
 	forBlocks(views, (n+genBlock-1)/genBlock, func(g *generator[float32], b int) {
 		lo := b * genBlock
 		nb := min(genBlock, n-lo)
-		g.forwardAttr(za[lo*zA:], nb, false)
+		var c []float32
+		if k > 0 {
+			c = cond[lo*k:]
+		}
+		g.forwardAttr(za[lo*zA:], c, nb, false)
 		copy(soft[lo*A:], g.cache.attrSoft[:nb*A])
 		copy(hard[lo*A:], g.cache.attrHard[:nb*A])
 	})

@@ -25,7 +25,9 @@ type generator[T float] struct {
 	cache               genCache[T]
 	attrBack, featBackG genBack[T]
 	// lenBins length categories start at attribute column lenOff
-	// (Config.LengthBins); 0: the flags alone end a flow.
+	// (Config.LengthBins); 0: the flags alone end a flow. The attribute
+	// MLP does not generate them: it is given them, drawn from the data's
+	// distribution, as a condition after its noise (see forwardAttr).
 	lenOff, lenBins, maxLen int
 }
 
@@ -40,6 +42,7 @@ type genNoise[T float] struct {
 
 type genCache[T float] struct {
 	n        int
+	attrIn   []T   // noise and length condition, side by side
 	mlpIn    [][]T // input of each MLP layer
 	mlpZ     [][]T // pre-ReLU
 	mlpOut   []T   // output of the last BN
@@ -64,9 +67,12 @@ type genBack[T float] struct {
 	a, b, c []T
 }
 
-func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad int) *generator[T] {
+// newGenerator builds a generator of attributes attrOut, the last lenBins
+// of whose columns are length bins given as a condition (0: none).
+func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad, lenBins int) *generator[T] {
 	g := &generator[T]{A: tensor.Width(attrOut), D: tensor.Width(featOut), S: cfg.SampleLen, H: cfg.LSTMUnits,
-		zA: cfg.AttrNoiseDim, zF: cfg.FeatNoiseDim}
+		zA: cfg.AttrNoiseDim, zF: cfg.FeatNoiseDim, lenBins: lenBins}
+	g.lenOff = g.A - lenBins
 	g.F = g.D + 2
 	g.passes = lpad / g.S
 	g.attrSl = slicesOf(attrOut)
@@ -77,7 +83,7 @@ func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad in
 			g.featSl = append(g.featSl, slice{s*g.F + r.off, r.width, r.act})
 		}
 	}
-	in := g.zA
+	in := g.zA + g.lenBins
 	for i := 0; i < cfg.AttrGenLayers-1; i++ {
 		g.mlp = append(g.mlp, newLinear[T]("gen.attr.hidden"+strconv.Itoa(i), in, cfg.AttrGenUnits))
 		g.bn = append(g.bn, newBatchNorm[T]("gen.attr.bn"+strconv.Itoa(i), cfg.AttrGenUnits, 1e-5, 0.9))
@@ -174,15 +180,28 @@ func (g *generator[T]) drawNoise(n int, rng *rand.Rand, dst *genNoise[T], withAt
 	dst.c0 = fill(dst.c0, n*g.H)
 }
 
-// forwardAttr runs the attribute MLP and heads on noise za (n rows), leaving
-// soft and hard attributes in the cache.
-func (g *generator[T]) forwardAttr(za []T, n int, train bool) {
+// forwardAttr runs the attribute MLP and heads on noise za (n rows), and
+// with length bins on their one-hot condition cond (n×lenBins) too,
+// leaving soft and hard attributes in the cache. The bins' columns of
+// both are cond itself: the head's outputs there are overwritten, and get
+// no gradient, so the MLP learns the other attributes given the length
+// (CTGAN's conditional generator; Xu et al., NeurIPS 2019).
+func (g *generator[T]) forwardAttr(za, cond []T, n int, train bool) {
 	c := &g.cache
 	c.n = n
 	if len(c.mlpIn) != len(g.mlp) {
 		c.mlpIn, c.mlpZ = make([][]T, len(g.mlp)), make([][]T, len(g.mlp))
 	}
 	x := za
+	if g.lenBins > 0 {
+		w := g.zA + g.lenBins
+		c.attrIn = grow(c.attrIn, n*w)
+		for r := 0; r < n; r++ {
+			copy(c.attrIn[r*w:], za[r*g.zA:(r+1)*g.zA])
+			copy(c.attrIn[r*w+g.zA:(r+1)*w], cond[r*g.lenBins:(r+1)*g.lenBins])
+		}
+		x = c.attrIn
+	}
 	for k, l := range g.mlp {
 		c.mlpIn[k] = x
 		c.mlpZ[k] = grow(c.mlpZ[k], n*l.out)
@@ -206,6 +225,11 @@ func (g *generator[T]) forwardAttr(za []T, n int, train bool) {
 	activateRows(raw, n, g.A, g.attrSl, c.attrSoft)
 	c.attrHard = grow(c.attrHard, n*g.A)
 	harden(c.attrSoft, n, g.A, g.attrSl, c.attrHard)
+	for r := 0; r < n && g.lenBins > 0; r++ {
+		b := cond[r*g.lenBins : (r+1)*g.lenBins]
+		copy(c.attrSoft[r*g.A+g.lenOff:(r+1)*g.A], b)
+		copy(c.attrHard[r*g.A+g.lenOff:(r+1)*g.A], b)
+	}
 }
 
 // forwardFeat runs the LSTM conditioned on hard attributes (n rows) with the
@@ -368,6 +392,9 @@ func (g *generator[T]) backward(dFeat, dAttr []T, nz *genNoise[T]) {
 	// attributes: heads, then the MLP (the hard attributes carry no gradient)
 	dA := make([]T, n*g.A)
 	copy(dA, dAttr[:n*g.A])
+	for r := 0; r < n && g.lenBins > 0; r++ {
+		clear(dA[r*g.A+g.lenOff : (r+1)*g.A]) // the bins are the given condition
+	}
 	activationBackward(c.attrSoft, dA, n, g.A, g.attrSl)
 	if len(g.mlp) == 0 {
 		g.attrHead.backward(c.mlpOut, dA, n, nil)

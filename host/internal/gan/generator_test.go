@@ -2,6 +2,7 @@ package gan
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -30,16 +31,27 @@ func TestGeneratorGradFD(t *testing.T) {
 	cases := []struct {
 		layers, lpad int
 		endBias      float64 // added to every record's end flag
-	}{{1, 6, 0}, {3, 6, 0}, {3, 16, 0.5}}
+		bins         bool    // length bins as the MLP's condition
+	}{{1, 6, 0, false}, {3, 6, 0, false}, {3, 16, 0.5, false}, {1, 6, 0, true}, {3, 16, 0, true}}
 	for _, tc := range cases {
 		layers := tc.layers
-		t.Run("attr_gen_layers="+strconv.Itoa(layers)+"/lpad="+strconv.Itoa(tc.lpad), func(t *testing.T) {
+		name := "attr_gen_layers=" + strconv.Itoa(layers) + "/lpad=" + strconv.Itoa(tc.lpad)
+		if tc.bins {
+			name += "/bins"
+		}
+		t.Run(name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.AttrNoiseDim, cfg.FeatNoiseDim = 3, 2
 			cfg.AttrGenLayers, cfg.AttrGenUnits = layers, 6
 			cfg.LSTMUnits, cfg.SampleLen = 4, 2
 			ao, fo := smallOutputs()
-			g := newGenerator[float64](cfg, ao, fo, tc.lpad)
+			nb := 0
+			if tc.bins {
+				nb = bits.Len(uint(tc.lpad))
+				ao = append(ao, tensor.Output{Name: "bins", Width: nb, Kind: tensor.Discrete, Activation: tensor.Softmax})
+			}
+			g := newGenerator[float64](cfg, ao, fo, tc.lpad, nb)
+			g.maxLen = tc.lpad
 			rng := rand.New(rand.NewPCG(3, 4))
 			g.init(rng)
 			for i := 0; i < g.S; i++ {
@@ -48,6 +60,10 @@ func TestGeneratorGradFD(t *testing.T) {
 			var nz genNoise[float64]
 			const n = 5
 			g.drawNoise(n, rng, &nz, true)
+			cond := make([]float64, n*nb)
+			for r := 0; r < n && nb > 0; r++ {
+				cond[r*nb+rng.IntN(nb)] = 1
+			}
 			wf := make([]float64, n*g.lpad()*g.F)
 			wa := make([]float64, n*g.A)
 			for i := range wf {
@@ -58,10 +74,10 @@ func TestGeneratorGradFD(t *testing.T) {
 			}
 			// The hard attributes condition the LSTM without gradient (they are
 			// detached, as in DoppelGANger), so hold them fixed for the check.
-			g.forwardAttr(nz.za, n, true)
+			g.forwardAttr(nz.za, cond, n, true)
 			hard := append([]float64(nil), g.cache.attrHard...)
 			loss := func() float64 {
-				g.forwardAttr(nz.za, n, true)
+				g.forwardAttr(nz.za, cond, n, true)
 				copy(g.cache.attrHard, hard)
 				g.forwardFeat(hard, &nz)
 				return dot(wf, g.cache.feat) + dot(wa, g.cache.attrSoft)

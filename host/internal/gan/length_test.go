@@ -183,3 +183,127 @@ func TestLengthBins(t *testing.T) {
 		t.Fatalf("one-record flows: %v, width %d, want no bins", err, one.AttrWidth())
 	}
 }
+
+// setLengths gives a DP model with length bins its data's exact length
+// distribution, as a test that does not need the release's noise may.
+func setLengths(t *testing.T, m *Model, data *tensor.Set) {
+	t.Helper()
+	if m.cfg.DP == nil || m.LengthBins() == 0 {
+		return
+	}
+	if err := m.SetLengthDist(LengthHistogram(data, m.LengthBins())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLengthCondition: the length bins are a condition, not an output.
+// Training gives the fake batch the real batch's bins; generation draws
+// them from the training flows' distribution (weighted as training draws
+// flows) and spreads over the rows without multinomial noise; a
+// checkpoint keeps the distribution; DP needs it given.
+func TestLengthCondition(t *testing.T) {
+	const bins = 4 // lengths 1..8: bins [1], [2,3], [4,7], [8]
+	for _, tc := range []struct {
+		name     string
+		weighted bool
+		want     [bins]float64 // lengthData(16): lengths 1..8 twice
+	}{
+		{"uniform draws", false, [bins]float64{2, 4, 8, 2}},
+		{"length weighting", true, [bins]float64{2, 2 * (2 + 3), 2 * (4 + 5 + 6 + 7), 2 * 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.LengthBins, cfg.LengthWeighting = true, tc.weighted
+			ao, fo := learnOutputs()
+			m, err := New(cfg, ao, fo, learnMaxLen, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := lengthData(16)
+			p, err := m.prepare(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if [bins]float64(m.lenDist) != tc.want {
+				t.Fatalf("length distribution %v, want %v", m.lenDist, tc.want)
+			}
+			m.iterate(p)
+			g, A := m.gen, m.gen.A
+			for r := 0; r < m.cfg.BatchSize; r++ {
+				fake, real := g.cache.attrHard[r*A+3:(r+1)*A], m.realAttr[r*A+3:(r+1)*A]
+				if [bins]float32(fake) != [bins]float32(real) || [bins]float32(g.cache.attrSoft[r*A+3:(r+1)*A]) != [bins]float32(real) {
+					t.Fatalf("fake row %d has bins %v, the real batch's row %v", r, fake, real)
+				}
+			}
+			const n = 20000
+			soft, hard := m.GenerateAttributes(n, rand.New(rand.NewPCG(7, 7)))
+			var got [bins]float64
+			for r := range n {
+				k := argmax(hard[r*A+3 : (r+1)*A])
+				if hard[r*A+3+k] != 1 || soft[r*A+3+k] != 1 {
+					t.Fatalf("row %d: bins soft %v hard %v, want one-hot", r, soft[r*A+3:(r+1)*A], hard[r*A+3:(r+1)*A])
+				}
+				got[k]++
+			}
+			// Spread, not drawn independently: each bin's count is its
+			// share of n rounded up or down, and the rows are shuffled.
+			sum := tc.want[0] + tc.want[1] + tc.want[2] + tc.want[3]
+			for k := range bins {
+				if want := n * tc.want[k] / sum; math.Abs(got[k]-want) >= 1 {
+					t.Errorf("bin %d given to %g rows, want %.2f rounded", k, got[k], want)
+				}
+			}
+			// In order, the bins would change 3 times down the rows;
+			// shuffled, n·(1 − Σ p²) ≈ 0.66·n times here.
+			changes := 0
+			for r := 1; r < n; r++ {
+				if argmax(hard[r*A+3:(r+1)*A]) != argmax(hard[(r-1)*A+3:r*A]) {
+					changes++
+				}
+			}
+			if changes < n/2 {
+				t.Errorf("the bins change %d times down %d rows: not shuffled", changes, n)
+			}
+			path := filepath.Join(t.TempDir(), "m.ckpt")
+			if err := m.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Load(path)
+			if err != nil || [bins]float64(l.lenDist) != tc.want {
+				t.Fatalf("loaded: %v, length distribution %v", err, l.lenDist)
+			}
+		})
+	}
+
+	cfg := tinyConfig()
+	cfg.LengthBins, cfg.DP = true, &DPConfig{Clip: 1, Noise: 1, Reproducible: true}
+	ao, fo := learnOutputs()
+	m, err := New(cfg, ao, fo, learnMaxLen, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := lengthData(16)
+	if _, err := m.prepare(data); err == nil || !strings.Contains(err.Error(), "SetLengthDist") {
+		t.Fatalf("DP training without a released length distribution: %v", err)
+	}
+	if err := m.SetLengthDist([]float64{1, 2}); err == nil {
+		t.Fatal("a distribution of 2 bins for a model of 4 was accepted")
+	}
+	// Noise can make counts negative: they count as none.
+	if err := m.SetLengthDist([]float64{-3, 0, 5, math.Inf(1)}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.prepare(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.iterate(p)
+	for r := range len(m.cond) / bins {
+		if argmax(m.cond[r*bins:(r+1)*bins]) != 2 {
+			t.Fatalf("DP fake row %d has bins %v, want all drawn from the given [0 0 5 0]", r, m.cond[r*bins:(r+1)*bins])
+		}
+	}
+	if err := m.SetLengthDist([]float64{-1, -1, 0, -2}); err != nil || [bins]float64(m.lenDist) != [bins]float64{1, 1, 1, 1} {
+		t.Fatalf("a distribution with no mass: %v, %v, want uniform", err, m.lenDist)
+	}
+}

@@ -36,12 +36,18 @@ type Model struct {
 	// the first training data and saved; 0: flows are drawn uniformly.
 	lenCap  int
 	lenMean float64 // the training flows' mean weight
+	// lenDist is the distribution the length-bin condition is drawn from
+	// (Config.LengthBins): the training flows' bins as training draws
+	// them, or under DP the noisy histogram SetLengthDist was given.
+	lenDist []float64
+	lenSet  bool // lenDist came from SetLengthDist
 
 	// training scratch
 	noise                    genNoise[float32]
 	realIn, fakeIn, realAttr []float32
 	fakeAttr, alpha          []float32
-	batch                    []int // the rows of a Poisson-sampled DP batch
+	batch                    []int     // the rows of a Poisson-sampled DP batch
+	cond                     []float32 // the fake batch's length bins
 	dIn, dAttr, dFeat        []float32
 	dAttr2                   []float32
 }
@@ -68,6 +74,10 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 	m := &Model{cfg: cfg, attrOut: attrOut, featOut: featOut, maxLen: maxLen, seed: seed}
 	m.lpad = (maxLen + cfg.SampleLen - 1) / cfg.SampleLen * cfg.SampleLen
 	m.gen = m.newGenerator()
+	m.lenDist = make([]float64, m.gen.lenBins)
+	for i := range m.lenDist {
+		m.lenDist[i] = 1 // until training data says otherwise
+	}
 	a := m.gen.A
 	m.disc = newCritic[float32]("disc", m.lpad*m.gen.F+a, cfg.CriticUnits, cfg.CriticLayers, actReLU)
 	m.disc.seq, m.disc.block = m.lpad*m.gen.F, cfg.SampleLen*m.gen.F
@@ -91,14 +101,116 @@ func New(cfg Config, attrOut, featOut []tensor.Output, maxLen int, seed int64) (
 // with Config.LengthBins and flows of more than one record, by the model's
 // own length bins.
 func (m *Model) newGenerator() *generator[float32] {
-	b := bits.Len(uint(m.maxLen))
-	if !m.cfg.LengthBins || b < 2 {
-		return newGenerator[float32](m.cfg, m.attrOut, m.featOut, m.lpad)
+	b := LengthBinCount(m.cfg, m.maxLen)
+	if b == 0 {
+		return newGenerator[float32](m.cfg, m.attrOut, m.featOut, m.lpad, 0)
 	}
 	bins := tensor.Output{Name: "flow.length_bin", Width: b, Kind: tensor.Discrete, Activation: tensor.Softmax}
-	g := newGenerator[float32](m.cfg, append(slices.Clip(m.attrOut), bins), m.featOut, m.lpad)
-	g.lenOff, g.lenBins, g.maxLen = tensor.Width(m.attrOut), b, m.maxLen
+	g := newGenerator[float32](m.cfg, append(slices.Clip(m.attrOut), bins), m.featOut, m.lpad, b)
+	g.maxLen = m.maxLen
 	return g
+}
+
+// LengthBinCount is how many length bins a model of cfg for flows of at
+// most maxLen records has: ⌊log₂ maxLen⌋+1 with Config.LengthBins, none
+// without, or when every flow is one record.
+func LengthBinCount(cfg Config, maxLen int) int {
+	if b := bits.Len(uint(max(maxLen, 0))); cfg.LengthBins && b >= 2 {
+		return b
+	}
+	return 0
+}
+
+// LengthHistogram counts data's flows in each of bins length bins: what
+// SetLengthDist needs, with noise, under DP. One flow adds one to one bin.
+func LengthHistogram(data *tensor.Set, bins int) []float64 {
+	h := make([]float64, bins)
+	if bins == 0 {
+		return h
+	}
+	for _, n := range flowLengths(data.GenFlags, data.N, data.L) {
+		h[min(lengthBin(max(n, 1)), bins-1)]++
+	}
+	return h
+}
+
+// SetLengthDist sets the distribution the length-bin condition is drawn
+// from, as counts or weights per bin (negative ones count as 0). Under DP
+// training needs it, since the training flows' own bins are private: the
+// caller releases them with noise and accounts for it. Without DP,
+// training takes the distribution from its data instead.
+func (m *Model) SetLengthDist(h []float64) error {
+	if len(h) != m.gen.lenBins {
+		return fmt.Errorf("gan: length distribution of %d bins, the model has %d", len(h), m.gen.lenBins)
+	}
+	d := make([]float64, len(h))
+	sum := 0.0
+	for i, v := range h {
+		if v > 0 && !math.IsInf(v, 0) {
+			d[i] = v
+			sum += v
+		}
+	}
+	if sum == 0 { // all noise: nothing is known of the lengths
+		for i := range d {
+			d[i] = 1
+		}
+	}
+	m.lenDist, m.lenSet = d, true
+	return nil
+}
+
+// LengthDist is the distribution the length-bin condition is drawn from
+// (weights per bin; nil without length bins).
+func (m *Model) LengthDist() []float64 { return slices.Clone(m.lenDist) }
+
+// drawBins fills cond (n×LengthBins) with one-hot bins drawn from lenDist.
+func (m *Model) drawBins(cond []float32, n int, rng *rand.Rand) []float32 {
+	k := m.gen.lenBins
+	cond = grow(cond, n*k)
+	clear(cond[:n*k])
+	sum := 0.0
+	for _, v := range m.lenDist {
+		sum += v
+	}
+	for r := 0; r < n; r++ {
+		u, b := rng.Float64()*sum, 0
+		for ; b < k-1 && u >= m.lenDist[b]; b++ {
+			u -= m.lenDist[b]
+		}
+		cond[r*k+b] = 1
+	}
+	return cond
+}
+
+// spreadBins returns n one-hot bins (n×LengthBins) whose counts are
+// n·lenDist rounded up or down (systematic sampling from a random start),
+// in random order: unbiased like independent draws, without their
+// multinomial spread. That spread is what a heavy tail's packet count
+// hinges on: on CAIDA 10k the 8 flows of 128+ packets hold 18% of the
+// packets, and independent draws give 8 ± 2.8 of them.
+func (m *Model) spreadBins(n int, rng *rand.Rand) []float32 {
+	k := m.gen.lenBins
+	cond := make([]float32, n*k)
+	sum := 0.0
+	for _, v := range m.lenDist {
+		sum += v
+	}
+	u, b, cum := rng.Float64(), 0, m.lenDist[0]/sum
+	for r := 0; r < n; r++ {
+		for x := (float64(r) + u) / float64(n); x >= cum && b < k-1; {
+			b++
+			cum += m.lenDist[b] / sum
+		}
+		cond[r*k+b] = 1
+	}
+	for r := n - 1; r > 0; r-- {
+		j := rng.IntN(r + 1)
+		for c := 0; c < k; c++ {
+			cond[r*k+c], cond[j*k+c] = cond[j*k+c], cond[r*k+c]
+		}
+	}
+	return cond
 }
 
 // lengthBin is the length category of a flow of n ≥ 1 records: ⌊log₂ n⌋,
@@ -200,6 +312,21 @@ func (m *Model) prepare(data *tensor.Set) (*prepared, error) {
 		}
 		if m.lenMean == 0 {
 			m.lenMean = sum / float64(data.N)
+		}
+	}
+	if m.gen.lenBins > 0 && !m.lenSet {
+		if m.cfg.DP != nil {
+			return nil, errors.New("gan: DP training with length bins needs their noisy distribution (SetLengthDist): the training flows' own is private")
+		}
+		// as training draws the flows: under LengthWeighting by weight,
+		// which generation's thinning (Keep) undoes like the rest
+		m.lenDist = make([]float64, m.gen.lenBins)
+		for _, n := range flowLengths(data.GenFlags, data.N, data.L) {
+			w := 1
+			if p.cum != nil {
+				w = m.weight(n)
+			}
+			m.lenDist[lengthBin(max(n, 1))] += float64(w)
 		}
 	}
 	return p, nil
@@ -341,7 +468,20 @@ func (m *Model) iterate(p *prepared) Losses {
 		copy(m.realAttr[r*A:(r+1)*A], p.attr[i*A:(i+1)*A])
 	}
 	g.drawNoise(b, m.rng, &m.noise, true)
-	g.forwardAttr(m.noise.za, b, true)
+	if g.lenBins > 0 {
+		// The fake flows' length condition: the real batch's bins, the
+		// same multiset, which spares the critics that variance; under DP
+		// those are private, and the released distribution stands in.
+		if cfg.DP != nil {
+			m.cond = m.drawBins(m.cond, b, m.rng)
+		} else {
+			m.cond = grow(m.cond, b*g.lenBins)
+			for r := 0; r < b; r++ {
+				copy(m.cond[r*g.lenBins:(r+1)*g.lenBins], m.realAttr[r*A+g.lenOff:(r+1)*A])
+			}
+		}
+	}
+	g.forwardAttr(m.noise.za, m.cond, b, true)
 	g.forwardFeat(g.cache.attrHard, &m.noise)
 	m.fakeIn = grow(m.fakeIn, b*dIn)
 	m.fakeAttr = grow(m.fakeAttr, b*A)

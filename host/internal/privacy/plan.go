@@ -11,7 +11,7 @@ import (
 // chunks that differ, compose their mechanisms on an Accountant directly.
 //
 // The total is Σ over chunks of (Steps × CriticStep + one Gaussian count
-// release): chunks compose sequentially because one flow, the unit the
+// release, and one of the length histogram with Plan.LengthHistogram): chunks compose sequentially because one flow, the unit the
 // guarantee protects, can have records in every chunk. See docs/privacy.md.
 type Plan struct {
 	// Records is the number of training examples (flows) in each chunk,
@@ -45,6 +45,11 @@ type Plan struct {
 	// PublicCounts drops the count release from the accounting, for runs
 	// whose per-chunk counts are public or fixed in advance.
 	PublicCounts bool
+	// LengthHistogram adds one more release per chunk at the counts'
+	// noise: its histogram of flows per length bin (model.length_bins),
+	// sensitivity 1 since a flow is in one bin; at CountNoise (or its
+	// default) with PublicCounts too, which makes only the counts public.
+	LengthHistogram bool
 	// Orders is the RDP order grid; nil means DefaultOrders.
 	Orders []float64
 	// Conversion turns RDP into ε; the zero value is Tight.
@@ -87,7 +92,7 @@ func (p Plan) withDefaults() (Plan, error) {
 		return p, fmt.Errorf("privacy: plan: %d chunks: must be positive", p.Chunks)
 	case p.Critics < 0:
 		return p, fmt.Errorf("privacy: plan: %d critics: must be positive", p.Critics)
-	case !p.PublicCounts && (math.IsNaN(p.CountNoise) || p.CountNoise < 0):
+	case (!p.PublicCounts || p.LengthHistogram) && (math.IsNaN(p.CountNoise) || p.CountNoise < 0):
 		return p, fmt.Errorf("privacy: plan: count noise %v: must be positive", p.CountNoise)
 	case p.Steps < 0:
 		return p, fmt.Errorf("privacy: plan: %d steps: must be non-negative", p.Steps)
@@ -126,18 +131,29 @@ func (p Plan) steps() (int, error) {
 }
 
 // perChunk returns the RDP of one chunk's training step and of its count
-// release (nil with PublicCounts), for noise multiplier sigma.
+// and length-histogram releases (nil with PublicCounts and no
+// LengthHistogram), for noise multiplier sigma.
 func (p Plan) perChunk(sigma float64) (step, count []float64, err error) {
 	m, err := CriticStep(p.SampleRate(), sigma, p.Critics, p.Sharing, p.Orders)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan: critic step: %w", err)
 	}
-	if p.PublicCounts {
+	releases := 0 // each a Gaussian at CountNoise: the count, the histogram
+	if !p.PublicCounts {
+		releases++
+	}
+	if p.LengthHistogram {
+		releases++
+	}
+	if releases == 0 {
 		return m.rdp, nil, nil
 	}
 	c, err := Gaussian(p.CountNoise, p.Orders)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan: count release: %w", err)
+	}
+	for i := range c.rdp {
+		c.rdp[i] *= float64(releases)
 	}
 	return m.rdp, c.rdp, nil
 }

@@ -209,6 +209,13 @@ func stepsPerSecond(ctx context.Context, cfg gan.Config, set *tensor.Set, maxLen
 	if err != nil {
 		return 0, err
 	}
+	if cfg.DP != nil {
+		// Timing releases nothing: DP training's length condition may be
+		// drawn from no data at all (uniformly).
+		if err := model.SetLengthDist(make([]float64, model.LengthBins())); err != nil {
+			return 0, err
+		}
+	}
 	if err := model.Train(ctx, set, gan.TrainOptions{Steps: 1}); err != nil {
 		return 0, err
 	}

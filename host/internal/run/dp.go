@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/privacy"
 )
 
@@ -32,7 +33,11 @@ type budget struct {
 	Iterations  []int     `json:"iterations"`   // per trained chunk
 	SampleRates []float64 `json:"sample_rates"` // per trained chunk
 	Counts      []int     `json:"noisy_flow_counts"`
-	Note        string    `json:"note,omitempty"`
+	// LengthBins is each trained chunk's histogram of flows per length
+	// bin (model.length_bins), released with the counts' noise: what the
+	// model draws its flows' lengths from.
+	LengthBins [][]float64 `json:"noisy_length_bins,omitempty"`
+	Note       string      `json:"note,omitempty"`
 	// NotPrivate, when set, says why the run's guarantee does not hold.
 	NotPrivate string `json:"not_private,omitempty"`
 	// TrainKey ties the counts to the training they were drawn for: a
@@ -56,7 +61,9 @@ func (r *runner) dpCritics() int { return 2 * r.cfg.Model.CriticRounds }
 
 // account composes the whole run: per trained chunk, its iterations of
 // the critic step (a sampled Gaussian at σ/√critics, the critics sharing
-// each batch) and one release of its flow count; RDP adds up over chunks,
+// each batch), one release of its flow count and, with length bins, one
+// of its length histogram (sensitivity 1 too: a flow is in one bin);
+// RDP adds up over chunks,
 // since one flow can have records in every chunk. The marginal histograms,
 // when asked for, are one more Gaussian release.
 func (r *runner) account(sigma float64, iters []int) (eps, order float64, err error) {
@@ -89,7 +96,13 @@ func (r *runner) account(sigma float64, iters []int) (eps, order float64, err er
 		if err := acc.Compose(step, iters[pos]); err != nil {
 			return 0, 0, err
 		}
-		if err := acc.Compose(count, 1); err != nil {
+		releases := 1
+		if bins, err := r.lengthBins(); err != nil {
+			return 0, 0, err
+		} else if bins > 0 {
+			releases = 2
+		}
+		if err := acc.Compose(count, releases); err != nil {
 			return 0, 0, err
 		}
 		pos++
@@ -212,6 +225,51 @@ func (r *runner) noisyCounts(trainKey string) []int {
 		}
 	}
 	return out
+}
+
+// lengthBins is how many length bins the run's models have: those of
+// flows.max_flow_len, or with privacy.pretrained of the public model's
+// longest flow, which its forks keep.
+func (r *runner) lengthBins() (int, error) {
+	if r.lenBinsOK {
+		return r.lenBins, nil
+	}
+	maxLen := r.maxFlowLen()
+	if r.cfg.Privacy.Pretrained != "" {
+		public, err := r.publicModel()
+		if err != nil {
+			return 0, err
+		}
+		maxLen = public.MaxLen()
+	}
+	r.lenBins, r.lenBinsOK = gan.LengthBinCount(r.cfg.Model.Config, maxLen), true
+	return r.lenBins, nil
+}
+
+// noisyLengths releases each trained chunk's histogram of flows per
+// length bin with the counts' noise, once per training as noisyCounts
+// does; nil when the models have no length bins.
+func (r *runner) noisyLengths(trainKey string) ([][]float64, error) {
+	bins, err := r.lengthBins()
+	if bins == 0 || err != nil {
+		return nil, err
+	}
+	if old, err := loadBudget(r.dir); err == nil && old.TrainKey == trainKey && len(old.LengthBins) == r.trainedChunks() {
+		return old.LengthBins, nil
+	}
+	rng := r.privacyRand(0x1e9)
+	var out [][]float64
+	for _, s := range r.sets {
+		if s == nil {
+			continue
+		}
+		h := gan.LengthHistogram(s, bins)
+		for i := range h {
+			h[i] = math.Round(h[i] + rng.NormFloat64()*countNoise)
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // flowCounts is how many flows each chunk generates: the noisy counts

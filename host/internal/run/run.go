@@ -90,6 +90,10 @@ type runner struct {
 	// otherwise: every chunk is in sets).
 	local     *localChunk
 	histNoise float64 // marginalNoise, once solved
+	// lenBins is how many length bins the trained models have, once
+	// lengthBins has worked it out (lenBinsOK).
+	lenBins   int
+	lenBinsOK bool
 }
 
 // Run executes cfg on this machine.

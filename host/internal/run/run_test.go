@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,6 +225,28 @@ func TestRunWithPrivacy(t *testing.T) {
 	if !slices.Equal(again.Counts, b.Counts) {
 		t.Errorf("a rerun released new flow counts %v, had %v", again.Counts, b.Counts)
 	}
+	// Each chunk's length histogram is released (flows of up to 16
+	// records: 5 bins), once, and its model draws lengths from it.
+	if len(b.LengthBins) != 2 || len(b.LengthBins[0]) != 5 || !slices.Equal(again.LengthBins[1], b.LengthBins[1]) {
+		t.Fatalf("noisy length histograms %v, after a rerun %v: want 2 of 5 bins, released once", b.LengthBins, again.LengthBins)
+	}
+	for pos, h := range b.LengthBins {
+		ck, _, err := gan.LatestCheckpoint(filepath.Join(dir, "train", fmt.Sprintf("chunk-%d", pos)))
+		if err != nil || ck == "" {
+			t.Fatalf("chunk %d checkpoint: %q %v", pos, ck, err)
+		}
+		m, err := gan.Load(ck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float64, len(h))
+		for i, v := range h {
+			want[i] = max(v, 0)
+		}
+		if got := m.LengthDist(); !slices.Equal(got, want) && !(slices.Max(want) == 0 && slices.Max(got) == 1) {
+			t.Errorf("chunk %d draws lengths from %v, released %v", pos, got, h)
+		}
+	}
 	html, err := os.ReadFile(res.Report)
 	if err != nil {
 		t.Fatal(err)
@@ -307,10 +330,12 @@ func TestPublicPretraining(t *testing.T) {
 		t.Error("no fidelity score")
 	}
 	// A model of another shape is refused with a clear error.
-	_, err = Run(context.Background(), tinyConfig(t, t.TempDir(), fields, "flows.max_flow_len=16", "model.lstm_units=4",
-		"privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public), Options{})
-	if err == nil || !strings.Contains(err.Error(), "architecture differs") {
-		t.Fatalf("mismatched pretrained model: %v", err)
+	for _, other := range []string{"model.lstm_units=4", "model.length_bins=false"} {
+		_, err = Run(context.Background(), tinyConfig(t, t.TempDir(), fields, "flows.max_flow_len=16", other,
+			"privacy.enabled=true", "privacy.epsilon=8.0", "privacy.pretrained="+public), Options{})
+		if err == nil || !strings.Contains(err.Error(), "architecture differs") {
+			t.Fatalf("pretrained model with %s: %v", other, err)
+		}
 	}
 }
 

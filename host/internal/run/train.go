@@ -120,11 +120,15 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 		fresh = false
 	}
 	var noisy []int
+	var lengths [][]float64
 	var marginals []marginal
 	if r.cfg.Privacy.Enabled {
 		old, _ := loadBudget(r.dir)
 		noisy = r.noisyCounts(key)
 		var err error
+		if lengths, err = r.noisyLengths(key); err != nil {
+			return false, err
+		}
 		if marginals, err = r.noisyMarginals(key, old); err != nil {
 			return false, err
 		}
@@ -143,7 +147,7 @@ func (r *runner) planTraining(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		b.TrainKey = key
-		b.Counts = noisy
+		b.Counts, b.LengthBins = noisy, lengths
 		b.Marginals = marginals
 		if b.MarginalNoise, err = r.marginalNoise(); err != nil {
 			return false, err
@@ -299,6 +303,17 @@ func (r *runner) trainChunk(ctx context.Context, pos int) error {
 		}
 		if err == nil {
 			model, err = m0.Fork(seed)
+		}
+	}
+	if err == nil && r.cfg.Privacy.Enabled && model.LengthBins() > 0 {
+		// Under DP the model draws lengths from the released histogram.
+		var b *budget
+		if b, err = loadBudget(r.dir); err == nil {
+			if pos >= len(b.LengthBins) {
+				err = fmt.Errorf("privacy: privacy.json has %d noisy length histograms, want one for trained chunk %d", len(b.LengthBins), pos)
+			} else {
+				err = model.SetLengthDist(b.LengthBins[pos])
+			}
 		}
 	}
 	if err != nil {
