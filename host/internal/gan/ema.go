@@ -84,7 +84,7 @@ func (m *Model) emaBatchNorm() {
 	}
 	var cond []float32
 	if m.ema.lenBins > 0 {
-		cond = m.drawBins(nil, emaStatsRows, rng)
+		cond = m.spreadBins(nil, emaStatsRows, rng)
 	}
 	m.ema.forwardAttr(za, cond, emaStatsRows, true)
 	m.ema.cache = genCache[float32]{} // large and not needed again

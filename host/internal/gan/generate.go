@@ -96,7 +96,7 @@ func (m *Model) GenerateAttributes(n int, rng *rand.Rand) (soft, hard []float32)
 	var cond []float32
 	k := m.gen.lenBins
 	if k > 0 && n > 0 {
-		cond = m.spreadBins(n, rng)
+		cond = m.spreadBins(nil, n, rng)
 	}
 	views := m.views(runtime.GOMAXPROCS(0))
 	forBlocks(views, (n+genBlock-1)/genBlock, func(g *generator[float32], b int) {
