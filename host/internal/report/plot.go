@@ -147,9 +147,7 @@ func svgBars(s abi.Series) string {
 		if i < len(s.Labels) {
 			label = s.Labels[i]
 		}
-		if len(label) > 14 {
-			label = label[:13] + "…"
-		}
+		label = shorten(label, 14)
 		cx := padL + slot*(float64(i)+0.5)
 		if rotate {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="tick" text-anchor="end" transform="rotate(-40 %.1f %d)">%s</text>`, cx, plotH-padB+12, cx, plotH-padB+12, html.EscapeString(label))
@@ -231,6 +229,17 @@ func niceCeil(x float64) float64 {
 }
 
 // compact prints an axis number briefly: 1.5k, 2M, 0.25.
+// shorten keeps a tick label to n characters, counting runes: cutting
+// bytes split multi-byte labels such as "17 × other" and wrote invalid
+// UTF-8 into the report.
+func shorten(label string, n int) string {
+	r := []rune(label)
+	if len(r) <= n {
+		return label
+	}
+	return string(r[:n-1]) + "…"
+}
+
 func compact(v float64) string {
 	a := math.Abs(v)
 	switch {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/netshare/netshare/abi"
 )
@@ -274,6 +275,22 @@ func TestVersusNaive(t *testing.T) {
 	}
 }
 
+// TestShorten: long tick labels are cut by runes, so the report stays
+// valid UTF-8 whatever the labels hold.
+func TestShorten(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"443", "443"},
+		{"exactly 14 ch.", "exactly 14 ch."},
+		{"17 × other × other", "17 × other × …"},
+		{"ééééééééééééééé", "ééééééééééééé…"},
+	} {
+		got := shorten(tt.in, 14)
+		if got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("shorten(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 // TestJointSection: joint scores get their own table with the naive
 // sampler's score and a verdict against it; single-field scores with a
 // naive score get a naive column in the summary.
@@ -281,7 +298,7 @@ func TestJointSection(t *testing.T) {
 	d := Data{Scores: []NamedScore{
 		{Name: "dstport_jsd", Value: 0.2, Component: "jsd", Naive: ptr(0.01), NoiseFloor: ptr(0.1)},
 		{Name: "protoxdstport_tvd", Value: 0.1, Component: JointComponent, Naive: ptr(0.5), NoiseFloor: ptr(0.05),
-			Series: []abi.Series{{Name: "protoxdstport_tvd", Kind: "histogram", X: []float64{0, 1}, Real: []float64{0.6, 0.4}, Synthetic: []float64{0.5, 0.5}, Labels: []string{"6 × 443", "17 × 53"}}}},
+			Series: []abi.Series{{Name: "protoxdstport_tvd", Kind: "histogram", X: []float64{0, 1}, Real: []float64{0.6, 0.4}, Synthetic: []float64{0.5, 0.5}, Labels: []string{"6 × 443", "17 × other × other"}}}},
 		{Name: "pktxbyt_tvd", Value: 0.7, Component: JointComponent, Naive: ptr(0.5)},
 	}}
 	var buf bytes.Buffer
@@ -305,5 +322,8 @@ func TestJointSection(t *testing.T) {
 	}
 	if !strings.Contains(html, "6 × 443") {
 		t.Error("the joint histogram's cell labels are missing")
+	}
+	if !utf8.ValidString(html) {
+		t.Error("the report is not valid UTF-8 (a long label cut inside a rune)")
 	}
 }
