@@ -138,6 +138,36 @@ func (c *Column) Int(i int) int64 {
 	return c.I64[i]
 }
 
+// AppendInt appends v to an integer column (Type.IsInt), the writer
+// matching Int; a value outside an unsigned column's range is an error,
+// not a silent wrap.
+func (c *Column) AppendInt(v int64) error {
+	var lim int64
+	switch c.Type {
+	case TypeU8:
+		lim = math.MaxUint8
+	case TypeU16:
+		lim = math.MaxUint16
+	case TypeU32, TypeIPv4:
+		lim = math.MaxUint32
+	default:
+		c.I64 = append(c.I64, v)
+		return nil
+	}
+	if v < 0 || v > lim {
+		return fmt.Errorf("value %d does not fit a %s column", v, c.Type)
+	}
+	switch c.Type {
+	case TypeU8:
+		c.U8 = append(c.U8, uint8(v))
+	case TypeU16:
+		c.U16 = append(c.U16, uint16(v))
+	default:
+		c.U32 = append(c.U32, uint32(v))
+	}
+	return nil
+}
+
 // String returns row i of a string column.
 func (c *Column) String(i int) string { return c.Dict[c.Codes[i]] }
 

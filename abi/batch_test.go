@@ -167,3 +167,31 @@ func TestTakeAndSlice(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAppendInt: the writer matching Int round-trips every integer type and
+// refuses values an unsigned column cannot hold.
+func TestAppendInt(t *testing.T) {
+	for _, tt := range []struct {
+		typ    Type
+		v      int64
+		refuse bool
+	}{
+		{TypeU8, 255, false}, {TypeU8, 256, true}, {TypeU8, -1, true},
+		{TypeU16, 65535, false}, {TypeU16, 65536, true},
+		{TypeU32, 1<<32 - 1, false}, {TypeIPv4, 1 << 32, true},
+		{TypeI64, -5, false}, {TypeTime, 1 << 40, false},
+	} {
+		c := Column{Name: "x", Type: tt.typ}
+		err := c.AppendInt(tt.v)
+		if (err != nil) != tt.refuse {
+			t.Errorf("%s AppendInt(%d): error %v, want refused %v", tt.typ, tt.v, err, tt.refuse)
+			continue
+		}
+		if !tt.refuse && (c.Len() != 1 || c.Int(0) != tt.v) {
+			t.Errorf("%s AppendInt(%d): %d rows, Int(0) = %d", tt.typ, tt.v, c.Len(), c.Int(0))
+		}
+		if tt.refuse && c.Len() != 0 {
+			t.Errorf("%s AppendInt(%d) refused but appended", tt.typ, tt.v)
+		}
+	}
+}

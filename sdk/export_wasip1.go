@@ -31,8 +31,12 @@ var (
 // data is small (a 10M-record fit of stateless encoders did). A forced
 // collection is not limited, so garbage stays below about this much
 // (each batch a call decodes is garbage after it), for one collection per
-// 64 MiB of requests: well under 1% of a fit's time.
-const collectEvery = 64 << 20
+// 16 MiB of requests. At 64 MiB the garbage alone could take a module
+// from 14 to 26 MiB between a 131k- and a 524k-record fit of the same
+// vocabulary (TestFitMemoryBounded, host/internal/encoding); at 16 MiB it
+// stays at 12.5 → 13.8 MiB, and that fit takes no longer (5.7–6.8 s
+// against 6.6 s).
+const collectEvery = 16 << 20
 
 //go:wasmexport netshare_abi_version
 func exportVersion() uint32 { return abi.Version }

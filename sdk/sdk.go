@@ -67,9 +67,10 @@ type Writer interface {
 // and a continuous output as its values (see abi.Encoded): the host owns
 // the one-hot vectors and the argmax over generated ones.
 type FieldEncoder interface {
-	// Fit sees a batch of records (all of the trace's columns, plus
-	// abi.FlowColumn, the flow index of each row, rows in flow and time
-	// order).
+	// Fit sees a batch of records: all of the trace's columns, in the
+	// trace's order, without abi.FlowColumn (popular values tell flows
+	// apart by the other flow-key columns). Only the time field's fit
+	// gets rows grouped by flow, in time order, with abi.FlowColumn.
 	Fit(b *abi.Batch) error
 	// FitEnd returns the fitted state.
 	FitEnd() ([]byte, error)

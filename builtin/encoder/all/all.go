@@ -8,6 +8,7 @@ import (
 	_ "github.com/netshare/netshare/builtin/encoder/identity"
 	_ "github.com/netshare/netshare/builtin/encoder/ipbits"
 	_ "github.com/netshare/netshare/builtin/encoder/mixed"
+	_ "github.com/netshare/netshare/builtin/encoder/rank"
 	_ "github.com/netshare/netshare/builtin/encoder/time"
 	_ "github.com/netshare/netshare/builtin/encoder/word2vec"
 )

@@ -291,7 +291,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		e.intIndex = make(map[int64]int, len(st.Ints))
 		probe := abi.Column{Type: typ}
 		for i, v := range st.Ints {
-			if err := appendInt(&probe, v); err != nil {
+			if err := probe.AppendInt(v); err != nil {
 				return nil, fmt.Errorf("categorical %s: state category %d: %w", e.column, i, err)
 			}
 			if _, dup := e.intIndex[v]; dup {
@@ -305,7 +305,7 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 			if err != nil {
 				return nil, fmt.Errorf("categorical %s: state's other value %q is not an integer", e.column, st.OtherValue)
 			}
-			if err := appendInt(&probe, v); err != nil {
+			if err := probe.AppendInt(v); err != nil {
 				return nil, fmt.Errorf("categorical %s: state's other value: %w", e.column, err)
 			}
 		}
@@ -575,31 +575,4 @@ func decodeInts[T uint8 | uint16 | uint32 | int64](dst []T, hot []uint32, vals [
 		dst[i] = vals[k]
 	}
 	return -1
-}
-
-func appendInt(c *abi.Column, v int64) error {
-	var lim int64
-	switch c.Type {
-	case abi.TypeU8:
-		lim = math.MaxUint8
-	case abi.TypeU16:
-		lim = math.MaxUint16
-	case abi.TypeU32, abi.TypeIPv4:
-		lim = math.MaxUint32
-	default:
-		c.I64 = append(c.I64, v)
-		return nil
-	}
-	if v < 0 || v > lim {
-		return fmt.Errorf("value %d does not fit a %s column", v, c.Type)
-	}
-	switch c.Type {
-	case abi.TypeU8:
-		c.U8 = append(c.U8, uint8(v))
-	case abi.TypeU16:
-		c.U16 = append(c.U16, uint16(v))
-	default:
-		c.U32 = append(c.U32, uint32(v))
-	}
-	return nil
 }

@@ -14,13 +14,15 @@ import (
 // TestBenchDecode trains a tiny model for a few steps on the UGR'16
 // sample, then decodes its generated flows through the Wasm module with
 // the ports' approx changed: the rate line, an agreement line per
-// attribute field (exact fields agree fully), and the dump's size.
+// attribute field (exact fields agree fully), and the dump's size. The
+// ports are word2vec, whose approximate search approx tunes (the
+// formats' default, rank, has no search to approximate).
 func TestBenchDecode(t *testing.T) {
 	ugr := shareddata.Path(t, "flows/ugr16_netshare-small_1k.csv")
 	dir := t.TempDir()
 	toml := filepath.Join(dir, "p.toml")
 	runDir := filepath.Join(dir, "run")
-	os.WriteFile(toml, []byte("run_dir = "+strconv.Quote(runDir)+"\n[input]\npaths = ["+strconv.Quote(ugr)+"]\n[flows]\nchunks = 1\n[model]\nsteps = 3\n[output]\npath = "+strconv.Quote(filepath.Join(runDir, "syn.csv"))+"\n"), 0o644)
+	os.WriteFile(toml, []byte("run_dir = "+strconv.Quote(runDir)+"\n[input]\npaths = ["+strconv.Quote(ugr)+"]\n[flows]\nchunks = 1\n[model]\nsteps = 3\n[output]\npath = "+strconv.Quote(filepath.Join(runDir, "syn.csv"))+"\n"+wordFields), 0o644)
 	if _, errs, rc := runCmd(t, append([]string{"run", "-c", toml}, tinyModel...)...); rc != 0 {
 		t.Fatalf("run: rc %d: %s", rc, errs)
 	}
@@ -73,3 +75,45 @@ func TestBenchDecode(t *testing.T) {
 		}
 	}
 }
+
+// wordFields models the UGR'16 sample with word2vec ports.
+const wordFields = `[[fields]]
+name = "ts"
+role = "time"
+encoder = "time"
+[[fields]]
+name = "srcip"
+role = "attribute"
+encoder = "ip-bits"
+[[fields]]
+name = "dstip"
+role = "attribute"
+encoder = "ip-bits"
+[[fields]]
+name = "srcport"
+role = "attribute"
+encoder = "word2vec"
+[[fields]]
+name = "dstport"
+role = "attribute"
+encoder = "word2vec"
+[[fields]]
+name = "proto"
+role = "attribute"
+encoder = "categorical"
+[[fields]]
+name = "td"
+role = "feature"
+encoder = "mixed"
+params = {log1p = true}
+[[fields]]
+name = "pkt"
+role = "feature"
+encoder = "mixed"
+params = {log1p = true}
+[[fields]]
+name = "byt"
+role = "feature"
+encoder = "mixed"
+params = {log1p = true}
+`

@@ -125,7 +125,7 @@ func TestDefaultFieldsPerPrivacy(t *testing.T) {
 		private bool
 		want    []string // name:encoder
 	}{
-		{false, []string{"ts:time", "srcport:word2vec", "pkt:mixed", "label:categorical"}},
+		{false, []string{"ts:time", "srcport:rank", "pkt:mixed", "label:categorical"}},
 		{true, []string{"ts:time", "srcport:continuous", "pkt:continuous"}},
 	} {
 		cfg := &pipeline.Config{}

@@ -464,9 +464,9 @@ func TestRunBidirectional(t *testing.T) {
 // TestPublicPrior is the data holder's workflow with the default fields: a
 // public run (here half of the sample's flows), then a DP run that names
 // it and nothing else. The DP run takes the public run's fields and encoder
-// states (the word2vec ports and protocols, the categorical tables, the
+// states (the rank tables of the ports, the categorical tables, the
 // bounds) instead of fitting any on the private records, so its ports
-// decode into the public vocabulary; a field the prior does not cover is
+// decode into the public run's values; a field the prior does not cover is
 // still refused when it would read the private data.
 func TestPublicPrior(t *testing.T) {
 	if testing.Short() {
@@ -497,8 +497,8 @@ func TestPublicPrior(t *testing.T) {
 	if priv.r.cfg.Flows.MaxFlowLen != 16 {
 		t.Errorf("max_flow_len %d, want the public run's 16", priv.r.cfg.Flows.MaxFlowLen)
 	}
-	if pub.r.state.Fields[2].Encoder != "word2vec" {
-		t.Fatalf("the public run's fields %+v: want the default word2vec ports", pub.r.state.Fields)
+	if pub.r.state.Fields[2].Encoder != "rank" {
+		t.Fatalf("the public run's fields %+v: want the default rank ports", pub.r.state.Fields)
 	}
 	if len(priv.r.state.Fields) != len(pub.r.state.Fields) {
 		t.Fatalf("the DP run models %d fields, the public run %d", len(priv.r.state.Fields), len(pub.r.state.Fields))
@@ -513,8 +513,8 @@ func TestPublicPrior(t *testing.T) {
 		case f.Params["private"] == true:
 			// The format's private default with the same encoder: fixed
 			// bounds, fitted on nothing.
-			if f.Encoder == "word2vec" {
-				t.Errorf("field %q: word2vec fitted beside a prior", f.Name)
+			if f.Encoder == "word2vec" || f.Encoder == "rank" {
+				t.Errorf("field %q: %s fitted beside a prior", f.Name, f.Encoder)
 			}
 		case bytes.Equal(f.State, p.State):
 			fromPrior++
@@ -523,7 +523,7 @@ func TestPublicPrior(t *testing.T) {
 		}
 	}
 	if fromPrior < 3 {
-		t.Errorf("%d fields took the public run's state: want at least the word2vec ports and protocol", fromPrior)
+		t.Errorf("%d fields took the public run's state: want at least the ports and protocol", fromPrior)
 	}
 	var b budget
 	if raw, err := os.ReadFile(filepath.Join(private, "privacy.json")); err != nil || json.Unmarshal(raw, &b) != nil {
@@ -532,7 +532,7 @@ func TestPublicPrior(t *testing.T) {
 	if len(b.Marginals) != 2 || b.MarginalNoise <= 0 || b.Epsilon > 8 {
 		t.Errorf("privacy.json: histograms %+v with noise %g, ε = %g: want both ports' within ε = 8", b.Marginals, b.MarginalNoise, b.Epsilon)
 	}
-	// Both port columns share word2vec's "port" tokens.
+	// Each port decodes into values the public run held.
 	vocab := map[int64]bool{}
 	for _, port := range []string{"srcport", "dstport"} {
 		c := pub.r.records.Column(port)

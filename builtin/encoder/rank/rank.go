@@ -1,0 +1,373 @@
+// Package rank is the rank encoder for integer columns with many distinct
+// values that carry no order of their own to learn, such as ports: each
+// popular value (package popular) gets a category of its own, and every
+// other value becomes one scalar, its position in the fitted values'
+// distribution (its mid-rank), decoded back through that distribution to a
+// value the field itself held.
+//
+// Why not the word2vec embedding for these values (docs/encoders.md,
+// "rank"): a value seen in fewer than min_flows flows occurs in a handful
+// of sentences, so its embedding is close to its random start and carries
+// no co-occurrence to learn. The generator then has to place thousands of
+// such points in 10 dimensions, and it concentrates on a few: on a SYN
+// flood with 11,135 distinct source ports the synthetic trace held 2,958.
+// A rank is one number whose real distribution is close to uniform by
+// construction (each value's share of [0, 1] is its share of the records,
+// or of the flows when the fit batches carry abi.FlowColumn), an easy
+// target for a scalar head, and its decode cannot leave the field's own
+// values.
+package rank
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/builtin/encoder/internal/fmath"
+	"github.com/netshare/netshare/builtin/encoder/internal/popular"
+	"github.com/netshare/netshare/sdk"
+)
+
+// Name is the encoder's registered name.
+const Name = "rank"
+
+// MaxValues bounds the distinct values fit keeps (24 MiB at most for the
+// counts): every u16 column fits many times over, and a wider column with
+// more distinct values than this is a continuous quantity (mixed).
+const MaxValues = 1 << 20
+
+// popularValue is the scalar a popular row encodes to: the decode ignores
+// it, and a constant is the easiest target for the generator.
+const popularValue = 0.5
+
+func init() {
+	sdk.RegisterEncoder(abi.Component{
+		Name:    Name,
+		Version: "1.0.0",
+		Summary: "popular values as categories, every other value as its rank among the field's fitted values; decode by that rank to a value the field held",
+		Params: []abi.Param{
+			{Name: "min_flows", Type: abi.ParamInt, Default: int64(5), Doc: "a value seen in at least this many distinct flows gets a category of its own (0: ranks only)"},
+			{Name: "max_popular", Type: abi.ParamInt, Default: int64(256), Doc: "at most this many such categories, the most common values"},
+			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: fitting is refused, since the decode table is the data's own values; a state fitted on a public trace still loads"},
+		},
+	}, New)
+}
+
+// Encoder is the rank encoder for one column.
+type Encoder struct {
+	column   string
+	minFlows int
+	max      int
+	private  bool // fitting refused; a public state still loads
+
+	// Fit.
+	typ      abi.Type
+	typed    bool
+	pop      *popular.Counter // nil: no categories
+	flows    map[int64]int64  // value → flows it was seen in (rows without abi.FlowColumn)
+	lastFlow map[int64]uint32 // value → the last flow counted for it
+
+	// Loaded.
+	st      state
+	loaded  bool
+	popIdx  map[int64]uint32
+	cum     []float64 // cum[i] = weight of values[:i], normalised so cum[n] = 1
+	hot, vw int
+	out     abi.Batch
+}
+
+// state is the fitted state. Values and Weights are the values without a
+// category, ascending, and the flows each was seen in; value i owns the
+// slice [cum[i], cum[i+1]) of [0, 1].
+type state struct {
+	Type    string  `json:"type"`
+	Popular []int64 `json:"popular,omitempty"`
+	Values  []int64 `json:"values,omitempty"`
+	Weights []int64 `json:"weights,omitempty"`
+}
+
+// New returns a rank encoder for env.Column.
+func New(env sdk.Env) (sdk.FieldEncoder, error) {
+	if env.Column == "" {
+		return nil, fmt.Errorf("rank: no column named")
+	}
+	e := &Encoder{
+		column:   env.Column,
+		private:  env.Params.Bool(abi.ParamPrivate),
+		minFlows: int(env.Params.Int("min_flows")),
+		max:      int(env.Params.Int("max_popular")),
+		flows:    map[int64]int64{},
+		lastFlow: map[int64]uint32{},
+	}
+	if e.minFlows < 0 || e.max < 0 {
+		return nil, fmt.Errorf("rank %s: min_flows %d and max_popular %d must not be negative", e.column, e.minFlows, e.max)
+	}
+	if e.minFlows > 0 && e.max > 0 {
+		e.pop = popular.NewCounter(e.column, e.minFlows)
+	}
+	return e, nil
+}
+
+func (e *Encoder) col(b *abi.Batch) (*abi.Column, error) {
+	c := b.Column(e.column)
+	if c == nil {
+		return nil, fmt.Errorf("rank %s: batch has no column %q", e.column, e.column)
+	}
+	switch c.Type {
+	case abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeI64:
+		return c, nil
+	}
+	return nil, fmt.Errorf("rank %s: column is %s, want an integer column (u8, u16, u32 or i64)", e.column, c.Type)
+}
+
+// Fit counts each value's flows (rows when the batch has no flow column)
+// and, through the popular counter, finds the values that get a category.
+func (e *Encoder) Fit(b *abi.Batch) error {
+	if e.private {
+		return fmt.Errorf("rank %s: cannot be fitted under differential privacy: its decode table is the data's own values (take the field's state from a public run, privacy.pretrained)", e.column)
+	}
+	c, err := e.col(b)
+	if err != nil {
+		return err
+	}
+	if e.typed && c.Type != e.typ {
+		return fmt.Errorf("rank %s: column type changed from %s to %s between fit batches", e.column, e.typ, c.Type)
+	}
+	e.typ, e.typed = c.Type, true
+	if e.pop != nil {
+		e.pop.Add(b, func(r int) uint64 { return uint64(c.Int(r)) })
+	}
+	fc := b.Column(abi.FlowColumn)
+	if fc != nil && fc.Type != abi.TypeU32 {
+		fc = nil
+	}
+	for r := range c.Len() {
+		v := c.Int(r)
+		if fc != nil {
+			// Flow indices start at 0; store them shifted by one so that
+			// the map's zero value means "no flow yet".
+			f := fc.U32[r] + 1
+			if e.lastFlow[v] == f {
+				continue
+			}
+			e.lastFlow[v] = f
+		}
+		if _, ok := e.flows[v]; !ok && len(e.flows) >= MaxValues {
+			return fmt.Errorf("rank %s: more than %d distinct values (row %d of the fit batch): a column this varied is a quantity, use mixed", e.column, MaxValues, r)
+		}
+		e.flows[v]++
+	}
+	return nil
+}
+
+// FitEnd returns the popular values and the others with their weights.
+func (e *Encoder) FitEnd() ([]byte, error) {
+	if !e.typed || len(e.flows) == 0 {
+		return nil, fmt.Errorf("rank %s: fit saw no data", e.column)
+	}
+	st := state{Type: e.typ.String()}
+	isPop := map[int64]bool{}
+	if e.pop != nil {
+		for _, v := range e.pop.Popular(e.max) {
+			st.Popular = append(st.Popular, int64(v))
+			isPop[int64(v)] = true
+		}
+	}
+	for v := range e.flows {
+		if !isPop[v] {
+			st.Values = append(st.Values, v)
+		}
+	}
+	slices.Sort(st.Values)
+	st.Weights = make([]int64, len(st.Values))
+	for i, v := range st.Values {
+		st.Weights[i] = e.flows[v]
+	}
+	return json.Marshal(st)
+}
+
+// Load restores a state: a softmax over the popular values and "any
+// other" when there are popular values, and the rank scalar when there
+// are others.
+func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
+	var st state
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("rank %s: bad state: %w", e.column, err)
+	}
+	typ, ok := abi.ParseType(st.Type)
+	if !ok {
+		return nil, fmt.Errorf("rank %s: state names column type %q", e.column, st.Type)
+	}
+	switch typ {
+	case abi.TypeU8, abi.TypeU16, abi.TypeU32, abi.TypeI64:
+	default:
+		return nil, fmt.Errorf("rank %s: state names column type %s, want an integer type", e.column, typ)
+	}
+	if len(st.Values) != len(st.Weights) {
+		return nil, fmt.Errorf("rank %s: bad state: %d values and %d weights", e.column, len(st.Values), len(st.Weights))
+	}
+	if len(st.Values)+len(st.Popular) == 0 {
+		return nil, fmt.Errorf("rank %s: bad state: no values", e.column)
+	}
+	lim := map[abi.Type]int64{abi.TypeU8: math.MaxUint8, abi.TypeU16: math.MaxUint16, abi.TypeU32: math.MaxUint32, abi.TypeI64: math.MaxInt64}[typ]
+	lo := map[abi.Type]int64{abi.TypeI64: math.MinInt64}[typ]
+	popIdx := make(map[int64]uint32, len(st.Popular))
+	for k, v := range st.Popular {
+		if v < lo || v > lim {
+			return nil, fmt.Errorf("rank %s: bad state: popular value %d does not fit a %s column", e.column, v, typ)
+		}
+		if _, dup := popIdx[v]; dup {
+			return nil, fmt.Errorf("rank %s: bad state: popular value %d listed twice", e.column, v)
+		}
+		popIdx[v] = uint32(k)
+	}
+	var total float64
+	for i, v := range st.Values {
+		if v < lo || v > lim {
+			return nil, fmt.Errorf("rank %s: bad state: value %d does not fit a %s column", e.column, v, typ)
+		}
+		if i > 0 && v <= st.Values[i-1] {
+			return nil, fmt.Errorf("rank %s: bad state: values not strictly ascending at %d", e.column, i)
+		}
+		if _, dup := popIdx[v]; dup {
+			return nil, fmt.Errorf("rank %s: bad state: value %d is also popular", e.column, v)
+		}
+		if st.Weights[i] <= 0 {
+			return nil, fmt.Errorf("rank %s: bad state: value %d has weight %d", e.column, v, st.Weights[i])
+		}
+		total += float64(st.Weights[i])
+	}
+	e.cum = make([]float64, len(st.Values)+1)
+	var run float64
+	for i, w := range st.Weights {
+		run += float64(w)
+		e.cum[i+1] = run / total
+	}
+	e.st, e.popIdx, e.typ, e.loaded = st, popIdx, typ, true
+	var outs []abi.Output
+	e.hot, e.vw = 0, 0
+	if len(st.Popular) > 0 {
+		w := len(st.Popular)
+		if len(st.Values) > 0 {
+			w++ // "any other"
+		}
+		outs = append(outs, abi.Output{Name: e.column + ".popular", Width: w, Discrete: true, Activation: abi.ActSoftmax})
+		e.hot = 1
+	}
+	if len(st.Values) > 0 {
+		outs = append(outs, abi.Output{Name: e.column + ".rank", Width: 1, Activation: abi.ActSigmoid})
+		e.vw = 1
+	}
+	return outs, nil
+}
+
+// Encode writes each row's category and rank. A value not seen at fit
+// encodes as the nearest value without a category (ties to the lower).
+func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
+	if !e.loaded {
+		return fmt.Errorf("rank %s: encode before load", e.column)
+	}
+	c, err := e.col(b)
+	if err != nil {
+		return err
+	}
+	n := c.Len()
+	if out.HotWidth != e.hot || out.ValueWidth != e.vw || len(out.Hot) != n*e.hot || len(out.Values) != n*e.vw {
+		return fmt.Errorf("rank %s: encode into %d indices and %d values, want %d rows × (%d, %d)", e.column, len(out.Hot), len(out.Values), n, e.hot, e.vw)
+	}
+	vals := e.st.Values
+	other := uint32(len(e.st.Popular))
+	for r := range n {
+		v := c.Int(r)
+		if k, ok := e.popIdx[v]; ok {
+			out.Hot[r*e.hot] = k
+			if e.vw > 0 {
+				out.Values[r] = popularValue
+			}
+			continue
+		}
+		if e.vw == 0 {
+			// Every fitted value is popular: the nearest one stands in.
+			out.Hot[r] = e.nearestPopular(v)
+			continue
+		}
+		if e.hot > 0 {
+			out.Hot[r] = other
+		}
+		i := nearest(vals, v)
+		out.Values[r] = (e.cum[i] + e.cum[i+1]) / 2
+	}
+	return nil
+}
+
+// nearest returns the index in the ascending vals of the value closest
+// to v, the lower on ties.
+func nearest(vals []int64, v int64) int {
+	i, found := slices.BinarySearch(vals, v)
+	switch {
+	case found || i == 0:
+		return i
+	case i == len(vals):
+		return i - 1
+	case uint64(v-vals[i-1]) <= uint64(vals[i]-v):
+		return i - 1
+	}
+	return i
+}
+
+func (e *Encoder) nearestPopular(v int64) uint32 {
+	best, bestD := uint32(0), uint64(math.MaxUint64)
+	for k, p := range e.st.Popular {
+		d := uint64(v - p)
+		if v < p {
+			d = uint64(p - v)
+		}
+		if d < bestD || (d == bestD && p < e.st.Popular[best]) {
+			best, bestD = uint32(k), d
+		}
+	}
+	return best
+}
+
+// Decode maps each row's category, or its rank through the cumulative
+// weights, back to a value.
+func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
+	if !e.loaded {
+		return nil, fmt.Errorf("rank %s: decode before load", e.column)
+	}
+	if in.HotWidth != e.hot || in.ValueWidth != e.vw || len(in.Hot) != in.Rows*e.hot || len(in.Values) != in.Rows*e.vw {
+		return nil, fmt.Errorf("rank %s: decode wants %d rows of (%d, %d), got %d indices and %d values", e.column, in.Rows, e.hot, e.vw, len(in.Hot), len(in.Values))
+	}
+	if len(e.out.Columns) != 1 {
+		e.out.Columns = make([]abi.Column, 1)
+	}
+	col := &e.out.Columns[0]
+	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
+	pop, vals := e.st.Popular, e.st.Values
+	last := len(vals) - 1
+	width := len(pop)
+	if e.vw > 0 {
+		width++
+	}
+	for r := range in.Rows {
+		if e.hot > 0 && int(in.Hot[r]) >= width {
+			return nil, fmt.Errorf("rank %s: row %d: index %d is outside the %d categories", e.column, r, in.Hot[r], width)
+		}
+		var v int64
+		if e.hot > 0 && int(in.Hot[r]) < len(pop) {
+			v = pop[in.Hot[r]]
+		} else {
+			// The value whose slice holds u: the first i with cum[i+1] > u.
+			u := fmath.Clamp01(in.Values[r])
+			i := sort.Search(last, func(i int) bool { return e.cum[i+1] > u })
+			v = vals[i]
+		}
+		if err := col.AppendInt(v); err != nil {
+			return nil, fmt.Errorf("rank %s: row %d: %w", e.column, r, err)
+		}
+	}
+	return &e.out, nil
+}
