@@ -12,8 +12,8 @@
 // such points in 10 dimensions, and it concentrates on a few: on a SYN
 // flood with 11,135 distinct source ports the synthetic trace held 2,958.
 // A rank is one number whose real distribution is close to uniform by
-// construction (each value's share of [0, 1] is its share of the records,
-// or of the flows when the fit batches carry abi.FlowColumn), an easy
+// construction (each value's share of [0, 1] is its share of the
+// records), an easy
 // target for a scalar head, and its decode cannot leave the field's own
 // values.
 package rank
@@ -64,11 +64,10 @@ type Encoder struct {
 	private  bool // fitting refused; a public state still loads
 
 	// Fit.
-	typ      abi.Type
-	typed    bool
-	pop      *popular.Counter // nil: no categories
-	flows    map[int64]int64  // value → flows it was seen in (rows without abi.FlowColumn)
-	lastFlow map[int64]uint32 // value → the last flow counted for it
+	typ   abi.Type
+	typed bool
+	pop   *popular.Counter // nil: no categories
+	rows  map[int64]int64  // value → records holding it
 
 	// Loaded.
 	st      state
@@ -80,7 +79,7 @@ type Encoder struct {
 }
 
 // state is the fitted state. Values and Weights are the values without a
-// category, ascending, and the flows each was seen in; value i owns the
+// category, ascending, and the records each was seen in; value i owns the
 // slice [cum[i], cum[i+1]) of [0, 1].
 type state struct {
 	Type    string  `json:"type"`
@@ -99,8 +98,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		private:  env.Params.Bool(abi.ParamPrivate),
 		minFlows: int(env.Params.Int("min_flows")),
 		max:      int(env.Params.Int("max_popular")),
-		flows:    map[int64]int64{},
-		lastFlow: map[int64]uint32{},
+		rows:     map[int64]int64{},
 	}
 	if e.minFlows < 0 || e.max < 0 {
 		return nil, fmt.Errorf("rank %s: min_flows %d and max_popular %d must not be negative", e.column, e.minFlows, e.max)
@@ -123,8 +121,9 @@ func (e *Encoder) col(b *abi.Batch) (*abi.Column, error) {
 	return nil, fmt.Errorf("rank %s: column is %s, want an integer column (u8, u16, u32 or i64)", e.column, c.Type)
 }
 
-// Fit counts each value's flows (rows when the batch has no flow column)
-// and, through the popular counter, finds the values that get a category.
+// Fit counts each value's records and, through the popular counter, finds
+// the values that get a category. Records, not flows: the records metrics
+// score, and the pipeline's fit batches carry no flow index (sdk.FieldEncoder).
 func (e *Encoder) Fit(b *abi.Batch) error {
 	if e.private {
 		return fmt.Errorf("rank %s: cannot be fitted under differential privacy: its decode table is the data's own values (take the field's state from a public run, privacy.pretrained)", e.column)
@@ -140,32 +139,19 @@ func (e *Encoder) Fit(b *abi.Batch) error {
 	if e.pop != nil {
 		e.pop.Add(b, func(r int) uint64 { return uint64(c.Int(r)) })
 	}
-	fc := b.Column(abi.FlowColumn)
-	if fc != nil && fc.Type != abi.TypeU32 {
-		fc = nil
-	}
 	for r := range c.Len() {
 		v := c.Int(r)
-		if fc != nil {
-			// Flow indices start at 0; store them shifted by one so that
-			// the map's zero value means "no flow yet".
-			f := fc.U32[r] + 1
-			if e.lastFlow[v] == f {
-				continue
-			}
-			e.lastFlow[v] = f
-		}
-		if _, ok := e.flows[v]; !ok && len(e.flows) >= MaxValues {
+		if _, ok := e.rows[v]; !ok && len(e.rows) >= MaxValues {
 			return fmt.Errorf("rank %s: more than %d distinct values (row %d of the fit batch): a column this varied is a quantity, use mixed", e.column, MaxValues, r)
 		}
-		e.flows[v]++
+		e.rows[v]++
 	}
 	return nil
 }
 
 // FitEnd returns the popular values and the others with their weights.
 func (e *Encoder) FitEnd() ([]byte, error) {
-	if !e.typed || len(e.flows) == 0 {
+	if !e.typed || len(e.rows) == 0 {
 		return nil, fmt.Errorf("rank %s: fit saw no data", e.column)
 	}
 	st := state{Type: e.typ.String()}
@@ -176,7 +162,7 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 			isPop[int64(v)] = true
 		}
 	}
-	for v := range e.flows {
+	for v := range e.rows {
 		if !isPop[v] {
 			st.Values = append(st.Values, v)
 		}
@@ -184,7 +170,7 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	slices.Sort(st.Values)
 	st.Weights = make([]int64, len(st.Values))
 	for i, v := range st.Values {
-		st.Weights[i] = e.flows[v]
+		st.Weights[i] = e.rows[v]
 	}
 	return json.Marshal(st)
 }

@@ -13,23 +13,21 @@ import (
 	"github.com/netshare/netshare/sdk/sdktest"
 )
 
-// portBatch builds rows of (srcip, dstport, _flow): flow f has rows[f]
-// records with port ports[f] and source address f (so flows are told
-// apart by the popular counter as well).
+// portBatch builds rows of (srcip, dstport): flow f has rows[f] records
+// with port ports[f] and source address f, so the popular counter tells
+// the flows apart by their key, as in the pipeline's fit.
 func portBatch(ports []uint16, rows []int) *abi.Batch {
-	var src, flow []uint32
+	var src []uint32
 	var port []uint16
 	for f, p := range ports {
 		for range rows[f] {
 			src = append(src, uint32(f))
 			port = append(port, p)
-			flow = append(flow, uint32(f))
 		}
 	}
 	return &abi.Batch{Columns: []abi.Column{
 		{Name: "srcip", Type: abi.TypeIPv4, U32: src},
 		{Name: "dstport", Type: abi.TypeU16, U16: port},
-		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: flow},
 	}}
 }
 
@@ -54,10 +52,10 @@ func TestFitWeightsAndPopular(t *testing.T) {
 		values  []int64
 		weights []int64
 	}{
-		{"a long flow counts once", nil,
-			[]uint16{9, 7, 7}, []int{50, 1, 2}, nil, []int64{7, 9}, []int64{2, 1}},
-		{"five flows make a value popular", nil,
-			[]uint16{80, 80, 80, 80, 80, 4000, 3000}, []int{1, 1, 1, 1, 1, 3, 1}, []int64{80}, []int64{3000, 4000}, []int64{1, 1}},
+		{"weights are records: a long flow counts each", nil,
+			[]uint16{9, 7, 7}, []int{50, 1, 2}, nil, []int64{7, 9}, []int64{3, 50}},
+		{"five flows make a value popular, not five records", nil,
+			[]uint16{80, 80, 80, 80, 80, 4000, 3000}, []int{1, 1, 1, 1, 1, 6, 1}, []int64{80}, []int64{3000, 4000}, []int64{1, 6}},
 		{"min_flows from params", map[string]any{"min_flows": int64(2)},
 			[]uint16{80, 80, 443, 5}, []int{1, 1, 1, 1}, []int64{80}, []int64{5, 443}, []int64{1, 1}},
 		{"categories off", map[string]any{"min_flows": int64(0)},
@@ -72,16 +70,6 @@ func TestFitWeightsAndPopular(t *testing.T) {
 				t.Fatalf("popular %v values %v weights %v, want %v %v %v", st.Popular, st.Values, st.Weights, tc.popular, tc.values, tc.weights)
 			}
 		})
-	}
-}
-
-// Without a flow column every row counts.
-func TestFitWithoutFlowsCountsRows(t *testing.T) {
-	b := portBatch([]uint16{9, 7}, []int{3, 1})
-	b.Columns = b.Columns[:2]
-	st := fitState(t, map[string]any{"min_flows": int64(0)}, b)
-	if !slices.Equal(st.Weights, []int64{1, 3}) {
-		t.Fatalf("weights %v, want [1 3]", st.Weights)
 	}
 }
 
@@ -115,7 +103,7 @@ func TestRoundTripRealData(t *testing.T) {
 }
 
 // Uniform ranks decode to the fitted values in proportion to their
-// flows, and never to a value the field did not hold.
+// records, and never to a value the field did not hold.
 func TestUniformRanksFollowTheWeights(t *testing.T) {
 	ports := []uint16{80, 80, 80, 80, 80, 1000, 1000, 2000, 3000, 3000, 3000, 50000}
 	rows := []int{1, 1, 1, 1, 1, 7, 1, 1, 1, 2, 1, 4}
@@ -125,7 +113,7 @@ func TestUniformRanksFollowTheWeights(t *testing.T) {
 	if len(outs) != 2 || outs[0].Width != 2 || outs[1].Width != 1 || outs[1].Discrete {
 		t.Fatalf("outputs %+v, want popular (80, other) and one scalar", outs)
 	}
-	const n = 7000
+	const n = 1700
 	m := &abi.Encoded{Rows: n, HotWidth: 1, ValueWidth: 1, Hot: make([]uint32, n), Values: make([]float64, n)}
 	for i := range n {
 		m.Hot[i] = 1 // "any other"
@@ -136,8 +124,8 @@ func TestUniformRanksFollowTheWeights(t *testing.T) {
 	for _, v := range got.U16 {
 		count[v]++
 	}
-	// Flows: 1000 twice, 2000 once, 3000 three times, 50000 once.
-	want := map[uint16]int{1000: 2000, 2000: 1000, 3000: 3000, 50000: 1000}
+	// Records: 1000 8, 2000 1, 3000 4, 50000 4 (of 17).
+	want := map[uint16]int{1000: 800, 2000: 100, 3000: 400, 50000: 400}
 	for v, c := range count {
 		if d := math.Abs(float64(c - want[v])); d > 1 {
 			t.Fatalf("decoded %v, want %v", count, want)
