@@ -198,12 +198,17 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	if len(st.Values)+len(st.Popular) == 0 {
 		return nil, fmt.Errorf("rank %s: bad state: no values", e.column)
 	}
-	lim := map[abi.Type]int64{abi.TypeU8: math.MaxUint8, abi.TypeU16: math.MaxUint16, abi.TypeU32: math.MaxUint32, abi.TypeI64: math.MaxInt64}[typ]
-	lo := map[abi.Type]int64{abi.TypeI64: math.MinInt64}[typ]
+	// Every value must fit the column it decodes into: the column's own
+	// writer says so.
+	probe := abi.Column{Type: typ}
+	fits := func(v int64) error {
+		probe.Truncate(0)
+		return probe.AppendInt(v)
+	}
 	popIdx := make(map[int64]uint32, len(st.Popular))
 	for k, v := range st.Popular {
-		if v < lo || v > lim {
-			return nil, fmt.Errorf("rank %s: bad state: popular value %d does not fit a %s column", e.column, v, typ)
+		if err := fits(v); err != nil {
+			return nil, fmt.Errorf("rank %s: bad state: popular value: %w", e.column, err)
 		}
 		if _, dup := popIdx[v]; dup {
 			return nil, fmt.Errorf("rank %s: bad state: popular value %d listed twice", e.column, v)
@@ -212,8 +217,8 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	}
 	var total float64
 	for i, v := range st.Values {
-		if v < lo || v > lim {
-			return nil, fmt.Errorf("rank %s: bad state: value %d does not fit a %s column", e.column, v, typ)
+		if err := fits(v); err != nil {
+			return nil, fmt.Errorf("rank %s: bad state: %w", e.column, err)
 		}
 		if i > 0 && v <= st.Values[i-1] {
 			return nil, fmt.Errorf("rank %s: bad state: values not strictly ascending at %d", e.column, i)

@@ -185,6 +185,8 @@ func TestBadStates(t *testing.T) {
 		{`{"type":"f64","values":[1],"weights":[1]}`, "integer type"},
 		{`{"type":"u8","values":[1,2],"weights":[1]}`, "2 values and 1 weights"},
 		{`{"type":"u8","values":[300],"weights":[1]}`, "does not fit"},
+		{`{"type":"u16","popular":[70000]}`, "does not fit"},
+		{`{"type":"u32","values":[-1],"weights":[1]}`, "does not fit"},
 		{`{"type":"u8","values":[2,1],"weights":[1,1]}`, "ascending"},
 		{`{"type":"u8","popular":[1],"values":[1],"weights":[1]}`, "also popular"},
 		{`{"type":"u8","popular":[1,1]}`, "listed twice"},

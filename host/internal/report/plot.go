@@ -228,7 +228,6 @@ func niceCeil(x float64) float64 {
 	return min(1, niceStep(x/4)*4)
 }
 
-// compact prints an axis number briefly: 1.5k, 2M, 0.25.
 // shorten keeps a tick label to n characters, counting runes: cutting
 // bytes split multi-byte labels such as "17 × other" and wrote invalid
 // UTF-8 into the report.
@@ -240,6 +239,7 @@ func shorten(label string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// compact prints an axis number briefly: 1.5k, 2M, 0.25.
 func compact(v float64) string {
 	a := math.Abs(v)
 	switch {
