@@ -188,6 +188,14 @@ func grow(s []float32, n int) []float32 {
 // packed into mr-wide strips, or read in place when op(A) = aᵀ), then
 // nr × mr tiles. Tiles over the edge of C
 // go through a scratch tile.
+//
+// When A is read in place and spans at least one whole M block, B is packed
+// too: the two strided streams (rows of A and of B at strides that are
+// often powers of two) then compete for the same few L1 sets, while a packed
+// B strip stays in L1 across the block's mc/mr A strips. On the GAN's
+// weight gradients (Xᵀ·dY, m = 512 and 1,288) that is 63 → 76 and 71 → 79
+// GFLOP/s; below one M block the copy costs more than it saves (m = 5:
+// 33 → 8; docs/gan.md, "Benchmark").
 func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kr.mr, kr.nr
 	kc0, mc0 := min(kr.kc, k), min(kr.mc, (m+mr-1)/mr*mr)
@@ -195,7 +203,8 @@ func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 	defer pool.Put(buf)
 	buf.a = grow(buf.a, mc0*kc0)
 	nb := min(nc, (n+nr-1)/nr*nr)
-	if !tB {
+	packB := tB || (tA && m >= kr.mc)
+	if !packB {
 		nb = nr // only the ragged last strip is packed
 	}
 	buf.b = grow(buf.b, nb*kc0)
@@ -213,10 +222,15 @@ func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 			} else if beta == 0 {
 				accum = 0
 			}
-			if tB {
+			switch {
+			case tB:
 				packBT(buf.b, b, ldb, pc, kc, jc, ncb, nr)
-			} else if r := ncb % nr; r != 0 {
-				packBEdge(buf.b, b, ldb, pc, kc, jc+ncb-r, r, nr)
+			case packB:
+				packBN(buf.b, b, ldb, pc, kc, jc, ncb, nr)
+			default:
+				if r := ncb % nr; r != 0 {
+					packBEdge(buf.b, b, ldb, pc, kc, jc+ncb-r, r, nr)
+				}
 			}
 			for ic := 0; ic < m; ic += mc0 {
 				mcb := min(mc0, m-ic)
@@ -225,7 +239,7 @@ func gemm(kr *kernel, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 					var bp *float32
 					ldbk := nr
 					switch {
-					case tB:
+					case packB:
 						bp = &buf.b[jr*kc]
 					case jr+nr > ncb:
 						bp = &buf.b[0]
@@ -313,6 +327,13 @@ func transposeInto(d []float32, ldd int, src []float32, lds, rows, cols int) {
 			_ = src[(r0+3)*lds+c8*8-1]
 			transpose4(&src[r0*lds], lds, &d[r0], ldd, c8)
 		}
+		if r0 < rows && rows >= 4 {
+			// The rows left (the AVX2 strip's last 2 of 6) as a block
+			// overlapping the one before: rewriting two rows costs less
+			// than moving them one value at a time.
+			transpose4(&src[(rows-4)*lds], lds, &d[rows-4], ldd, c8)
+			r0 = rows
+		}
 	}
 	for r := range rows {
 		p0 := c8 * 8
@@ -336,6 +357,29 @@ func packBT(dst, b []float32, ldb, pc, kc, jc, ncb, nr int) {
 		for j := nn; j < nr; j++ {
 			for p := range kc {
 				d[p*nr+j] = 0
+			}
+		}
+	}
+}
+
+// packBN copies rows pc..pc+kc and columns jc..jc+ncb of op(B) = b into
+// nr-column strips (kc×nr each, zero-padded), 8 values a move: a
+// variable-length copy per row would call memmove.
+func packBN(dst, b []float32, ldb, pc, kc, jc, ncb, nr int) {
+	for jr := 0; jr < ncb; jr += nr {
+		if nn := ncb - jr; nn < nr {
+			packBEdge(dst[jr*kc:], b, ldb, pc, kc, jc+jr, nn, nr)
+			continue
+		}
+		d := dst[jr*kc : jr*kc+kc*nr]
+		for p := range kc {
+			src, dp := b[(pc+p)*ldb+jc+jr:][:nr], d[p*nr:][:nr]
+			if nr%8 != 0 { // the portable kernel's 4
+				copy(dp, src)
+				continue
+			}
+			for q := 0; q < nr; q += 8 {
+				*(*[8]float32)(dp[q:]) = *(*[8]float32)(src[q:])
 			}
 		}
 	}
