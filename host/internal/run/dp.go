@@ -125,7 +125,9 @@ func (r *runner) planIterations(steps int) []int {
 		if len(out) == 0 {
 			out = append(out, steps)
 		} else {
-			out = append(out, int(float64(steps)*r.cfg.Model.FinetuneFraction+0.5))
+			// At least one step: a fine-tune that trains none saves no
+			// checkpoint, and its chunk could not be generated.
+			out = append(out, max(1, int(float64(steps)*r.cfg.Model.FinetuneFraction+0.5)))
 		}
 	}
 	return out

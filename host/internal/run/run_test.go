@@ -121,6 +121,19 @@ func TestRunEndToEndAndReuse(t *testing.T) {
 // TestResumeAfterKill stops a run mid-training and checks that the next
 // run resumes from the last checkpoint and ends with exactly the synthetic
 // records of an uninterrupted run.
+// One step for chunk 0 rounds the fine-tunes' share to none; each still
+// trains one, so every chunk has a checkpoint to generate from.
+func TestRunOneStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	var log bytes.Buffer
+	if _, err := Run(context.Background(), tinyConfig(t, dir, "model.steps=1", "model.finetune_fraction=0.25"), Options{Out: &log}); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+}
+
 func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
