@@ -118,9 +118,6 @@ func TestRunEndToEndAndReuse(t *testing.T) {
 	}
 }
 
-// TestResumeAfterKill stops a run mid-training and checks that the next
-// run resumes from the last checkpoint and ends with exactly the synthetic
-// records of an uninterrupted run.
 // One step for chunk 0 rounds the fine-tunes' share to none; each still
 // trains one, so every chunk has a checkpoint to generate from.
 func TestRunOneStep(t *testing.T) {
@@ -134,6 +131,9 @@ func TestRunOneStep(t *testing.T) {
 	}
 }
 
+// TestResumeAfterKill stops a run mid-training and checks that the next
+// run resumes from the last checkpoint and ends with exactly the synthetic
+// records of an uninterrupted run.
 func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")

@@ -331,6 +331,8 @@ func transposeInto(d []float32, ldd int, src []float32, lds, rows, cols int) {
 			// The rows left (the AVX2 strip's last 2 of 6) as a block
 			// overlapping the one before: rewriting two rows costs less
 			// than moving them one value at a time.
+			_ = d[(c8*8-1)*ldd+rows-1]
+			_ = src[(rows-1)*lds+c8*8-1]
 			transpose4(&src[(rows-4)*lds], lds, &d[rows-4], ldd, c8)
 			r0 = rows
 		}
