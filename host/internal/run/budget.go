@@ -140,8 +140,12 @@ func (r *runner) plannedSteps(ctx context.Context, key string, cfg gan.Config, n
 	if err := r.savePlan(p); err != nil {
 		return 0, 0, nil, err
 	}
+	ft := 0 // each fine-tune's steps, as planIterations gives them
+	if it := r.planIterations(steps); len(it) > 1 {
+		ft = it[1]
+	}
 	fmt.Fprintf(r.out, "train    time budget %s: %.1f steps/s, so %d steps for chunk 0 and %d for each of %d fine-tunes\n",
-		m.TimeBudget, rate, steps, int(float64(steps)*m.FinetuneFraction+0.5), finetunes)
+		m.TimeBudget, rate, steps, ft, finetunes)
 	return steps, every, &p, nil
 }
 

@@ -365,21 +365,19 @@ func packBT(dst, b []float32, ldb, pc, kc, jc, ncb, nr int) {
 }
 
 // packBN copies rows pc..pc+kc and columns jc..jc+ncb of op(B) = b into
-// nr-column strips (kc×nr each, zero-padded), 8 values a move: a
-// variable-length copy per row would call memmove.
+// nr-column strips (kc×nr each, zero-padded). Whole strips of the SIMD
+// kernels move 8 values at a time, since a variable-length copy per row
+// would call memmove; the rest (a ragged last strip, the portable
+// kernel's nr = 4) go through packBEdge.
 func packBN(dst, b []float32, ldb, pc, kc, jc, ncb, nr int) {
 	for jr := 0; jr < ncb; jr += nr {
-		if nn := ncb - jr; nn < nr {
+		if nn := min(nr, ncb-jr); nn < nr || nr%8 != 0 {
 			packBEdge(dst[jr*kc:], b, ldb, pc, kc, jc+jr, nn, nr)
 			continue
 		}
 		d := dst[jr*kc : jr*kc+kc*nr]
 		for p := range kc {
 			src, dp := b[(pc+p)*ldb+jc+jr:][:nr], d[p*nr:][:nr]
-			if nr%8 != 0 { // the portable kernel's 4
-				copy(dp, src)
-				continue
-			}
 			for q := 0; q < nr; q += 8 {
 				*(*[8]float32)(dp[q:]) = *(*[8]float32)(src[q:])
 			}
@@ -387,8 +385,8 @@ func packBN(dst, b []float32, ldb, pc, kc, jc, ncb, nr int) {
 	}
 }
 
-// packBEdge copies the last, narrower than nr, strip of op(B) = b (rows
-// pc..pc+kc, columns j0..j0+nn) into a zero-padded kc×nr strip.
+// packBEdge copies a strip of op(B) = b (rows pc..pc+kc, columns
+// j0..j0+nn, nn ≤ nr) into a kc×nr strip, zero-padded past nn.
 func packBEdge(dst, b []float32, ldb, pc, kc, j0, nn, nr int) {
 	for p := range kc {
 		d := dst[p*nr : p*nr+nr]
