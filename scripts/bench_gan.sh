@@ -4,7 +4,6 @@
 # with every thread pool pinned, and print ours/PyTorch ratios.
 #
 #   scripts/bench_gan.sh                 # default build: CGO_ENABLED=0, no tags
-#   TAGS=openblas scripts/bench_gan.sh   # OpenBLAS build (cgo, libopenblas-dev)
 #   ITERS=10 THREADS="1" REPEAT=3 scripts/bench_gan.sh
 #   BIN=/path/to/netshare scripts/bench_gan.sh   # skip the build
 #   CLOCK=cpu THREADS=1 scripts/bench_gan.sh      # process CPU time on both
@@ -12,8 +11,8 @@
 #
 # REPEAT runs each pair that many times (ours then the reference, back to
 # back) and ends with the range of each ratio: on a shared machine one pair
-# says little. The reference needs Debian's torch: apt-get install -y
-# python3-torch.
+# says little. The reference needs Debian's torch and an optimized BLAS
+# under it: apt-get install -y python3-torch libopenblas0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +20,6 @@ PY=${PYTHON:-/usr/bin/python3}
 REF=${REF:-../shared/bench/dg_reference.py}
 ITERS=${ITERS:-20}
 THREADS=${THREADS:-"1 2"}
-TAGS=${TAGS-}
 CLOCK=${CLOCK:-wall}
 REPEAT=${REPEAT:-1}
 
@@ -29,19 +27,28 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -n "${BIN:-}" ]; then # a prebuilt netshare binary
 	cp "$BIN" "$tmp/netshare"
-elif [ -z "$TAGS" ]; then
-	CGO_ENABLED=0 go build -o "$tmp/netshare" ./host/cmd/netshare
 else
-	go build -tags "$TAGS" -o "$tmp/netshare" ./host/cmd/netshare
+	CGO_ENABLED=0 go build -o "$tmp/netshare" ./host/cmd/netshare
 fi
 
 field() { # field NAME LINE: the value of NAME=value in LINE
 	sed -n "s/.*[[:space:]]$1=\([0-9.]*\).*/\1/p" <<<" $2"
 }
 
+# Debian's torch takes its BLAS from the system's libblas.so.3. Where that is
+# netlib's reference BLAS (no optimized BLAS installed), the reference runs
+# ~10× slower (docs/gan.md, Zen 5) and a ratio against it means nothing.
+refblas=$("$PY" -c 'import torch
+torch.ones(64, 64) @ torch.ones(64, 64)
+print(open("/proc/self/maps").read())' | grep -o '/[^ ]*blas[^ ]*\.so[^ ]*' | sort -u | tr '\n' ' ')
+echo "reference BLAS: ${refblas:-none found}"
+if [[ "$refblas" == */blas/libblas.so* ]]; then
+	echo "warning: PyTorch is on netlib's reference BLAS; install libopenblas0 (apt-get install -y libopenblas0) for a fair reference" >&2
+fi
+
 for t in $THREADS; do
-	# GOMAXPROCS for Go, OpenBLAS's own pool (also set by --threads), and
-	# torch's OpenMP/OpenBLAS/MKL pools (the reference also sets these itself).
+	# GOMAXPROCS for Go (also set by --threads), and torch's
+	# OpenMP/OpenBLAS/MKL pools (the reference also sets these itself).
 	export GOMAXPROCS=$t OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t
 	for r in $(seq "$REPEAT"); do
 		ours=$("$tmp/netshare" bench gan --threads "$t" --iters "$ITERS" --clock "$CLOCK")

@@ -1,4 +1,4 @@
-//go:build !openblas && (!amd64 || purego)
+//go:build !amd64 || purego
 
 package gan
 

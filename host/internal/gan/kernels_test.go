@@ -8,8 +8,8 @@ import (
 	"github.com/netshare/netshare/host/internal/tensor"
 )
 
-// TestKernelsMatchGo compares the float32 kernels of this build (C with
-// -tags openblas, Go otherwise) with the float64 Go code they replace.
+// TestKernelsMatchGo compares the float32 kernels of this build (assembly
+// on amd64, Go otherwise) with the float64 Go code they replace.
 func TestKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n, H, ld = 3, 13, 4 * 13 // H not a multiple of 8: exercises the tails
