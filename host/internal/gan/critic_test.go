@@ -183,6 +183,45 @@ func checkLossValue(t *testing.T, f *critFixture) {
 
 // TestCriticInputGradFD checks the generator-side gradient ∂mean D/∂x, and
 // that on a padded batch it is 0 past the blocks any fake row holds.
+func TestLastNonZero32(t *testing.T) {
+	negZero, nan := float32(math.Copysign(0, -1)), float32(math.NaN())
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 40 {
+		for _, tc := range []struct {
+			name string
+			set  func(x []float32)
+		}{
+			{"zeros", func([]float32) {}},
+			{"negative zeros", func(x []float32) {
+				for i := range x {
+					x[i] = negZero
+				}
+			}},
+			{"one value", func(x []float32) { x[rng.IntN(len(x))] = 1e-30 }},
+			{"nan", func(x []float32) { x[rng.IntN(len(x))] = nan }},
+			{"random", func(x []float32) {
+				for i := range x {
+					if rng.IntN(4) == 0 {
+						x[i] = float32(rng.NormFloat64())
+					}
+				}
+			}},
+		} {
+			if n == 0 && tc.name != "zeros" {
+				continue
+			}
+			x := make([]float32, n)
+			tc.set(x)
+			want := n - 1
+			for ; want >= 0 && x[want] == 0; want-- {
+			}
+			if got := lastNonZero32(x); got != want {
+				t.Errorf("%s, n=%d: lastNonZero32 = %d, want %d (%v)", tc.name, n, got, want, x)
+			}
+		}
+	}
+}
+
 func TestCriticInputGradFD(t *testing.T) {
 	for _, f := range []*critFixture{newCritFixture(actReLU, 7), newPaddedFixture(actReLU, 7)} {
 		checkInputGrad(t, f)
