@@ -17,7 +17,7 @@ func TestParseMinimalUsesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Default()
-	if c.Flows.Chunks != d.Flows.Chunks || c.Model.BatchSize != 100 || c.Model.LearningRate != 1e-3 || c.Model.EMA != 0.999 || c.Model.TimeBudget.Duration != 2*time.Minute || c.Model.Steps != 0 || c.Model.CriticUnits != 0 || c.Privacy.Delta != 1e-5 {
+	if c.Flows.Chunks != d.Flows.Chunks || c.Model.BatchSize != 200 || c.Model.LearningRate != 1e-3 || c.Model.EMA != 0.999 || c.Model.TimeBudget.Duration != 2*time.Minute || c.Model.Steps != 0 || c.Model.CriticUnits != 0 || c.Privacy.Delta != 1e-5 {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 	if strings.Join(c.Flows.Key, ",") != "srcip,dstip,srcport,dstport,proto" {
