@@ -36,15 +36,22 @@ srcport_jsd = 0.5
 	if rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errs)
 	}
-	for _, want := range []string{"| metric | ours | naive | floor | Theirs | target |", "Reference: a test.", "Training: 3 steps (--steps)", "| protoxdstport_tvd |", "of 6 joint metrics", "of 1 metrics with a Theirs figure"} {
+	for _, want := range []string{"| metric | ours | naive | floor | Theirs | target |", "Reference: a test.", "Training: 3 steps (--steps)", "| protoxdstport_tvd |", "of 6 joint metrics", "held-out real traffic beats it on ", "of 1 metrics with a Theirs figure"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| protoxdstport_tvd |") {
+			// UGR'16's held-out half beats the sampler on proto × dstport
+			// (docs/fidelity.md, "Which pairs real traffic wins").
+			if cells := strings.Split(line, "|"); len(cells) != 11 || !strings.HasPrefix(strings.TrimSpace(cells[8]), "beats: ") {
+				t.Errorf("proto × dstport row %q: want the held-out half beating the naive sampler", line)
+			}
+		}
 		if strings.HasPrefix(line, "| srcport_jsd |") {
 			cells := strings.Split(line, "|")
-			if len(cells) != 10 || strings.TrimSpace(cells[5]) != "0.5000" || strings.TrimSpace(cells[6]) == "-" || strings.TrimSpace(cells[3]) == "-" {
+			if len(cells) != 11 || strings.TrimSpace(cells[5]) != "0.5000" || strings.TrimSpace(cells[6]) == "-" || strings.TrimSpace(cells[3]) == "-" {
 				t.Errorf("srcport row %q: want naive, floor, reference 0.5 and a target", line)
 			}
 		}
@@ -82,13 +89,17 @@ func TestWriteFidelityTable(t *testing.T) {
 		{Name: "a_jsd", Value: 0.2, Naive: p(0.1), NoiseFloor: p(0.1)},
 		{Name: "x_tvd", Value: 0.3, Naive: p(0.5), NoiseFloor: p(0.1), Component: report.JointComponent},
 		{Name: "y_tvd", Value: 0.6, Naive: p(0.5), Component: report.JointComponent},
+		{Name: "w_tvd", Value: 0.2, Naive: p(0.3), Component: report.JointComponent, HeldOut: p(0.1), HeldOutNaive: p(0.2)},
+		{Name: "z_tvd", Value: 0.4, Naive: p(0.3), Component: report.JointComponent, HeldOut: p(0.3), HeldOutNaive: p(0.2)},
 	}, &reference{Label: "NS", Scores: map[string]float64{"a_jsd": 0.4, "x_tvd": 0.3}})
 	out := b.String()
 	for _, want := range []string{
-		"| a_jsd | 0.2000 | 0.1000 | 0.1000 | 0.4000 | 0.2500 | no | yes |", // target 0.1 + (0.4−0.1)/2
-		"| x_tvd | 0.3000 | 0.5000 | 0.1000 | 0.3000 | 0.2000 | yes | no |",
-		"| y_tvd | 0.6000 | 0.5000 | - | - | - | no | - |",
-		"beats the naive sampler on 1 of 2 joint metrics (1 of 3 metrics in all); meets the target on 1 of 2 metrics with a NS figure.",
+		"| a_jsd | 0.2000 | 0.1000 | 0.1000 | 0.4000 | 0.2500 | no | - | yes |", // target 0.1 + (0.4−0.1)/2
+		"| x_tvd | 0.3000 | 0.5000 | 0.1000 | 0.3000 | 0.2000 | yes | - | no |",
+		"| y_tvd | 0.6000 | 0.5000 | - | - | - | no | - | - |",
+		"| w_tvd | 0.2000 | 0.3000 | - | - | - | yes | beats: 0.1000 vs 0.2000 | - |",
+		"| z_tvd | 0.4000 | 0.3000 | - | - | - | no | loses: 0.3000 vs 0.2000 | - |",
+		"beats the naive sampler on 2 of 4 joint metrics (2 of 5 metrics in all); held-out real traffic beats it on 1 of 2, and ours on 1 of those 1; meets the target on 1 of 2 metrics with a NS figure.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

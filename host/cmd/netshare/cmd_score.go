@@ -167,10 +167,10 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		}
 		stage("naive sampler", start)
 	}
-	var floors map[string]float64
+	var halves score.Halves
 	if *floor {
 		start = time.Now()
-		if floors, err = score.NoiseFloor(ctx, h, real, metrics, sopt); err != nil {
+		if halves, err = score.HalvesFloor(ctx, h, real, metrics, sopt); err != nil {
 			// A trace too small to halve still has scores worth showing.
 			fmt.Fprintf(stderr, "netshare score: no noise floor: %v\n", err)
 		}
@@ -183,7 +183,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		Real:      realPath,
 		Synthetic: synPath,
 		Kind:      score.KindOf(real),
-		Scores:    res.Report(floors),
+		Scores:    res.Report(halves.Floor, &halves),
 		Seed:      seed,
 		Timings:   timings,
 	}
@@ -207,7 +207,10 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 			Metrics    map[string]float64 `json:"metrics"`
 			Naive      map[string]float64 `json:"naive,omitempty"`
 			NoiseFloor map[string]float64 `json:"noise_floor,omitempty"`
-		}{res.Values(), res.Naive(), floors})
+			// The naive sampler against the same half the noise floor's
+			// held-out half is scored against (score.Halves).
+			HeldOutNaive map[string]float64 `json:"held_out_naive,omitempty"`
+		}{res.Values(), res.Naive(), halves.Floor, halves.Naive})
 	}
 	if err := printScoreTable(stdout, d.Scores); err != nil {
 		return err
@@ -234,7 +237,7 @@ func printScoreTable(w io.Writer, scores []report.NamedScore) error {
 		fmt.Fprintf(tw, "%s\t%.6g\t%s\t%s\t", s.Name, s.Value, opt(s.Naive), opt(s.NoiseFloor))
 		verdict, _ := report.Verdict(s.Value, s.NoiseFloor)
 		if s.Component == report.JointComponent && s.Naive != nil {
-			verdict, _ = report.VersusNaive(s.Value, *s.Naive)
+			verdict, _ = report.VersusNaive(s)
 		}
 		if verdict != "" {
 			fmt.Fprintf(tw, "  %s", verdict)

@@ -53,8 +53,16 @@ type NamedScore struct {
 	// Naive is the score of a generator that draws each column
 	// independently from the real marginals: the line a model must beat
 	// on joint structure. nil: not measured.
-	Naive  *float64     `json:"naive,omitempty"`
-	Series []abi.Series `json:"series,omitempty"`
+	Naive *float64 `json:"naive,omitempty"`
+	// HeldOut and HeldOutNaive (joint metrics): a held-out half of the
+	// real conversations scored against the other half, and the naive
+	// sampler at that half's size against the same half. Where HeldOut is
+	// not below HeldOutNaive, real traffic itself does not beat
+	// independent sampling on this score, so losing to the sampler says
+	// nothing against a model (docs/fidelity.md). nil: not measured.
+	HeldOut      *float64     `json:"held_out,omitempty"`
+	HeldOutNaive *float64     `json:"held_out_naive,omitempty"`
+	Series       []abi.Series `json:"series,omitempty"`
 	// XLabel names the x axis of CDF plots ("pkt_len", "rank"); default "value".
 	XLabel string `json:"x_label,omitempty"`
 	// XLog forces a logarithmic x axis on CDF plots (popularity ranks);

@@ -257,21 +257,33 @@ func TestDownstreamSection(t *testing.T) {
 }
 
 func TestVersusNaive(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
 	tests := []struct {
-		value, naive float64
-		class, text  string
+		value, naive      float64
+		held, heldNaive   *float64
+		class, text, want string
 	}{
-		{0.1, 0.4, "good", "25% of its distance"},
-		{0, 0, "bad", "no better"},
-		{0.4, 0.4, "bad", "no better"},
-		{0.5, 0.4, "bad", "no better"},
-		{math.NaN(), 0.4, "", ""},
+		{value: 0.1, naive: 0.4, class: "good", text: "25% of its distance"},
+		{value: 0, naive: 0, class: "bad", text: "no better"},
+		{value: 0.4, naive: 0.4, class: "bad", text: "no better"},
+		{value: 0.5, naive: 0.4, class: "bad", text: "no better"},
+		{value: math.NaN(), naive: 0.4},
+		// Held-out real traffic beats the sampler: losing is bad.
+		{value: 0.5, naive: 0.4, held: f(0.1), heldNaive: f(0.6), class: "bad", text: "no better"},
+		// It does not: losing is what real data does too.
+		{value: 0.5, naive: 0.4, held: f(0.327), heldNaive: f(0.126), class: "fair", text: "nor is held-out real traffic (0.327 against 0.126"},
+		{value: 0.5, naive: 0.4, held: f(0.2), heldNaive: f(0.2), class: "fair", text: "nor is held-out"},
+		// Beating the sampler stays good whatever the held-out half does.
+		{value: 0.1, naive: 0.4, held: f(0.327), heldNaive: f(0.126), class: "good", text: "beats"},
 	}
 	for _, tt := range tests {
-		text, class := VersusNaive(tt.value, tt.naive)
+		text, class := VersusNaive(NamedScore{Value: tt.value, Naive: &tt.naive, HeldOut: tt.held, HeldOutNaive: tt.heldNaive})
 		if class != tt.class || !strings.Contains(text, tt.text) {
-			t.Errorf("VersusNaive(%v, %v) = %q, %q; want class %q, text containing %q", tt.value, tt.naive, text, class, tt.class, tt.text)
+			t.Errorf("VersusNaive(%v, %v, held %v/%v) = %q, %q; want class %q, text containing %q", tt.value, tt.naive, tt.held, tt.heldNaive, text, class, tt.class, tt.text)
 		}
+	}
+	if text, class := VersusNaive(NamedScore{Value: 0.1}); text != "" || class != "" {
+		t.Errorf("no naive score gives %q, %q", text, class)
 	}
 }
 

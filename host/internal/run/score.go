@@ -63,12 +63,11 @@ func (r *runner) score(ctx context.Context) (bool, error) {
 	if err := score.SampleNaive(ctx, r.host, real, r.synthetic.Len(), res, score.NaiveDraws, opts); err != nil {
 		fmt.Fprintf(r.out, "score    no naive sampler scores: %v\n", err)
 	}
-	floors, err := score.NoiseFloor(ctx, r.host, real, withoutEvaluators(metrics), opts)
+	halves, err := score.HalvesFloor(ctx, r.host, real, withoutEvaluators(metrics), opts)
 	if err != nil {
 		fmt.Fprintf(r.out, "score    no noise floor: %v\n", err)
-		floors = nil
 	}
-	d := r.reportData(res.Report(floors))
+	d := r.reportData(res.Report(halves.Floor, &halves))
 	if err := report.WriteMetricsFile(path, report.NewMetricsFile(d)); err != nil {
 		return false, err
 	}

@@ -337,3 +337,59 @@ func TestBootstrapFloor(t *testing.T) {
 		t.Error("PerFlow misreads the joint metric's flow_key")
 	}
 }
+
+// TestHalvesFloorNaive: where a pair's dependence is spread over many short
+// conversations, a held-out half beats the naive sampler; where it sits in
+// a few long flows, each on its own port, the other half holds other
+// ports, and the held-out half loses to the sampler (as on CAIDA).
+func TestHalvesFloorNaive(t *testing.T) {
+	table := func(flows, perFlow int) *abi.Batch {
+		n := flows * perFlow
+		b := &abi.Batch{Columns: packetsOfFlows(make([]uint32, n)...)}
+		for f := range flows {
+			for k := range perFlow {
+				r := f*perFlow + k
+				b.Column("srcip").U32[r] = uint32(0x0a000000 + f)
+				b.Column("srcport").U16[r] = uint16(1024 + f)
+				port := f % 20 // short flows: 20 ports, each always one protocol
+				if perFlow > 1 {
+					port = f // long flows: a port per flow
+				}
+				b.Column("dstport").U16[r] = uint16(1000 + port)
+				b.Column("proto").U8[r] = []uint8{6, 17}[port%2]
+				b.Column("ts").I64[r] = int64(r)
+				b.Column("pkt_len").U16[r] = uint16(40 + r%1400)
+			}
+		}
+		return b
+	}
+	tests := []struct {
+		name          string
+		flows, length int
+		beaten        bool
+	}{
+		{"many short conversations", 4000, 1, true},
+		{"a few long flows", 16, 200, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			real := table(tt.flows, tt.length)
+			metrics := []Metric{{Name: "joint", Params: map[string]any{"columns": []any{"proto", "dstport"}, "bins": []any{"value", "top"}, "name": "protoxdstport_tvd"}}}
+			hv, err := HalvesFloor(context.Background(), host(t), real, metrics, Options{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			beaten, known := hv.Beaten("protoxdstport_tvd")
+			if !known || beaten != tt.beaten {
+				t.Errorf("held-out %v, naive at its size %v: beaten %v (known %v), want %v", hv.Floor["protoxdstport_tvd"], hv.Naive["protoxdstport_tvd"], beaten, known, tt.beaten)
+			}
+			if floor, err := NoiseFloor(context.Background(), host(t), real, metrics, Options{Seed: 1}); err != nil || floor["protoxdstport_tvd"] != hv.Floor["protoxdstport_tvd"] {
+				t.Errorf("NoiseFloor %v (%v), want HalvesFloor's %v", floor, err, hv.Floor)
+			}
+		})
+	}
+	var none *Halves
+	if _, known := none.Beaten("x"); known {
+		t.Error("a nil Halves knows a score")
+	}
+}

@@ -26,14 +26,14 @@ func TestReportFromScores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	floor, err := NoiseFloor(ctx, host(t), real, metrics, Options{Seed: 1})
+	halves, err := HalvesFloor(ctx, host(t), real, metrics, Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed := int64(1)
 	d := report.Data{
 		Title: "UGR16 sample: second half vs first half", Real: "ugr16 rows 1–500", Synthetic: "ugr16 rows 501–1000", Kind: KindOf(real),
-		Scores: res.Report(floor), Seed: &seed, Config: "seed = 1\n[flows]\nchunks = 10\n",
+		Scores: res.Report(halves.Floor, &halves), Seed: &seed, Config: "seed = 1\n[flows]\nchunks = 10\n",
 		Timings: []report.Stage{{Stage: "read", Seconds: 0.2}, {Stage: "train", Seconds: 3600}, {Stage: "score", Seconds: 2}},
 		Privacy: &report.Budget{Epsilon: 2.5, Delta: 1e-5, NoiseMultiplier: 1.1, ClipNorm: 1},
 		Choices: []report.Choice{{Chunk: 0, Candidates: []string{"S=5 step 500", "S=5 step 1000"}, RankSums: []float64{14, 9}, Best: 1}},

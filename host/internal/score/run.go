@@ -253,14 +253,19 @@ func Slice(b *abi.Batch, lo, hi int) *abi.Batch {
 }
 
 // Report converts the scores for the report and metrics.json, attaching
-// each score's noise floor from floor (which may be nil) and its naive
-// sampler's score where known.
-func (r *Result) Report(floor map[string]float64) []report.NamedScore {
+// each score's noise floor from floor (which may be nil), its naive
+// sampler's score where known, and, from halves (which may be nil), what
+// held-out real traffic and the naive sampler score against the other half.
+func (r *Result) Report(floor map[string]float64, halves *Halves) []report.NamedScore {
 	out := make([]report.NamedScore, len(r.Scores))
 	for i, s := range r.Scores {
 		out[i] = report.NamedScore{Name: s.Name, Value: s.Value, Description: s.Description, Component: s.Metric.Name, Params: s.Metric.Params, Series: s.Series, XLabel: s.XLabel, XLog: s.XLog, Naive: s.Naive}
 		if f, ok := floor[s.Name]; ok {
 			out[i].NoiseFloor = &f
+		}
+		if _, known := halves.Beaten(s.Name); known {
+			held, naive := halves.Floor[s.Name], halves.Naive[s.Name]
+			out[i].HeldOut, out[i].HeldOutNaive = &held, &naive
 		}
 	}
 	return out
