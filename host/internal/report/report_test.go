@@ -259,9 +259,9 @@ func TestDownstreamSection(t *testing.T) {
 func TestVersusNaive(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	tests := []struct {
-		value, naive      float64
-		held, heldNaive   *float64
-		class, text, want string
+		value, naive    float64
+		held, heldNaive *float64
+		class, text     string
 	}{
 		{value: 0.1, naive: 0.4, class: "good", text: "25% of its distance"},
 		{value: 0, naive: 0, class: "bad", text: "no better"},
