@@ -1,6 +1,7 @@
 // Package enctest is test support for encoders: the repository's real
-// data folder and NetShare's UGR'16 sample decoded by the netflow-csv
-// format, natively. Tests skip when the data is absent.
+// data folder, NetShare's UGR'16 sample decoded by the netflow-csv format
+// and the shared packet captures decoded by the pcap format, natively.
+// Tests skip when the data is absent.
 package enctest
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/builtin/format/netflowcsv"
+	"github.com/netshare/netshare/builtin/format/pcap"
 	"github.com/netshare/netshare/internal/shareddata"
 	"github.com/netshare/netshare/sdk"
 	"github.com/netshare/netshare/sdk/sdktest"
@@ -49,6 +51,36 @@ func LoadUGR(t testing.TB) *abi.Batch {
 	}
 	out = append(out, b)
 	return concat(t, out)
+}
+
+// LoadPcap returns the packet records of the shared capture
+// ../shared/data/pcap/name, in the batches the pcap reader gave them: an
+// encoder fits on them in turn, as in the pipeline.
+func LoadPcap(t testing.TB, name string) []*abi.Batch {
+	t.Helper()
+	path := filepath.Join(DataDir(t), "pcap", name)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("%s: %v", path, err)
+	}
+	d := pcap.NewReader()
+	b, err := d.Decode(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := []*abi.Batch{clone(b)}
+	if b, _, err = d.End(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out = append(out, clone(b))
+	var n int
+	for _, b := range out {
+		n += b.Len()
+	}
+	if n == 0 {
+		t.Fatalf("%s: no packet records", path)
+	}
+	return out
 }
 
 func clone(b *abi.Batch) *abi.Batch {

@@ -73,7 +73,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		return nil, fmt.Errorf("ip-bits %s: min_flows %d and max_popular %d must not be negative", env.Column, minFlows, e.max)
 	}
 	if minFlows > 0 && e.max > 0 && !env.Params.Bool(abi.ParamPrivate) {
-		e.fit = popular.NewCounter(env.Column, minFlows)
+		e.fit = popular.NewCounter(env.Column, minFlows, false)
 	}
 	return e, nil
 }

@@ -2,6 +2,7 @@ package rank
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/netshare/netshare/abi"
@@ -18,6 +19,8 @@ func FuzzLoadDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"u8","values":[6],"weights":[1]}`), 0.5, -1.0)
 	f.Add([]byte(`{"type":"i64","popular":[-5],"values":[-9223372036854775808,9223372036854775807],"weights":[1,1]}`), 1.0, 0.0)
 	f.Add([]byte(`{"type":"u32","popular":[7]}`), 1.0, 0.0)
+	f.Add([]byte(`{"type":"u16","popular":[80],"heavy":[11,9],"heavy_weights":[10,30],"values":[100,200],"weights":[1,1]}`), 0.7, 0.2)
+	f.Add([]byte(`{"type":"u16","heavy":[9],"heavy_weights":[3]}`), 0.1, 0.9)
 	f.Fuzz(func(t *testing.T, raw []byte, x, y float64) {
 		e, err := New(sdk.Env{Column: "c", Params: sdk.Params{"min_flows": int64(5), "max_popular": int64(256), abi.ParamPrivate: false}})
 		if err != nil {
@@ -32,7 +35,7 @@ func FuzzLoadDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 		held := map[int64]bool{}
-		for _, v := range append(append([]int64(nil), st.Popular...), st.Values...) {
+		for _, v := range slices.Concat(st.Popular, st.Heavy, st.Values) {
 			held[v] = true
 		}
 		w := abi.Width(outs)

@@ -19,9 +19,9 @@
 package rank
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 
@@ -51,6 +51,7 @@ func init() {
 		Params: []abi.Param{
 			{Name: "min_flows", Type: abi.ParamInt, Default: int64(5), Doc: "a value seen in at least this many distinct flows gets a category of its own (0: ranks only)"},
 			{Name: "max_popular", Type: abi.ParamInt, Default: int64(256), Doc: "at most this many such categories, the most common values"},
+			{Name: "heavy", Type: abi.ParamBool, Default: false, Doc: "values in fewer than min_flows flows that hold min_flows times the records per flow of such values (a port one long flow held) share one category and are ranked among themselves"},
 			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: fitting is refused, since the decode table is the data's own values; a state fitted on a public trace still loads"},
 		},
 	}, New)
@@ -61,6 +62,7 @@ type Encoder struct {
 	column   string
 	minFlows int
 	max      int
+	heavy    bool
 	private  bool // fitting refused; a public state still loads
 
 	// Fit.
@@ -73,19 +75,41 @@ type Encoder struct {
 	st      state
 	loaded  bool
 	popIdx  map[int64]uint32
-	cum     []float64 // cum[i] = weight of values[:i], normalised so cum[n] = 1
+	tables  [2]table // heavyTable, otherTable
+	cats    [2]int   // each table's category; -1: none, or no softmax
 	hot, vw int
 	out     abi.Batch
 }
 
+// The two rank tables: the heavy values, and every other value without a
+// category of its own.
+const (
+	heavyTable = iota
+	otherTable
+)
+
+// table is one rank table: value i owns the slice [cum[i], cum[i+1]) of
+// [0, 1], cum[i] the weight of vals[:i], normalised so cum[n] = 1. The
+// other values are in ascending order; the heavy ones by their records,
+// then by value, with idx to find them.
+type table struct {
+	vals []int64
+	cum  []float64
+	idx  map[int64]int
+}
+
 // state is the fitted state. Values and Weights are the values without a
-// category, ascending, and the records each was seen in; value i owns the
-// slice [cum[i], cum[i+1]) of [0, 1].
+// category, ascending, and the records each was seen in; Heavy and
+// HeavyWeights the same for the heavy values, ordered by their records
+// (then by value), so that a heavy value's rank grows with how long its
+// flow is (docs/encoders.md, rank). Each is a table.
 type state struct {
-	Type    string  `json:"type"`
-	Popular []int64 `json:"popular,omitempty"`
-	Values  []int64 `json:"values,omitempty"`
-	Weights []int64 `json:"weights,omitempty"`
+	Type         string  `json:"type"`
+	Popular      []int64 `json:"popular,omitempty"`
+	Heavy        []int64 `json:"heavy,omitempty"`
+	HeavyWeights []int64 `json:"heavy_weights,omitempty"`
+	Values       []int64 `json:"values,omitempty"`
+	Weights      []int64 `json:"weights,omitempty"`
 }
 
 // New returns a rank encoder for env.Column.
@@ -98,13 +122,14 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 		private:  env.Params.Bool(abi.ParamPrivate),
 		minFlows: int(env.Params.Int("min_flows")),
 		max:      int(env.Params.Int("max_popular")),
+		heavy:    env.Params.Bool("heavy"),
 		rows:     map[int64]int64{},
 	}
 	if e.minFlows < 0 || e.max < 0 {
 		return nil, fmt.Errorf("rank %s: min_flows %d and max_popular %d must not be negative", e.column, e.minFlows, e.max)
 	}
 	if e.minFlows > 0 && e.max > 0 {
-		e.pop = popular.NewCounter(e.column, e.minFlows)
+		e.pop = popular.NewCounter(e.column, e.minFlows, e.heavy)
 	}
 	return e, nil
 }
@@ -155,15 +180,30 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 		return nil, fmt.Errorf("rank %s: fit saw no data", e.column)
 	}
 	st := state{Type: e.typ.String()}
-	isPop := map[int64]bool{}
+	taken := map[int64]bool{}
 	if e.pop != nil {
 		for _, v := range e.pop.Popular(e.max) {
 			st.Popular = append(st.Popular, int64(v))
-			isPop[int64(v)] = true
+			taken[int64(v)] = true
+		}
+		for _, v := range e.pop.Heavy() {
+			if _, ok := e.rows[int64(v)]; ok {
+				st.Heavy = append(st.Heavy, int64(v))
+				taken[int64(v)] = true
+			}
 		}
 	}
+	slices.SortFunc(st.Heavy, func(a, b int64) int {
+		if d := cmp.Compare(e.rows[a], e.rows[b]); d != 0 {
+			return d
+		}
+		return cmp.Compare(a, b)
+	})
+	for _, v := range st.Heavy {
+		st.HeavyWeights = append(st.HeavyWeights, e.rows[v])
+	}
 	for v := range e.rows {
-		if !isPop[v] {
+		if !taken[v] {
 			st.Values = append(st.Values, v)
 		}
 	}
@@ -175,9 +215,9 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 	return json.Marshal(st)
 }
 
-// Load restores a state: a softmax over the popular values and "any
-// other" when there are popular values, and the rank scalar when there
-// are others.
+// Load restores a state: a softmax over the popular values, one category
+// for the heavy values and one for "any other" when there is more than one
+// choice, and the rank scalar when there is a table.
 func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	var st state
 	if err := json.Unmarshal(raw, &st); err != nil {
@@ -195,7 +235,10 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 	if len(st.Values) != len(st.Weights) {
 		return nil, fmt.Errorf("rank %s: bad state: %d values and %d weights", e.column, len(st.Values), len(st.Weights))
 	}
-	if len(st.Values)+len(st.Popular) == 0 {
+	if len(st.Heavy) != len(st.HeavyWeights) {
+		return nil, fmt.Errorf("rank %s: bad state: %d heavy values and %d weights", e.column, len(st.Heavy), len(st.HeavyWeights))
+	}
+	if len(st.Values)+len(st.Heavy)+len(st.Popular) == 0 {
 		return nil, fmt.Errorf("rank %s: bad state: no values", e.column)
 	}
 	// Every value must fit the column it decodes into: the column's own
@@ -215,48 +258,97 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 		}
 		popIdx[v] = uint32(k)
 	}
-	var total float64
-	for i, v := range st.Values {
-		if err := fits(v); err != nil {
-			return nil, fmt.Errorf("rank %s: bad state: %w", e.column, err)
+	var tables [2]table
+	heavy := map[int64]bool{}
+	for t, tv := range [2]struct {
+		what      string
+		vals, wts []int64
+	}{{"heavy value", st.Heavy, st.HeavyWeights}, {"value", st.Values, st.Weights}} {
+		var total float64
+		for i, v := range tv.vals {
+			if err := fits(v); err != nil {
+				return nil, fmt.Errorf("rank %s: bad state: %s: %w", e.column, tv.what, err)
+			}
+			if i > 0 && t == otherTable && v <= tv.vals[i-1] {
+				return nil, fmt.Errorf("rank %s: bad state: values not strictly ascending at %d", e.column, i)
+			}
+			if i > 0 && t == heavyTable && (tv.wts[i] < tv.wts[i-1] || tv.wts[i] == tv.wts[i-1] && v <= tv.vals[i-1]) {
+				return nil, fmt.Errorf("rank %s: bad state: heavy values not in order of weight, then value, at %d", e.column, i)
+			}
+			if _, dup := popIdx[v]; dup {
+				return nil, fmt.Errorf("rank %s: bad state: %s %d is also popular", e.column, tv.what, v)
+			}
+			if heavy[v] {
+				return nil, fmt.Errorf("rank %s: bad state: value %d is also heavy", e.column, v)
+			}
+			if tv.wts[i] <= 0 {
+				return nil, fmt.Errorf("rank %s: bad state: %s %d has weight %d", e.column, tv.what, v, tv.wts[i])
+			}
+			total += float64(tv.wts[i])
 		}
-		if i > 0 && v <= st.Values[i-1] {
-			return nil, fmt.Errorf("rank %s: bad state: values not strictly ascending at %d", e.column, i)
+		if t == heavyTable {
+			for _, v := range tv.vals {
+				if heavy[v] {
+					return nil, fmt.Errorf("rank %s: bad state: heavy value %d listed twice", e.column, v)
+				}
+				heavy[v] = true
+			}
 		}
-		if _, dup := popIdx[v]; dup {
-			return nil, fmt.Errorf("rank %s: bad state: value %d is also popular", e.column, v)
+		if len(tv.vals) == 0 {
+			continue
 		}
-		if st.Weights[i] <= 0 {
-			return nil, fmt.Errorf("rank %s: bad state: value %d has weight %d", e.column, v, st.Weights[i])
+		cum := make([]float64, len(tv.vals)+1)
+		var run float64
+		for i, w := range tv.wts {
+			run += float64(w)
+			cum[i+1] = run / total
 		}
-		total += float64(st.Weights[i])
+		tables[t] = table{vals: tv.vals, cum: cum}
+		if t == heavyTable {
+			tables[t].idx = make(map[int64]int, len(tv.vals))
+			for i, v := range tv.vals {
+				tables[t].idx[v] = i
+			}
+		}
 	}
-	e.cum = make([]float64, len(st.Values)+1)
-	var run float64
-	for i, w := range st.Weights {
-		run += float64(w)
-		e.cum[i+1] = run / total
+	e.st, e.popIdx, e.tables, e.typ, e.loaded = st, popIdx, tables, typ, true
+	// The categories: the popular values, then one per table that has
+	// values; a softmax when there are popular values or both tables.
+	cats := len(st.Popular)
+	e.cats = [2]int{-1, -1}
+	for t := range tables {
+		if len(tables[t].vals) > 0 {
+			e.cats[t] = cats
+			cats++
+		}
 	}
-	e.st, e.popIdx, e.typ, e.loaded = st, popIdx, typ, true
 	var outs []abi.Output
 	e.hot, e.vw = 0, 0
-	if len(st.Popular) > 0 {
-		w := len(st.Popular)
-		if len(st.Values) > 0 {
-			w++ // "any other"
-		}
-		outs = append(outs, abi.Output{Name: e.column + ".popular", Width: w, Discrete: true, Activation: abi.ActSoftmax})
+	if len(st.Popular) > 0 || cats > 1 {
+		outs = append(outs, abi.Output{Name: e.column + ".popular", Width: cats, Discrete: true, Activation: abi.ActSoftmax})
 		e.hot = 1
+	} else {
+		e.cats = [2]int{-1, -1}
 	}
-	if len(st.Values) > 0 {
+	if len(tables[heavyTable].vals)+len(tables[otherTable].vals) > 0 {
 		outs = append(outs, abi.Output{Name: e.column + ".rank", Width: 1, Activation: abi.ActSigmoid})
 		e.vw = 1
 	}
 	return outs, nil
 }
 
+// onlyTable is the one table with values when there is no softmax to
+// choose between them.
+func (e *Encoder) onlyTable() int {
+	if len(e.tables[otherTable].vals) > 0 {
+		return otherTable
+	}
+	return heavyTable
+}
+
 // Encode writes each row's category and rank. A value not seen at fit
-// encodes as the nearest value without a category (ties to the lower).
+// encodes as the nearest value without a category (ties to the lower),
+// among the other values, or the heavy ones when there are no others.
 func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if !e.loaded {
 		return fmt.Errorf("rank %s: encode before load", e.column)
@@ -269,8 +361,6 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 	if out.HotWidth != e.hot || out.ValueWidth != e.vw || len(out.Hot) != n*e.hot || len(out.Values) != n*e.vw {
 		return fmt.Errorf("rank %s: encode into %d indices and %d values, want %d rows × (%d, %d)", e.column, len(out.Hot), len(out.Values), n, e.hot, e.vw)
 	}
-	vals := e.st.Values
-	other := uint32(len(e.st.Popular))
 	for r := range n {
 		v := c.Int(r)
 		if k, ok := e.popIdx[v]; ok {
@@ -285,11 +375,21 @@ func (e *Encoder) Encode(b *abi.Batch, out *abi.Encoded) error {
 			out.Hot[r] = e.nearestPopular(v)
 			continue
 		}
-		if e.hot > 0 {
-			out.Hot[r] = other
+		t := e.onlyTable()
+		i, heavy := e.tables[heavyTable].idx[v]
+		switch {
+		case heavy:
+			t = heavyTable
+		case t == otherTable:
+			i = nearest(e.tables[t].vals, v)
+		default:
+			i = nearestAny(e.tables[t].vals, v)
 		}
-		i := nearest(vals, v)
-		out.Values[r] = (e.cum[i] + e.cum[i+1]) / 2
+		if e.hot > 0 {
+			out.Hot[r] = uint32(e.cats[t])
+		}
+		tb := &e.tables[t]
+		out.Values[r] = (tb.cum[i] + tb.cum[i+1]) / 2
 	}
 	return nil
 }
@@ -309,22 +409,32 @@ func nearest(vals []int64, v int64) int {
 	return i
 }
 
-func (e *Encoder) nearestPopular(v int64) uint32 {
-	best, bestD := uint32(0), uint64(math.MaxUint64)
-	for k, p := range e.st.Popular {
-		d := uint64(v - p)
-		if v < p {
-			d = uint64(p - v)
-		}
-		if d < bestD || (d == bestD && p < e.st.Popular[best]) {
-			best, bestD = uint32(k), d
+// nearestAny returns the index of the value in vals, in any order,
+// closest to v, the lower value on ties.
+func nearestAny(vals []int64, v int64) int {
+	best := 0
+	for i, x := range vals {
+		d, bd := absDiff(v, x), absDiff(v, vals[best])
+		if d < bd || (d == bd && x < vals[best]) {
+			best = i
 		}
 	}
 	return best
 }
 
-// Decode maps each row's category, or its rank through the cumulative
-// weights, back to a value.
+func absDiff(a, b int64) uint64 {
+	if a < b {
+		return uint64(b - a)
+	}
+	return uint64(a - b)
+}
+
+func (e *Encoder) nearestPopular(v int64) uint32 {
+	return uint32(nearestAny(e.st.Popular, v))
+}
+
+// Decode maps each row's category, or its rank through its table's
+// cumulative weights, back to a value.
 func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	if !e.loaded {
 		return nil, fmt.Errorf("rank %s: decode before load", e.column)
@@ -337,11 +447,12 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 	}
 	col := &e.out.Columns[0]
 	*col = abi.Column{Name: e.column, Type: e.typ, U8: col.U8[:0], U16: col.U16[:0], U32: col.U32[:0], I64: col.I64[:0]}
-	pop, vals := e.st.Popular, e.st.Values
-	last := len(vals) - 1
+	pop := e.st.Popular
 	width := len(pop)
-	if e.vw > 0 {
-		width++
+	for _, k := range e.cats {
+		if k >= 0 {
+			width++
+		}
 	}
 	for r := range in.Rows {
 		if e.hot > 0 && int(in.Hot[r]) >= width {
@@ -351,10 +462,18 @@ func (e *Encoder) Decode(in *abi.Encoded) (*abi.Batch, error) {
 		if e.hot > 0 && int(in.Hot[r]) < len(pop) {
 			v = pop[in.Hot[r]]
 		} else {
+			t := e.onlyTable()
+			if e.hot > 0 && int(in.Hot[r]) == e.cats[heavyTable] {
+				t = heavyTable
+			} else if e.hot > 0 {
+				t = otherTable
+			}
 			// The value whose slice holds u: the first i with cum[i+1] > u.
+			tb := &e.tables[t]
 			u := fmath.Clamp01(in.Values[r])
-			i := sort.Search(last, func(i int) bool { return e.cum[i+1] > u })
-			v = vals[i]
+			last := len(tb.vals) - 1
+			i := sort.Search(last, func(i int) bool { return tb.cum[i+1] > u })
+			v = tb.vals[i]
 		}
 		if err := col.AppendInt(v); err != nil {
 			return nil, fmt.Errorf("rank %s: row %d: %w", e.column, r, err)

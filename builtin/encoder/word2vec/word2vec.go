@@ -228,7 +228,7 @@ func New(env sdk.Env) (sdk.FieldEncoder, error) {
 	}
 	if m := p.Int("min_flows"); m > 0 && e.maxPopular > 0 && e.pretrained == nil {
 		for _, s := range e.sentence {
-			e.counters = append(e.counters, popular.NewCounter(s, m))
+			e.counters = append(e.counters, popular.NewCounter(s, m, false))
 		}
 	}
 	if p.Bool(abi.ParamPrivate) && e.pretrained == nil {
