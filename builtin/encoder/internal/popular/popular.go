@@ -102,12 +102,11 @@ func (c *Counter) Add(b *abi.Batch, value func(row int) uint64) {
 
 // prune forgets the values neither popular nor heavy, and keeps the
 // Capacity/2 popular ones and the Capacity/4 heavy ones with the most
-// rows. A forgotten value's records
-// and flows stay in the rare totals.
+// rows. A forgotten value's records and flows stay in the rare totals.
 func (c *Counter) prune() {
 	heavy := c.heavyRows()
 	for v, t := range c.seen {
-		if !c.popular(t, heavy) {
+		if !c.kept(t, heavy) {
 			delete(c.seen, v)
 		}
 	}
@@ -137,7 +136,8 @@ func (c *Counter) isHeavy(t *tally, heavy float64) bool {
 	return heavy > 0 && len(t.flows) < c.minFlows && float64(t.rows) >= heavy
 }
 
-func (c *Counter) popular(t *tally, heavy float64) bool {
+// kept reports a value that pruning keeps: popular or heavy.
+func (c *Counter) kept(t *tally, heavy float64) bool {
 	return len(t.flows) >= c.minFlows || c.isHeavy(t, heavy)
 }
 
