@@ -279,20 +279,18 @@ func (e *Encoder) Load(raw []byte) ([]abi.Output, error) {
 				return nil, fmt.Errorf("rank %s: bad state: %s %d is also popular", e.column, tv.what, v)
 			}
 			if heavy[v] {
+				if t == heavyTable {
+					return nil, fmt.Errorf("rank %s: bad state: heavy value %d listed twice", e.column, v)
+				}
 				return nil, fmt.Errorf("rank %s: bad state: value %d is also heavy", e.column, v)
+			}
+			if t == heavyTable {
+				heavy[v] = true
 			}
 			if tv.wts[i] <= 0 {
 				return nil, fmt.Errorf("rank %s: bad state: %s %d has weight %d", e.column, tv.what, v, tv.wts[i])
 			}
 			total += float64(tv.wts[i])
-		}
-		if t == heavyTable {
-			for _, v := range tv.vals {
-				if heavy[v] {
-					return nil, fmt.Errorf("rank %s: bad state: heavy value %d listed twice", e.column, v)
-				}
-				heavy[v] = true
-			}
 		}
 		if len(tv.vals) == 0 {
 			continue

@@ -259,6 +259,7 @@ func TestBadStates(t *testing.T) {
 		{`{"type":"u8","heavy":[1],"heavy_weights":[1],"values":[1],"weights":[1]}`, "also heavy"},
 		{`{"type":"u8","popular":[1],"heavy":[1],"heavy_weights":[1]}`, "also popular"},
 		{`{"type":"u8","heavy":[300],"heavy_weights":[1]}`, "does not fit"},
+		{`{"type":"u8","heavy":[5,5],"heavy_weights":[1,2]}`, "listed twice"},
 		{`{"type":"u8"}`, "no values"},
 		{`{`, "bad state"},
 	}
