@@ -96,12 +96,12 @@ func (c *Config) check(name string, text []byte) error {
 	}
 	switch c.Privacy.Copies {
 	case "auto", "keep":
-	case "drop":
+	case "redraw", "drop":
 		if c.Privacy.Enabled {
-			bad("privacy", "copies", "\"drop\" consults the private data outside the DP accountant; use \"auto\" or \"keep\" under privacy")
+			bad("privacy", "copies", "%q consults the private data outside the DP accountant; use \"auto\" or \"keep\" under privacy", c.Privacy.Copies)
 		}
 	default:
-		bad("privacy", "copies", "%q, want \"auto\", \"drop\" or \"keep\"", c.Privacy.Copies)
+		bad("privacy", "copies", "%q, want \"auto\", \"redraw\", \"drop\" or \"keep\"", c.Privacy.Copies)
 	}
 	if c.Release.MaxEpsilon < 0 {
 		bad("release", "max_epsilon", "%g, want ≥ 0 (0: no limit)", c.Release.MaxEpsilon)

@@ -133,16 +133,22 @@ type Privacy struct {
 	// guarantee: the run's privacy.json and report say it is not private.
 	InsecureReproducibleNoise bool `toml:"insecure_reproducible_noise"`
 	// Copies says what generation does with synthetic flows whose key is
-	// exactly a training flow's: "drop" them, "keep" them, or "auto", which
-	// drops without DP and keeps under DP (dropping consults the private
-	// data outside the accountant).
+	// exactly a training flow's: "redraw" one key field, "drop" them,
+	// "keep" them, or "auto", which redraws without DP and keeps under DP
+	// (either consults the private data outside the accountant).
 	Copies string `toml:"copies"`
 }
 
-// DropCopies reports whether generation drops exact copies of training
-// flow keys.
-func (p Privacy) DropCopies() bool {
-	return p.Copies == "drop" || (p.Copies == "auto" && !p.Enabled)
+// CopyGuard is what generation does with exact copies of training flow
+// keys: "redraw", "drop" or "keep" ("auto" resolved).
+func (p Privacy) CopyGuard() string {
+	switch {
+	case p.Copies != "auto":
+		return p.Copies
+	case p.Enabled:
+		return "keep"
+	}
+	return "redraw"
 }
 
 // Output says what to write.

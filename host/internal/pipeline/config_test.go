@@ -48,6 +48,8 @@ func TestParseErrors(t *testing.T) {
 		{"privacy without flow length", minimal + "[privacy]\nenabled = true\nepsilon = 1.0\n", `flows.max_flow_len: must be set when privacy is enabled`},
 		{"bad pin", minimal + "[[plugins.module]]\npath = \"x.wasm\"\nsha256 = \"abc\"\n", `sha256 "abc" is not 64 hex digits`},
 		{"model validation", minimal + "[model]\nbatch_size = -1\n", `batch_size = -1, want > 0`},
+		{"bad copy guard", minimal + "[privacy]\ncopies = \"hide\"\n", `p.toml:5: privacy.copies: "hide", want "auto", "redraw", "drop" or "keep"`},
+		{"redraw under privacy", minimal + "[flows]\nmax_flow_len = 10\n[privacy]\nenabled = true\nepsilon = 1.0\ncopies = \"redraw\"\n", `privacy.copies: "redraw" consults the private data`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +58,28 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("got %v\nwant it to contain %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// "auto" redraws copies without DP and keeps them under DP; the others
+// mean what they say.
+func TestCopyGuard(t *testing.T) {
+	tests := []struct {
+		copies  string
+		private bool
+		want    string
+	}{
+		{"auto", false, "redraw"},
+		{"auto", true, "keep"},
+		{"redraw", false, "redraw"},
+		{"drop", false, "drop"},
+		{"keep", false, "keep"},
+		{"keep", true, "keep"},
+	}
+	for _, tt := range tests {
+		if got := (Privacy{Copies: tt.copies, Enabled: tt.private}).CopyGuard(); got != tt.want {
+			t.Errorf("copies %q, DP %v: %q, want %q", tt.copies, tt.private, got, tt.want)
+		}
 	}
 }
 

@@ -35,8 +35,12 @@ type chunkChoice struct {
 	// score plus copy penalty: score.ChooseByScores).
 	Criterion   []float64 `json:"criterion,omitempty"`
 	CopyPenalty []float64 `json:"copy_penalty,omitempty"`
-	// CopiesDropped counts the flows dropped as exact copies of training
-	// flow keys.
+	// Copies counts the generated flows whose key was a training flow's;
+	// CopiesRedrawn the flows (copies, or sharing a key with an earlier
+	// synthetic flow) given a key of their own by redrawing one key
+	// field, and CopiesDropped those dropped instead (guardFlows).
+	Copies        int                  `json:"copies"`
+	CopiesRedrawn int                  `json:"copies_redrawn"`
 	CopiesDropped int                  `json:"copies_dropped"`
 	Scores        []map[string]float64 `json:"scores,omitempty"`
 }
@@ -44,7 +48,7 @@ type chunkChoice struct {
 // generateKey is the generate stage's key: the training, the metrics
 // that choose checkpoints, the copy guard and session completion.
 func (r *runner) generateKey() string {
-	return newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).json("copies", r.cfg.Privacy.DropCopies()).json("sessions", r.cfg.CompleteSessions()).sum()
+	return newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).str("copies", r.cfg.Privacy.CopyGuard()).json("sessions", r.cfg.CompleteSessions()).sum()
 }
 
 // chunkPartFile and chunkChoiceFile are where generating chunk k leaves
@@ -292,15 +296,17 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 	return r.imposeMarginals(cands[best], k, g.margs, g.released), ch, nil
 }
 
-// mergeChunks drops copies of training flows, cuts each chunk's records
-// to its span, joins the chunks in time order and writes the synthetic
-// records and the checkpoint choices.
+// mergeChunks gives each generated flow a key of its own that copies no
+// training flow's (guardFlows), cuts each chunk's records to its span,
+// joins the chunks in time order and writes the synthetic records and the
+// checkpoint choices.
 func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath, choicePath string) error {
 	var realKeys map[string]struct{}
-	if r.cfg.Privacy.DropCopies() {
+	guard := r.cfg.Privacy.CopyGuard()
+	if guard != "keep" {
 		realKeys = flowKeys(r.records, r.cfg.Flows.Key)
 	}
-	dropped := 0
+	var total guardStats
 	var kept []*abi.Batch
 	var choices []chunkChoice
 	last := len(parts) - 1
@@ -316,15 +322,19 @@ func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath,
 		if k == last {
 			p = fitToEnd(p, lo, hi)
 		}
-		deduped, copies := dedupeFlows(p, r.cfg.Flows.Key, realKeys)
-		part := truncateToSpan(deduped, lo, hi)
-		ch.Records, ch.CopiesDropped = part.Len(), copies
-		dropped += copies
+		rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x636f7079<<8|uint64(k)))
+		guarded, st := guardFlows(p, r.cfg.Flows.Key, realKeys, guard == "redraw", rng)
+		part := truncateToSpan(guarded, lo, hi)
+		ch.Records, ch.Copies, ch.CopiesRedrawn, ch.CopiesDropped = part.Len(), st.Copies, st.Redrawn, st.Dropped
+		total.Copies += st.Copies
+		total.Shared += st.Shared
+		total.Redrawn += st.Redrawn
+		total.Dropped += st.Dropped
 		kept = append(kept, part)
 		choices = append(choices, ch)
 	}
-	if dropped > 0 {
-		fmt.Fprintf(r.out, "generate dropped %d synthetic flows whose key copies a training flow's (privacy.copies)\n", dropped)
+	if total.Copies+total.Shared > 0 {
+		fmt.Fprintf(r.out, "generate: %d synthetic flows had a training flow's key (privacy.copies = %q) and %d another synthetic flow's; %d got a key field redrawn, %d were dropped\n", total.Copies, guard, total.Shared, total.Redrawn, total.Dropped)
 	}
 	syn, err := concatByTime(kept)
 	if err != nil {
@@ -580,40 +590,6 @@ func flowKeys(b *abi.Batch, key []string) map[string]struct{} {
 		out[string(buf)] = struct{}{}
 	}
 	return out
-}
-
-// dedupeFlows keeps, of generated flows sharing a flow key, the first:
-// two flows with one 5-tuple would read as one flow in the output. It
-// drops every flow whose key is in drop (the training flows' keys, when
-// privacy.copies drops exact copies: docs/privacy.md) and returns how many
-// flows that removed.
-func dedupeFlows(b *abi.Batch, key []string, drop map[string]struct{}) (*abi.Batch, int) {
-	fc := b.Column(abi.FlowColumn)
-	if fc == nil {
-		return b, 0
-	}
-	appendKey := flowKeyer(b, key)
-	owner := map[string]uint32{}
-	copied := map[uint32]bool{}
-	keep := make([]int32, 0, b.Len())
-	buf := make([]byte, 0, 64)
-	for i := 0; i < b.Len(); i++ {
-		buf = appendKey(buf[:0], i)
-		f := fc.U32[i]
-		if _, ok := drop[string(buf)]; ok {
-			copied[f] = true
-			continue
-		}
-		if o, ok := owner[string(buf)]; ok && o != f {
-			continue
-		}
-		owner[string(buf)] = f
-		keep = append(keep, int32(i))
-	}
-	out := b.Take(keep)
-	fi := slices.IndexFunc(out.Columns, func(c abi.Column) bool { return c.Name == abi.FlowColumn })
-	out.Columns = slices.Delete(out.Columns, fi, fi+1)
-	return out, len(copied)
 }
 
 // chunkSpan is the time range chunk k's synthetic records must fall in:

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/release"
 )
 
@@ -69,38 +67,5 @@ func TestRunRelease(t *testing.T) {
 	rate, ok := scores.Metrics["audit.exact_copy.tuple_rate"]
 	if !ok || rate != 0 {
 		t.Errorf("audit copy rate %v (present %v), want 0 after the copy guard", rate, ok)
-	}
-}
-
-// TestDedupeFlowsDropsCopies checks generation's copy guard: a synthetic
-// flow whose key is a training flow's is dropped whole, and of two
-// synthetic flows sharing a key the first is kept.
-func TestDedupeFlowsDropsCopies(t *testing.T) {
-	b := &abi.Batch{Columns: []abi.Column{
-		{Name: "srcport", Type: abi.TypeU16, U16: []uint16{1, 1, 2, 2, 3, 3, 2}},
-		{Name: "pkt_len", Type: abi.TypeU16, U16: []uint16{10, 11, 20, 21, 30, 31, 40}},
-		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 0, 1, 1, 2, 2, 3}},
-	}}
-	real := &abi.Batch{Columns: []abi.Column{{Name: "srcport", Type: abi.TypeU16, U16: []uint16{3, 9}}}}
-	tests := []struct {
-		name    string
-		drop    map[string]struct{}
-		want    []uint16
-		dropped int
-	}{
-		{"keep copies", nil, []uint16{10, 11, 20, 21, 30, 31}, 0},
-		{"drop copies", flowKeys(real, []string{"srcport"}), []uint16{10, 11, 20, 21}, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, n := dedupeFlows(b, []string{"srcport"}, tc.drop)
-			got := out.Column("pkt_len").U16
-			if n != tc.dropped || !slices.Equal(got, tc.want) {
-				t.Errorf("kept %v, dropped %d; want %v, %d", got, n, tc.want, tc.dropped)
-			}
-			if out.Column(abi.FlowColumn) != nil {
-				t.Error("the _flow column survived")
-			}
-		})
 	}
 }
