@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/encoding"
 )
 
 // guardStats counts what the copy guard did to one generated chunk.
@@ -291,10 +292,7 @@ func (g *guard) origKey(dst []byte, mask, c int) []byte {
 	return dst
 }
 
-func appendCell(dst []byte, c cell) []byte {
-	dst = binary.LittleEndian.AppendUint64(dst, c.i)
-	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.f))
-}
+func appendCell(dst []byte, c cell) []byte { return binary.LittleEndian.AppendUint64(dst, uint64(c)) }
 
 // redraw tries each key field but the coarsest, most distinct first, and
 // for each its pools, finest stratum first, then the flows of the same
@@ -371,45 +369,30 @@ func (g *guard) try(j, row, n int, value func(int) (cell, bool), rng *rand.Rand,
 	return 0, false
 }
 
-// cell is one value of a key column: integers, addresses and string
-// codes in i, floats in f.
-type cell struct {
-	i uint64
-	f float64
-}
+// cell is one value of a key column: an integer or address as Int gives
+// it, a float's bits, or a string's code.
+type cell uint64
 
 func getCell(c *abi.Column, r int) cell {
-	switch c.Type {
-	case abi.TypeU8:
-		return cell{i: uint64(c.U8[r])}
-	case abi.TypeU16:
-		return cell{i: uint64(c.U16[r])}
-	case abi.TypeU32, abi.TypeIPv4:
-		return cell{i: uint64(c.U32[r])}
-	case abi.TypeI64, abi.TypeTime:
-		return cell{i: uint64(c.I64[r])}
-	case abi.TypeF64:
-		return cell{f: c.F64[r]}
-	case abi.TypeString:
-		return cell{i: uint64(c.Codes[r])}
+	switch {
+	case c.Type == abi.TypeF64:
+		return cell(math.Float64bits(c.F64[r]))
+	case c.Type == abi.TypeString:
+		return cell(c.Codes[r])
+	case c.Type.IsInt():
+		return cell(c.Int(r))
 	}
 	panic(fmt.Sprintf("copy guard: key column %s of type %v", c.Name, c.Type))
 }
 
 func setCell(c *abi.Column, r int, v cell) {
-	switch c.Type {
-	case abi.TypeU8:
-		c.U8[r] = uint8(v.i)
-	case abi.TypeU16:
-		c.U16[r] = uint16(v.i)
-	case abi.TypeU32, abi.TypeIPv4:
-		c.U32[r] = uint32(v.i)
-	case abi.TypeI64, abi.TypeTime:
-		c.I64[r] = int64(v.i)
-	case abi.TypeF64:
-		c.F64[r] = v.f
-	case abi.TypeString:
-		c.Codes[r] = uint32(v.i)
+	switch {
+	case c.Type == abi.TypeF64:
+		c.F64[r] = math.Float64frombits(uint64(v))
+	case c.Type == abi.TypeString:
+		c.Codes[r] = uint32(v)
+	case c.Type.IsInt():
+		encoding.SetInt(c, r, int64(v))
 	default:
 		panic(fmt.Sprintf("copy guard: key column %s of type %v", c.Name, c.Type))
 	}

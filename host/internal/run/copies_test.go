@@ -219,3 +219,25 @@ func BenchmarkGuardFlows(b *testing.B) {
 		guardFlows(in, portKey, rk, true, rand.New(rand.NewPCG(1, 2)))
 	}
 }
+
+// Zeek's protocol is a string column and its addresses IPv4: the guard
+// reads and writes them as any other.
+func TestGuardFlowsStringAndAddressKeys(t *testing.T) {
+	b := &abi.Batch{Columns: []abi.Column{
+		{Name: "srcip", Type: abi.TypeIPv4, U32: []uint32{10, 11, 12, 13}},
+		{Name: "dstport", Type: abi.TypeU16, U16: []uint16{443, 443, 80, 53}},
+		{Name: "proto", Type: abi.TypeString, Dict: []string{"tcp", "udp"}, Codes: []uint32{0, 0, 0, 1}},
+		{Name: abi.FlowColumn, Type: abi.TypeU32, U32: []uint32{0, 1, 2, 3}},
+	}}
+	key := []string{"srcip", "dstport", "proto"}
+	real := flowKeys(b.Take([]int32{0}), key) // flow 0 copies a training flow
+	out, st := guardFlows(b, key, real, true, rand.New(rand.NewPCG(1, 1)))
+	if want := (guardStats{Copies: 1, Redrawn: 1}); st != want {
+		t.Fatalf("%+v, want %+v", st, want)
+	}
+	// srcip is the most varied field; the TCP flows' addresses 11 and 12
+	// are the stratum's, and (11, 443) is flow 1's: only 12 is free.
+	if ip, port, proto := out.Column("srcip").U32[0], out.Column("dstport").U16[0], out.Column("proto").String(0); ip != 12 || port != 443 || proto != "tcp" {
+		t.Fatalf("flow 0 is (%d, %d, %s), want (12, 443, tcp)", ip, port, proto)
+	}
+}
