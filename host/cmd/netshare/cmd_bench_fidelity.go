@@ -214,7 +214,7 @@ func (b *fidelityBench) trace(w io.Writer, path string, ref *reference) error {
 	if err != nil {
 		return err
 	}
-	syn, err := readTrace(ctx, h, res.Output, ropt, b.stderr)
+	syn, err := readTrace(ctx, h, res.Output, outputReadOptions(cfg, b.seed), b.stderr)
 	if err != nil {
 		return err
 	}

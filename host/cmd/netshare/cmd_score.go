@@ -113,6 +113,10 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	readOpt.Seed = *seed
+	synOpt := readOpt
+	if cfg != nil && *format == "" {
+		synOpt = outputReadOptions(cfg, *seed)
+	}
 
 	ctx := context.Background()
 	h, err := plugin.NewHost(ctx, opts)
@@ -130,7 +134,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	syn, err := readTrace(ctx, h, synPath, readOpt, stderr)
+	syn, err := readTrace(ctx, h, synPath, synOpt, stderr)
 	if err != nil {
 		return err
 	}
@@ -263,4 +267,15 @@ func readTrace(ctx context.Context, h *plugin.Host, path string, opt trace.Optio
 		return nil, fmt.Errorf("%s: no records", path)
 	}
 	return t.Records, nil
+}
+
+// outputReadOptions reads a synthetic trace the pipeline cfg wrote: in the
+// output's format and layout, which the input's parameters (a headerless
+// CSV's column mapping) do not read.
+func outputReadOptions(cfg *pipeline.Config, seed int64) trace.Options {
+	o := trace.Options{Seed: seed, Format: cfg.Output.Format, Params: cfg.Output.Params}
+	if o.Format == "" {
+		o.Format = cfg.Input.Format
+	}
+	return o
 }

@@ -53,6 +53,44 @@ func TestScoreJSONSelf(t *testing.T) {
 	}
 }
 
+// With -c, the real trace reads with the input's parameters and the
+// synthetic one in the output's layout: the raw nfdump export against
+// itself converted to netflow-csv scores 0.
+func TestScoreMappedInput(t *testing.T) {
+	nf := shareddata.Path(t, "flows/ugr16_july-week5_first5k_nfdump-noheader.csv")
+	dir := t.TempDir()
+	params := `{"header":false,"time_format":"2006-01-02 15:04:05","time_is":"end","table":{"ts":"0","td":"1","srcip":"2","dstip":"3","srcport":"4","dstport":"5","proto":"6","pkt":"10","byt":"11"}}`
+	syn := filepath.Join(dir, "syn.csv")
+	if _, errs, rc := runCmd(t, "convert", nf, syn, "--from", "netflow-csv", "--to", "netflow-csv", "--from-params", params); rc != 0 {
+		t.Fatalf("convert: rc %d: %s", rc, errs)
+	}
+	cfg := filepath.Join(dir, "p.toml")
+	if err := os.WriteFile(cfg, []byte(`[input]
+paths = ["x"]
+format = "netflow-csv"
+[input.params]
+header = false
+time_format = "2006-01-02 15:04:05"
+time_is = "end"
+table = {ts = "0", td = "1", srcip = "2", dstip = "3", srcport = "4", dstport = "5", proto = "6", pkt = "10", byt = "11"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, rc := runCmd(t, "score", "-c", cfg, nf, syn, "--json", "--noise-floor=false")
+	if rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errs)
+	}
+	var got struct {
+		Metrics map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if len(got.Metrics) == 0 || got.Metrics["protoxdstport_tvd"] != 0 || got.Metrics["pkt_emd"] != 0 {
+		t.Errorf("scores %v: want 0 for a trace against its own conversion", got.Metrics)
+	}
+}
+
 func TestScoreReportAndRebuild(t *testing.T) {
 	realPath := shareddata.Path(t, "pcap/caida_equinix-nyc_2018-03-15_10kpkts.pcapng")
 	synPath := shareddata.Path(t, "pcap/stopddos_amp.TCP.reflection.SYNACK.pcap")
