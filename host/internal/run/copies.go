@@ -40,11 +40,10 @@ const distinctSample = 1 << 16
 // coarser key fields where one is free (guard.redraw): each field's
 // distribution and what it goes with stay the model's, as in data
 // swapping for disclosure control (Dalenius and Reiss, J. Stat. Plan.
-// Inference 1982).
-// Dropping the flow instead removes exactly the flows whose keys are easy
-// to hit: on CTU-Normal-43, 19% of the flows, most of them to the trace's
-// busiest service (docs/privacy.md). A flow no redraw separates is
-// dropped.
+// Inference 1982). Dropping the flow instead removes exactly the flows
+// whose keys are easy to hit: on CTU-Normal-43, 19% of the flows, most of
+// them to the trace's busiest service (docs/privacy.md). A flow no redraw
+// separates is dropped.
 func guardFlows(b *abi.Batch, key []string, real map[string]struct{}, redrawCopies bool, rng *rand.Rand) (*abi.Batch, guardStats) {
 	var st guardStats
 	fc := b.Column(abi.FlowColumn)
@@ -214,13 +213,13 @@ func (g *guard) shared(j int) []int {
 			others = append(others, i)
 		}
 	}
-	rank := map[int]int{}
-	for r, i := range g.order {
-		rank[i] = r
-	}
 	if len(others) > 6 { // a long key: the coarsest field alone
 		g.masks[j] = []int{1 << coarsest}
 		return g.masks[j]
+	}
+	rank := map[int]int{}
+	for r, i := range g.order {
+		rank[i] = r
 	}
 	var masks []int
 	for sub := 0; sub < 1<<len(others); sub++ {
@@ -342,9 +341,8 @@ func (g *guard) redraw(fi int, rng *rand.Rand, free func(row int) bool) bool {
 
 // try puts n candidate values of field j on row, from a random one on,
 // skipping unavailable ones, the row's own and values already tried (at
-// most maxRedraws),
-// until free accepts one; it returns the candidate's index. The row is
-// left as it was.
+// most maxRedraws), until free accepts one; it returns the candidate's
+// index. The row is left as it was.
 func (g *guard) try(j, row, n int, value func(int) (cell, bool), rng *rand.Rand, free func(row int) bool) (int, bool) {
 	if n == 0 {
 		return 0, false
