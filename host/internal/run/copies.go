@@ -61,19 +61,7 @@ func guardFlows(b *abi.Batch, key []string, real map[string]struct{}, redrawCopi
 			}
 		}
 	}
-	fc = b.Column(abi.FlowColumn)
-	// Each flow's rows, in order of first appearance.
-	var flows [][]int32
-	index := map[uint32]int{}
-	for i, f := range fc.U32 {
-		k, ok := index[f]
-		if !ok {
-			k = len(flows)
-			index[f] = k
-			flows = append(flows, nil)
-		}
-		flows[k] = append(flows[k], int32(i))
-	}
+	flows := flowRows(b.Column(abi.FlowColumn))
 	appendKey := flowKeyer(b, key)
 	// Fields in order of distinct generated values, most first, counted
 	// on the first distinctSample flows: the order needs no more, and
@@ -92,57 +80,54 @@ func guardFlows(b *abi.Batch, key []string, real map[string]struct{}, redrawCopi
 	}
 	slices.SortStableFunc(order, func(a, c int) int { return distinct[c] - distinct[a] })
 
-	// The keys as generated: a redraw must not take one that a later
-	// flow holds.
+	// The keys taken: every key as generated (a redraw must not take one
+	// that a later flow holds), and each redrawn flow's new key.
 	held := make(map[string]int, len(flows))
 	buf := make([]byte, 0, 64)
 	for fi := len(flows) - 1; fi >= 0; fi-- {
 		buf = appendKey(buf[:0], int(flows[fi][0]))
 		held[string(buf)] = fi
 	}
-	redrawn := map[string]struct{}{}
 	free := func(row int) bool {
 		buf = appendKey(buf[:0], row)
 		_, copied := real[string(buf)]
 		_, taken := held[string(buf)]
-		_, again := redrawn[string(buf)]
-		return !copied && !taken && !again
+		return !copied && !taken
 	}
-	// Which flows collide: the copies (redrawn or dropped) and the later
-	// holders of a shared key.
+	// Which flows collide: the copies (redrawn, or dropped here) and the
+	// later holders of a shared key.
+	keepFlow := make([]bool, len(flows))
 	collide := make([]bool, len(flows))
 	for fi, rows := range flows {
 		buf = appendKey(buf[:0], int(rows[0]))
-		if _, copied := real[string(buf)]; copied {
+		switch _, copied := real[string(buf)]; {
+		case copied:
 			st.Copies++
 			collide[fi] = redrawCopies
 			if !redrawCopies {
 				st.Dropped++
 			}
-		} else if held[string(buf)] != fi {
+		case held[string(buf)] != fi:
 			st.Shared++
 			collide[fi] = true
+		default:
+			keepFlow[fi] = true
 		}
 	}
 	g := newGuard(flows, keyCols, order, collide)
 	keep := make([]int32, 0, b.Len())
 	for fi, rows := range flows {
-		buf = appendKey(buf[:0], int(rows[0]))
-		_, copied := real[string(buf)]
-		switch {
-		case !collide[fi] && copied: // dropped above
-			continue
-		case !collide[fi]:
-			keep = append(keep, rows...)
-			continue
-		}
-		if !g.redraw(fi, rng, free) {
-			st.Dropped++
+		if collide[fi] {
+			if !g.redraw(fi, rng, free) {
+				st.Dropped++
+				continue
+			}
+			st.Redrawn++
+			buf = appendKey(buf[:0], int(rows[0]))
+			held[string(buf)] = fi
+		} else if !keepFlow[fi] {
 			continue
 		}
-		st.Redrawn++
-		buf = appendKey(buf[:0], int(rows[0]))
-		redrawn[string(buf)] = struct{}{}
 		keep = append(keep, rows...)
 	}
 	slices.Sort(keep)
@@ -168,7 +153,7 @@ type guard struct {
 	// pools groups the colliding flows by the fields a stratum shares
 	// (a bit mask over cols), per redrawn field.
 	pools map[[2]int]map[string][]int32
-	masks map[int][]int // field → shared's answer
+	masks [][]int // per field, the strata it is redrawn in (shared)
 	// strata holds, per coarsest value, every flow: the fallback where
 	// no pool has a free value, which repeats a value another flow holds.
 	strata map[cell][]int32
@@ -180,6 +165,12 @@ func newGuard(flows [][]int32, cols []*abi.Column, order []int, collide []bool) 
 		if c {
 			g.ci[int32(fi)] = int32(len(g.collide))
 			g.collide = append(g.collide, int32(fi))
+		}
+	}
+	g.masks = make([][]int, len(cols))
+	if len(order) > 1 {
+		for _, j := range order[:len(order)-1] {
+			g.masks[j] = g.shared(j)
 		}
 	}
 	g.orig, g.dealt = make([][]cell, len(cols)), make([][]bool, len(cols))
@@ -200,12 +191,6 @@ func (g *guard) coarse(row int) cell { return getCell(g.cols[g.order[len(g.order
 // field hold, or copy, exactly the keys a redraw must avoid); larger
 // sets first, and of equal size the one keeping coarser fields.
 func (g *guard) shared(j int) []int {
-	if g.masks == nil {
-		g.masks = map[int][]int{}
-	}
-	if m, ok := g.masks[j]; ok {
-		return m
-	}
 	coarsest := g.order[len(g.order)-1]
 	var others []int
 	for _, i := range g.order[:len(g.order)-1] {
@@ -214,8 +199,7 @@ func (g *guard) shared(j int) []int {
 		}
 	}
 	if len(others) > 6 { // a long key: the coarsest field alone
-		g.masks[j] = []int{1 << coarsest}
-		return g.masks[j]
+		return []int{1 << coarsest}
 	}
 	rank := map[int]int{}
 	for r, i := range g.order {
@@ -251,7 +235,6 @@ func (g *guard) shared(j int) []int {
 		}
 		return cb - ca
 	})
-	g.masks[j] = masks
 	return masks
 }
 
@@ -318,7 +301,7 @@ func (g *guard) redraw(fi int, rng *rand.Rand, free func(row int) bool) bool {
 	}
 	members := g.strata[g.coarse(first)]
 	for _, j := range g.order[:len(g.order)-1] {
-		for _, mask := range g.shared(j) {
+		for _, mask := range g.masks[j] {
 			pool := g.pool(j, mask, fi)
 			value := func(i int) (cell, bool) { return g.orig[j][pool[i]], !g.dealt[j][pool[i]] }
 			if i, ok := g.try(j, first, len(pool), value, rng, free); ok {

@@ -580,6 +580,23 @@ func flowKeyer(b *abi.Batch, key []string) func(dst []byte, i int) []byte {
 	return func(dst []byte, i int) []byte { return abi.AppendKey(dst, cols, i) }
 }
 
+// flowRows lists each flow's rows, by the flow column fc, in order of the
+// flows' first rows.
+func flowRows(fc *abi.Column) [][]int32 {
+	var flows [][]int32
+	index := map[uint32]int{}
+	for i, f := range fc.U32 {
+		k, ok := index[f]
+		if !ok {
+			k = len(flows)
+			index[f] = k
+			flows = append(flows, nil)
+		}
+		flows[k] = append(flows[k], int32(i))
+	}
+	return flows
+}
+
 // flowKeys is the set of b's flow keys.
 func flowKeys(b *abi.Batch, key []string) map[string]struct{} {
 	appendKey := flowKeyer(b, key)

@@ -216,14 +216,7 @@ func (r *runner) imposeMarginals(b *abi.Batch, k int, ms []marginal, released in
 	if len(ms) == 0 || fc == nil || b.Len() == 0 || released <= 0 {
 		return b
 	}
-	rows := map[uint32][]int{}
-	var flows []uint32
-	for i, f := range fc.U32 {
-		if _, ok := rows[f]; !ok {
-			flows = append(flows, f)
-		}
-		rows[f] = append(rows[f], i)
-	}
+	rows := flowRows(fc)
 	out := b.Take(allRows(b.Len()))
 	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x4d41<<16|uint64(k)))
 	for _, m := range ms {
@@ -233,12 +226,12 @@ func (r *runner) imposeMarginals(b *abi.Batch, k int, ms []marginal, released in
 		}
 		target := map[int64]int{}
 		for j, v := range m.Values {
-			target[v] = int(math.Round(float64(len(flows)) * m.Counts[j] / float64(released)))
+			target[v] = int(math.Round(float64(len(rows)) * m.Counts[j] / float64(released)))
 		}
 		kept := map[int64]int{}
-		var surplus, tail []uint32
-		for _, f := range flows {
-			v := c.Int(rows[f][0])
+		var surplus, tail []int
+		for f := range rows {
+			v := c.Int(int(rows[f][0]))
 			t, heavy := target[v]
 			switch {
 			case !heavy:
@@ -253,11 +246,11 @@ func (r *runner) imposeMarginals(b *abi.Batch, k int, ms []marginal, released in
 		rng.Shuffle(len(tail), func(i, j int) { tail[i], tail[j] = tail[j], tail[i] })
 		tailValues := make([]int64, len(tail))
 		for i, f := range tail {
-			tailValues[i] = c.Int(rows[f][0])
+			tailValues[i] = c.Int(int(rows[f][0]))
 		}
-		set := func(f uint32, v int64) {
+		set := func(f int, v int64) {
 			for _, i := range rows[f] {
-				encoding.SetInt(c, i, v)
+				encoding.SetInt(c, int(i), v)
 			}
 		}
 		movers := slices.Concat(surplus, tail)
