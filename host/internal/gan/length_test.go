@@ -57,6 +57,16 @@ func TestLengthWeighting(t *testing.T) {
 			t.Errorf("flows of %d records drawn %d times, want about %.0f", l, drawn[l], want)
 		}
 	}
+	// FlowWeights weighs each flow as draw does: by its length.
+	for i, w := range m.FlowWeights(data.GenFlags, data.N, data.L) {
+		l := 0
+		for _, v := range data.GenFlags[i*data.L : (i+1)*data.L] {
+			l += int(v)
+		}
+		if w != float64(l) {
+			t.Fatalf("flow %d of %d records weighs %g", i, l, w)
+		}
+	}
 	// Generated flows drawn ∝ length come back uniform after Keep.
 	rng := rand.New(rand.NewPCG(3, 3))
 	n := m.Oversample(2000)
@@ -102,6 +112,8 @@ func TestLengthWeighting(t *testing.T) {
 	}
 	if plain := newTiny(t, 1); len(plain.Keep(valid, 5, rng)) != 5 || plain.Oversample(100) != 100 {
 		t.Fatal("a model without length weighting must keep the first flows")
+	} else if w := plain.FlowWeights(data.GenFlags, data.N, data.L); w[0] != 1 || w[len(w)-1] != 1 {
+		t.Fatalf("a model without length weighting weighs flows %g…%g, want 1", w[0], w[len(w)-1])
 	}
 	cfg.DP = &DPConfig{Clip: 1, Noise: 1}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "length_weighting with DP-SGD") {

@@ -337,6 +337,21 @@ func percentile99(lens []int) int {
 // weight is a flow of n records' weight under Config.LengthWeighting.
 func (m *Model) weight(n int) int { return max(1, min(n, m.lenCap)) }
 
+// FlowWeights is the weight with which training draws each of n flows
+// (GenFlags flags, l records each): under Config.LengthWeighting the
+// weight of its length, else 1. Generated flows follow the weighted
+// distribution until Keep thins them.
+func (m *Model) FlowWeights(flags []float32, n, l int) []float64 {
+	w := make([]float64, n)
+	for i, k := range flowLengths(flags, n, l) {
+		w[i] = 1
+		if m.LengthWeighted() {
+			w[i] = float64(m.weight(k))
+		}
+	}
+	return w
+}
+
 // draw picks a training flow: uniformly, or by weight.
 func (m *Model) draw(p *prepared) int {
 	if p.cum == nil {

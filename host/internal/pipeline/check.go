@@ -94,6 +94,15 @@ func (c *Config) check(name string, text []byte) error {
 	if c.Model.Workers < 0 {
 		bad("model", "workers", "%d, want ≥ 0", c.Model.Workers)
 	}
+	switch c.Model.Calibrate {
+	case "auto", "off":
+	case "on":
+		if c.Privacy.Enabled {
+			bad("model", "calibrate", "\"on\" reads the private data's category shares outside the DP accountant; use \"auto\" or \"off\" under privacy")
+		}
+	default:
+		bad("model", "calibrate", "%q, want \"auto\", \"on\" or \"off\"", c.Model.Calibrate)
+	}
 	switch c.Privacy.Copies {
 	case "auto", "keep":
 	case "redraw", "drop":

@@ -108,6 +108,18 @@ type Model struct {
 	Workers int `toml:"workers"`
 	// LogEvery steps a line of losses goes to the run's loss log.
 	LogEvery int `toml:"log_every"`
+	// Calibrate says whether generation matches each discrete output's
+	// category shares to the training data's (package calibrate): "on",
+	// "off", or "auto", which calibrates without DP only (the shares are
+	// read from the private data outside the accountant). Generation
+	// alone: not part of training's key.
+	Calibrate string `toml:"calibrate" json:"-"`
+}
+
+// Calibrated reports whether generation calibrates the discrete outputs
+// ("auto" resolved).
+func (c *Config) Calibrated() bool {
+	return c.Model.Calibrate == "on" || (c.Model.Calibrate == "auto" && !c.Privacy.Enabled)
 }
 
 // Privacy configures DP-SGD on the critics.
@@ -264,6 +276,7 @@ func Default() Config {
 			FinetuneFraction: 0.25,
 			CheckpointEvery:  500,
 			LogEvery:         10,
+			Calibrate:        "auto",
 		},
 		Privacy: Privacy{Delta: 1e-5, Clip: 1, Copies: "auto"},
 		Output:  Output{Path: "synthetic"},

@@ -49,6 +49,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad pin", minimal + "[[plugins.module]]\npath = \"x.wasm\"\nsha256 = \"abc\"\n", `sha256 "abc" is not 64 hex digits`},
 		{"model validation", minimal + "[model]\nbatch_size = -1\n", `batch_size = -1, want > 0`},
 		{"bad copy guard", minimal + "[privacy]\ncopies = \"hide\"\n", `p.toml:5: privacy.copies: "hide", want "auto", "redraw", "drop" or "keep"`},
+		{"bad calibrate", minimal + "[model]\ncalibrate = \"yes\"\n", `p.toml:5: model.calibrate: "yes", want "auto", "on" or "off"`},
+		{"calibrate under privacy", minimal + "[flows]\nmax_flow_len = 10\n[model]\ncalibrate = \"on\"\n[privacy]\nenabled = true\nepsilon = 1.0\n", `model.calibrate: "on" reads the private data's category shares`},
 		{"redraw under privacy", minimal + "[flows]\nmax_flow_len = 10\n[privacy]\nenabled = true\nepsilon = 1.0\ncopies = \"redraw\"\n", `privacy.copies: "redraw" consults the private data`},
 	}
 	for _, tt := range tests {
@@ -79,6 +81,28 @@ func TestCopyGuard(t *testing.T) {
 	for _, tt := range tests {
 		if got := (Privacy{Copies: tt.copies, Enabled: tt.private}).CopyGuard(); got != tt.want {
 			t.Errorf("copies %q, DP %v: %q, want %q", tt.copies, tt.private, got, tt.want)
+		}
+	}
+}
+
+// "auto" calibrates without DP only.
+func TestCalibrated(t *testing.T) {
+	tests := []struct {
+		calibrate string
+		private   bool
+		want      bool
+	}{
+		{"auto", false, true},
+		{"auto", true, false},
+		{"on", false, true},
+		{"off", false, false},
+		{"off", true, false},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.Model.Calibrate, c.Privacy.Enabled = tt.calibrate, tt.private
+		if got := c.Calibrated(); got != tt.want {
+			t.Errorf("calibrate %q, DP %v: %v, want %v", tt.calibrate, tt.private, got, tt.want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/atomicfile"
+	"github.com/netshare/netshare/host/internal/calibrate"
 	"github.com/netshare/netshare/host/internal/encoding"
 	"github.com/netshare/netshare/host/internal/flow"
 	"github.com/netshare/netshare/host/internal/gan"
@@ -43,12 +44,17 @@ type chunkChoice struct {
 	CopiesRedrawn int                  `json:"copies_redrawn"`
 	CopiesDropped int                  `json:"copies_dropped"`
 	Scores        []map[string]float64 `json:"scores,omitempty"`
+	// Calibration is, per discrete output of the chosen candidate, how
+	// far its category shares were from the training data's before and
+	// after calibration (model.calibrate).
+	Calibration []calibrated `json:"calibration,omitempty"`
 }
 
 // generateKey is the generate stage's key: the training, the metrics
-// that choose checkpoints, the copy guard and session completion.
+// that choose checkpoints, the copy guard, session completion and
+// calibration.
 func (r *runner) generateKey() string {
-	return newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).str("copies", r.cfg.Privacy.CopyGuard()).json("sessions", r.cfg.CompleteSessions()).sum()
+	return newKey("generate").str("train", r.keys["train"]).json("metrics", r.cfg.Metrics).str("copies", r.cfg.Privacy.CopyGuard()).json("sessions", r.cfg.CompleteSessions()).json("calibrate", r.cfg.Calibrated()).sum()
 }
 
 // chunkPartFile and chunkChoiceFile are where generating chunk k leaves
@@ -194,6 +200,11 @@ type chunkAttributes struct {
 	// Key is the generate stage's key they were generated under.
 	Key   string
 	Attrs []float32
+	// Calibration is the attributes' calibration, for the chunk's
+	// checkpoint choice, and Shares the training category shares that
+	// generating the chunk calibrates to (nil without model.calibrate).
+	Calibration []calibrated
+	Shares      *chunkShares
 }
 
 // localGenerator opens a generator for the one chunk a session opened
@@ -216,6 +227,10 @@ func (r *runner) localGenerator(ctx context.Context, key string) (*generator, er
 	attrs := make([][]float32, r.state.NChunks)
 	all := make([][]string, r.state.NChunks)
 	attrs[l.k], all[l.k] = ca.Attrs, ckpts
+	r.attrCalibration = make([][]calibrated, r.state.NChunks)
+	r.attrCalibration[l.k] = ca.Calibration
+	r.shares = make([]*chunkShares, r.state.NChunks)
+	r.shares[l.k] = ca.Shares
 	return r.newGenerator(ctx, attrs, all, func(k int) (*abi.Batch, error) {
 		return loadBatch(filepath.Join(r.dir, filepath.FromSlash(ChunkRecordsFile(k))))
 	})
@@ -256,6 +271,7 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 		return nil, nil, err
 	}
 	var cands []*abi.Batch
+	var shifts [][]calibrate.Shift
 	for i, p := range g.ckpts[k] {
 		r.line.Update("generate chunk %d/%d: checkpoint %d/%d", k+1, len(g.attrs), i+1, len(g.ckpts[k]))
 		m, err := gan.Load(p)
@@ -264,11 +280,12 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 		}
 		// the rows are the model's, length bins included
 		ch.Flows = len(g.attrs[k]) / m.AttrWidth()
-		b, err := r.generateChunk(ctx, g.codec, m, k, g.attrs[k])
+		b, sh, err := r.generateChunk(ctx, g.codec, m, k, g.attrs[k])
 		if err != nil {
 			return nil, nil, err
 		}
 		cands = append(cands, b)
+		shifts = append(shifts, sh)
 	}
 	best := len(cands) - 1
 	// Choosing by scores against the real chunk would spend privacy
@@ -293,6 +310,10 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 		}
 	}
 	ch.Chosen = g.ckpts[k][best]
+	if k < len(r.attrCalibration) {
+		ch.Calibration = slices.Clone(r.attrCalibration[k])
+	}
+	ch.Calibration = append(ch.Calibration, calibrationNotes(shifts[best])...)
 	return r.imposeMarginals(cands[best], k, g.margs, g.released), ch, nil
 }
 
@@ -336,6 +357,7 @@ func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath,
 	if total.Copies+total.Shared > 0 {
 		fmt.Fprintf(r.out, "generate: %d synthetic flows had a training flow's key (privacy.copies = %q) and %d another synthetic flow's; %d got a key field redrawn, %d were dropped\n", total.Copies, guard, total.Shared, total.Redrawn, total.Dropped)
 	}
+	r.reportCalibration(choices)
 	syn, err := concatByTime(kept)
 	if err != nil {
 		return err
@@ -383,6 +405,7 @@ func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath,
 func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 	n := len(r.sets)
 	out := make([][]float32, n)
+	r.attrCalibration = make([][]calibrated, n)
 	counts, err := r.flowCounts()
 	if err != nil {
 		return nil, err
@@ -397,11 +420,21 @@ func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 		if n <= 1 || tagW == 0 {
 			// A length-weighted model's flows are thinned after their
 			// records are generated (generateChunk): draw more.
-			_, hard := m.GenerateAttributes(m.Oversample(counts[c]), rng)
+			soft, hard := m.GenerateAttributes(m.Oversample(counts[c]), rng)
+			sh, err := r.calibrateAttributes(m, c, soft, hard)
+			if err != nil {
+				return nil, err
+			}
+			r.attrCalibration[c] = calibrationNotes(sh)
 			out[c] = append(out[c], hard...)
 			continue
 		}
 		soft, hard := m.GenerateAttributes(counts[c], rng)
+		sh, err := r.calibrateAttributes(m, c, soft, hard)
+		if err != nil {
+			return nil, err
+		}
+		r.attrCalibration[c] = calibrationNotes(sh)
 		for i := 0; i < counts[c]; i++ {
 			starts, appears, err := flow.DecodeTags(soft[i*A+tagOff:i*A+tagOff+tagW], n)
 			if err != nil {
@@ -442,21 +475,28 @@ func (r *runner) tagLayout() (off, width int) {
 }
 
 // generateChunk draws chunk k's records for the given attribute rows.
-func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *gan.Model, k int, attrs []float32) (*abi.Batch, error) {
+// Its discrete features are calibrated after thinning (calibrateFeatures),
+// which it returns.
+func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *gan.Model, k int, attrs []float32) (*abi.Batch, []calibrate.Shift, error) {
 	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), uint64(2*k+2)))
 	feats, valid, err := m.GenerateFeatures(attrs, rng)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	A := m.AttrWidth()
 	if m.LengthWeighted() {
 		if attrs, feats, valid, err = r.thin(m, k, attrs, feats, valid, rng); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	shifts, err := r.calibrateFeatures(m, k, feats, valid)
+	if err != nil {
+		return nil, nil, err
 	}
 	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: m.EncoderAttributes(attrs), Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
-	return codec.Decode(ctx, set, k)
+	b, err := codec.Decode(ctx, set, k)
+	return b, shifts, err
 }
 
 // thin keeps the generated flows of a length-weighted model that undo the
@@ -478,7 +518,11 @@ func (r *runner) thin(m *gan.Model, k int, attrs, feats, valid []float32, rng *r
 	keepRng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x6b656570<<8|uint64(k)))
 	for round := 0; round <= 20 && len(a)/A < want; round++ {
 		if round > 0 {
-			_, attrs = m.GenerateAttributes(m.Oversample(want-len(a)/A), rng)
+			var soft []float32
+			soft, attrs = m.GenerateAttributes(m.Oversample(want-len(a)/A), rng)
+			if _, err := r.calibrateAttributes(m, k, soft, attrs); err != nil {
+				return nil, nil, nil, err
+			}
 			if feats, valid, err = m.GenerateFeatures(attrs, rng); err != nil {
 				return nil, nil, nil, err
 			}

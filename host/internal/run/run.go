@@ -86,6 +86,13 @@ type runner struct {
 	plan      *trainPlan
 	synthetic *abi.Batch
 	keys      map[string]string
+
+	// attrCalibration is each chunk's attribute calibration, for its
+	// checkpoint choice (mergedAttributes).
+	attrCalibration [][]calibrated
+	// shares are each chunk's training category shares (sharesOf).
+	shares []*chunkShares
+
 	// local is the one chunk of a session opened by OpenChunk (nil
 	// otherwise: every chunk is in sets).
 	local     *localChunk
@@ -211,7 +218,7 @@ func (s *Session) GenerateAttributes(ctx context.Context) error {
 		if r.sets[k] == nil {
 			continue
 		}
-		if err := writeGob(filepath.Join(r.dir, filepath.FromSlash(AttributesFile(k))), chunkAttributes{Key: key, Attrs: a}); err != nil {
+		if err := writeGob(filepath.Join(r.dir, filepath.FromSlash(AttributesFile(k))), chunkAttributes{Key: key, Attrs: a, Calibration: r.attrCalibration[k], Shares: r.shareOf(k)}); err != nil {
 			return err
 		}
 	}

@@ -750,3 +750,65 @@ func synRows(t *testing.T, path string) float64 {
 	}
 	return mf.Metrics["audit.syn_rows"]
 }
+
+// TestCalibrateRun: model.calibrate regenerates without retraining, and
+// the chosen candidate's discrete outputs, attributes and features both,
+// end no further from the training data's shares than generated.
+func TestCalibrateRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	read := func() []chunkChoice {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(dir, "generated", "choice.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cs []chunkChoice
+		if err := json.Unmarshal(raw, &cs); err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	if _, err := Run(ctx, tinyConfig(t, dir, "model.calibrate=off"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range read() {
+		if len(c.Calibration) != 0 {
+			t.Fatalf("chunk %d calibrated with model.calibrate off: %v", c.Chunk, c.Calibration)
+		}
+	}
+	var log bytes.Buffer
+	res, err := Run(ctx, tinyConfig(t, dir), Options{Out: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range res.Timings {
+		if tm.Stage == "train" && !tm.Reused {
+			t.Error("calibration retrained the model")
+		}
+	}
+	if !strings.Contains(log.String(), "generate calibrated ") {
+		t.Errorf("the console does not say what calibration did:\n%s", log.String())
+	}
+	for _, c := range read() {
+		names := map[string]bool{}
+		moved := false
+		for _, o := range c.Calibration {
+			names[o.Output] = true
+			if o.After > o.Before+1e-12 {
+				t.Errorf("chunk %d: %s ended further from its shares: %g → %g", c.Chunk, o.Output, o.Before, o.After)
+			}
+			moved = moved || o.After < o.Before
+			if strings.HasPrefix(o.Output, "flow.") {
+				t.Errorf("chunk %d: flow tag %s calibrated", c.Chunk, o.Output)
+			}
+		}
+		// an attribute and a feature of the default pcap pipeline
+		if !names["proto"] || !names["pkt_len.mode"] || !moved {
+			t.Errorf("chunk %d: calibrated %v, want proto and pkt_len.mode among them, some moved", c.Chunk, c.Calibration)
+		}
+	}
+}

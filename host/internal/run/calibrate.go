@@ -1,0 +1,146 @@
+package run
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/netshare/netshare/host/internal/calibrate"
+	"github.com/netshare/netshare/host/internal/gan"
+	"github.com/netshare/netshare/host/internal/tensor"
+)
+
+// calibrated is one output's calibration as choice.json records it: the
+// total variation distance of its argmax shares from the training data's
+// before and after.
+type calibrated struct {
+	Output string  `json:"output"`
+	Before float64 `json:"before"`
+	After  float64 `json:"after"`
+}
+
+func calibrationNotes(shifts []calibrate.Shift) []calibrated {
+	var out []calibrated
+	for _, s := range shifts {
+		out = append(out, calibrated{Output: s.Name, Before: s.Before, After: s.After})
+	}
+	return out
+}
+
+// chunkShares are one chunk's training category shares, per discrete
+// head of the attributes and of the features (calibrationHeads): what
+// calibration matches generated rows to. They travel with the chunk's
+// attributes (chunkAttributes), so a worker generating the chunk needs
+// no training data.
+type chunkShares struct {
+	Attr, Feat [][]float64
+}
+
+// calibrationHeads are the discrete heads calibration matches: every
+// softmax output but the flow tags, which place flows (chunk counts
+// already fix how many go where).
+func (r *runner) calibrationHeads() (attr, feat []calibrate.Head) {
+	attr = calibrate.Heads(r.state.AttrOutputs, func(name string) bool { return strings.HasPrefix(name, "flow.") })
+	return attr, calibrate.Heads(r.state.FeatOutputs, nil)
+}
+
+// sharesOf returns chunk k's shares: handed over with its attributes in
+// a session that generates one chunk, else counted from its training
+// data, attribute rows weighted as model m's training draws them (the
+// generated rows follow that until Keep thins them), records unweighted
+// (they are calibrated after thinning).
+func (r *runner) sharesOf(k int, m *gan.Model) (*chunkShares, error) {
+	if k < len(r.shares) && r.shares[k] != nil {
+		return r.shares[k], nil
+	}
+	if r.local != nil || k < 0 || k >= len(r.sets) || r.sets[k] == nil {
+		return nil, fmt.Errorf("chunk %d: no training category shares to calibrate to (model.calibrate)", k)
+	}
+	set := r.sets[k]
+	attrHeads, featHeads := r.calibrationHeads()
+	records := make([]float64, len(set.GenFlags))
+	for i, f := range set.GenFlags {
+		records[i] = float64(f)
+	}
+	sh := &chunkShares{
+		Attr: calibrate.Shares(set.Attributes, tensor.Width(set.AttrOutputs), m.FlowWeights(set.GenFlags, set.N, set.L), attrHeads),
+		Feat: calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), records, featHeads),
+	}
+	if len(r.shares) != len(r.sets) {
+		r.shares = make([]*chunkShares, len(r.sets))
+	}
+	r.shares[k] = sh
+	return sh, nil
+}
+
+// shareOf is chunk k's shares if they were counted (nil otherwise).
+func (r *runner) shareOf(k int) *chunkShares {
+	if k < len(r.shares) {
+		return r.shares[k]
+	}
+	return nil
+}
+
+// calibrateAttributes calibrates the discrete attributes of rows that
+// chunk c's model m generated (soft and hard as GenerateAttributes returns
+// them, hard rewritten) to the shares of chunk c's training flows.
+func (r *runner) calibrateAttributes(m *gan.Model, c int, soft, hard []float32) ([]calibrate.Shift, error) {
+	if !r.cfg.Calibrated() || len(soft) == 0 {
+		return nil, nil
+	}
+	heads, _ := r.calibrationHeads()
+	if len(heads) == 0 {
+		return nil, nil
+	}
+	sh, err := r.sharesOf(c, m)
+	if err != nil {
+		return nil, err
+	}
+	A := m.AttrWidth()
+	shifts := calibrate.Fit(soft, A, nil, heads, sh.Attr)
+	calibrate.Apply(soft, hard, A, nil, shifts)
+	return shifts, nil
+}
+
+// calibrateFeatures calibrates the discrete features of the records
+// model m generated for chunk k (feats n×L×D with valid n×L, as
+// GenerateFeatures returns them after thinning) to the shares of chunk
+// k's training records.
+func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) ([]calibrate.Shift, error) {
+	if !r.cfg.Calibrated() || len(valid) == 0 {
+		return nil, nil
+	}
+	_, heads := r.calibrationHeads()
+	D := tensor.Width(r.state.FeatOutputs)
+	if len(heads) == 0 || D == 0 {
+		return nil, nil
+	}
+	sh, err := r.sharesOf(k, m)
+	if err != nil {
+		return nil, err
+	}
+	gen := make([]float64, len(valid))
+	for i, v := range valid {
+		gen[i] = float64(v)
+	}
+	shifts := calibrate.Fit(feats, D, gen, heads, sh.Feat)
+	calibrate.Apply(feats, nil, D, gen, shifts)
+	return shifts, nil
+}
+
+// reportCalibration prints, for the chunks' choices, how many outputs
+// were calibrated and the one that was furthest from its shares.
+func (r *runner) reportCalibration(choices []chunkChoice) {
+	n := 0
+	var worst calibrated
+	for _, ch := range choices {
+		for _, c := range ch.Calibration {
+			n++
+			if c.Before > worst.Before {
+				worst = c
+			}
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(r.out, "generate calibrated %d discrete outputs to the training data's category shares (model.calibrate); the furthest, %s, from a distance of %.3g to %.3g\n", n, worst.Output, worst.Before, worst.After)
+	}
+}
