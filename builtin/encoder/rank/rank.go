@@ -51,7 +51,7 @@ func init() {
 		Params: []abi.Param{
 			{Name: "min_flows", Type: abi.ParamInt, Default: int64(5), Doc: "a value seen in at least this many distinct flows gets a category of its own (0: ranks only)"},
 			{Name: "max_popular", Type: abi.ParamInt, Default: int64(256), Doc: "at most this many such categories, the most common values"},
-			{Name: "heavy", Type: abi.ParamBool, Default: false, Doc: "values in fewer than min_flows flows that hold min_flows times the records per flow of such values (a port one long flow held) share one category and are ranked among themselves"},
+			{Name: "heavy", Type: abi.ParamBool, Default: true, Doc: "values in fewer than min_flows flows that hold min_flows times the records per flow of such values (a port one long flow held) share one category and are ranked among themselves"},
 			{Name: abi.ParamPrivate, Type: abi.ParamBool, Default: false, Doc: "set by the host under differential privacy: fitting is refused, since the decode table is the data's own values; a state fitted on a public trace still loads"},
 		},
 	}, New)

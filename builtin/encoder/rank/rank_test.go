@@ -74,11 +74,11 @@ func TestFitWeightsAndPopular(t *testing.T) {
 			[]uint16{80, 80, 80, 80, 80}, []int{1, 1, 1, 1, 1}, nil, []int64{80}, []int64{5}, nil, nil},
 		{"at most max_popular, by rows", map[string]any{"min_flows": int64(1), "max_popular": int64(1)},
 			[]uint16{80, 443, 443}, []int{1, 1, 1}, []int64{443}, []int64{80}, []int64{1}, nil, nil},
-		{"a long flow's value is heavy", map[string]any{"heavy": true},
+		{"a long flow's value is heavy (the default)", nil,
 			longPorts, longRows, nil, shortValues, shortWeights, []int64{9}, []int64{40}},
 		{"heavy values in order of their records", map[string]any{"heavy": true},
 			append([]uint16{7}, longPorts...), append([]int{60}, longRows...), nil, shortValues, shortWeights, []int64{9, 7}, []int64{40, 60}},
-		{"heavy off (the default): it is ranked with the rest", nil,
+		{"heavy off: it is ranked with the rest", map[string]any{"heavy": false},
 			longPorts, longRows, nil, append([]int64{9}, shortValues...), append([]int64{40}, shortWeights...), nil, nil},
 	}
 	for _, tc := range tests {
