@@ -91,9 +91,9 @@ type Shift struct {
 const maxSweeps = 50
 
 // fitRows bounds the rows a head's offsets are fitted on: above it Fit
-// takes evenly spaced rows of those with weight, whose shares are within a fraction of a
-// percent of all rows' (a share's standard error at 2^16 rows is at most
-// 0.2 points), and Apply still shifts every row.
+// takes evenly spaced rows of those with weight, whose shares are within
+// a fraction of a percent of all rows' (a share's standard error at 2^16
+// rows is at most 0.2 points), and Apply still shifts every row.
 const fitRows = 1 << 16
 
 // Fit finds each head's offsets for the rows of x (width w) with weight
@@ -115,27 +115,27 @@ const fitRows = 1 << 16
 func Fit(x []float32, w int, weight []float64, heads []Head, target [][]float64) []Shift {
 	var shifts []Shift
 	n := len(x) / w
+	// the rows that count, evenly spaced beyond fitRows
+	var idx []int
+	for r := 0; r < n; r++ {
+		if rowWeight(weight, r) > 0 {
+			idx = append(idx, r)
+		}
+	}
+	if len(idx) > fitRows {
+		stride := (len(idx) + fitRows - 1) / fitRows
+		for i := range (len(idx) + stride - 1) / stride {
+			idx[i] = idx[i*stride]
+		}
+		idx = idx[:(len(idx)+stride-1)/stride]
+	}
 	for h, hd := range heads {
 		p := target[h]
 		if p == nil || len(p) != hd.Width {
 			continue
 		}
 		W := hd.Width
-		// the rows that count, evenly spaced beyond fitRows
-		var idx []int
-		for r := 0; r < n; r++ {
-			if rowWeight(weight, r) > 0 {
-				idx = append(idx, r)
-			}
-		}
-		if len(idx) > fitRows {
-			stride := (len(idx) + fitRows - 1) / fitRows
-			for i := range (len(idx) + stride - 1) / stride {
-				idx[i] = idx[i*stride]
-			}
-			idx = idx[:(len(idx)+stride-1)/stride]
-		}
-		// their log-probabilities (tie-broken), and their weights
+		// the rows' log-probabilities (tie-broken), and their weights
 		var lp, wt []float64
 		total := 0.0
 		for _, r := range idx {
@@ -183,7 +183,7 @@ func Fit(x []float32, w int, weight []float64, heads []Head, target [][]float64)
 			for c := 0; c < W; c++ {
 				need := p[c]*total - q[c] // weight to gain (> 0) or shed
 				cands = cands[:0]
-				if need > 0.5 {
+				if need > minW/2 {
 					// rows elsewhere, by how much they prefer their own
 					for r, k := range at {
 						if k != c {
@@ -191,7 +191,7 @@ func Fit(x []float32, w int, weight []float64, heads []Head, target [][]float64)
 							cands = append(cands, cand{r, row[k] + delta[k] - row[c] - delta[c]})
 						}
 					}
-				} else if need < -0.5 {
+				} else if need < -minW/2 {
 					// rows here, by how much they prefer c to the next
 					for r, k := range at {
 						if k == c {
