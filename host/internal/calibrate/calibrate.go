@@ -310,10 +310,12 @@ func score(v float32, r, c int) float64 {
 	return logp(v) + float64(z>>11)/(1<<53)*1e-9
 }
 
-// Apply rewrites each head's slice of the rows of x (width w) with weight
-// above 0 (nil: all rows) as the shifted distribution, p·e^δ normalised,
-// whose argmax is the calibrated category. With hard (the same layout as
-// x, or nil) the slice there becomes that category's one-hot.
+// Apply sets each head's slice of the rows of x (width w) with weight
+// above 0 (nil: all rows) to the one-hot of its calibrated category, the
+// argmax of log p + δ as Fit counted it, and so the slice of hard (the
+// same layout, or nil) too. What reads a head after calibration takes
+// its argmax (the decoders, the LSTM's hard attributes), so its other
+// probabilities would carry nothing.
 //
 // The field's other outputs stay as generated, a range mode's position
 // within the mode included. Two ways of giving a moved row a position
@@ -324,37 +326,19 @@ func score(v float32, r, c int) float64 {
 func Apply(x, hard []float32, w int, weight []float64, shifts []Shift) {
 	n := len(x) / w
 	for _, s := range shifts {
-		scale := make([]float64, s.Width)
-		top := 0.0
-		for _, d := range s.Delta {
-			top = max(top, d)
-		}
-		for c, d := range s.Delta {
-			scale[c] = math.Exp(d - top) // ≤ 1: no overflow
-		}
 		for r := 0; r < n; r++ {
 			if rowWeight(weight, r) <= 0 {
 				continue
 			}
 			xs := x[r*w+s.Off : r*w+s.Off+s.Width]
-			// the argmax of log p + δ, as Fit counted it
 			k, bk := 0, math.Inf(-1)
-			sum := 0.0
 			for c, v := range xs {
 				if l := score(v, r, c) + s.Delta[c]; l > bk {
 					k, bk = c, l
 				}
-				sum += float64(v) * scale[c]
 			}
-			for c, v := range xs {
-				if sum > 0 {
-					xs[c] = float32(float64(v) * scale[c] / sum)
-				}
-			}
-			// float32 rounding must not move the argmax off k
-			if j := argmax(xs); j != k {
-				xs[k] = math.Nextafter32(xs[j], 2)
-			}
+			clear(xs)
+			xs[k] = 1
 			if hard != nil {
 				hs := hard[r*w+s.Off : r*w+s.Off+s.Width]
 				clear(hs)

@@ -72,14 +72,6 @@ func (r *runner) sharesOf(k int, m *gan.Model) (*chunkShares, error) {
 	return sh, nil
 }
 
-// shareOf is chunk k's shares if they were counted (nil otherwise).
-func (r *runner) shareOf(k int) *chunkShares {
-	if k < len(r.shares) {
-		return r.shares[k]
-	}
-	return nil
-}
-
 // calibrateAttributes calibrates the discrete attributes of rows that
 // chunk c's model m generated (soft and hard as GenerateAttributes returns
 // them, hard rewritten) to the shares of chunk c's training flows.

@@ -218,7 +218,11 @@ func (s *Session) GenerateAttributes(ctx context.Context) error {
 		if r.sets[k] == nil {
 			continue
 		}
-		if err := writeGob(filepath.Join(r.dir, filepath.FromSlash(AttributesFile(k))), chunkAttributes{Key: key, Attrs: a, Calibration: r.attrCalibration[k], Shares: r.shareOf(k)}); err != nil {
+		ca := chunkAttributes{Key: key, Attrs: a, Calibration: r.attrCalibration[k]}
+		if k < len(r.shares) { // counted when the attributes were calibrated
+			ca.Shares = r.shares[k]
+		}
+		if err := writeGob(filepath.Join(r.dir, filepath.FromSlash(AttributesFile(k))), ca); err != nil {
 			return err
 		}
 	}
