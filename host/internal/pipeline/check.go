@@ -98,7 +98,7 @@ func (c *Config) check(name string, text []byte) error {
 	case "auto", "off":
 	case "on":
 		if c.Privacy.Enabled {
-			bad("model", "calibrate", "\"on\" reads the private data's category shares outside the DP accountant; use \"auto\" or \"off\" under privacy")
+			bad("model", "calibrate", "\"on\" reads the private data's category shares and flows per address outside the DP accountant; use \"auto\" or \"off\" under privacy")
 		}
 	default:
 		bad("model", "calibrate", "%q, want \"auto\", \"on\" or \"off\"", c.Model.Calibrate)

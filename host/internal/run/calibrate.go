@@ -1,9 +1,13 @@
 package run
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 
+	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/calibrate"
 	"github.com/netshare/netshare/host/internal/gan"
 	"github.com/netshare/netshare/host/internal/tensor"
@@ -134,5 +138,120 @@ func (r *runner) reportCalibration(choices []chunkChoice) {
 	}
 	if n > 0 {
 		fmt.Fprintf(r.out, "generate calibrated %d discrete outputs to the training data's category shares (model.calibrate); the furthest, %s, from a distance of %.3g to %.3g\n", n, worst.Output, worst.Before, worst.After)
+	}
+}
+
+// regrouped is what regroupAddresses did to one column.
+type regrouped struct {
+	Column          string
+	Flows, Before   int // generated flows on values no training flow has, and those values
+	After, Training int // the values after, and the training values not generated
+}
+
+// regroupAddresses gives the generated addresses of parts that no
+// training flow has (ip-bits' bits spell one per flow) the training
+// data's profile of flows per address (calibrate.Regroup), for each
+// attribute column of type ipv4. The profile is read over the training
+// addresses the synthetic trace does not reproduce: those the generator
+// spells rather than picks. A flow spanning chunks has its key in each
+// part and counts once. Like the category shares, the profile is read
+// from the private data: it runs only where calibration does.
+func (r *runner) regroupAddresses(parts []*abi.Batch) []regrouped {
+	if !r.cfg.Calibrated() || r.records == nil || r.state == nil {
+		return nil
+	}
+	var notes []regrouped
+	for _, f := range r.state.Fields {
+		c := r.records.Column(f.Name)
+		if f.Role != abi.RoleAttribute || c == nil || c.Type != abi.TypeIPv4 {
+			continue
+		}
+		train := flowsPerValue([]*abi.Batch{r.records}, f.Name, r.cfg.Flows.Key)
+		gen := flowsPerValue(parts, f.Name, r.cfg.Flows.Key)
+		var units []calibrate.Unit
+		for v, n := range gen {
+			if _, ok := train[v]; !ok {
+				units = append(units, calibrate.Unit{Value: uint64(v), Flows: n})
+			}
+		}
+		bars := map[int]int{}
+		for v, n := range train {
+			if _, ok := gen[v]; !ok {
+				bars[n]++
+			}
+		}
+		if len(units) == 0 || len(bars) == 0 {
+			continue
+		}
+		var profile []calibrate.Count
+		note := regrouped{Column: f.Name, Before: len(units)}
+		for n, values := range bars {
+			profile = append(profile, calibrate.Count{Flows: n, Values: values})
+			note.Training += values
+		}
+		slices.SortFunc(profile, func(a, b calibrate.Count) int { return a.Flows - b.Flows })
+		for _, u := range units {
+			note.Flows += u.Flows
+		}
+		rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x72656772<<8|uint64(len(notes))))
+		moved := calibrate.Regroup(units, profile, rng)
+		note.After = note.Before - len(moved)
+		notes = append(notes, note)
+		if len(moved) == 0 {
+			continue
+		}
+		for k, p := range parts {
+			if p == nil || p.Column(f.Name) == nil {
+				continue
+			}
+			b := &abi.Batch{Columns: slices.Clone(p.Columns)}
+			for i := range b.Columns {
+				if col := &b.Columns[i]; col.Name == f.Name {
+					*col = cloneColumn(*col)
+					for j, v := range col.U32 {
+						if to, ok := moved[uint64(v)]; ok {
+							col.U32[j] = uint32(to)
+						}
+					}
+				}
+			}
+			parts[k] = b
+		}
+	}
+	return notes
+}
+
+// flowsPerValue counts, for each value of column name (ipv4) in bs, the
+// distinct flow keys that hold it.
+func flowsPerValue(bs []*abi.Batch, name string, key []string) map[uint32]int {
+	seen := map[string]struct{}{}
+	out := map[uint32]int{}
+	buf := make([]byte, 0, 64)
+	for _, b := range bs {
+		if b == nil {
+			continue
+		}
+		c := b.Column(name)
+		if c == nil {
+			continue
+		}
+		appendKey := flowKeyer(b, key)
+		for i, v := range c.U32 {
+			buf = binary.LittleEndian.AppendUint32(appendKey(buf[:0], i), v)
+			if _, ok := seen[string(buf)]; ok {
+				continue
+			}
+			seen[string(buf)] = struct{}{}
+			out[v]++
+		}
+	}
+	return out
+}
+
+// reportRegrouped prints what regroupAddresses did.
+func (r *runner) reportRegrouped(notes []regrouped) {
+	for _, n := range notes {
+		fmt.Fprintf(r.out, "generate regrouped %s: %d flows on %d addresses no training flow has now share %d, as the training data's %d addresses the synthetic trace does not reproduce share their flows (model.calibrate)\n",
+			n.Column, n.Flows, n.Before, n.After, n.Training)
 	}
 }

@@ -327,6 +327,9 @@ func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath,
 	if guard != "keep" {
 		realKeys = flowKeys(r.records, r.cfg.Flows.Key)
 	}
+	// Before the guard, which gives flows that regrouping makes share a
+	// key keys of their own.
+	regroups := r.regroupAddresses(parts)
 	var total guardStats
 	var kept []*abi.Batch
 	var choices []chunkChoice
@@ -358,6 +361,7 @@ func (r *runner) mergeChunks(parts []*abi.Batch, chosen []*chunkChoice, genPath,
 		fmt.Fprintf(r.out, "generate: %d synthetic flows had a training flow's key (privacy.copies = %q) and %d another synthetic flow's; %d got a key field redrawn, %d were dropped\n", total.Copies, guard, total.Shared, total.Redrawn, total.Dropped)
 	}
 	r.reportCalibration(choices)
+	r.reportRegrouped(regroups)
 	syn, err := concatByTime(kept)
 	if err != nil {
 		return err
