@@ -300,7 +300,9 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 			}
 			g.metrics = ms
 		}
-		choice, results, err := score.ChooseBest(ctx, r.host, sharedColumns(real, cands[0]), cands, g.metrics, score.Options{Seed: r.cfg.Seed})
+		shared := sharedColumns(real, cands[0])
+		ms := slices.DeleteFunc(slices.Clone(g.metrics), func(m score.Metric) bool { return !score.Scorable(m, shared) })
+		choice, results, err := score.ChooseBest(ctx, r.host, shared, cands, ms, score.Options{Seed: r.cfg.Seed})
 		if err != nil {
 			return nil, nil, fmt.Errorf("choosing a checkpoint: %w", err)
 		}

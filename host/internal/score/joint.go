@@ -113,9 +113,12 @@ func anyStrings(v any) []string {
 
 // repeatsKey reports whether two records of b share a 5-tuple: per-flow
 // gaps need a flow of two records.
-func repeatsKey(b *abi.Batch) bool {
-	cols := make([]*abi.Column, len(FiveTuple))
-	for i, c := range FiveTuple {
+func repeatsKey(b *abi.Batch) bool { return repeats(b, FiveTuple) }
+
+// repeats reports whether two records of b share their values of key.
+func repeats(b *abi.Batch, key []string) bool {
+	cols := make([]*abi.Column, len(key))
+	for i, c := range key {
 		if cols[i] = b.Column(c); cols[i] == nil {
 			return false
 		}
@@ -130,4 +133,28 @@ func repeatsKey(b *abi.Batch) bool {
 		seen[string(buf)] = struct{}{}
 	}
 	return false
+}
+
+// Scorable reports whether metric m can score anything against real. A
+// chunk of a trace can lack what the whole trace has: on a spoofed SYN
+// flood, one chunk's flows all had one record, so flow-iat, listed for
+// the trace, had no gap to compare, and choosing that chunk's checkpoint
+// failed the run. A choice against such a chunk goes without the metric.
+func Scorable(m Metric, real *abi.Batch) bool {
+	if m.Name != "flow-iat" {
+		return true
+	}
+	key := FiveTuple
+	switch k := m.Params["key"].(type) {
+	case []string:
+		key = k
+	case []any:
+		key = nil
+		for _, v := range k {
+			if s, ok := v.(string); ok {
+				key = append(key, s)
+			}
+		}
+	}
+	return repeats(real, key)
 }

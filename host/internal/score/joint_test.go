@@ -393,3 +393,40 @@ func TestHalvesFloorNaive(t *testing.T) {
 		t.Error("a nil Halves knows a score")
 	}
 }
+
+// TestScorable: flow-iat needs two records of one flow, by its key.
+func TestScorable(t *testing.T) {
+	table := func(src ...uint32) *abi.Batch {
+		b := &abi.Batch{}
+		for _, c := range FiveTuple {
+			col := abi.Column{Name: c, Type: abi.TypeU32}
+			for _, v := range src {
+				if c == "srcip" {
+					col.U32 = append(col.U32, v)
+				} else {
+					col.U32 = append(col.U32, 7)
+				}
+			}
+			b.Columns = append(b.Columns, col)
+		}
+		return b
+	}
+	iat := Metric{Name: "flow-iat", Params: map[string]any{}}
+	tests := []struct {
+		name string
+		m    Metric
+		real *abi.Batch
+		want bool
+	}{
+		{"one record per flow", iat, table(1, 2, 3), false},
+		{"a flow of two records", iat, table(1, 2, 1), true},
+		{"a key param that joins them", Metric{Name: "flow-iat", Params: map[string]any{"key": []any{"dstip"}}}, table(1, 2, 3), true},
+		{"a key column the records lack", Metric{Name: "flow-iat", Params: map[string]any{"key": []string{"nope"}}}, table(1, 1), false},
+		{"other metrics always", Metric{Name: "emd", Params: map[string]any{"column": "pkt"}}, table(1, 2), true},
+	}
+	for _, tt := range tests {
+		if got := Scorable(tt.m, tt.real); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
