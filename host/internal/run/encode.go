@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -63,6 +64,15 @@ func (r *runner) encode(ctx context.Context) (bool, error) {
 	if prior != nil {
 		if err := k.file(priorPath); err != nil {
 			return false, err
+		}
+	}
+	// What the encoders mean by the params a field leaves out: a netshare
+	// whose encoder defaults changed (rank's heavy table, session 15)
+	// refits, and so retrains, instead of reusing encoders.json fitted
+	// under the old ones.
+	for _, f := range r.fields {
+		if _, c, err := r.host.Find(abi.KindEncoder, f.Encoder); err == nil {
+			k.json("encoder "+f.Encoder, encoderDefaults(c))
 		}
 	}
 	key := k.sum()
@@ -285,4 +295,15 @@ func (r *runner) mapUnseen(ctx context.Context, rt encoding.Runtime, state *enco
 		fmt.Fprintf(r.out, "encode   %s: %d records hold values the public prior lacks; encoded as its nearest\n", name, changed[name])
 	}
 	return records, nil
+}
+
+// encoderDefaults is what of c's declaration decides what its fields
+// mean: its version and each param's type and default (not the docs).
+func encoderDefaults(c *abi.Component) []string {
+	out := []string{c.Name + "@" + c.Version}
+	for _, p := range c.Params {
+		d, _ := json.Marshal(p.Default)
+		out = append(out, fmt.Sprintf("%s %s %s", p.Name, p.Type, d))
+	}
+	return out
 }
