@@ -90,6 +90,23 @@ func Shares(x []float32, w int, weight []float64, heads []Head) [][]float64 {
 	return out
 }
 
+// Distance is the total variation distance between two share vectors, a
+// missing share counting as 0.
+func Distance(a, b []float64) float64 {
+	d := 0.0
+	for i := range max(len(a), len(b)) {
+		var x, y float64
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		d += math.Abs(x - y)
+	}
+	return d / 2
+}
+
 // Shift is what calibration found for one head: an offset per category
 // to add to the log-probabilities, and the total variation distance
 // between the argmax shares and the target before and after.

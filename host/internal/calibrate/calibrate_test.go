@@ -311,3 +311,20 @@ func TestSelectSmallest(t *testing.T) {
 		}
 	}
 }
+
+func TestDistance(t *testing.T) {
+	tests := []struct {
+		a, b []float64
+		want float64
+	}{
+		{[]float64{0.5, 0.5}, []float64{0.5, 0.5}, 0},
+		{[]float64{1, 0}, []float64{0, 1}, 1},
+		{[]float64{0.2, 0.8}, []float64{0.4, 0.6}, 0.2},
+		{[]float64{1}, []float64{0.5, 0.5}, 0.5},
+	}
+	for _, tt := range tests {
+		if got := Distance(tt.a, tt.b); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("Distance(%v, %v) = %g, want %g", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

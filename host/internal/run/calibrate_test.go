@@ -3,11 +3,14 @@ package run
 import (
 	"bytes"
 	"maps"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/netshare/netshare/abi"
+	"github.com/netshare/netshare/host/internal/calibrate"
 	"github.com/netshare/netshare/host/internal/encoding"
 )
 
@@ -130,5 +133,65 @@ func TestRegroupAddresses(t *testing.T) {
 	r.cfg = tinyConfig(t, t.TempDir(), "model.calibrate=off")
 	if notes := r.regroupAddresses(parts); notes != nil || !slices.Equal(parts[0].Column("srcip").U32, before[0].Column("srcip").U32) {
 		t.Errorf("model.calibrate = off regrouped: %+v", notes)
+	}
+}
+
+// TestCalibrateRecords: a flow's first record takes the training data's
+// first-record shares and the others the others', where the generator
+// put a SYN nowhere; padded records stay as generated. Without the
+// first-record shares (a chunk's shares from before them) all records
+// take the overall share.
+func TestCalibrateRecords(t *testing.T) {
+	const n, L, D = 400, 4, 2 // flows, records per flow, head: SYN, ACK
+	heads := []calibrate.Head{{Name: "flags", Off: 0, Width: 2}}
+	gen := func() ([]float32, []float64) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		feats := make([]float32, n*L*D)
+		w := make([]float64, n*L)
+		for i := range n * L {
+			p := 0.4 * rng.Float32()
+			feats[i*D], feats[i*D+1] = p, 1-p
+			if i%L < 3 { // the last record of every flow is padding
+				w[i] = 1
+			}
+		}
+		return feats, w
+	}
+	syn := func(feats []float32, w []float64, first bool) float64 {
+		k, all := 0.0, 0.0
+		for i := range n * L {
+			if w[i] > 0 && (i%L == 0) == first {
+				all++
+				if feats[i*D] > feats[i*D+1] {
+					k++
+				}
+			}
+		}
+		return k / all
+	}
+	sh := &chunkShares{Feat: [][]float64{{0.1, 0.9}}, First: [][]float64{{0.3, 0.7}}, Later: [][]float64{{0, 1}}}
+	feats, w := gen()
+	orig := slices.Clone(feats)
+	shifts := calibrateRecords(feats, D, L, w, heads, sh)
+	if got := syn(feats, w, true); math.Abs(got-0.3) > 1.0/n {
+		t.Errorf("first records: SYN share %g, want 0.3", got)
+	}
+	if got := syn(feats, w, false); got != 0 {
+		t.Errorf("later records: SYN share %g, want 0", got)
+	}
+	for i := range n {
+		r := i*L + L - 1
+		if feats[r*D] != orig[r*D] || feats[r*D+1] != orig[r*D+1] {
+			t.Fatalf("padded record %d changed", r)
+		}
+	}
+	if len(shifts) != 1 || math.Abs(shifts[0].Before-0.1) > 1e-9 || shifts[0].After > 1.0/n {
+		t.Errorf("shifts %+v, want one from 0.1 to about 0", shifts)
+	}
+
+	feats, w = gen()
+	calibrateRecords(feats, D, L, w, heads, &chunkShares{Feat: sh.Feat})
+	if a, b := syn(feats, w, true), syn(feats, w, false); math.Abs((a+2*b)/3-0.1) > 1.0/n || a > 0.2 {
+		t.Errorf("without first-record shares: SYN share first %g, later %g, want 0.1 over all, spread", a, b)
 	}
 }
