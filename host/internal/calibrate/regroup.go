@@ -67,14 +67,18 @@ func Groups(profile []Count, n int, rng *rand.Rand) []int {
 	return sizes
 }
 
-// Regroup maps units' values onto fewer values so that the flows per
-// value follow profile (Groups). A unit the generator already gave
-// several flows keeps them and stands for the group nearest its size.
-// The single-flow units, sorted by value, are taken in runs of the other
-// groups' sizes, and every unit of a run gets the run's first value. It
-// returns the values that change; units left once the groups are dealt
-// keep theirs.
-func Regroup(units []Unit, profile []Count, rng *rand.Rand) map[uint64]uint64 {
+// Regroup gives units' flows values so that the flows per value follow
+// profile (Groups). A unit the generator gave several flows stands for
+// the group nearest its size; where that group is smaller, the flows
+// beyond it are split off onto fresh values near the unit's (fresh(v)
+// returns a value nothing holds yet; nil: no splitting), since a
+// generator that repeats a new address (a collapsed mode) makes hosts
+// the data does not have. The single flows, sorted by value, are taken
+// in runs of the other groups' sizes, and every flow of a run gets the
+// run's first value. It returns, for each unit whose flows change value,
+// the value of each of its flows in order; units left once the groups
+// are dealt keep theirs.
+func Regroup(units []Unit, profile []Count, rng *rand.Rand, fresh func(near uint64) uint64) map[uint64][]uint64 {
 	n := 0
 	for _, u := range units {
 		n += u.Flows
@@ -87,11 +91,17 @@ func Regroup(units []Unit, profile []Count, rng *rand.Rand) map[uint64]uint64 {
 	for _, s := range sizes {
 		left[s]++
 	}
-	var singles []Unit
+	// a single flow: its value now, and the unit and position it came from
+	type single struct {
+		value, unit uint64
+		j           int
+	}
+	var singles []single
+	out := map[uint64][]uint64{}
 	taken := map[int]int{}
 	for _, u := range units {
 		if u.Flows <= 1 {
-			singles = append(singles, u)
+			singles = append(singles, single{u.Value, u.Value, 0})
 			continue
 		}
 		best := 0
@@ -100,13 +110,24 @@ func Regroup(units []Unit, profile []Count, rng *rand.Rand) map[uint64]uint64 {
 				best = s
 			}
 		}
-		if best > 0 {
-			left[best]--
-			taken[best]++
+		if best == 0 {
+			continue
+		}
+		left[best]--
+		taken[best]++
+		if best < u.Flows && fresh != nil {
+			vals := make([]uint64, u.Flows)
+			for j := range vals {
+				vals[j] = u.Value
+				if j >= best {
+					vals[j] = fresh(u.Value)
+					singles = append(singles, single{vals[j], u.Value, j})
+				}
+			}
+			out[u.Value] = vals
 		}
 	}
-	slices.SortFunc(singles, func(a, b Unit) int { return cmp.Compare(a.Value, b.Value) })
-	moved := map[uint64]uint64{}
+	slices.SortFunc(singles, func(a, b single) int { return cmp.Compare(a.value, b.value) })
 	i := 0
 	for _, size := range sizes {
 		if taken[size] > 0 {
@@ -116,14 +137,17 @@ func Regroup(units []Unit, profile []Count, rng *rand.Rand) map[uint64]uint64 {
 		if i >= len(singles) {
 			break
 		}
-		head := singles[i].Value
+		head := singles[i].value
 		for end := min(i+size, len(singles)); i < end; i++ {
-			if v := singles[i].Value; v != head {
-				moved[v] = head
+			f := singles[i]
+			if vals, ok := out[f.unit]; ok {
+				vals[f.j] = head
+			} else if head != f.unit {
+				out[f.unit] = []uint64{head}
 			}
 		}
 	}
-	return moved
+	return out
 }
 
 func abs(x int) int {

@@ -44,7 +44,8 @@ func TestGroups(t *testing.T) {
 }
 
 // TestRegroup: neighbouring values merge in runs of the profile's sizes,
-// onto one of their own values, the one with the most flows.
+// onto the first of their values; a unit of more flows than its group
+// splits the rest onto fresh values, which merge like any other.
 func TestRegroup(t *testing.T) {
 	ones := func(vs ...uint64) []Unit {
 		var us []Unit
@@ -53,33 +54,42 @@ func TestRegroup(t *testing.T) {
 		}
 		return us
 	}
+	fresh := func() func(uint64) uint64 {
+		next := uint64(1000)
+		return func(near uint64) uint64 { next++; return near*1000 + next - 1000 }
+	}
 	tests := []struct {
 		name    string
 		units   []Unit
 		profile []Count
-		want    map[uint64]uint64
+		want    map[uint64][]uint64
 	}{
-		{"pairs of neighbours", ones(40, 10, 30, 20), []Count{{2, 3}}, map[uint64]uint64{20: 10, 40: 30}},
-		{"singletons stay", ones(1, 2, 3), []Count{{1, 7}}, map[uint64]uint64{}},
+		{"pairs of neighbours", ones(40, 10, 30, 20), []Count{{2, 3}}, map[uint64][]uint64{20: {10}, 40: {30}}},
+		{"singletons stay", ones(1, 2, 3), []Count{{1, 7}}, map[uint64][]uint64{}},
 		{"a unit of several flows takes the nearest group",
 			[]Unit{{Value: 5, Flows: 1}, {Value: 6, Flows: 3}, {Value: 7, Flows: 1}, {Value: 8, Flows: 1}}, []Count{{2, 1}, {4, 1}},
-			map[uint64]uint64{7: 5}},
+			map[uint64][]uint64{7: {5}}},
+		{"a collapsed unit splits into singletons", []Unit{{Value: 5, Flows: 3}, {Value: 9, Flows: 1}}, []Count{{1, 4}},
+			map[uint64][]uint64{5: {5, 5001, 5002}}},
+		{"split flows merge with their neighbours", []Unit{{Value: 5, Flows: 3}, {Value: 9, Flows: 1}}, []Count{{2, 2}},
+			map[uint64][]uint64{5: {5, 5, 9}}},
 		{"no profile", ones(1, 2), nil, nil},
 		{"no units", nil, []Count{{2, 1}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Regroup(tt.units, tt.profile, rand.New(rand.NewPCG(1, 2)))
-			if !maps.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
-				t.Errorf("moved %v, want %v", got, tt.want)
+			got := Regroup(tt.units, tt.profile, rand.New(rand.NewPCG(1, 2)), fresh())
+			if !maps.EqualFunc(got, tt.want, slices.Equal) || (got == nil) != (tt.want == nil) {
+				t.Errorf("values %v, want %v", got, tt.want)
 			}
 		})
 	}
 }
 
 // TestRegroupProfile: on random units and profiles, a few units holding
-// several flows among them, the flows per value after regrouping are the
-// profile's, up to rounding, and every value is one of the units' own.
+// several flows among them (up to 9, split where the profile has no
+// such hosts), the flows per value after regrouping are the profile's,
+// up to rounding, and every value is a unit's own or a fresh one.
 func TestRegroupProfile(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for trial := range 50 {
@@ -96,22 +106,38 @@ func TestRegroupProfile(t *testing.T) {
 			}
 			values[v] = true
 			f := 1
-			if top := profile[len(profile)-1].Flows; top > 1 && rng.IntN(50) == 0 {
-				f = 2 + rng.IntN(top-1)
+			if rng.IntN(50) == 0 {
+				f = 2 + rng.IntN(8) // more than some profiles hold: split
 			}
 			units = append(units, Unit{Value: v, Flows: f})
 		}
-		moved := Regroup(units, profile, rand.New(rand.NewPCG(uint64(trial), 0)))
+		issued := map[uint64]bool{}
+		fresh := func(near uint64) uint64 {
+			for v := near + 1; ; v++ {
+				if !values[v] && !issued[v] {
+					issued[v] = true
+					return v
+				}
+			}
+		}
+		moved := Regroup(units, profile, rand.New(rand.NewPCG(uint64(trial), 0)), fresh)
 		flows := map[uint64]int{}
 		for _, u := range units {
-			to, ok := moved[u.Value]
+			vals, ok := moved[u.Value]
 			if !ok {
-				to = u.Value
+				flows[u.Value] += u.Flows
+				continue
 			}
-			if !values[to] {
-				t.Fatalf("trial %d: %d moved to %d, not a unit's value", trial, u.Value, to)
+			if len(vals) != 1 && len(vals) != u.Flows {
+				t.Fatalf("trial %d: %d values for a unit of %d flows", trial, len(vals), u.Flows)
 			}
-			flows[to] += u.Flows
+			for j := range u.Flows {
+				to := vals[min(j, len(vals)-1)]
+				if !values[to] && !issued[to] {
+					t.Fatalf("trial %d: %d moved to %d, neither a unit's value nor a fresh one", trial, u.Value, to)
+				}
+				flows[to]++
+			}
 		}
 		// Share of flows on values of each size, against the profile's.
 		total, n := 0, 0

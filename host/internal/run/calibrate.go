@@ -1,8 +1,10 @@
 package run
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -215,11 +217,11 @@ func (r *runner) regroupAddresses(parts []*abi.Batch) []regrouped {
 			continue
 		}
 		train := flowsPerValue([]*abi.Batch{r.records}, f.Name, r.cfg.Flows.Key)
-		gen := flowsPerValue(parts, f.Name, r.cfg.Flows.Key)
+		gen := flowIndex(parts, f.Name, r.cfg.Flows.Key)
 		var units []calibrate.Unit
-		for v, n := range gen {
+		for v, flows := range gen {
 			if _, ok := train[v]; !ok {
-				units = append(units, calibrate.Unit{Value: uint64(v), Flows: n})
+				units = append(units, calibrate.Unit{Value: uint64(v), Flows: len(flows)})
 			}
 		}
 		bars := map[int]int{}
@@ -238,35 +240,106 @@ func (r *runner) regroupAddresses(parts []*abi.Batch) []regrouped {
 			note.Training += values
 		}
 		slices.SortFunc(profile, func(a, b calibrate.Count) int { return a.Flows - b.Flows })
+		slices.SortFunc(units, func(a, b calibrate.Unit) int { return cmp.Compare(a.Value, b.Value) })
 		for _, u := range units {
 			note.Flows += u.Flows
 		}
+		// A fresh address: the nearest one no training or generated flow
+		// holds, nor one handed out before.
+		issued := map[uint32]bool{}
+		free := func(v int64) bool {
+			if v < 0 || v > math.MaxUint32 {
+				return false
+			}
+			_, t := train[uint32(v)]
+			_, g := gen[uint32(v)]
+			return !t && !g && !issued[uint32(v)]
+		}
+		fresh := func(near uint64) uint64 {
+			for d := int64(1); d <= math.MaxUint32; d++ {
+				for _, v := range []int64{int64(near) + d, int64(near) - d} {
+					if free(v) {
+						issued[uint32(v)] = true
+						return uint64(v)
+					}
+				}
+			}
+			return near
+		}
 		rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x72656772<<8|uint64(len(notes))))
-		moved := calibrate.Regroup(units, profile, rng)
-		note.After = note.Before - len(moved)
+		moved := calibrate.Regroup(units, profile, rng, fresh)
+		after := map[uint64]bool{}
+		for _, u := range units {
+			if vals, ok := moved[u.Value]; ok {
+				for _, v := range vals {
+					after[v] = true
+				}
+			} else {
+				after[u.Value] = true
+			}
+		}
+		note.After = len(after)
 		notes = append(notes, note)
 		if len(moved) == 0 {
 			continue
 		}
+		buf := make([]byte, 0, 64)
 		for k, p := range parts {
 			if p == nil || p.Column(f.Name) == nil {
 				continue
 			}
+			appendKey := flowKeyer(p, r.cfg.Flows.Key)
 			b := &abi.Batch{Columns: slices.Clone(p.Columns)}
 			for i := range b.Columns {
-				if col := &b.Columns[i]; col.Name == f.Name {
-					*col = cloneColumn(*col)
-					for j, v := range col.U32 {
-						if to, ok := moved[uint64(v)]; ok {
-							col.U32[j] = uint32(to)
-						}
+				col := &b.Columns[i]
+				if col.Name != f.Name {
+					continue
+				}
+				old := p.Column(f.Name).U32
+				*col = cloneColumn(*col)
+				for j, v := range old {
+					vals, ok := moved[uint64(v)]
+					if !ok {
+						continue
 					}
+					at := 0
+					if len(vals) > 1 {
+						// the key is read from p, whose columns are as generated
+						buf = binary.LittleEndian.AppendUint32(appendKey(buf[:0], j), v)
+						at = gen[v][string(buf)]
+					}
+					col.U32[j] = uint32(vals[at])
 				}
 			}
 			parts[k] = b
 		}
 	}
 	return notes
+}
+
+// flowIndex numbers, for each value of column name (ipv4) in bs, the
+// distinct flow keys that hold it, in the order they first appear.
+func flowIndex(bs []*abi.Batch, name string, key []string) map[uint32]map[string]int {
+	out := map[uint32]map[string]int{}
+	buf := make([]byte, 0, 64)
+	for _, b := range bs {
+		if b == nil || b.Column(name) == nil {
+			continue
+		}
+		appendKey := flowKeyer(b, key)
+		for i, v := range b.Column(name).U32 {
+			buf = binary.LittleEndian.AppendUint32(appendKey(buf[:0], i), v)
+			m := out[v]
+			if m == nil {
+				m = map[string]int{}
+				out[v] = m
+			}
+			if _, ok := m[string(buf)]; !ok {
+				m[string(buf)] = len(m)
+			}
+		}
+	}
+	return out
 }
 
 // flowsPerValue counts, for each value of column name (ipv4) in bs, the

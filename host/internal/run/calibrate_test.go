@@ -195,3 +195,40 @@ func TestCalibrateRecords(t *testing.T) {
 		t.Errorf("without first-record shares: SYN share first %g, later %g, want 0.1 over all, spread", a, b)
 	}
 }
+
+// TestRegroupSplits: where every training address outside the popular
+// ones holds one flow (spoofed sources), a new address the generator
+// repeated is split: each of its flows gets an address of its own, none a
+// training or another generated address.
+func TestRegroupSplits(t *testing.T) {
+	const server = 0x09090909
+	var train, gen [][5]uint32
+	for i := range 8 {
+		train = append(train, [5]uint32{0x0a000000 + uint32(i), server, 1000, 80, 6})
+	}
+	for i := range 4 { // one new address, four flows
+		gen = append(gen, [5]uint32{0x14000005, server, uint32(2000 + i), 80, 6})
+	}
+	gen = append(gen, [5]uint32{0x14000006, server, 3000, 80, 6}, [5]uint32{0x0a000003, server, 3001, 80, 6})
+	state := &encoding.State{Fields: []encoding.FieldState{{Field: abi.Field{Name: "srcip", Role: abi.RoleAttribute}}}}
+	r := &runner{cfg: tinyConfig(t, t.TempDir()), records: fiveTuples(train...), state: state, out: &bytes.Buffer{}}
+	parts := []*abi.Batch{fiveTuples(gen...)}
+	notes := r.regroupAddresses(parts)
+	if want := []regrouped{{Column: "srcip", Flows: 5, Before: 2, After: 5, Training: 7}}; !slices.Equal(notes, want) {
+		t.Errorf("notes %+v, want %+v", notes, want)
+	}
+	src := parts[0].Column("srcip").U32
+	seen := map[uint32]bool{}
+	for i, v := range src[:5] {
+		if seen[v] {
+			t.Errorf("flow %d shares address %#x", i, v)
+		}
+		seen[v] = true
+		if v >= 0x0a000000 && v < 0x0a000008 || (i > 0 && v == 0x14000006 && i != 4) {
+			t.Errorf("flow %d got %#x, a training or another generated flow's address", i, v)
+		}
+	}
+	if src[0] != 0x14000005 || src[5] != 0x0a000003 {
+		t.Errorf("addresses %x: the first flow keeps its address, the reproduced one stays", src)
+	}
+}
