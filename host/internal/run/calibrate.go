@@ -216,7 +216,7 @@ func (r *runner) regroupAddresses(parts []*abi.Batch) []regrouped {
 		if f.Role != abi.RoleAttribute || c == nil || c.Type != abi.TypeIPv4 {
 			continue
 		}
-		train := flowsPerValue([]*abi.Batch{r.records}, f.Name, r.cfg.Flows.Key)
+		train := flowIndex([]*abi.Batch{r.records}, f.Name, r.cfg.Flows.Key)
 		gen := flowIndex(parts, f.Name, r.cfg.Flows.Key)
 		var units []calibrate.Unit
 		for v, flows := range gen {
@@ -225,9 +225,9 @@ func (r *runner) regroupAddresses(parts []*abi.Batch) []regrouped {
 			}
 		}
 		bars := map[int]int{}
-		for v, n := range train {
+		for v, flows := range train {
 			if _, ok := gen[v]; !ok {
-				bars[n]++
+				bars[len(flows)]++
 			}
 		}
 		if len(units) == 0 || len(bars) == 0 {
@@ -337,33 +337,6 @@ func flowIndex(bs []*abi.Batch, name string, key []string) map[uint32]map[string
 			if _, ok := m[string(buf)]; !ok {
 				m[string(buf)] = len(m)
 			}
-		}
-	}
-	return out
-}
-
-// flowsPerValue counts, for each value of column name (ipv4) in bs, the
-// distinct flow keys that hold it.
-func flowsPerValue(bs []*abi.Batch, name string, key []string) map[uint32]int {
-	seen := map[string]struct{}{}
-	out := map[uint32]int{}
-	buf := make([]byte, 0, 64)
-	for _, b := range bs {
-		if b == nil {
-			continue
-		}
-		c := b.Column(name)
-		if c == nil {
-			continue
-		}
-		appendKey := flowKeyer(b, key)
-		for i, v := range c.U32 {
-			buf = binary.LittleEndian.AppendUint32(appendKey(buf[:0], i), v)
-			if _, ok := seen[string(buf)]; ok {
-				continue
-			}
-			seen[string(buf)] = struct{}{}
-			out[v]++
 		}
 	}
 	return out
