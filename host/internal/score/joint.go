@@ -145,16 +145,8 @@ func Scorable(m Metric, real *abi.Batch) bool {
 		return true
 	}
 	key := FiveTuple
-	switch k := m.Params["key"].(type) {
-	case []string:
-		key = k
-	case []any:
-		key = nil
-		for _, v := range k {
-			if s, ok := v.(string); ok {
-				key = append(key, s)
-			}
-		}
+	if k, ok := m.Params["key"]; ok {
+		key = anyStrings(k)
 	}
 	return repeats(real, key)
 }
