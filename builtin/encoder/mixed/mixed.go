@@ -63,7 +63,7 @@ const spikeValue = 0.5
 func init() {
 	sdk.RegisterEncoder(abi.Component{
 		Name:    Name,
-		Version: "1.1.0",
+		Version: "1.0.0",
 		Summary: "mode-specific normalisation: exact values holding a large share (spikes) as one-hot modes, the rest in quantile modes scaled within each",
 		Params: []abi.Param{
 			{Name: "log1p", Type: abi.ParamBool, Default: false, Doc: "apply ln(1+x) before scaling within a mode; values must be > -1"},
@@ -293,7 +293,7 @@ func (e *Encoder) FitEnd() ([]byte, error) {
 		return nil, fmt.Errorf("mixed %s: fit saw no rows and no min and max params are set", e.column)
 	}
 	st.Spikes, st.Ranges = Modes(e.sample, Bins(e.rows), e.modes == ModesAlways)
-	st.Quantiles = Quantiles(e.sample, st.Spikes, st.Ranges)
+	st.Quantiles = Quantiles(e.sample, st.Ranges)
 	// A sample of a larger column may miss its extremes: the outer range
 	// modes (a spike at an extreme is its own mode already).
 	if n := len(st.Ranges); n > 0 && e.rows > int64(len(e.sample)) {
@@ -356,23 +356,13 @@ func Modes(xs []float64, k int, always bool) (spikes []float64, ranges [][2]floa
 // quantiles), Kₘ = Bins(values in the range): the resolution a sample of
 // that size supports. Keeping every value instead (a uniform scalar then
 // decodes to a draw from the mode's own values) measured worse
-// (docs/fidelity.md, ablation). A spike's records are its own mode's,
-// never a range's, even where the range spans it: counted in the range,
-// they made its scalars decode mostly to the spike (CTU-Normal-43's pkt
-// range 0–6 around the spike 2 had knots 0, 2, 2, …, 2, 4, 6, and 2
-// packets came out in 48.6% of the records for 42.5% real).
-func Quantiles(sorted, spikes []float64, ranges [][2]float64) [][]float64 {
+// (docs/fidelity.md, ablation).
+func Quantiles(sorted []float64, ranges [][2]float64) [][]float64 {
 	qs := make([][]float64, len(ranges))
 	for i, r := range ranges {
 		lo, _ := slices.BinarySearch(sorted, r[0])
 		hi, _ := slices.BinarySearch(sorted, math.Nextafter(r[1], math.Inf(1)))
 		vs := sorted[lo:hi]
-		if slices.ContainsFunc(spikes, func(x float64) bool { return x > r[0] && x < r[1] }) {
-			vs = slices.DeleteFunc(slices.Clone(vs), func(x float64) bool {
-				_, spike := slices.BinarySearch(spikes, x)
-				return spike
-			})
-		}
 		q := Bins(int64(len(vs)))
 		ks := make([]float64, q+1)
 		for j := range ks {

@@ -94,38 +94,6 @@ func fitState(t *testing.T, w *wire, col string, params map[string]any, b *abi.B
 
 // Every real value round-trips: exactly for integers, within 1e-9
 // relative for floats; spikes are the values holding 1/K of the records.
-// TestQuantilesSkipSpikes: a range's knots are its own values', without
-// the records of a spike the range spans (they are the spike mode's).
-func TestQuantilesSkipSpikes(t *testing.T) {
-	tests := []struct {
-		name   string
-		sorted []float64
-		spikes []float64
-		ranges [][2]float64
-		want   [][]float64
-	}{
-		// 4 values besides the spike: Bins(4) = 3, knots at ranks 0, 1, 2, 3.
-		{"a spike inside the range", slices.Concat([]float64{0, 1}, seq(2, 8), []float64{5, 6}), []float64{2}, [][2]float64{{0, 6}},
-			[][]float64{{0, 1, 5, 6}}},
-		{"no spike inside", []float64{0, 1, 5, 6, 9, 9, 9}, []float64{9}, [][2]float64{{0, 6}}, [][]float64{{0, 1, 5, 6}}},
-		{"two ranges around a spike", slices.Concat([]float64{0, 1}, seq(2, 8), []float64{3, 4}), []float64{2}, [][2]float64{{0, 1}, {3, 4}},
-			[][]float64{{0, 0.5, 1}, {3, 3.5, 4}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sorted := slices.Clone(tc.sorted)
-			slices.Sort(sorted)
-			got := Quantiles(sorted, tc.spikes, tc.ranges)
-			if !slices.EqualFunc(got, tc.want, slices.Equal) {
-				t.Errorf("knots %v, want %v", got, tc.want)
-			}
-			if !slices.Equal(sorted, func() []float64 { s := slices.Clone(tc.sorted); slices.Sort(s); return s }()) {
-				t.Error("the sample was changed")
-			}
-		})
-	}
-}
-
 func TestRoundTripRealData(t *testing.T) {
 	b := loadUGR(t)
 	tests := []struct {
