@@ -211,6 +211,21 @@ func TestLayout(t *testing.T) {
 	if f := names(st.FeatOutputs); strings.Join(f, ",") != "ts.iat,td,pkt,byt,type" {
 		t.Errorf("feature order %v", f)
 	}
+	// A flow's first interarrival is not read (docs/gan.md); no other
+	// output is spared.
+	for i, o := range st.FeatOutputs {
+		if o.FirstUnused != (i == 0) {
+			t.Errorf("feature %s: FirstUnused %v", o.Name, o.FirstUnused)
+		}
+	}
+	// In raw mode the time feature is the timestamp itself.
+	st.Time.StartOutputs = nil
+	if err := st.layout(); err != nil {
+		t.Fatal(err)
+	}
+	if st.FeatOutputs[0].FirstUnused {
+		t.Error("raw time: FirstUnused")
+	}
 	// One shared word2vec state for the three fields.
 	var w2v [][]byte
 	for _, f := range st.Fields {
@@ -539,6 +554,35 @@ func TestLoadStateRejects(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A state saved before tensor.Output.FirstUnused existed loads, with the
+// flag recomputed.
+func TestLoadStateBeforeFirstUnused(t *testing.T) {
+	b := loadUGR(t)
+	st, err := Fit(context.Background(), newNative(), Config{Fields: netflowFields(), MaxLen: 3}, b, split(t, b, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.ReplaceAll(string(raw), `,"first_unused":true`, "")
+	if old == string(raw) {
+		t.Fatal("no first_unused in the saved state")
+	}
+	p := filepath.Join(t.TempDir(), "old.json")
+	if err := os.WriteFile(p, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadState(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.FeatOutputs[0].FirstUnused {
+		t.Errorf("%s: FirstUnused not recomputed", got.FeatOutputs[0].Name)
 	}
 }
 

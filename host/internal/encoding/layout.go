@@ -174,8 +174,16 @@ func (s *State) layout() error {
 		if err := add(&s.AttrOutputs, s.Time.StartOutputs); err != nil {
 			return err
 		}
+		n := len(s.FeatOutputs)
 		if err := add(&s.FeatOutputs, s.Time.IATOutputs); err != nil {
 			return err
+		}
+		// A flow's records are timed from its start: the first
+		// interarrival is taken as 0 whatever was generated
+		// (docs/encoders.md, time). Raw mode has no start: its feature is
+		// the timestamp itself.
+		for i := n; i < len(s.FeatOutputs) && len(s.Time.StartOutputs) > 0; i++ {
+			s.FeatOutputs[i].FirstUnused = true
 		}
 	}
 	for _, f := range s.Fields {

@@ -65,7 +65,10 @@ func LoadState(path string) (*State, error) {
 	if err := s.layout(); err != nil {
 		return nil, fmt.Errorf("encoding state %s: %w", path, err)
 	}
-	if !slices.Equal(saved, s.AttrOutputs) || !slices.Equal(savedF, s.FeatOutputs) {
+	// FirstUnused is derived from the time field, and a state saved
+	// before it existed lacks it.
+	sameLayout := func(a, b tensor.Output) bool { a.FirstUnused = b.FirstUnused; return a == b }
+	if !slices.Equal(saved, s.AttrOutputs) || !slices.EqualFunc(savedF, s.FeatOutputs, sameLayout) {
 		return nil, fmt.Errorf("encoding state %s: saved output layout disagrees with the field outputs", path)
 	}
 	return &s, nil

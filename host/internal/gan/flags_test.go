@@ -64,6 +64,8 @@ func TestGenFlagEncoding(t *testing.T) {
 
 // TestGeneratorMasks: the training mask zeroes whole S-blocks after the
 // block holding the first end flag; valid stops right after the end record.
+// A record's flags are zero where the mask is, its features where valid
+// is, and a FirstUnused feature on the first record.
 func TestGeneratorMasks(t *testing.T) {
 	cases := []struct {
 		endAt     int // record within each step whose flag says "end"
@@ -74,30 +76,39 @@ func TestGeneratorMasks(t *testing.T) {
 		{-1, []float32{1, 1, 1, 1, 1, 1}, []float32{1, 1, 1, 1, 1, 1}},
 	}
 	for _, tc := range cases {
-		ao, fo := learnOutputs()
-		cfg := tinyConfig() // S = 2
-		g := newGenerator[float64](cfg, ao, fo, 6, 0)
-		// zero weights: every step emits the head biases, which set the flags
-		for i := 0; i < g.S; i++ {
-			g.featHead.b.w[i*g.F+g.D] = 1 // continue
-			if i == tc.endAt {
-				g.featHead.b.w[i*g.F+g.D+1] = 2 // end
+		for _, unused := range []bool{false, true} {
+			ao, fo := learnOutputs()
+			fo = append(fo, tensor.Output{Name: "iat", Width: 1, Kind: tensor.Continuous, Activation: tensor.Sigmoid, FirstUnused: unused})
+			cfg := tinyConfig() // S = 2
+			g := newGenerator[float64](cfg, ao, fo, 6, 0)
+			// zero weights: every step emits the head biases, which set the flags
+			for i := 0; i < g.S; i++ {
+				g.featHead.b.w[i*g.F] = 1
+				g.featHead.b.w[i*g.F+1] = 1
+				g.featHead.b.w[i*g.F+g.D] = 1 // continue
+				if i == tc.endAt {
+					g.featHead.b.w[i*g.F+g.D+1] = 2 // end
+				}
 			}
-		}
-		var nz genNoise[float64]
-		g.drawNoise(1, rand.New(rand.NewPCG(1, 1)), &nz, false)
-		g.forwardFeat([]float64{1, 0, 0}, &nz)
-		mask, val := make([]float32, 6), make([]float32, 6)
-		for i := range mask {
-			mask[i], val[i] = float32(g.cache.mask[i]), float32(g.cache.valid[i])
-		}
-		if !slices.Equal(mask, tc.mask) || !slices.Equal(val, tc.val) {
-			t.Errorf("end at %d: mask %v valid %v, want %v %v", tc.endAt, mask, val, tc.mask, tc.val)
-		}
-		for r := 0; r < 6; r++ {
-			for j := 0; j < g.F; j++ {
-				if got := g.cache.feat[r*g.F+j]; (got != 0) != (tc.mask[r] != 0) {
-					t.Errorf("end at %d: record %d value %d = %g with mask %g", tc.endAt, r, j, got, tc.mask[r])
+			var nz genNoise[float64]
+			g.drawNoise(1, rand.New(rand.NewPCG(1, 1)), &nz, false)
+			g.forwardFeat([]float64{1, 0, 0}, &nz)
+			mask, val := make([]float32, 6), make([]float32, 6)
+			for i := range mask {
+				mask[i], val[i] = float32(g.cache.mask[i]), float32(g.cache.valid[i])
+			}
+			if !slices.Equal(mask, tc.mask) || !slices.Equal(val, tc.val) {
+				t.Errorf("end at %d: mask %v valid %v, want %v %v", tc.endAt, mask, val, tc.mask, tc.val)
+			}
+			for r := 0; r < 6; r++ {
+				for j := 0; j < g.F; j++ {
+					want := tc.mask[r] != 0
+					if j < g.D {
+						want = tc.val[r] != 0 && !(unused && r == 0 && j == 1)
+					}
+					if got := g.cache.feat[r*g.F+j]; (got != 0) != want {
+						t.Errorf("end at %d, first unused %v: record %d value %d = %g, want nonzero %v", tc.endAt, unused, r, j, got, want)
+					}
 				}
 			}
 		}

@@ -29,6 +29,11 @@ type generator[T float] struct {
 	// MLP does not generate them: it is given them, drawn from the data's
 	// distribution, as a condition after its noise (see forwardAttr).
 	lenOff, lenBins, maxLen int
+	// firstUnused are the feature columns whose value on a flow's first
+	// record nothing reads (tensor.Output.FirstUnused): fixed at 0 there,
+	// in the real data as in the generated, they are neither learned nor
+	// judged.
+	firstUnused []int
 }
 
 // genNoise is everything random in one generator pass, drawn up front so that
@@ -76,6 +81,15 @@ func newGenerator[T float](cfg Config, attrOut, featOut []tensor.Output, lpad, l
 	g.F = g.D + 2
 	g.passes = lpad / g.S
 	g.attrSl = slicesOf(attrOut)
+	off := 0
+	for _, o := range featOut {
+		for j := range o.Width {
+			if o.FirstUnused {
+				g.firstUnused = append(g.firstUnused, off+j)
+			}
+		}
+		off += o.Width
+	}
 	flag := tensor.Output{Name: "gen_flag", Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax}
 	rec := slicesOf(append(append([]tensor.Output(nil), featOut...), flag))
 	for s := 0; s < g.S; s++ {
@@ -311,6 +325,17 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 				}
 			}
 		}
+		// The features of records past the end are padding, zero in real
+		// data; zeroing them here (docs/gan.md, "Padding") leaves each
+		// record position's head to learn the records that exist.
+		for s := 0; s < t*S; s++ {
+			if c.valid[r*L+s] == 0 {
+				clear(c.feat[(r*L+s)*F : (r*L+s)*F+g.D])
+			}
+		}
+		for _, j := range g.firstUnused {
+			c.feat[r*L*F+j] = 0
+		}
 		c.live = max(c.live, t)
 		clear(c.featAct[(r*L+t*S)*F : (r+1)*L*F])
 		clear(c.feat[(r*L+t*S)*F : (r+1)*L*F])
@@ -328,8 +353,19 @@ func (g *generator[T]) backward(dFeat, dAttr []T, nz *genNoise[T]) {
 	// features: mask, activations, heads
 	c.dRaw = grow(c.dRaw, n*L*F)
 	dRaw := c.dRaw
+	// The flags are masked by block, the features by record: what
+	// forwardFeat zeroed has no gradient.
 	for i := range dRaw {
-		dRaw[i] = dFeat[i] * c.mask[i/F]
+		m := c.mask[i/F]
+		if i%F < g.D {
+			m = c.valid[i/F]
+		}
+		dRaw[i] = dFeat[i] * m
+	}
+	for r := range n {
+		for _, j := range g.firstUnused {
+			dRaw[r*L*F+j] = 0
+		}
 	}
 	activationBackward(c.featAct, dRaw, n*TT, g.S*F, g.featSl)
 	dHs := make([]T, n*TT*H)

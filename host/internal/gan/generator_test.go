@@ -32,12 +32,16 @@ func TestGeneratorGradFD(t *testing.T) {
 		layers, lpad int
 		endBias      float64 // added to every record's end flag
 		bins         bool    // length bins as the MLP's condition
-	}{{1, 6, 0, false}, {3, 6, 0, false}, {3, 16, 0.5, false}, {1, 6, 0, true}, {3, 16, 0, true}}
+		unused       bool    // feature y is FirstUnused
+	}{{1, 6, 0, false, false}, {3, 6, 0, false, true}, {3, 16, 0.5, false, true}, {1, 6, 0, true, false}, {3, 16, 0, true, true}}
 	for _, tc := range cases {
 		layers := tc.layers
 		name := "attr_gen_layers=" + strconv.Itoa(layers) + "/lpad=" + strconv.Itoa(tc.lpad)
 		if tc.bins {
 			name += "/bins"
+		}
+		if tc.unused {
+			name += "/first_unused"
 		}
 		t.Run(name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -45,6 +49,7 @@ func TestGeneratorGradFD(t *testing.T) {
 			cfg.AttrGenLayers, cfg.AttrGenUnits = layers, 6
 			cfg.LSTMUnits, cfg.SampleLen = 4, 2
 			ao, fo := smallOutputs()
+			fo[2].FirstUnused = tc.unused
 			nb := 0
 			if tc.bins {
 				nb = bits.Len(uint(tc.lpad))

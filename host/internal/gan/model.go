@@ -267,6 +267,11 @@ func (m *Model) prepare(data *tensor.Set) (*prepared, error) {
 			if flag(t) > 0 { // padding stays zero whatever the encoder left there
 				copy(dst[:D], data.Features[(i*data.L+t)*D:(i*data.L+t+1)*D])
 			}
+			if t == 0 {
+				for _, j := range m.gen.firstUnused {
+					dst[j] = 0
+				}
+			}
 			// DoppelGANger's add_gen_flag: [g_{t+1}, (1 − g_{t+1})·b] where b
 			// says the record's S-block holds a real record.
 			dst[D] = flag(t + 1)

@@ -47,6 +47,9 @@ type Output struct {
 	Width      int
 	Kind       Kind
 	Activation Activation
+	// FirstUnused: nothing reads this output on a flow's first record (a
+	// time field's interarrival: the flow begins at its start attribute).
+	FirstUnused bool `json:"first_unused,omitempty"`
 }
 
 // Width sums the widths of outs.
