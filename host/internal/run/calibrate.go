@@ -42,6 +42,9 @@ type chunkShares struct {
 	// First and Later are Feat over each flow's first record and over the
 	// others (calibrateRecords).
 	First, Later [][]float64
+	// Appear is the flow tags' appearance heads over the flows that
+	// start in the chunk (calibrateTags); nil with one chunk.
+	Appear [][]float64
 }
 
 // calibrationHeads are the discrete heads calibration matches: every
@@ -74,6 +77,9 @@ func (r *runner) sharesOf(k int, m *gan.Model) (*chunkShares, error) {
 		Attr: calibrate.Shares(set.Attributes, tensor.Width(set.AttrOutputs), m.FlowWeights(set.GenFlags, set.N, set.L), attrHeads),
 		Feat: calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), records, featHeads),
 	}
+	if tags := r.tagHeads(); len(tags) > 0 {
+		sh.Appear = tagShares(set.Attributes, tensor.Width(set.AttrOutputs), tags)
+	}
 	first, later := splitFirst(records, set.L)
 	sh.First = calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), first, featHeads)
 	sh.Later = calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), later, featHeads)
@@ -103,6 +109,83 @@ func (r *runner) calibrateAttributes(m *gan.Model, c int, soft, hard []float32) 
 	shifts := calibrate.Fit(soft, A, nil, heads, sh.Attr)
 	calibrate.Apply(soft, hard, A, nil, shifts)
 	return shifts, nil
+}
+
+// tagHeads are the flow tags as calibration heads: the start head, then
+// one appearance head per chunk (flow.AppendTags); none with one chunk.
+func (r *runner) tagHeads() []calibrate.Head {
+	return calibrate.Heads(r.state.AttrOutputs, func(name string) bool { return !strings.HasPrefix(name, "flow.") })
+}
+
+// tagShares are each appearance head's shares over the rows of x (width
+// w) that start in the chunk.
+func tagShares(x []float32, w int, tags []calibrate.Head) [][]float64 {
+	return calibrate.Shares(x, w, startWeights(x, w, tags[0]), tags[1:])
+}
+
+// startWeights is 1 for the rows of x (width w) whose head start (a
+// two-way tag) says yes, else 0.
+func startWeights(x []float32, w int, start calibrate.Head) []float64 {
+	wt := make([]float64, len(x)/w)
+	for r := range wt {
+		if v := x[r*w+start.Off : r*w+start.Off+2]; v[0] < v[1] {
+			wt[r] = 1
+		}
+	}
+	return wt
+}
+
+// calibrateTags caps the flows that the rows chunk c's model m generated
+// (soft and hard as GenerateAttributes returns them, both rewritten) copy
+// into each later chunk at the share of chunk c's training flows that go
+// on into it. A flow that spans chunks has its records generated in each
+// of them (mergedAttributes), by NetShare's rule from each tag's own
+// decision (flow.DecodeTags), and a short training copies flows where no
+// real flow goes: on a spoofed SYN flood, where no real flow spans two
+// chunks, a 2-minute model copied a few chunk-0 flows into chunks 5 s and
+// 22 s later, and their second packets, that far after the first, put
+// the flow IAT metric at 545× its noise floor (docs/encoders.md, "Flow
+// tags").
+func (r *runner) calibrateTags(m *gan.Model, c int, soft, hard []float32) ([]calibrate.Shift, error) {
+	tags := r.tagHeads()
+	if !r.cfg.Calibrated() || len(soft) == 0 || len(tags) == 0 {
+		return nil, nil
+	}
+	sh, err := r.sharesOf(c, m)
+	if err != nil {
+		return nil, err
+	}
+	if sh.Appear == nil {
+		return nil, nil
+	}
+	return capCopies(soft, hard, m.AttrWidth(), c, tags, sh.Appear), nil
+}
+
+// capCopies calibrates, over the rows of soft (width w; hard the same
+// layout, or nil) that start in chunk c, each later chunk's appearance
+// head whose share of rows appearing there is above appear's (the
+// training flows starting in c) down to it: the flows kept there are
+// those whose tag for it is surest. Shares below the training's stay, as
+// does the start head: calibrating those too copied long-lived flows the
+// model had not, and on CTU-Normal-40 its ICMP records went from 0.3% to
+// 2.7% (docs/encoders.md, "Flow tags"). The heads of chunk c and
+// earlier place nothing.
+func capCopies(soft, hard []float32, w, c int, tags []calibrate.Head, appear [][]float64) []calibrate.Shift {
+	// the rows flow.Placement keeps: they start in c and appear there
+	starts := startWeights(soft, w, tags[0])
+	for r, v := range startWeights(soft, w, tags[1+c]) {
+		starts[r] *= v
+	}
+	gen := calibrate.Shares(soft, w, starts, tags[1:])
+	target := make([][]float64, len(appear))
+	for j := c + 1; j < len(appear); j++ {
+		if appear[j] != nil && gen[j] != nil && gen[j][1] > appear[j][1] {
+			target[j] = appear[j]
+		}
+	}
+	shifts := calibrate.Fit(soft, w, starts, tags[1:], target)
+	calibrate.Apply(soft, hard, w, starts, shifts)
+	return shifts
 }
 
 // calibrateFeatures calibrates the discrete features of the records
@@ -145,18 +228,45 @@ func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrat
 		calibrate.Apply(feats, nil, D, gen, shifts)
 		return shifts
 	}
-	before := calibrate.Shares(feats, D, gen, heads)
 	first, later := splitFirst(gen, L)
+	// A head's distance is the records' mean of its first records' from
+	// the first shares and the others' from theirs: what each fit never
+	// increases. Over all records together it can grow, where the
+	// generated flows' share of first records differs from training's.
+	nFirst, nLater := sum(first), sum(later)
+	distance := func() []float64 {
+		f, l := calibrate.Shares(feats, D, first, heads), calibrate.Shares(feats, D, later, heads)
+		d := make([]float64, len(heads))
+		for h := range heads {
+			if f[h] != nil && sh.First[h] != nil {
+				d[h] += nFirst * calibrate.Distance(f[h], sh.First[h])
+			}
+			if l[h] != nil && sh.Later[h] != nil {
+				d[h] += nLater * calibrate.Distance(l[h], sh.Later[h])
+			}
+			d[h] /= nFirst + nLater
+		}
+		return d
+	}
+	before := distance()
 	calibrate.Apply(feats, nil, D, first, calibrate.Fit(feats, D, first, heads, sh.First))
 	calibrate.Apply(feats, nil, D, later, calibrate.Fit(feats, D, later, heads, sh.Later))
-	after := calibrate.Shares(feats, D, gen, heads)
+	after := distance()
 	var shifts []calibrate.Shift
 	for h, hd := range heads {
-		if sh.Feat[h] != nil && before[h] != nil {
-			shifts = append(shifts, calibrate.Shift{Head: hd, Before: calibrate.Distance(before[h], sh.Feat[h]), After: calibrate.Distance(after[h], sh.Feat[h])})
+		if sh.Feat[h] != nil && nFirst+nLater > 0 {
+			shifts = append(shifts, calibrate.Shift{Head: hd, Before: before[h], After: after[h]})
 		}
 	}
 	return shifts
+}
+
+func sum(xs []float64) float64 {
+	t := 0.0
+	for _, x := range xs {
+		t += x
+	}
+	return t
 }
 
 // splitFirst splits record weights w (flows of L records) into those of

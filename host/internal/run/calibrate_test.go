@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"github.com/netshare/netshare/abi"
 	"github.com/netshare/netshare/host/internal/calibrate"
 	"github.com/netshare/netshare/host/internal/encoding"
+	"github.com/netshare/netshare/host/internal/flow"
+	"github.com/netshare/netshare/host/internal/tensor"
 )
 
 // fiveTuples builds records of srcip, dstip, srcport, dstport, proto.
@@ -230,5 +233,82 @@ func TestRegroupSplits(t *testing.T) {
 	}
 	if src[0] != 0x14000005 || src[5] != 0x0a000003 {
 		t.Errorf("addresses %x: the first flow keeps its address, the reproduced one stays", src)
+	}
+}
+
+// TestCapCopies: where the generated flows starting in chunk 0 would be
+// copied into a later chunk more often than training flows go on into it,
+// the copies are capped at the training share, keeping the flows whose
+// tag for that chunk is surest; a chunk the generator copies into less
+// often than real, the start tags and the rows that do not start stay.
+func TestCapCopies(t *testing.T) {
+	const n, chunks = 1000, 4
+	outs := []tensor.Output{{Name: "flow.start_here", Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax}}
+	for c := range chunks {
+		outs = append(outs, tensor.Output{Name: fmt.Sprintf("flow.chunk%d", c), Width: 2, Kind: tensor.Discrete, Activation: tensor.Softmax})
+	}
+	w := tensor.Width(outs)
+	tags := calibrate.Heads(outs, nil)
+	// Training flows of chunk 0: 80% start there; of those, 10% go on
+	// into chunk 1, none into chunk 2, 90% into chunk 3.
+	real := make([]float32, 0, n*w)
+	for i := range n {
+		s := i%5 != 0
+		real = flow.AppendTags(real, s, []bool{true, s && i%10 == 1, false, s && i%10 != 3})
+	}
+	appear := tagShares(real, w, tags)
+	if math.Abs(appear[1][1]-0.125) > 1e-9 || appear[2][1] != 0 || math.Abs(appear[3][1]-0.875) > 1e-9 || appear[0][1] != 1 {
+		t.Fatalf("shares: %v", appear)
+	}
+	// A generator unsure of everything: every tag near even.
+	rng := rand.New(rand.NewPCG(7, 8))
+	soft := make([]float32, n*w)
+	for i := range n {
+		for h := range tags {
+			p := 0.3 + 0.4*rng.Float32()
+			soft[i*w+tags[h].Off], soft[i*w+tags[h].Off+1] = 1-p, p
+		}
+	}
+	orig := slices.Clone(soft)
+	hard := slices.Clone(soft)
+	capCopies(soft, hard, w, 0, tags, appear)
+	var starts, into [chunks]int
+	lowIn, highOut := float32(1), float32(0) // chunk-1 tag among the flows copied there and not
+	for i := range n {
+		row, was := soft[i*w:(i+1)*w], orig[i*w:(i+1)*w]
+		if !slices.Equal(row, hard[i*w:(i+1)*w]) {
+			t.Fatalf("row %d: hard %v, soft %v", i, hard[i*w:(i+1)*w], row)
+		}
+		s0, ap0, _ := flow.DecodeTags(was, chunks)
+		s, ap, err := flow.DecodeTags(row, chunks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != s0 || ap[0] != ap0[0] || ap[3] != ap0[3] || (!s && !slices.Equal(row, was)) {
+			t.Fatalf("row %d: tags %v %v, generated %v %v: only chunks 1 and 2 of starting rows may change", i, s, ap, s0, ap0)
+		}
+		keep, copies := flow.Placement(0, s, ap)
+		if !keep {
+			continue
+		}
+		starts[0]++
+		p := was[tags[2].Off+1]
+		if slices.Contains(copies, 1) {
+			lowIn = min(lowIn, p)
+		} else {
+			highOut = max(highOut, p)
+		}
+		for _, c := range copies {
+			into[c]++
+		}
+	}
+	if want := math.Round(0.125 * float64(starts[0])); math.Abs(float64(into[1])-want) > 1 || into[2] != 0 {
+		t.Errorf("of %d flows starting in chunk 0, %d copied into chunk 1 and %d into chunk 2; want %g and 0", starts[0], into[1], into[2], want)
+	}
+	if into[3] > starts[0]*3/4 {
+		t.Errorf("%d of %d flows copied into chunk 3: generated about half, want them left alone", into[3], starts[0])
+	}
+	if lowIn < highOut {
+		t.Errorf("copied a flow whose chunk-1 tag is %g and left one at %g", lowIn, highOut)
 	}
 }

@@ -440,7 +440,11 @@ func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.attrCalibration[c] = calibrationNotes(sh)
+		tsh, err := r.calibrateTags(m, c, soft, hard)
+		if err != nil {
+			return nil, err
+		}
+		r.attrCalibration[c] = calibrationNotes(append(sh, tsh...))
 		for i := 0; i < counts[c]; i++ {
 			starts, appears, err := flow.DecodeTags(soft[i*A+tagOff:i*A+tagOff+tagW], n)
 			if err != nil {
