@@ -355,12 +355,14 @@ func (g *generator[T]) backward(dFeat, dAttr []T, nz *genNoise[T]) {
 	dRaw := c.dRaw
 	// The flags are masked by block, the features by record: what
 	// forwardFeat zeroed has no gradient.
-	for i := range dRaw {
-		m := c.mask[i/F]
-		if i%F < g.D {
-			m = c.valid[i/F]
+	for rec := range n * L {
+		o, v, m := rec*F, c.valid[rec], c.mask[rec]
+		for j := o; j < o+g.D; j++ {
+			dRaw[j] = dFeat[j] * v
 		}
-		dRaw[i] = dFeat[i] * m
+		for j := o + g.D; j < o+F; j++ {
+			dRaw[j] = dFeat[j] * m
+		}
 	}
 	for r := range n {
 		for _, j := range g.firstUnused {
