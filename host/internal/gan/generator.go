@@ -326,7 +326,7 @@ func (g *generator[T]) forwardFeat(hard []T, nz *genNoise[T]) {
 			}
 		}
 		// The features of records past the end are padding, zero in real
-		// data; zeroing them here (docs/gan.md, "Padding") leaves each
+		// data; zeroing them here (docs/gan.md, "Generation flag") leaves each
 		// record position's head to learn the records that exist.
 		for s := 0; s < t*S; s++ {
 			if c.valid[r*L+s] == 0 {
