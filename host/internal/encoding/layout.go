@@ -182,8 +182,10 @@ func (s *State) layout() error {
 		// interarrival is taken as 0 whatever was generated
 		// (docs/encoders.md, time). Raw mode has no start: its feature is
 		// the timestamp itself.
-		for i := n; i < len(s.FeatOutputs) && len(s.Time.StartOutputs) > 0; i++ {
-			s.FeatOutputs[i].FirstUnused = true
+		if len(s.Time.StartOutputs) > 0 {
+			for i := n; i < len(s.FeatOutputs); i++ {
+				s.FeatOutputs[i].FirstUnused = true
+			}
 		}
 	}
 	for _, f := range s.Fields {

@@ -112,7 +112,8 @@ func (r *runner) calibrateAttributes(m *gan.Model, c int, soft, hard []float32) 
 }
 
 // tagHeads are the flow tags as calibration heads: the start head, then
-// one appearance head per chunk (flow.AppendTags); none with one chunk.
+// one appearance head per chunk, as the encoding lays them out
+// (flow.AppendTags); none with one chunk.
 func (r *runner) tagHeads() []calibrate.Head {
 	return calibrate.Heads(r.state.AttrOutputs, func(name string) bool { return !strings.HasPrefix(name, "flow.") })
 }

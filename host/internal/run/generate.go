@@ -471,17 +471,11 @@ func (r *runner) mergedAttributes(models []*gan.Model) ([][]float32, error) {
 
 // tagLayout finds the flow tags in the attribute vector.
 func (r *runner) tagLayout() (off, width int) {
-	w := flow.TagWidth(r.state.NChunks)
-	if w == 0 {
+	tags := r.tagHeads()
+	if len(tags) == 0 {
 		return 0, 0
 	}
-	for _, o := range r.state.AttrOutputs {
-		if o.Name == "flow.start_here" { // the first tag, as the encoding lays them out
-			return off, w
-		}
-		off += o.Width
-	}
-	return 0, 0
+	return tags[0].Off, flow.TagWidth(r.state.NChunks)
 }
 
 // generateChunk draws chunk k's records for the given attribute rows.
