@@ -1,7 +1,9 @@
-// Package calibrate matches what generation decides discretely to the
-// training data: how often each category of a discrete output is picked
-// (Fit, Apply), and how many flows share each new value the generator
-// spells (Regroup).
+// Package calibrate matches what generation decides to the training
+// data: how often each category of a discrete output is picked (Fit,
+// Apply), which categories of heads that decide one another go together
+// (Dependent, ApplyPairs), the distribution of continuous values
+// (Quantiles, Transport), and how many flows share each new value the
+// generator spells (Regroup).
 //
 // A generator's softmax head is decoded by argmax, and argmax turns small
 // errors in the head's probabilities into whole shifts of a category's

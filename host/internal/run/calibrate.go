@@ -40,11 +40,54 @@ func calibrationNotes(shifts []calibrate.Shift) []calibrated {
 type chunkShares struct {
 	Attr, Feat [][]float64
 	// First and Later are Feat over each flow's first record and over the
-	// others (calibrateRecords).
-	First, Later [][]float64
+	// others (calibrateRecords); FirstPairs and LaterPairs the heads of
+	// which one decides the other over those records, with the pairs of
+	// categories they have (calibrate.Dependent).
+	First, Later           [][]float64
+	FirstPairs, LaterPairs []calibrate.Pair
+	// FirstValues and LaterValues are the quantiles of the continuous
+	// feature columns (valueColumns) over the same records
+	// (calibrate.Quantiles).
+	FirstValues, LaterValues [][][]float32
 	// Appear is the flow tags' appearance heads over the flows that
 	// start in the chunk (calibrateTags); nil with one chunk.
 	Appear [][]float64
+}
+
+// valueColumns are the continuous feature columns calibration moves onto
+// the training values (calibrate.Transport), each within the categories of
+// its field's one softmax head if it has one (a mixed field's mode).
+func (r *runner) valueColumns() []calibrate.Column {
+	field := map[string]string{} // output name → its field
+	for _, f := range r.state.Fields {
+		for _, o := range f.Outputs {
+			field[o.Name] = f.Name
+		}
+	}
+	if t := r.state.Time; t != nil {
+		for _, o := range t.IATOutputs {
+			field[o.Name] = t.Name
+		}
+	}
+	heads := map[string][]calibrate.Head{} // field → its softmax heads
+	for _, h := range calibrate.Heads(r.state.FeatOutputs, nil) {
+		heads[field[h.Name]] = append(heads[field[h.Name]], h)
+	}
+	var cols []calibrate.Column
+	off := 0
+	for _, o := range r.state.FeatOutputs {
+		if o.Kind == tensor.Continuous {
+			var cond *calibrate.Head
+			if hs := heads[field[o.Name]]; len(hs) == 1 {
+				cond = &hs[0]
+			}
+			for j := range o.Width {
+				cols = append(cols, calibrate.Column{Name: o.Name, Col: off + j, Cond: cond})
+			}
+		}
+		off += o.Width
+	}
+	return cols
 }
 
 // calibrationHeads are the discrete heads calibration matches: every
@@ -83,6 +126,11 @@ func (r *runner) sharesOf(k int, m *gan.Model) (*chunkShares, error) {
 	first, later := splitFirst(records, set.L)
 	sh.First = calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), first, featHeads)
 	sh.Later = calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), later, featHeads)
+	sh.FirstPairs = calibrate.Dependent(set.Features, tensor.Width(set.FeatOutputs), first, featHeads)
+	sh.LaterPairs = calibrate.Dependent(set.Features, tensor.Width(set.FeatOutputs), later, featHeads)
+	cols := r.valueColumns()
+	sh.FirstValues = calibrate.Quantiles(set.Features, tensor.Width(set.FeatOutputs), first, cols)
+	sh.LaterValues = calibrate.Quantiles(set.Features, tensor.Width(set.FeatOutputs), later, cols)
 	if len(r.shares) != len(r.sets) {
 		r.shares = make([]*chunkShares, len(r.sets))
 	}
@@ -192,25 +240,27 @@ func capCopies(soft, hard []float32, w, c int, tags []calibrate.Head, appear [][
 // calibrateFeatures calibrates the discrete features of the records
 // model m generated for chunk k (feats n×L×D with valid n×L, as
 // GenerateFeatures returns them after thinning) to the shares of chunk
-// k's training records.
-func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) ([]calibrate.Shift, error) {
+// k's training records. It returns the shifts and how many records took
+// another combination of categories (calibrateRecords).
+func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) ([]calibrate.Shift, int, error) {
 	if !r.cfg.Calibrated() || len(valid) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	_, heads := r.calibrationHeads()
 	D := tensor.Width(r.state.FeatOutputs)
 	if len(heads) == 0 || D == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	sh, err := r.sharesOf(k, m)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	gen := make([]float64, len(valid))
 	for i, v := range valid {
 		gen[i] = float64(v)
 	}
-	return calibrateRecords(feats, D, m.MaxLen(), gen, heads, sh), nil
+	shifts, moved := calibrateRecords(feats, D, m.MaxLen(), gen, heads, r.valueColumns(), sh)
+	return shifts, moved, nil
 }
 
 // calibrateRecords calibrates the heads of records feats (width D, flows
@@ -222,12 +272,17 @@ func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) 
 // its half-open connections (Zeek's S0) and the report said "far off"
 // (docs/encoders.md, "First records"). Without First (a chunk's shares
 // from before it) all records take Feat. The shifts returned measure all
-// records against Feat.
-func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrate.Head, sh *chunkShares) []calibrate.Shift {
+// records against Feat. Two heads of which one decides the other in the
+// training records of a place (first or later) then decode together into
+// the pairs of categories those have (calibrate.ApplyPairs); moved counts
+// the records' pairs that took another than their own. The continuous
+// columns cols then move onto the training records' values of their place
+// (and mode: calibrate.Transport).
+func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrate.Head, cols []calibrate.Column, sh *chunkShares) (shifts []calibrate.Shift, moved int) {
 	if sh.First == nil || L <= 1 {
 		shifts := calibrate.Fit(feats, D, gen, heads, sh.Feat)
 		calibrate.Apply(feats, nil, D, gen, shifts)
-		return shifts
+		return shifts, 0
 	}
 	first, later := splitFirst(gen, L)
 	// A head's distance is the records' mean of its first records' from
@@ -250,16 +305,17 @@ func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrat
 		return d
 	}
 	before := distance()
-	calibrate.Apply(feats, nil, D, first, calibrate.Fit(feats, D, first, heads, sh.First))
-	calibrate.Apply(feats, nil, D, later, calibrate.Fit(feats, D, later, heads, sh.Later))
+	moved = calibrate.ApplyPairs(feats, nil, D, first, heads, calibrate.Fit(feats, D, first, heads, sh.First), sh.FirstPairs)
+	moved += calibrate.ApplyPairs(feats, nil, D, later, heads, calibrate.Fit(feats, D, later, heads, sh.Later), sh.LaterPairs)
+	calibrate.Transport(feats, D, first, cols, sh.FirstValues)
+	calibrate.Transport(feats, D, later, cols, sh.LaterValues)
 	after := distance()
-	var shifts []calibrate.Shift
 	for h, hd := range heads {
 		if sh.Feat[h] != nil && nFirst+nLater > 0 {
 			shifts = append(shifts, calibrate.Shift{Head: hd, Before: before[h], After: after[h]})
 		}
 	}
-	return shifts
+	return shifts, moved
 }
 
 func sum(xs []float64) float64 {
@@ -287,9 +343,11 @@ func splitFirst(w []float64, L int) (first, later []float64) {
 // reportCalibration prints, for the chunks' choices, how many outputs
 // were calibrated and the one that was furthest from its shares.
 func (r *runner) reportCalibration(choices []chunkChoice) {
-	n := 0
+	n, moved, records := 0, 0, 0 // outputs calibrated, pairs recombined
 	var worst calibrated
 	for _, ch := range choices {
+		moved += ch.Recombined
+		records += ch.Records
 		for _, c := range ch.Calibration {
 			n++
 			if c.Before > worst.Before {
@@ -299,6 +357,9 @@ func (r *runner) reportCalibration(choices []chunkChoice) {
 	}
 	if n > 0 {
 		fmt.Fprintf(r.out, "generate calibrated %d discrete outputs to the training data's category shares (model.calibrate); the furthest, %s, from a distance of %.3g to %.3g\n", n, worst.Output, worst.Before, worst.After)
+	}
+	if moved > 0 {
+		fmt.Fprintf(r.out, "generate decoded %d pairs of a record's discrete features, one of which decides the other in the training records, into a pair they have (model.calibrate; %d records)\n", moved, records)
 	}
 }
 

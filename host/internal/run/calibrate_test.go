@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -175,7 +176,7 @@ func TestCalibrateRecords(t *testing.T) {
 	sh := &chunkShares{Feat: [][]float64{{0.1, 0.9}}, First: [][]float64{{0.3, 0.7}}, Later: [][]float64{{0, 1}}}
 	feats, w := gen()
 	orig := slices.Clone(feats)
-	shifts := calibrateRecords(feats, D, L, w, heads, sh)
+	shifts, _ := calibrateRecords(feats, D, L, w, heads, nil, sh)
 	if got := syn(feats, w, true); math.Abs(got-0.3) > 1.0/n {
 		t.Errorf("first records: SYN share %g, want 0.3", got)
 	}
@@ -193,9 +194,106 @@ func TestCalibrateRecords(t *testing.T) {
 	}
 
 	feats, w = gen()
-	calibrateRecords(feats, D, L, w, heads, &chunkShares{Feat: sh.Feat})
+	calibrateRecords(feats, D, L, w, heads, nil, &chunkShares{Feat: sh.Feat})
 	if a, b := syn(feats, w, true), syn(feats, w, false); math.Abs((a+2*b)/3-0.1) > 1.0/n || a > 0.2 {
 		t.Errorf("without first-record shares: SYN share first %g, later %g, want 0.1 over all, spread", a, b)
+	}
+}
+
+// TestCalibrateRecordsCombos: where the direction decides the flags in
+// the training records, each record decodes into a pair of them that
+// training records in its place have: first records an outgoing SYN (by
+// the shares), later ones that or a returning RST-ACK (by the pairs),
+// where the generator drew every combination; padded records stay.
+func TestCalibrateRecordsCombos(t *testing.T) {
+	const n, L, D = 300, 3, 4 // flows, records per flow: dir out/back, flags SYN/RST-ACK
+	heads := []calibrate.Head{{Name: "dir", Off: 0, Width: 2}, {Name: "flags", Off: 2, Width: 2}}
+	rng := rand.New(rand.NewPCG(7, 8))
+	feats := make([]float32, n*L*D)
+	w := make([]float64, n*L)
+	for i := range n * L {
+		p, q := rng.Float32(), rng.Float32()
+		copy(feats[i*D:], []float32{p, 1 - p, q, 1 - q})
+		if i%L < 2 { // the last record of every flow is padding
+			w[i] = 1
+		}
+	}
+	orig := slices.Clone(feats)
+	sh := &chunkShares{
+		Feat:  [][]float64{{0.75, 0.25}, {0.75, 0.25}},
+		First: [][]float64{{1, 0}, {1, 0}}, Later: [][]float64{{0.5, 0.5}, {0.5, 0.5}},
+		LaterPairs: []calibrate.Pair{{A: 0, B: 1, Combos: [][]int32{{0, 0}, {1, 1}}}},
+	}
+	_, moved := calibrateRecords(feats, D, L, w, heads, nil, sh)
+	if moved == 0 {
+		t.Fatal("no record moved, though a quarter of them were drawn returning SYNs")
+	}
+	changed := 0
+	for i := range n * L {
+		r := feats[i*D : i*D+D]
+		switch {
+		case w[i] == 0:
+			if !slices.Equal(r, orig[i*D:i*D+D]) {
+				t.Fatalf("padded record %d changed", i)
+			}
+			continue
+		case i%L == 0 && !slices.Equal(r, []float32{1, 0, 1, 0}):
+			t.Fatalf("first record %d is %v, want an outgoing SYN", i, r)
+		case !slices.Equal(r, []float32{1, 0, 1, 0}) && !slices.Equal(r, []float32{0, 1, 0, 1}):
+			t.Fatalf("later record %d is %v, a combination training lacks", i, r)
+		}
+		if o := orig[i*D : i*D+D]; (o[0] > o[1]) != (r[0] > r[1]) || (o[2] > o[3]) != (r[2] > r[3]) {
+			changed++
+		}
+	}
+	// every moved record changed, and shifts alone moved some more
+	if changed < moved {
+		t.Errorf("%d records changed, fewer than the %d moved", changed, moved)
+	}
+}
+
+// TestValueColumns: the continuous feature columns, each within its
+// field's one softmax head (a mixed field's mode), none for a field with
+// two heads or none; attributes and softmax outputs are not columns.
+func TestValueColumns(t *testing.T) {
+	out := func(name string, w int, d bool) abi.Output {
+		o := abi.Output{Name: name, Width: w, Activation: abi.ActSigmoid}
+		if d {
+			o.Discrete, o.Activation = true, abi.ActSoftmax
+		}
+		return o
+	}
+	field := func(name, role string, outs ...abi.Output) encoding.FieldState {
+		return encoding.FieldState{Field: abi.Field{Name: name, Role: role}, Outputs: outs}
+	}
+	state := &encoding.State{
+		Fields: []encoding.FieldState{
+			field("srcport", abi.RoleAttribute, out("srcport.popular", 3, true), out("srcport.rank", 1, false)),
+			field("pkt_len", abi.RoleFeature, out("pkt_len.mode", 4, true), out("pkt_len.value", 1, false)),
+			field("tcp_flags", abi.RoleFeature, out("tcp_flags", 3, true)),
+			field("ttl", abi.RoleFeature, out("ttl", 1, false)),
+			field("two", abi.RoleFeature, out("two.a", 2, true), out("two.b", 2, true), out("two.value", 1, false)),
+		},
+		Time: &encoding.TimeState{Field: abi.Field{Name: "ts", Role: abi.RoleTime}, IATOutputs: []abi.Output{out("ts.iat", 1, false)}},
+	}
+	// the layout: the time field's interarrival, then the features
+	for _, o := range append(slices.Clone(state.Time.IATOutputs), slices.Concat(state.Fields[1].Outputs, state.Fields[2].Outputs, state.Fields[3].Outputs, state.Fields[4].Outputs)...) {
+		t := tensor.Output{Name: o.Name, Width: o.Width, Kind: tensor.Continuous, Activation: tensor.Sigmoid}
+		if o.Discrete {
+			t.Kind, t.Activation = tensor.Discrete, tensor.Softmax
+		}
+		state.FeatOutputs = append(state.FeatOutputs, t)
+	}
+	r := &runner{state: state}
+	mode := calibrate.Head{Name: "pkt_len.mode", Off: 1, Width: 4}
+	want := []calibrate.Column{
+		{Name: "ts.iat", Col: 0},
+		{Name: "pkt_len.value", Col: 5, Cond: &mode},
+		{Name: "ttl", Col: 9},
+		{Name: "two.value", Col: 14},
+	}
+	if got := r.valueColumns(); !reflect.DeepEqual(got, want) {
+		t.Errorf("valueColumns = %+v, want %+v", got, want)
 	}
 }
 

@@ -48,6 +48,10 @@ type chunkChoice struct {
 	// far its category shares were from the training data's before and
 	// after calibration (model.calibrate).
 	Calibration []calibrated `json:"calibration,omitempty"`
+	// Recombined counts the records' pairs of dependent discrete features
+	// that calibration decoded into a pair the training records have
+	// instead of their own (calibrate.ApplyPairs).
+	Recombined int `json:"recombined,omitempty"`
 }
 
 // generateKey is the generate stage's key: the training, the metrics
@@ -272,6 +276,7 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 	}
 	var cands []*abi.Batch
 	var shifts [][]calibrate.Shift
+	var moved []int
 	for i, p := range g.ckpts[k] {
 		r.line.Update("generate chunk %d/%d: checkpoint %d/%d", k+1, len(g.attrs), i+1, len(g.ckpts[k]))
 		m, err := gan.Load(p)
@@ -280,12 +285,13 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 		}
 		// the rows are the model's, length bins included
 		ch.Flows = len(g.attrs[k]) / m.AttrWidth()
-		b, sh, err := r.generateChunk(ctx, g.codec, m, k, g.attrs[k])
+		b, sh, mv, err := r.generateChunk(ctx, g.codec, m, k, g.attrs[k])
 		if err != nil {
 			return nil, nil, err
 		}
 		cands = append(cands, b)
 		shifts = append(shifts, sh)
+		moved = append(moved, mv)
 	}
 	best := len(cands) - 1
 	// Choosing by scores against the real chunk would spend privacy
@@ -316,6 +322,7 @@ func (g *generator) chunk(ctx context.Context, k int) (*abi.Batch, *chunkChoice,
 		ch.Calibration = slices.Clone(r.attrCalibration[k])
 	}
 	ch.Calibration = append(ch.Calibration, calibrationNotes(shifts[best])...)
+	ch.Recombined = moved[best]
 	return r.imposeMarginals(cands[best], k, g.margs, g.released), ch, nil
 }
 
@@ -480,27 +487,27 @@ func (r *runner) tagLayout() (off, width int) {
 
 // generateChunk draws chunk k's records for the given attribute rows.
 // Its discrete features are calibrated after thinning (calibrateFeatures),
-// which it returns.
-func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *gan.Model, k int, attrs []float32) (*abi.Batch, []calibrate.Shift, error) {
+// whose shifts and recombined records it returns.
+func (r *runner) generateChunk(ctx context.Context, codec *encoding.Codec, m *gan.Model, k int, attrs []float32) (*abi.Batch, []calibrate.Shift, int, error) {
 	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), uint64(2*k+2)))
 	feats, valid, err := m.GenerateFeatures(attrs, rng)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	A := m.AttrWidth()
 	if m.LengthWeighted() {
 		if attrs, feats, valid, err = r.thin(m, k, attrs, feats, valid, rng); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 	}
-	shifts, err := r.calibrateFeatures(m, k, feats, valid)
+	shifts, moved, err := r.calibrateFeatures(m, k, feats, valid)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	set := &tensor.Set{N: len(attrs) / A, L: m.MaxLen(), Attributes: m.EncoderAttributes(attrs), Features: feats, GenFlags: valid,
 		AttrOutputs: r.state.AttrOutputs, FeatOutputs: r.state.FeatOutputs}
 	b, err := codec.Decode(ctx, set, k)
-	return b, shifts, err
+	return b, shifts, moved, err
 }
 
 // thin keeps the generated flows of a length-weighted model that undo the
