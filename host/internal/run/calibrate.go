@@ -40,11 +40,14 @@ func calibrationNotes(shifts []calibrate.Shift) []calibrated {
 type chunkShares struct {
 	Attr, Feat [][]float64
 	// First and Later are Feat over each flow's first record and over the
-	// others (calibrateRecords); FirstPairs and LaterPairs the heads of
-	// which one decides the other over those records, with the pairs of
-	// categories they have (calibrate.Dependent).
-	First, Later           [][]float64
-	FirstPairs, LaterPairs []calibrate.Pair
+	// others (calibrateRecords).
+	First, Later [][]float64
+	// Pairs are the heads of which one decides the other over all the
+	// records, with the pairs of categories they have (calibrate.Dependent):
+	// read over all records, since a chunk's first records can hold a
+	// dependence too few times to tell it from chance (CIC-DDoS: the two
+	// responder RST-ACKs that open flows continued from the chunk before).
+	Pairs []calibrate.Pair
 	// FirstValues and LaterValues are the quantiles of the continuous
 	// feature columns (valueColumns) over the same records
 	// (calibrate.Quantiles).
@@ -126,8 +129,7 @@ func (r *runner) sharesOf(k int, m *gan.Model) (*chunkShares, error) {
 	first, later := splitFirst(records, set.L)
 	sh.First = calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), first, featHeads)
 	sh.Later = calibrate.Shares(set.Features, tensor.Width(set.FeatOutputs), later, featHeads)
-	sh.FirstPairs = calibrate.Dependent(set.Features, tensor.Width(set.FeatOutputs), first, featHeads)
-	sh.LaterPairs = calibrate.Dependent(set.Features, tensor.Width(set.FeatOutputs), later, featHeads)
+	sh.Pairs = calibrate.Dependent(set.Features, tensor.Width(set.FeatOutputs), records, featHeads)
 	cols := r.valueColumns()
 	sh.FirstValues = calibrate.Quantiles(set.Features, tensor.Width(set.FeatOutputs), first, cols)
 	sh.LaterValues = calibrate.Quantiles(set.Features, tensor.Width(set.FeatOutputs), later, cols)
@@ -272,10 +274,10 @@ func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) 
 // its half-open connections (Zeek's S0) and the report said "far off"
 // (docs/encoders.md, "First records"). Without First (a chunk's shares
 // from before it) all records take Feat. The shifts returned measure all
-// records against Feat. Two heads of which one decides the other in the
-// training records of a place (first or later) then decode together into
-// the pairs of categories those have (calibrate.ApplyPairs); moved counts
-// the records' pairs that took another than their own. The continuous
+// records against Feat. Heads of which one decides another in the
+// training records then decode together into combinations those have
+// (calibrate.ApplyPairs); moved counts the records that took another
+// than their own. The continuous
 // columns cols then move onto the training records' values of their place
 // (and mode: calibrate.Transport).
 func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrate.Head, cols []calibrate.Column, sh *chunkShares) (shifts []calibrate.Shift, moved int) {
@@ -305,8 +307,8 @@ func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrat
 		return d
 	}
 	before := distance()
-	moved = calibrate.ApplyPairs(feats, nil, D, first, heads, calibrate.Fit(feats, D, first, heads, sh.First), sh.FirstPairs)
-	moved += calibrate.ApplyPairs(feats, nil, D, later, heads, calibrate.Fit(feats, D, later, heads, sh.Later), sh.LaterPairs)
+	moved = calibrate.ApplyPairs(feats, nil, D, first, heads, calibrate.Fit(feats, D, first, heads, sh.First), sh.Pairs)
+	moved += calibrate.ApplyPairs(feats, nil, D, later, heads, calibrate.Fit(feats, D, later, heads, sh.Later), sh.Pairs)
 	calibrate.Transport(feats, D, first, cols, sh.FirstValues)
 	calibrate.Transport(feats, D, later, cols, sh.LaterValues)
 	after := distance()
@@ -343,7 +345,7 @@ func splitFirst(w []float64, L int) (first, later []float64) {
 // reportCalibration prints, for the chunks' choices, how many outputs
 // were calibrated and the one that was furthest from its shares.
 func (r *runner) reportCalibration(choices []chunkChoice) {
-	n, moved, records := 0, 0, 0 // outputs calibrated, pairs recombined
+	n, moved, records := 0, 0, 0 // outputs calibrated, records recombined
 	var worst calibrated
 	for _, ch := range choices {
 		moved += ch.Recombined
@@ -359,7 +361,7 @@ func (r *runner) reportCalibration(choices []chunkChoice) {
 		fmt.Fprintf(r.out, "generate calibrated %d discrete outputs to the training data's category shares (model.calibrate); the furthest, %s, from a distance of %.3g to %.3g\n", n, worst.Output, worst.Before, worst.After)
 	}
 	if moved > 0 {
-		fmt.Fprintf(r.out, "generate decoded %d pairs of a record's discrete features, one of which decides the other in the training records, into a pair they have (model.calibrate; %d records)\n", moved, records)
+		fmt.Fprintf(r.out, "generate decoded %d of %d records' dependent discrete features (one decides another in the training records) into a combination those have (model.calibrate)\n", moved, records)
 	}
 }
 

@@ -202,9 +202,9 @@ func TestCalibrateRecords(t *testing.T) {
 
 // TestCalibrateRecordsCombos: where the direction decides the flags in
 // the training records, each record decodes into a pair of them that
-// training records in its place have: first records an outgoing SYN (by
-// the shares), later ones that or a returning RST-ACK (by the pairs),
-// where the generator drew every combination; padded records stay.
+// training records have: first records an outgoing SYN (by the shares),
+// later ones that or a returning RST-ACK (by the pairs), where the
+// generator drew every combination; padded records stay.
 func TestCalibrateRecordsCombos(t *testing.T) {
 	const n, L, D = 300, 3, 4 // flows, records per flow: dir out/back, flags SYN/RST-ACK
 	heads := []calibrate.Head{{Name: "dir", Off: 0, Width: 2}, {Name: "flags", Off: 2, Width: 2}}
@@ -222,7 +222,7 @@ func TestCalibrateRecordsCombos(t *testing.T) {
 	sh := &chunkShares{
 		Feat:  [][]float64{{0.75, 0.25}, {0.75, 0.25}},
 		First: [][]float64{{1, 0}, {1, 0}}, Later: [][]float64{{0.5, 0.5}, {0.5, 0.5}},
-		LaterPairs: []calibrate.Pair{{A: 0, B: 1, Combos: [][]int32{{0, 0}, {1, 1}}}},
+		Pairs: []calibrate.Pair{{A: 0, B: 1, Combos: [][]int32{{0, 0}, {1, 1}}}},
 	}
 	_, moved := calibrateRecords(feats, D, L, w, heads, nil, sh)
 	if moved == 0 {

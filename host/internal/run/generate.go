@@ -48,8 +48,8 @@ type chunkChoice struct {
 	// far its category shares were from the training data's before and
 	// after calibration (model.calibrate).
 	Calibration []calibrated `json:"calibration,omitempty"`
-	// Recombined counts the records' pairs of dependent discrete features
-	// that calibration decoded into a pair the training records have
+	// Recombined counts the records whose dependent discrete features
+	// calibration decoded into a combination the training records have
 	// instead of their own (calibrate.ApplyPairs).
 	Recombined int `json:"recombined,omitempty"`
 }
