@@ -109,10 +109,12 @@ type Model struct {
 	// LogEvery steps a line of losses goes to the run's loss log.
 	LogEvery int `toml:"log_every"`
 	// Calibrate says whether generation matches each discrete output's
-	// category shares, and the flows per new address, to the training
-	// data's (package calibrate): "on", "off", or "auto", which calibrates
-	// without DP only (both are read from the private data outside the
-	// accountant). Generation alone: not part of training's key.
+	// category shares, which categories of dependent heads go together,
+	// the continuous features' quantiles and the flows per new address to
+	// the training data's (package calibrate): "on", "off", or "auto",
+	// which calibrates without DP only (all are read from the private data
+	// outside the accountant). Generation alone: not part of training's
+	// key.
 	Calibrate string `toml:"calibrate" json:"-"`
 }
 
