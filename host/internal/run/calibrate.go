@@ -249,8 +249,9 @@ func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) 
 		return nil, 0, nil
 	}
 	_, heads := r.calibrationHeads()
+	cols := r.valueColumns()
 	D := tensor.Width(r.state.FeatOutputs)
-	if len(heads) == 0 || D == 0 {
+	if len(heads)+len(cols) == 0 || D == 0 {
 		return nil, 0, nil
 	}
 	sh, err := r.sharesOf(k, m)
@@ -261,7 +262,7 @@ func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) 
 	for i, v := range valid {
 		gen[i] = float64(v)
 	}
-	shifts, moved := calibrateRecords(feats, D, m.MaxLen(), gen, heads, r.valueColumns(), sh)
+	shifts, moved := calibrateRecords(feats, D, m.MaxLen(), gen, heads, cols, sh)
 	return shifts, moved, nil
 }
 
@@ -277,14 +278,16 @@ func (r *runner) calibrateFeatures(m *gan.Model, k int, feats, valid []float32) 
 // records against Feat. Heads of which one decides another in the
 // training records then decode together into combinations those have
 // (calibrate.ApplyPairs); moved counts the records that took another
-// than their own. The continuous
-// columns cols then move onto the training records' values of their place
-// (and mode: calibrate.Transport).
+// than their own. The continuous columns cols then move onto the training
+// records' values of their place and mode (calibrate.Transport).
 func calibrateRecords(feats []float32, D, L int, gen []float64, heads []calibrate.Head, cols []calibrate.Column, sh *chunkShares) (shifts []calibrate.Shift, moved int) {
 	if sh.First == nil || L <= 1 {
+		// one place: every record is a flow's first (L = 1), or the
+		// shares predate the places (no pairs or quantiles either)
 		shifts := calibrate.Fit(feats, D, gen, heads, sh.Feat)
-		calibrate.Apply(feats, nil, D, gen, shifts)
-		return shifts, 0
+		moved := calibrate.ApplyPairs(feats, nil, D, gen, heads, shifts, sh.Pairs)
+		calibrate.Transport(feats, D, gen, cols, sh.FirstValues)
+		return shifts, moved
 	}
 	first, later := splitFirst(gen, L)
 	// A head's distance is the records' mean of its first records' from

@@ -252,6 +252,27 @@ func TestCalibrateRecordsCombos(t *testing.T) {
 	}
 }
 
+// TestCalibrateRecordsOneRecord: with flows of one record (one place)
+// the continuous columns still move onto the training quantiles.
+func TestCalibrateRecordsOneRecord(t *testing.T) {
+	const n, D = 100, 1
+	feats := make([]float32, n)
+	gen := make([]float64, n)
+	for i := range feats {
+		feats[i], gen[i] = 0.5, 1 // a generator that gave one value
+	}
+	train := make([]float32, n)
+	for i := range train {
+		train[i] = float32(i) / (n - 1)
+	}
+	cols := []calibrate.Column{{Name: "td", Col: 0}}
+	sh := &chunkShares{Feat: [][]float64{}, First: [][]float64{}, FirstValues: calibrate.Quantiles(train, D, nil, cols)}
+	calibrateRecords(feats, D, 1, gen, nil, cols, sh)
+	if lo, hi := slices.Min(feats), slices.Max(feats); lo > 0.02 || hi < 0.98 {
+		t.Errorf("values span [%g, %g], want the training's [0, 1]", lo, hi)
+	}
+}
+
 // TestValueColumns: the continuous feature columns, each within its
 // field's one softmax head (a mixed field's mode), none for a field with
 // two heads or none; attributes and softmax outputs are not columns.
