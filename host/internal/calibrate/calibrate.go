@@ -363,12 +363,7 @@ func Apply(x, hard []float32, w int, weight []float64, shifts []Shift) {
 				continue
 			}
 			xs := x[r*w+s.Off : r*w+s.Off+s.Width]
-			k, bk := 0, math.Inf(-1)
-			for c, v := range xs {
-				if l := score(v, r, c) + s.Delta[c]; l > bk {
-					k, bk = c, l
-				}
-			}
+			k := shifted(xs, r, s.Delta)
 			clear(xs)
 			xs[k] = 1
 			if hard != nil {
@@ -378,6 +373,18 @@ func Apply(x, hard []float32, w int, weight []float64, shifts []Shift) {
 			}
 		}
 	}
+}
+
+// shifted is row r's category of a head whose probabilities are xs, the
+// argmax of log p + delta as Fit counts it (ties broken by score).
+func shifted(xs []float32, r int, delta []float64) int {
+	k, bk := 0, math.Inf(-1)
+	for c, v := range xs {
+		if l := score(v, r, c) + delta[c]; l > bk {
+			k, bk = c, l
+		}
+	}
+	return k
 }
 
 // logp is a probability's log, a float32 0 counting as the least float32.

@@ -185,13 +185,7 @@ func ApplyWithin(x, hard []float32, w int, weight []float64, heads []Head, shift
 				t[h] = int32(argmax(xs))
 				continue
 			}
-			k, bk := 0, math.Inf(-1)
-			for c, v := range xs {
-				if l := score(v, r, c) + delta[h][c]; l > bk {
-					k, bk = c, l
-				}
-			}
-			t[h] = int32(k)
+			t[h] = int32(shifted(xs, r, delta[h]))
 		}
 		if !known[comboKey(t)] {
 			lp = lp[:0]
