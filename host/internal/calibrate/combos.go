@@ -1,7 +1,6 @@
 package calibrate
 
 import (
-	"encoding/binary"
 	"math"
 	"slices"
 )
@@ -80,7 +79,7 @@ func Dependent(x []float32, w int, weight []float64, heads []Head) []Pair {
 				}
 			}
 			if dep {
-				out = append(out, Pair{A: a, B: b, Combos: Combos(x, w, weight, []Head{heads[a], heads[b]})})
+				out = append(out, Pair{A: a, B: b, Combos: seenCombos(x, w, weight, []Head{heads[a], heads[b]})})
 			}
 		}
 	}
@@ -110,14 +109,14 @@ func dependenceChance(rows map[int32]int, share []float64) float64 {
 	return p
 }
 
-// Combos is the sorted list of distinct combinations of heads' argmax
+// seenCombos is the sorted list of distinct combinations of heads' argmax
 // categories that the rows of x (width w) with weight above 0 (nil: all)
 // take, one category per head.
-func Combos(x []float32, w int, weight []float64, heads []Head) [][]int32 {
+func seenCombos(x []float32, w int, weight []float64, heads []Head) [][]int32 {
 	if len(heads) == 0 {
 		return nil
 	}
-	seen := map[string]bool{}
+	seen := map[int]bool{}
 	var out [][]int32
 	t := make([]int32, len(heads))
 	for r := range len(x) / w {
@@ -127,7 +126,7 @@ func Combos(x []float32, w int, weight []float64, heads []Head) [][]int32 {
 		for h, hd := range heads {
 			t[h] = int32(argmax(x[r*w+hd.Off : r*w+hd.Off+hd.Width]))
 		}
-		if k := comboKey(t); !seen[k] {
+		if k := comboIndex(t, heads); !seen[k] {
 			seen[k] = true
 			out = append(out, slices.Clone(t))
 		}
@@ -136,24 +135,27 @@ func Combos(x []float32, w int, weight []float64, heads []Head) [][]int32 {
 	return out
 }
 
-func comboKey(t []int32) string {
-	b := make([]byte, 0, 4*len(t))
-	for _, c := range t {
-		b = binary.LittleEndian.AppendUint32(b, uint32(c))
+// comboIndex numbers a combination of heads' categories in mixed radix:
+// distinct combinations get distinct numbers while the product of the
+// widths fits an int (a pair, a group of at most maxGroupCombos).
+func comboIndex(t []int32, heads []Head) int {
+	i := 0
+	for h, c := range t {
+		i = i*heads[h].Width + int(c)
 	}
-	return string(b)
+	return i
 }
 
-// ApplyWithin is Apply for heads read together: each row of x (width w)
+// applyWithin is Apply for heads read together: each row of x (width w)
 // with weight above 0 (nil: all) takes, per head, the argmax of log p + δ
 // (shifts' δ for the heads that have one, else the plain argmax), and
-// where that combination is not among combos (Combos over the same
+// where that combination is not among combos (seenCombos over the same
 // heads, in order) the combination of combos with the largest sum of
 // log p + δ instead. Every head of the row is then set to the one-hot of
 // its category, and hard (same layout, or nil) likewise. It returns how
 // many rows took another combination than their own. Without combos it
 // is Apply with the shifts of heads.
-func ApplyWithin(x, hard []float32, w int, weight []float64, heads []Head, shifts []Shift, combos [][]int32) int {
+func applyWithin(x, hard []float32, w int, weight []float64, heads []Head, shifts []Shift, combos [][]int32) int {
 	if len(combos) == 0 || len(heads) == 0 {
 		Apply(x, hard, w, weight, slices.DeleteFunc(slices.Clone(shifts), func(s Shift) bool {
 			return !slices.ContainsFunc(heads, func(h Head) bool { return h.Off == s.Off })
@@ -168,9 +170,9 @@ func ApplyWithin(x, hard []float32, w int, weight []float64, heads []Head, shift
 			}
 		}
 	}
-	known := make(map[string]bool, len(combos))
+	known := make(map[int]bool, len(combos))
 	for _, c := range combos {
-		known[comboKey(c)] = true
+		known[comboIndex(c, heads)] = true
 	}
 	moved := 0
 	t := make([]int32, len(heads))
@@ -187,7 +189,7 @@ func ApplyWithin(x, hard []float32, w int, weight []float64, heads []Head, shift
 			}
 			t[h] = int32(shifted(xs, r, delta[h]))
 		}
-		if !known[comboKey(t)] {
+		if !known[comboIndex(t, heads)] {
 			lp = lp[:0]
 			for h, hd := range heads {
 				row := make([]float64, hd.Width)
@@ -235,7 +237,7 @@ func setOneHot(xs []float32, k int) {
 // linked by pairs form a group (CIC-DDoS: direction, TCP flags and the IP
 // flags decide one another), and each row's group takes the combination
 // of its heads' categories that every pair in it allows with the largest
-// sum of log p + δ (ApplyWithin). Heads of x (width w) and shifts are as
+// sum of log p + δ (applyWithin). Heads of x (width w) and shifts are as
 // Apply takes them. It returns how many rows' groups took another
 // combination than their own.
 func ApplyPairs(x, hard []float32, w int, weight []float64, heads []Head, shifts []Shift, pairs []Pair) int {
@@ -247,7 +249,7 @@ func ApplyPairs(x, hard []float32, w int, weight []float64, heads []Head, shifts
 			hs[i] = heads[h]
 			paired[heads[h].Off] = true
 		}
-		moved += ApplyWithin(x, hard, w, weight, hs, shifts, g.allowed(hs))
+		moved += applyWithin(x, hard, w, weight, hs, shifts, g.allowed(hs))
 	}
 	Apply(x, hard, w, weight, slices.DeleteFunc(slices.Clone(shifts), func(s Shift) bool { return paired[s.Off] }))
 	return moved

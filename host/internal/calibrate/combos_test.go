@@ -12,26 +12,26 @@ import (
 // in rows of width 4.
 var dirFlags = []Head{{Name: "dir", Off: 0, Width: 2}, {Name: "flags", Off: 2, Width: 2}}
 
-func TestCombos(t *testing.T) {
+func TestSeenCombos(t *testing.T) {
 	x := []float32{
 		0.9, 0.1, 0.8, 0.2, // out SYN
 		0.2, 0.8, 0.3, 0.7, // back RST-ACK
 		0.7, 0.3, 0.6, 0.4, // out SYN again
 		0.1, 0.9, 0.9, 0.1, // back SYN: weight 0
 	}
-	got := Combos(x, 4, []float64{1, 1, 1, 0}, dirFlags)
+	got := seenCombos(x, 4, []float64{1, 1, 1, 0}, dirFlags)
 	if want := [][]int32{{0, 0}, {1, 1}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Combos = %v, want %v", got, want)
+		t.Errorf("seenCombos = %v, want %v", got, want)
 	}
-	if got := Combos(x, 4, nil, nil); got != nil {
-		t.Errorf("Combos without heads = %v, want nil", got)
+	if got := seenCombos(x, 4, nil, nil); got != nil {
+		t.Errorf("seenCombos without heads = %v, want nil", got)
 	}
 }
 
-// TestApplyWithin: a row whose combination the training rows have keeps
+// TestApplyWithinPicks: a row whose combination the training rows have keeps
 // it; one they lack takes the allowed combination its log-probabilities
 // (plus offsets) favour most; rows of weight 0 stay as they are.
-func TestApplyWithin(t *testing.T) {
+func TestApplyWithinPicks(t *testing.T) {
 	allowed := [][]int32{{0, 0}, {1, 1}} // out SYN, back RST-ACK
 	tests := []struct {
 		name   string
@@ -62,7 +62,7 @@ func TestApplyWithin(t *testing.T) {
 					shifts = append(shifts, Shift{Head: dirFlags[h], Delta: d})
 				}
 			}
-			moved := ApplyWithin(x, hard, 4, []float64{tc.weight}, dirFlags, shifts, allowed)
+			moved := applyWithin(x, hard, 4, []float64{tc.weight}, dirFlags, shifts, allowed)
 			if moved != tc.moved {
 				t.Errorf("moved %d, want %d", moved, tc.moved)
 			}
@@ -76,7 +76,7 @@ func TestApplyWithin(t *testing.T) {
 	}
 }
 
-// TestApplyWithinIsApply: without combinations ApplyWithin is Apply, and
+// TestApplyWithinIsApply: without combinations applyWithin is Apply, and
 // with every combination allowed it moves nothing and decodes as Apply.
 func TestApplyWithinIsApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -93,7 +93,7 @@ func TestApplyWithinIsApply(t *testing.T) {
 	Apply(want, nil, 4, nil, shifts)
 	for _, combos := range [][][]int32{nil, {{0, 0}, {0, 1}, {1, 0}, {1, 1}}} {
 		got := slices.Clone(x)
-		if moved := ApplyWithin(got, nil, 4, nil, dirFlags, shifts, combos); moved != 0 {
+		if moved := applyWithin(got, nil, 4, nil, dirFlags, shifts, combos); moved != 0 {
 			t.Errorf("combos %v: moved %d, want 0", combos, moved)
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -103,8 +103,8 @@ func TestApplyWithinIsApply(t *testing.T) {
 	// and only allowed combinations come out when one is missing, the
 	// shares staying near the target
 	got := slices.Clone(x)
-	moved := ApplyWithin(got, nil, 4, nil, dirFlags, shifts, [][]int32{{0, 0}, {1, 1}, {1, 0}})
-	if c := Combos(got, 4, nil, dirFlags); !reflect.DeepEqual(c, [][]int32{{0, 0}, {1, 0}, {1, 1}}) {
+	moved := applyWithin(got, nil, 4, nil, dirFlags, shifts, [][]int32{{0, 0}, {1, 1}, {1, 0}})
+	if c := seenCombos(got, 4, nil, dirFlags); !reflect.DeepEqual(c, [][]int32{{0, 0}, {1, 0}, {1, 1}}) {
 		t.Errorf("combinations after %v", c)
 	}
 	if moved == 0 {
